@@ -1,0 +1,160 @@
+"""The one small protocol every connector implements, and the values it exchanges.
+
+A connector owns ONE data store. It searches it for a subject (``find``), applies an access,
+rectify or erase operation to what it found (``apply``), and purges what has outlived a
+retention rule (``purge``). Everything it returns is plain, JSON-safe data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from dsr.identity import Identity
+
+
+class Operation(StrEnum):
+    ACCESS = "access"
+    RECTIFY = "rectify"
+    ERASE = "erase"
+
+
+class Action(StrEnum):
+    """What happened to one table's (or one file set's) records; shown in replies."""
+
+    EXPORTED = "exported"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"  # rectify: field absent here, or value already current
+    HISTORICAL = "historical"  # rectify: historical records, deliberately not rewritten
+    ERASED = "erased"
+    ANONYMISED = "anonymised"
+    RETAINED = "retained"  # kept under a legal duty (basis + end date given)
+    DEFERRED = "deferred"  # legal hold
+    NOT_FOUND = "not_found"  # searched, nothing there
+
+
+@dataclass
+class Outcome:
+    """One table's result: the action, how many records, and why where it matters."""
+
+    table: str
+    action: Action
+    count: int
+    legal_basis: str | None = None
+    retained_until: str | None = None  # ISO date
+    reason: str | None = None
+    fields: list[str] = field(default_factory=list)  # rectify: the fields changed
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["action"] = self.action.value
+        return data
+
+
+@dataclass
+class Found:
+    """The subject's records in one store, keyed by table, plus identifiers discovered."""
+
+    records: dict[str, list[dict[str, Any]]]
+    provides: Identity = field(default_factory=Identity)
+    files: dict[str, list[Path]] = field(default_factory=dict)  # e.g. recordings' audio
+
+    @property
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.records.values())
+
+
+@dataclass
+class TaskResult:
+    """What a connector did for one request; stored in the ledger and the staging folder."""
+
+    operation: Operation
+    records: int
+    outcomes: list[Outcome]
+    provides: Identity = field(default_factory=Identity)
+    collected_from: str | None = None  # earliest record timestamp, ISO (for the summary)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation.value,
+            "records": self.records,
+            "outcomes": [o.to_json() for o in self.outcomes],
+            "provides": self.provides.to_json(),
+            "collected_from": self.collected_from,
+        }
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One line of ``config/retention.yaml``: what ages out of a store, from when, and how."""
+
+    connector: str
+    table: str
+    column: str  # the age is measured from this column
+    days: int
+    action: str = "delete"  # delete | anonymise
+    fiscal_year_end: bool = False  # count from 31 Dec of the column's year (accounting records)
+    only_when_set: str | None = None  # e.g. unsubscribed_at: rows where it is NULL never age out
+
+
+@dataclass
+class PurgeReport:
+    """A sweep's counts for one rule; ``done`` False means it stopped early and can resume."""
+
+    connector: str
+    table: str
+    action: str
+    cutoff: str
+    matched: int = 0
+    purged: int = 0
+    skipped_held: int = 0
+    chunks: int = 0
+    dry_run: bool = False
+    done: bool = True
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A data store the system can search, edit, erase and sweep."""
+
+    name: str
+    labels: dict[str, str]  # language -> human name of the store ("vi", "en")
+    needs: frozenset[str]  # identifier kinds it can search by (any one suffices)
+    provides: frozenset[str]  # identifier kinds it may add to the identity
+    recipients: list[str]  # third parties that received its data (told on rectify)
+
+    def find(self, identity: Identity) -> Found:
+        """Every record about the subject; raises RetriableStoreError when unreachable."""
+        ...
+
+    def apply(
+        self,
+        operation: Operation,
+        identity: Identity,
+        *,
+        staging: Path,
+        changes: dict[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> TaskResult:
+        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase); idempotent."""
+        ...
+
+    def purge(
+        self,
+        rule: RetentionRule,
+        *,
+        now: datetime,
+        held: Identity,
+        dry_run: bool = False,
+        chunk_size: int = 5000,
+        max_chunks: int | None = None,
+    ) -> PurgeReport:
+        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held subjects."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

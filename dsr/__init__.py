@@ -1,0 +1,1 @@
+"""The core of the DSR system: no broker imports live here."""

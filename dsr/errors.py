@@ -1,0 +1,44 @@
+"""One exception tree, branched by what the caller should do.
+
+Messages carry ids and field names only, never personal data: dramatiq stores tracebacks in Redis.
+"""
+
+
+class DsrError(Exception):
+    """Root of every error this system raises on purpose."""
+
+
+class InvalidInput(DsrError):
+    """The caller's input is wrong; nothing was written (CLI exit status 2, HTTP 422)."""
+
+
+class NotFound(InvalidInput):
+    """An id that names nothing."""
+
+
+class ConfigError(DsrError):
+    """The configuration is wrong; fix it and restart."""
+
+
+class StoreError(DsrError):
+    """A data store could not do what was asked."""
+
+
+class RetriableStoreError(StoreError):
+    """The store is unreachable or busy; try again later."""
+
+
+class FatalStoreError(StoreError):
+    """Retrying will not help (bad config, schema mismatch); ops must act."""
+
+
+class NotApplicable(DsrError):
+    """This store has nothing to do for this request (task is skipped)."""
+
+
+class DeliveryError(DsrError):
+    """The reply could not be handed to the SMTP server; the outbox row stays pending."""
+
+
+class StateConflict(DsrError):
+    """The request is not in a state that allows this action."""

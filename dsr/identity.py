@@ -1,0 +1,114 @@
+"""Identity normalisation and the set of identifiers a request searches by.
+
+Normalisation is delegated to well-kept libraries: ``phonenumbers`` for phones (E.164, default
+region from settings), ``email-validator`` for address syntax, ``unicodedata`` NFC for names.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from dsr.errors import InvalidInput
+
+# Identifier kinds a connector may need or provide.
+EMAIL = "email"
+PHONE = "phone"
+NAME = "name"
+CUSTOMER_ID = "customer_id"
+KINDS = (EMAIL, PHONE, NAME, CUSTOMER_ID)
+
+
+def normalise_email(raw: str) -> str:
+    """Strip, NFC and case-fold an address; raise InvalidInput when it is not one."""
+    text = unicodedata.normalize("NFC", raw.strip())
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidInput("malformed email address") from None
+    return checked.normalized.casefold()
+
+
+def normalise_phone(raw: str, region: str = "VN") -> str:
+    """The E.164 form of a phone number in any common notation; InvalidInput when invalid."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput("malformed phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput("malformed phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalise_phone(raw: str | None, region: str = "VN") -> str | None:
+    """Like normalise_phone, but None for a value that is not a valid phone (store data is messy)."""
+    if not raw:
+        return None
+    try:
+        return normalise_phone(raw, region)
+    except InvalidInput:
+        return None
+
+
+def try_normalise_email(raw: str | None) -> str | None:
+    """Like normalise_email, but None for a value that is not an address."""
+    if not raw:
+        return None
+    try:
+        return normalise_email(raw)
+    except InvalidInput:
+        return None
+
+
+def normalise_name(raw: str) -> str:
+    """NFC, inner white space folded to one space; case is kept (names are shown to people)."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not name:
+        raise InvalidInput("empty name")
+    return name
+
+
+_NORMALISERS = {EMAIL: try_normalise_email, PHONE: try_normalise_phone}
+
+
+def normalise_value(kind: str, raw: object, region: str = "VN") -> str | None:
+    """Normalise one stored value of the given identifier kind (None when unusable)."""
+    if raw is None:
+        return None
+    text = str(raw)
+    if kind == EMAIL:
+        return try_normalise_email(text)
+    if kind == PHONE:
+        return try_normalise_phone(text, region)
+    if kind == NAME:
+        return " ".join(unicodedata.normalize("NFC", text).split()) or None
+    return text.strip() or None
+
+
+@dataclass
+class Identity:
+    """The subject's identifiers by kind; grows as connectors provide more (identity expansion)."""
+
+    values: dict[str, set[str]] = field(default_factory=dict)
+
+    def get(self, kind: str) -> set[str]:
+        return self.values.get(kind, set())
+
+    def add(self, kind: str, items: Iterable[str | None]) -> None:
+        bucket = self.values.setdefault(kind, set())
+        bucket.update(v for v in items if v)
+
+    def merge(self, other: Identity) -> None:
+        for kind, items in other.values.items():
+            self.add(kind, items)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {k: sorted(v) for k, v in sorted(self.values.items()) if v}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Iterable[str]] | None) -> Identity:
+        return cls({k: set(v) for k, v in (data or {}).items()})
