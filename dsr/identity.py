@@ -6,6 +6,8 @@ region from settings), ``email-validator`` for address syntax, ``unicodedata`` N
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -112,3 +114,8 @@ class Identity:
     @classmethod
     def from_json(cls, data: Mapping[str, Iterable[str]] | None) -> Identity:
         return cls({k: set(v) for k, v in (data or {}).items()})
+
+
+def suppression_hash(email: str, secret: str) -> str:
+    """Salted (keyed) hash of a normalised address for the never-re-add suppression list."""
+    return hmac.new(secret.encode(), normalise_email(email).encode(), hashlib.sha256).hexdigest()
