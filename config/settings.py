@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     verification_ttl_seconds: int = 24 * 3600
     verification_max_attempts: int = 5
     task_max_retries: int = 5
+    task_lease_seconds: int = 60
+    broker_heartbeat_timeout_ms: int = 60_000
+    broker_namespace: str = "dsr"
     task_min_backoff_ms: int = 1000
     task_max_backoff_ms: int = 60_000
     worker_processes: int = 1

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from dsr.smtp_sink import MailSink
 from tests import services
 
 
@@ -28,7 +29,7 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def smtp() -> Iterator[services.SmtpSink]:
+def smtp() -> Iterator[MailSink]:
     """A real aiosmtpd server on a free port, recording what it receives."""
     controller, sink = services.start_smtp()
     yield sink

@@ -7,17 +7,15 @@ Each service-backed fixture skips on a laptop without the server, and FAILS when
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+
+from dsr import smtp_sink
+from dsr.smtp_sink import MailSink
 
 REQUIRE = os.environ.get("DSR_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get(
@@ -80,34 +78,6 @@ def redis_url_or_skip() -> str:
     return REDIS_URL
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class SmtpSink:
-    """What a real aiosmtpd server received: envelope recipients and parsed messages."""
-
-    host: str
-    port: int
-    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
-        msg = message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[attr-defined]
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        with self.lock:
-            return [m for rcpts, m in self.messages if address in rcpts]
-
-
-def start_smtp(port: int | None = None) -> tuple[Controller, SmtpSink]:
-    sink = SmtpSink("127.0.0.1", port or free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    return controller, sink
+def start_smtp(port: int | None = None) -> tuple[Controller, MailSink]:
+    """A real aiosmtpd server on a free port (the same one ``dsr demo`` uses)."""
+    return smtp_sink.start(port)

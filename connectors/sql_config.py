@@ -1,0 +1,164 @@
+"""The validated shape of one ``kind: sql`` entry of ``config/connectors.yaml``.
+
+Adding a SQL-backed store is a YAML entry, so everything the connector does is described here:
+which columns identify the subject, which are rectifiable, and how each table is erased.
+Invalid entries become a ``ConfigError`` naming the connector and the offending key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dsr.errors import ConfigError
+from dsr.identity import KINDS
+
+Kind = Literal["email", "phone", "name", "customer_id"]
+Strategy = Literal["null", "redact", "hash"]
+# Table and connector names become file names in the staging folder: keep them plain.
+_NAME = r"^[A-Za-z0-9_]+$"
+_CONNECTOR_NAME = r"^[A-Za-z0-9_.-]+$"
+
+if set(get_args(Kind)) != set(KINDS):  # kept in step with dsr.identity by hand
+    raise ImportError("connectors.sql_config.Kind differs from dsr.identity.KINDS")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Derived(_Strict):
+    """A normalised shadow column computed from ``source`` (kept in step on rectify/erase)."""
+
+    source: str = Field(alias="from")
+    kind: Kind
+
+
+class HistoricalWhen(_Strict):
+    """Rows whose ``column`` holds one of ``values`` are history and never rewritten."""
+
+    column: str
+    values: list[str] = Field(alias="in", min_length=1)
+    reason: str | None = None
+
+
+class Parent(_Strict):
+    """A child table reached through ``column``, which holds its parent's key."""
+
+    table: str = Field(pattern=_NAME)
+    column: str
+
+
+class Retention(_Strict):
+    """How long anonymised records are kept, counted from ``source``."""
+
+    years: int = Field(gt=0)
+    source: str = Field(alias="from")
+    fiscal_year_end: bool = False
+
+
+class Erase(_Strict):
+    """What erasure does to a table: delete rows, anonymise columns, or keep them."""
+
+    mode: Literal["delete", "anonymise", "keep"]
+    columns: dict[str, Strategy] = Field(default_factory=dict)
+    legal_basis: str | None = None
+    retention: Retention | None = None
+
+    @model_validator(mode="after")
+    def _columns_fit_mode(self) -> Erase:
+        if self.mode == "anonymise":
+            # Anonymised rows are recognised (and never re-anonymised or re-matched) by their
+            # redacted / nulled columns; a hash-only strategy would leave no such sign.
+            if not any(s in ("null", "redact") for s in self.columns.values()):
+                raise ValueError("mode anonymise needs at least one 'null' or 'redact' column")
+        elif self.columns:
+            raise ValueError(f"columns only apply to mode anonymise, not {self.mode}")
+        return self
+
+
+class TableSpec(_Strict):
+    """One table of a SQL store, as configured."""
+
+    name: str = Field(pattern=_NAME)
+    key: str = "id"
+    match: dict[Kind, str] = Field(default_factory=dict)
+    provides: dict[Kind, str] = Field(default_factory=dict)
+    derived: dict[str, Derived] = Field(default_factory=dict)
+    rectifiable: dict[str, str] = Field(default_factory=dict)
+    historical_when: HistoricalWhen | None = None
+    parent: Parent | None = None
+    collected_at: str | None = None
+    erase: Erase
+
+    @model_validator(mode="after")
+    def _top_level_or_child(self) -> TableSpec:
+        if self.parent is None and not self.match:
+            raise ValueError("a table without 'parent' needs 'match' (how the subject is found)")
+        if self.parent is not None and (self.match or self.provides):
+            raise ValueError("a child table ('parent') is found through its parent, not 'match'")
+        return self
+
+    def columns(self) -> set[str]:
+        """Every column this spec names (checked against the real table at start)."""
+        names = {self.key, *self.match.values(), *self.provides.values(), *self.derived}
+        names |= {d.source for d in self.derived.values()} | set(self.rectifiable.values())
+        names |= set(self.erase.columns)
+        for extra in (self.collected_at, self.parent and self.parent.column,
+                      self.historical_when and self.historical_when.column,
+                      self.erase.retention and self.erase.retention.source):
+            if extra:
+                names.add(extra)
+        return names
+
+
+class Suppression(_Strict):
+    """The store's never-re-add list: keyed hashes of erased addresses."""
+
+    table: str = Field(pattern=_NAME)
+    column: str
+
+
+class SqlConfig(_Strict):
+    """A whole ``kind: sql`` connector entry."""
+
+    name: str = Field(pattern=_CONNECTOR_NAME)
+    kind: Literal["sql"] = "sql"
+    url: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    recipients: list[str] = Field(default_factory=list)
+    suppression: Suppression | None = None
+    tables: list[TableSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tables_consistent(self) -> SqlConfig:
+        seen: set[str] = set()
+        for spec in self.tables:
+            if spec.name in seen:
+                raise ValueError(f"table {spec.name} is listed twice")
+            # Parents first: find, export and erase walk the list in order (children after).
+            if spec.parent is not None and spec.parent.table not in seen:
+                raise ValueError(f"table {spec.name}: parent {spec.parent.table} must be "
+                                 "listed before it")
+            seen.add(spec.name)
+        if self.suppression is not None and self.suppression.table in seen:
+            raise ValueError("the suppression table must not be one of the data tables")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_entry(model: type[M], entry: Mapping[str, Any]) -> M:
+    """Validate one connector entry, turning pydantic's errors into one clear ConfigError."""
+    try:
+        return model.model_validate(dict(entry))
+    except ValidationError as err:
+        name = entry.get("name", "?")
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}"
+            for e in err.errors()
+        )
+        raise ConfigError(f"connector {name!r}: {problems}") from None

@@ -1,0 +1,55 @@
+"""Fan-in's winner builds the reply from every task's result and queues it in the outbox."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from dsr import audit, messages, outbox, replies, steps
+from dsr.dispatch import tasks_of
+from dsr.errors import NotFound
+from dsr.models import Request, RequestKind, RequestStatus, TaskStatus
+from dsr.runtime import Runtime
+from dsr.tasks import staging_dir
+
+
+def store_reports(session: Session, rt: Runtime, request: Request) -> list[replies.StoreReport]:
+    reports = []
+    for task in tasks_of(session, request.id):
+        connector = rt.connectors.get(task.connector)
+        staging = staging_dir(rt, request.id, task.connector)
+        reports.append(replies.StoreReport(
+            connector=task.connector,
+            labels=dict(getattr(connector, "labels", {}) or {"en": task.connector}),
+            status=task.status,
+            result=task.result,
+            recipients=list(getattr(connector, "recipients", []) or []),
+            staging=staging if request.kind == RequestKind.ACCESS and staging.exists() else None,
+            reason=task.error if task.status != TaskStatus.DONE else None,
+        ))
+    return reports
+
+
+def aggregate(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
+    """Build and queue the reply once; a duplicate message re-sends the same outbox row."""
+    request = session.get(Request, request_id)
+    if request is None:
+        raise NotFound(f"no request {request_id}")
+    if request.status != RequestStatus.REPLYING:
+        return []
+    reports = store_reports(session, rt, request)
+    if any(r.status == TaskStatus.FAILED for r in reports):
+        # Fan-in never sends a failed request here; refuse to claim completeness regardless.
+        raise AssertionError(f"request {request_id} has a failed task but is replying")
+    if request.verified_email is None:
+        raise AssertionError(f"request {request_id} is replying without a verified address")
+    existing = outbox.find(session, request_id, outbox.REPLY)
+    if existing is None:
+        message = replies.render_reply(messages.context(request, rt.settings), reports,
+                                       export_dir=rt.settings.resolved_export_dir,
+                                       settings=rt.settings)
+        existing = outbox.queue(session, rt.settings, request_id=request_id,
+                                purpose=outbox.REPLY, recipient=request.verified_email,
+                                message=message)
+        audit.record(session, actor="system", action="reply_built", request_id=request_id,
+                     stores={r.connector: r.status for r in reports})
+    return [steps.deliver(existing.id)]

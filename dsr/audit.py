@@ -1,0 +1,79 @@
+"""The audit log: an append-only, hash-chained record of every state change.
+
+Events carry ids, statuses and counts, never raw personal data. Appends lock the one
+``audit_head`` row, so concurrent workers extend the chain one at a time and it never forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from dsr.models import AuditEvent, AuditHead, utcnow
+
+GENESIS = "0" * 64
+
+
+def _digest(prev: str, seq: int, at: datetime, actor: str, action: str,
+            request_id: str | None, detail: dict[str, Any]) -> str:
+    body = json.dumps(
+        [prev, seq, at.isoformat(), actor, action, request_id, detail],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(session: Session, *, actor: str, action: str, request_id: str | None = None,
+           **detail: Any) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    at = utcnow().replace(microsecond=0)
+    seq = head.seq + 1
+    digest = _digest(head.hash, seq, at, actor, action, request_id, detail)
+    event = AuditEvent(seq=seq, at=at, actor=actor, action=action, request_id=request_id,
+                       detail=detail, prev_hash=head.hash, hash=digest)
+    head.seq, head.hash = seq, digest
+    session.add(event)
+    session.add(head)
+    session.flush()
+    return event
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    events: int
+    first_broken: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session) -> ChainReport:
+    """Recompute every link; report the first event whose hash or back-link does not match."""
+    prev, count = GENESIS, 0
+    for event in session.exec(select(AuditEvent).order_by(AuditEvent.seq)):  # type: ignore[arg-type]
+        count += 1
+        if event.prev_hash != prev:
+            return ChainReport(False, count, event.seq, "previous-hash link does not match")
+        expected = _digest(prev, event.seq, event.at, event.actor, event.action,
+                           event.request_id, event.detail)
+        if expected != event.hash:
+            return ChainReport(False, count, event.seq, "event content does not match its hash")
+        prev = event.hash
+    head = session.get(AuditHead, 1)
+    if head is not None and head.hash != prev:
+        return ChainReport(False, count, head.seq, "chain tip does not match the last event")
+    return ChainReport(True, count)
+
+
+def events_for(session: Session, request_id: str) -> list[AuditEvent]:
+    return list(session.exec(
+        select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.seq)  # type: ignore[arg-type]
+    ))

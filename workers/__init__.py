@@ -1,0 +1,1 @@
+"""dramatiq actors: thin wrappers that open a session, call one core function, then enqueue."""

@@ -1,0 +1,91 @@
+"""The pipeline's actors. Each is thin: session, one core call, commit, then enqueue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import dramatiq
+import structlog
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
+from dsr import aggregate as aggregation
+from dsr import dispatch as dispatching
+from dsr import outbox, tasks
+from dsr.db import session_scope
+from dsr.errors import DeliveryError, NotFound, RetriableStoreError
+from dsr.runtime import Runtime
+from dsr.steps import Step
+from workers import runtime
+
+log = structlog.get_logger(__name__)
+Core = Callable[[Session, Runtime, str], list[Step]]
+
+
+def _run(core: Core, object_id: str) -> None:
+    rt = runtime.get()
+    with session_scope(rt.db_url) as session:
+        follow = core(session, rt, object_id)
+    enqueue(follow)
+
+
+def enqueue(follow: Iterable[Step]) -> None:
+    """Send the next steps (after commit); fan-in runs inline in its own transaction."""
+    for step in follow:
+        if step.actor == "fan_in":
+            _run(tasks.fan_in, step.id)
+        else:
+            ACTORS[step.actor].send(step.id)
+
+
+def _transient(retries: int, exc: BaseException) -> bool:
+    """Store, ledger or network hiccups are retried with backoff; anything else is final."""
+    retriable = isinstance(exc, RetriableStoreError | DeliveryError | OperationalError | OSError)
+    return retriable and retries < runtime.get().settings.task_max_retries
+
+
+@dramatiq.actor(queue_name="dsr", retry_when=_transient)
+def dispatch_request(request_id: str) -> None:
+    _run(dispatching.dispatch, request_id)
+
+
+@dramatiq.actor(queue_name="dsr", throws=(NotFound,), retry_when=_transient,
+                on_retry_exhausted="connector_task_exhausted")
+def run_connector_task(task_id: str) -> None:
+    _run(tasks.run, task_id)
+
+
+@dramatiq.actor(queue_name="dsr", max_retries=10)
+def connector_task_exhausted(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """The retry budget is spent: mark the task failed so fan-in can finish (needs_attention)."""
+    task_id = message_data["args"][0]
+    log.warning("connector_task_failed_for_good", task_id=task_id,
+                retries=retry_info.get("retries"))
+    rt = runtime.get()
+    with session_scope(rt.db_url) as session:
+        follow = tasks.fail(session, task_id, "store unreachable; retries exhausted")
+    enqueue(follow)
+
+
+@dramatiq.actor(queue_name="dsr", retry_when=_transient)
+def aggregate_request(request_id: str) -> None:
+    _run(aggregation.aggregate, request_id)
+
+
+@dramatiq.actor(queue_name="dsr", retry_when=_transient)
+def deliver_message(outbox_id: str) -> None:
+    """Send one outbox row; when retries run out the row stays pending for the scheduler."""
+    rt = runtime.get()
+    with session_scope(rt.db_url) as session:
+        follow = outbox.deliver(session, rt.settings, outbox_id)
+    enqueue(follow)
+
+
+ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
+    "dispatch": dispatch_request,
+    "run_task": run_connector_task,
+    "aggregate": aggregate_request,
+    "deliver": deliver_message,
+}

