@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     task_lease_seconds: int = 60
     broker_heartbeat_timeout_ms: int = 60_000
     broker_namespace: str = "dsr"
+    broker_maintenance_chance: int = 1000  # per million commands: requeue of dead workers' work
+    redrive_after_seconds: int = 600  # a non-terminal step older than this is re-sent
     task_min_backoff_ms: int = 1000
     task_max_backoff_ms: int = 60_000
     worker_processes: int = 1

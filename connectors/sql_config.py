@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dsr.errors import ConfigError
 from dsr.identity import KINDS
@@ -84,14 +91,23 @@ class TableSpec(_Strict):
 
     name: str = Field(pattern=_NAME)
     key: str = "id"
-    match: dict[Kind, str] = Field(default_factory=dict)
-    provides: dict[Kind, str] = Field(default_factory=dict)
+    match: dict[str, str] = Field(default_factory=dict)
+    provides: dict[str, str] = Field(default_factory=dict)
     derived: dict[str, Derived] = Field(default_factory=dict)
     rectifiable: dict[str, str] = Field(default_factory=dict)
     historical_when: HistoricalWhen | None = None
     parent: Parent | None = None
     collected_at: str | None = None
     erase: Erase
+
+    @field_validator("match", "provides")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown identifier kind {', '.join(unknown)} "
+                             f"(known: {', '.join(KINDS)})")
+        return value
 
     @model_validator(mode="after")
     def _top_level_or_child(self) -> TableSpec:

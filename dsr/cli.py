@@ -40,7 +40,8 @@ def _runtime() -> Any:
     from dsr.runtime import Runtime
 
     rt = Runtime()
-    configure_logging(rt.settings.log_format, rt.settings.log_level)
+    s = rt.settings
+    configure_logging(s.log_format, s.log_level, region=s.default_region)
     return rt
 
 
@@ -217,7 +218,7 @@ def worker(processes: int | None = typer.Option(None, "--processes"),
     from config.settings import get_settings
 
     s = get_settings()
-    args = [sys.executable, "-m", "dramatiq", "workers.actors", "--queues", "dsr",
+    args = [sys.executable, "-m", "dramatiq", "workers.actors", "--queues", "dsr", "--skip-logging",
             "--processes", str(processes or s.worker_processes),
             "--threads", str(threads or s.worker_threads)]
     os.execv(sys.executable, args)

@@ -9,6 +9,7 @@ ceiling caps every deadline at ``received_at + ceiling_days``.
 from __future__ import annotations
 
 import calendar
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -103,11 +104,13 @@ class Profile(_Strict):
         return ZoneInfo(self.timezone)
 
     def is_working_day(self, day: date) -> bool:
-        """Monday to Friday, not a public holiday of the profile's calendar, not an extra holiday."""
+        """Monday to Friday, and neither a public holiday nor an extra holiday."""
         if day.weekday() >= 5 or day in self.extra_holidays:
             return False
-        return self.holidays is None or day not in _calendar(
-            self.holidays.country, self.holidays.subdivision)
+        if self.holidays is None:
+            return True
+        with _CALENDAR_LOCK:
+            return day not in _calendar(self.holidays.country, self.holidays.subdivision)
 
 
 class _File(_Strict):
@@ -115,14 +118,19 @@ class _File(_Strict):
     profiles: dict[str, Profile] = Field(min_length=1)
 
 
+# A calendar fills in a year on first lookup; worker threads must not see a half-filled year.
+_CALENDAR_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=16)
 def _calendar(country: str, subdivision: str | None) -> holidays.HolidayBase:
-    # The calendar fills in years lazily as dates are looked up.
     return holidays.country_holidays(country, subdiv=subdivision)
 
 
 @dataclass(frozen=True)
 class Deadlines:
+    """When receipt must be acknowledged (None: no such duty) and the reply is due, both UTC."""
+
     ack_due_at: datetime | None
     due_at: datetime
 

@@ -3,8 +3,7 @@
 Every record, structlog's or a library's (dramatiq, APScheduler, aiosmtplib, warnings), passes
 ``... format_exc_info, RedactPII`` (structlog's chain, or the root handler's foreign_pre_chain)
 and is rendered by one root handler, so tracebacks are redacted as text before anything is
-written. Logs go to stderr: stdout belongs
-to the CLI's ``--json`` output.
+written. Logs go to stderr: stdout belongs to the CLI's ``--json`` output.
 """
 
 from __future__ import annotations
@@ -25,8 +24,10 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
 
-# No library finds addresses in free text; this is deliberately generous (URL-encoded "@" too).
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40)(?:[\w-]+\.)+[^\W\d_][\w-]*")
+# No library finds addresses in free text. The local part takes the characters real addresses
+# use (Unicode letters, digits, . _ + - and %-escapes) but not the rarer RFC 5322 ones (= ? / '),
+# which would swallow "email=" or a URL path before it; "@" may be URL-encoded.
+_EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)(?:[\w-]+\.)+[^\W\d_][\w-]*")
 # phonenumbers skips numbers glued to letters ("KH0912345678", "sđt0912345678") to spare ids;
 # a short letter prefix followed only by digits is handed to it again, prefix cut off.
 _GLUED = re.compile(r"(?<![\w+])[^\W\d_]{1,8}(\+?\d{8,13})(?![\w])")
@@ -76,8 +77,9 @@ class RedactPII:
             valid = phonenumbers.is_valid_number(phonenumbers.parse(digits, self.region))
         except phonenumbers.NumberParseException:
             valid = False
-        return match.group(0)[: match.start(1) - match.start(0)] + PHONE_MASK if valid \
-            else match.group(0)
+        if not valid:
+            return match.group(0)
+        return match.group(0)[: match.start(1) - match.start(0)] + PHONE_MASK
 
     def _walk(self, value: Any, depth: int) -> Any:
         if isinstance(value, str):
@@ -98,6 +100,7 @@ class RedactPII:
         text = repr(value)
         masked = self.redact(text)
         return value if masked == text else masked
+
 
 def _shared_processors(redact: RedactPII) -> list[Processor]:
     return [
@@ -123,10 +126,21 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _is_ours_or_default(handler: logging.Handler) -> bool:
     # Ours from an earlier call, or a bare StreamHandler from logging.basicConfig (dramatiq's
     # CLI installs one) that would print records unredacted next to ours.
     return getattr(handler, "_dsr", False) or type(handler) is logging.StreamHandler
+
+
+# One list object for the life of the process: bound loggers and capture_logs() hold it.
+_PROCESSORS: list[Processor] = []
 
 
 def configure_logging(fmt: str = "json", level: str = "INFO", *,
@@ -138,7 +152,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO", *,
     shared = _shared_processors(redact)
     renderer: Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False) if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(colors=_isatty(stream or sys.stderr))
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
@@ -163,18 +177,16 @@ def configure_logging(fmt: str = "json", level: str = "INFO", *,
     root.setLevel(level.upper())
     logging.captureWarnings(True)
 
-    # Keep one list object: bound loggers and capture_logs() hold references to it.
     _PROCESSORS[:] = [structlog.stdlib.filter_by_level, *shared,
                       structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
     structlog.configure(
         processors=_PROCESSORS,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a module-level logger first used before this call would otherwise keep
+        # structlog's unredacted default configuration for the life of the process.
+        cache_logger_on_first_use=False,
     )
-
-
-_PROCESSORS: list[Processor] = []
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

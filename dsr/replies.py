@@ -108,6 +108,8 @@ def _as_datetime(value: object) -> date | None:
         return value
     if isinstance(value, str) and value:
         try:
+            if len(value) == 10:  # a bare date (e.g. retained_until) has no clock to convert
+                return date.fromisoformat(value)
             return _as_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
         except ValueError:
             return None
@@ -125,8 +127,9 @@ def format_date(value: object, lang: str) -> str:
 
 
 @pass_context
-def _date_filter(context: Context, value: object) -> str:
-    return format_date(value, str(context.get("lang", "vi")))
+def _date_filter(context: Context, value: object, lang: str | None = None) -> str:
+    # Imported macro files see no render context, so they name their language explicitly.
+    return format_date(value, lang or str(context.get("lang", "vi")))
 
 
 @lru_cache(maxsize=2)
@@ -254,7 +257,7 @@ def render_reply(
     settings: Settings,
     now: datetime | None = None,
 ) -> EmailMessage:
-    """The final reply: access bundle (attached or linked), rectify confirmation or erase certificate.
+    """The final reply: access bundle (attached or linked), rectify confirmation, erase certificate.
 
     For access the bundle is (re)built under ``export_dir`` first; building is idempotent.
     ``now`` (default: the current time) dates the certificate and the download link.

@@ -53,14 +53,18 @@ import hashlib
 import hmac
 import io
 import math
+import os
 import shutil
 import struct
+import threading
 import time
 import unicodedata
 import wave
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -276,14 +280,28 @@ def _engine(path: Path, *, bulk: bool) -> sa.Engine:
     return engine
 
 
-def _delete_stores(data_dir: Path) -> None:
+def _delete_stores(data_dir: Path) -> list[Path]:
+    """Remove the demo stores; returns renamed-away folders still to be deleted.
+
+    The recordings folder (one file per call) is renamed out of the way at once and deleted
+    by the caller in the background while the new stores are written.
+    """
     paths = store_paths(data_dir)
     for key in ("crm", "newsletter", "orders"):
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{paths[key]}{suffix}").unlink(missing_ok=True)
+    trash = sorted(data_dir.glob(".recordings.deleting-*"))  # left by an interrupted reset
     rec = data_dir / "recordings"
     if rec.is_dir():
-        shutil.rmtree(rec)
+        target = data_dir / f".recordings.deleting-{os.getpid()}-{time.time_ns()}"
+        rec.rename(target)
+        trash.append(target)
+    return trash
+
+
+def _remove_all(folders: list[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _count(conn: sa.Connection, table: sa.Table) -> int:
@@ -307,10 +325,12 @@ def _hash_norm(norm: str, secret: str) -> str:
 
 def _permute(x: int) -> int:
     """A fixed pseudo-random permutation of [0, 2**28) (4-round Feistel network)."""
-    left, right = x >> 14, x & 0x3FFF
-    for key in (0x1BD1, 0x2C1B, 0x0F3D, 0x3A7E):
-        left, right = right, left ^ (((right * 0x9E3779B1 + key) >> 13) & 0x3FFF)
-    return (left << 14) | right
+    a, b = x >> 14, x & 0x3FFF  # rounds unrolled: this runs once per synthetic phone
+    a ^= ((b * 0x9E3779B1 + 0x1BD1) >> 13) & 0x3FFF
+    b ^= ((a * 0x9E3779B1 + 0x2C1B) >> 13) & 0x3FFF
+    a ^= ((b * 0x9E3779B1 + 0x0F3D) >> 13) & 0x3FFF
+    b ^= ((a * 0x9E3779B1 + 0x3A7E) >> 13) & 0x3FFF
+    return (a << 14) | b
 
 
 _PHONE_SPACE = len(_GOOD_PREFIXES) * 10**7
@@ -383,9 +403,6 @@ class _Batch:
     orders: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def size(self) -> int:
-        return len(self.customers) + len(self.orders) + len(self.items)
 
 
 class _Generator:
@@ -460,7 +477,7 @@ class _Generator:
 
     def fmt_phone(self, national: str) -> str:
         fmt = self.phone_formats[int(self.rng.random() * len(self.phone_formats))]
-        return fmt(national)
+        return str(fmt(national))
 
     def phone_norm(self, written: str, national: str) -> str | None:
         return "+84" + national if self.fast_norm else try_normalise_phone(written, self.region)
@@ -521,11 +538,12 @@ class _Generator:
 
     # -- rows ------------------------------------------------------------------------------
     def crm_row(self, p: dict[str, Any], customer_id: str, *, nfd: bool,
-                email: str | None = None, national: str | None = None) -> dict[str, Any]:
+                email: str | None = None, national: str | None = None,
+                created: datetime | None = None) -> dict[str, Any]:
         rng = self.rng
         email = email or p["email"]
         national = national or p["national"]
-        created = p["created_at"]
+        created = created or p["created_at"]
         r = rng.random()
         if r < 0.70:
             status = "active"
@@ -682,10 +700,11 @@ class _Generator:
                 a_last, a_mid, a_first = p["ascii"]
                 self.email_serial += 1
                 email = f"{a_first}{a_last}.{self.email_serial}@example.net"
-                row = self.crm_row(p, dup_cid, nfd=rng.random() < 0.5, email=email)
+                row = self.crm_row(p, dup_cid, nfd=rng.random() < 0.5, email=email,
+                                   created=self.between(p["created_at"], self.now))
             else:  # same account re-keyed by an import: same id and address, new phone
-                row = self.crm_row(p, cid, nfd=rng.random() < 0.5, national=self.new_phone())
-            row["created_at"] = self.between(p["created_at"], self.now)
+                row = self.crm_row(p, cid, nfd=rng.random() < 0.5, national=self.new_phone(),
+                                   created=self.between(p["created_at"], self.now))
             b.customers.append(row)
             self.stats.duplicate_crm_rows += 1
         if rng.random() < 0.6:
@@ -822,8 +841,9 @@ def seed(
     started = time.perf_counter()
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    if reset:
-        _delete_stores(data_dir)
+    trash = _delete_stores(data_dir) if reset else []
+    sweeper = threading.Thread(target=_remove_all, args=(trash,), name="seed-reset", daemon=True)
+    sweeper.start()
     paths = store_paths(data_dir)
     paths["recordings"].parent.mkdir(parents=True, exist_ok=True)
     paths["audio"].mkdir(parents=True, exist_ok=True)
@@ -844,6 +864,7 @@ def seed(
     finally:
         for eng in engines.values():
             eng.dispose()
+        sweeper.join()
     report.data_dir = str(data_dir)
     report.elapsed_s = round(time.perf_counter() - started, 3)
     return report
@@ -851,6 +872,38 @@ def seed(
 
 _DATA_TABLES = {"crm": [ds.customers], "newsletter": [ds.subscribers],
                 "orders": [ds.orders, ds.order_items], "recordings": [ds.calls]}
+
+
+class _BulkInsert:
+    """executemany of one table's rows through the connection's DB-API cursor.
+
+    SQLAlchemy's per-value bind processing costs more than generating the row, so rows are
+    turned into tuples here, datetimes into SQLAlchemy's own SQLite storage format
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, read back as datetimes by the ``DateTime`` type).
+    """
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, columns: list[str]) -> None:
+        prep = conn.dialect.identifier_preparer
+        self.conn = conn
+        self.sql = (f"INSERT INTO {prep.format_table(table)} "
+                    f"({', '.join(prep.quote(c) for c in columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})")
+        self.get = itemgetter(*columns)
+        self.dt_cols = [c for c in columns if isinstance(table.c[c].type, sa.DateTime)]
+
+    def __call__(self, rows: list[dict[str, Any]]) -> None:
+        for col in self.dt_cols:
+            for row in rows:
+                value = row[col]
+                if value is not None:
+                    row[col] = value.isoformat(" ", "microseconds")
+        self.conn.exec_driver_sql(self.sql, list(map(self.get, rows)))
+
+
+def _write_audio(folder: Path, names: list[str], data: bytes) -> None:
+    for name in names:
+        with open(folder / name, "wb") as fh:
+            fh.write(data)
 
 
 def _load(conns: dict[str, sa.Connection], paths: dict[str, Path], customers: int, *,
@@ -874,26 +927,37 @@ def _load(conns: dict[str, sa.Connection], paths: dict[str, Path], customers: in
     gen = _Generator(seed=seed, now=now, secret_key=secret_key, region=region,
                      suppressed=suppressed)
     audio = paths["audio"]
-    wav = gen.wav
-    files = 0
     targets = [("crm", ds.customers, "customers"), ("newsletter", ds.suppression, "suppression"),
                ("newsletter", ds.subscribers, "subscribers"), ("orders", ds.orders, "orders"),
                ("orders", ds.order_items, "items"), ("recordings", ds.calls, "calls")]
-    for batch in gen.batches(customers):
-        for key, table, attr in targets:
-            rows = getattr(batch, attr)
-            if rows:
-                conns[key].execute(table.insert(), rows)
-        for row in batch.calls:
-            (audio / row["file"]).write_bytes(wav)
-        files += len(batch.calls)
-        for key in ("crm", "newsletter", "orders"):
-            conns[key].commit()
-        conns["recordings"].commit()  # index rows only after their audio exists
-        gen.stats.crm_rows += len(batch.customers)
-        gen.stats.orders += len(batch.orders)
-        gen.stats.order_items += len(batch.items)
-        gen.stats.calls += len(batch.calls)
+    inserters: dict[str, _BulkInsert] = {}
+    pending: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="seed-audio") as pool:
+        for batch in gen.batches(customers):
+            files = [row["file"] for row in batch.calls]
+            if files:  # file writes release the GIL: overlap them with generation
+                pending.append(pool.submit(_write_audio, audio, files, gen.wav))
+            for key, table, attr in targets:
+                rows = getattr(batch, attr)
+                if not rows:
+                    continue
+                insert = inserters.get(attr)
+                if insert is None:
+                    insert = inserters[attr] = _BulkInsert(conns[key], table, list(rows[0]))
+                insert(rows)
+            for conn in conns.values():
+                conn.commit()
+            gen.stats.crm_rows += len(batch.customers)
+            gen.stats.orders += len(batch.orders)
+            gen.stats.order_items += len(batch.items)
+            gen.stats.calls += len(batch.calls)
+            gen.stats.audio_files += len(files)
+            done = [f for f in pending if f.done()]
+            for fut in done:
+                fut.result()  # surface a write error early
+                pending.remove(fut)
+        for fut in pending:
+            fut.result()
 
     for key, table in indexed:
         for index in table.indexes:
@@ -904,8 +968,7 @@ def _load(conns: dict[str, sa.Connection], paths: dict[str, Path], customers: in
         conn.commit()
 
     report = gen.stats
-    report.audio_files = files
-    report.audio_bytes = files * len(wav)
+    report.audio_bytes = report.audio_files * len(gen.wav)
     return report
 
 

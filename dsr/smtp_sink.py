@@ -28,6 +28,8 @@ class MailSink:
     """aiosmtpd handler: records every message (and saves it when ``folder`` is set)."""
 
     folder: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,7 +68,7 @@ def free_port() -> int:
 
 def start(port: int | None = None, folder: Path | None = None) -> tuple[Controller, MailSink]:
     """Start a real SMTP server on 127.0.0.1 (a free port unless given)."""
-    sink = MailSink(folder)
-    controller = Controller(sink, hostname="127.0.0.1", port=port or free_port())
+    sink = MailSink(folder, port=port or free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     return controller, sink

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+# The broker is wired at import from settings, so the test process's environment is fixed here,
+# before any test imports ``workers``: the machine's Redis when it answers (else the embedded
+# one), a queue namespace of this run's own, and a scratch var/ folder.
+os.environ.setdefault("DSR_VAR_DIR", tempfile.mkdtemp(prefix="dsr-test-var-"))
+os.environ["DSR_BROKER_NAMESPACE"] = f"dsr-test-{uuid.uuid4().hex[:8]}"
+os.environ.setdefault("DSR_LOG_FORMAT", "console")
+
 from dsr.smtp_sink import MailSink
 from tests import services
+
+if services.redis_available():
+    os.environ.setdefault("DSR_REDIS_URL", services.REDIS_URL)
 
 
 @pytest.fixture

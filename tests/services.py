@@ -65,6 +65,18 @@ def fresh_mariadb_url() -> Iterator[str]:
     admin.dispose()
 
 
+def redis_available() -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        client.ping()
+        client.close()
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
 def redis_url_or_skip() -> str:
     """The machine's Redis URL, checked with a PING."""
     import redis

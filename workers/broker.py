@@ -57,6 +57,7 @@ def build_broker(settings: Settings) -> RedisBroker:
     options: dict[str, Any] = {
         "namespace": settings.broker_namespace,
         "heartbeat_timeout": settings.broker_heartbeat_timeout_ms,
+        "maintenance_chance": settings.broker_maintenance_chance,
         "middleware": middleware,
     }
     if settings.redis_url:
@@ -66,5 +67,14 @@ def build_broker(settings: Settings) -> RedisBroker:
     return broker
 
 
-broker = build_broker(get_settings())
+def _boot() -> RedisBroker:
+    from dsr.logging import configure_logging
+
+    settings = get_settings()
+    # Every worker process imports this module first: its log lines are redacted from the start.
+    configure_logging(settings.log_format, settings.log_level, region=settings.default_region)
+    return build_broker(settings)
+
+
+broker = _boot()
 dramatiq.set_broker(broker)

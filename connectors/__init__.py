@@ -1,0 +1,41 @@
+"""Connectors: one per data store, behind the small protocol in ``connectors.base``."""
+
+from connectors.base import (
+    Action,
+    Connector,
+    Found,
+    Operation,
+    Outcome,
+    PurgeReport,
+    RetentionRule,
+    TaskResult,
+)
+from connectors.recordings import RecordingArchive
+from connectors.registry import (
+    CONNECTOR_KINDS,
+    dependency_stages,
+    load_connectors,
+    rectifiable_fields,
+)
+from connectors.sql import SqlStore, SuppressedAddress
+
+__all__ = [
+    # the protocol and the values it exchanges
+    "Action",
+    "Connector",
+    "Found",
+    "Operation",
+    "Outcome",
+    "PurgeReport",
+    "RetentionRule",
+    "TaskResult",
+    # the connectors
+    "RecordingArchive",
+    "SqlStore",
+    "SuppressedAddress",
+    # building them from config/connectors.yaml
+    "CONNECTOR_KINDS",
+    "dependency_stages",
+    "load_connectors",
+    "rectifiable_fields",
+]

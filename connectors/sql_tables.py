@@ -1,0 +1,175 @@
+"""SqlStore's view of its tables: the YAML spec bound to the reflected SQLAlchemy table.
+
+Also the two things every statement needs: the subject's search values, normalised the way
+the shadow columns are, and the mapping of driver errors onto the error tree (retry or not),
+with messages that carry no personal data (SQLAlchemy's own messages include bound values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql.elements import ColumnElement
+
+from connectors.sql_config import SqlConfig, TableSpec
+from dsr.errors import FatalStoreError, RetriableStoreError, StoreError
+from dsr.identity import Identity, normalise_value
+
+REDACTED = "[đã xoá]"  # what a "redact" column holds after anonymisation ("erased")
+_SCHEMA_HINTS = ("no such table", "no such column", "has no column")  # SQLite says these as
+# OperationalError, which otherwise means "locked / unreachable, try again"
+
+
+def search_values(identity: Identity, kinds: Iterable[str], region: str) -> dict[str, list[str]]:
+    """The identity's values per kind, normalised like the shadow columns they are matched to.
+
+    A value that does not normalise (not an email, not a phone) is still searched for as typed,
+    as a bound parameter: it cannot match a normalised column, and it proves nothing is spliced.
+    """
+    out: dict[str, list[str]] = {}
+    for kind in kinds:
+        values = {normalise_value(kind, raw, region) or raw.strip() for raw in identity.get(kind)}
+        if found := sorted(v for v in values if v):
+            out[kind] = found
+    return out
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One configured table with its reflected columns."""
+
+    spec: TableSpec
+    table: sa.Table
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def key(self) -> sa.Column[Any]:
+        return self.table.c[self.spec.key]
+
+    def col(self, name: str) -> sa.Column[Any]:
+        return self.table.c[name]
+
+    @property
+    def int_key(self) -> bool:
+        """Whether chunks can be primary-key ranges (``key >= lo AND key < hi``)."""
+        try:
+            return self.key.type.python_type is int
+        except NotImplementedError:
+            return False
+
+    def export_columns(self) -> list[str]:
+        """Columns shown to the subject: all but the derived shadow columns."""
+        return [c.name for c in self.table.columns if c.name not in self.spec.derived]
+
+    def fit(self, column: str, text: str) -> str:
+        """``text`` cut to the column's declared length (a marker must never overflow)."""
+        length = getattr(self.col(column).type, "length", None)
+        return text[:length] if length else text
+
+    def match_clause(self, values: dict[str, list[str]]) -> ColumnElement[bool] | None:
+        """Rows whose match columns hold any of the values (None: nothing to search by)."""
+        hits = [self.col(c).in_(values[k]) for k, c in self.spec.match.items() if k in values]
+        clause = sa.or_(*hits) if hits else None
+        live = self.live_clause()
+        if clause is not None and live is not None:
+            return sa.and_(clause, live)
+        return clause
+
+    def not_held_clause(self, held: dict[str, list[str]]) -> ColumnElement[bool] | None:
+        """Rows that belong to no held subject (NULL match columns count as not held)."""
+        parts = [
+            sa.or_(self.col(c).is_(None), self.col(c).not_in(held[k]))
+            for k, c in self.spec.match.items() if k in held
+        ]
+        return sa.and_(*parts) if parts else None
+
+    def held_clause(self, held: dict[str, list[str]]) -> ColumnElement[bool] | None:
+        """Rows that belong to a held subject (None when no held value applies here)."""
+        hits = [self.col(c).in_(held[k]) for k, c in self.spec.match.items() if k in held]
+        return sa.or_(*hits) if hits else None
+
+    def live_clause(self) -> ColumnElement[bool] | None:
+        """For anonymised tables: rows not yet anonymised (None when erasure never anonymises).
+
+        An anonymised row has every "redact" column at the marker and every "null" column NULL;
+        such rows must never be found, re-counted or re-hashed again.
+        """
+        if self.spec.erase.mode != "anonymise":
+            return None
+        parts: list[ColumnElement[bool]] = []
+        for column, strategy in self.spec.erase.columns.items():
+            col = self.col(column)
+            if strategy == "redact":
+                parts.append(sa.or_(col.is_(None), col != self.fit(column, REDACTED)))
+            elif strategy == "null":
+                parts.append(col.is_not(None))
+        return sa.or_(*parts)
+
+
+def reflect(engine: sa.Engine, config: SqlConfig) -> tuple[dict[str, Bound], sa.Table | None]:
+    """Reflect the configured tables and check every configured column exists."""
+    metadata = sa.MetaData()
+    bound: dict[str, Bound] = {}
+    with engine.connect() as conn:
+        for spec in config.tables:
+            table = sa.Table(spec.name, metadata, autoload_with=conn)
+            missing = sorted(spec.columns() - set(table.c.keys()))
+            if missing:
+                raise FatalStoreError(
+                    f"{config.name}: table {spec.name} has no column {', '.join(missing)}"
+                )
+            bound[spec.name] = Bound(spec, table)
+        suppression = None
+        if config.suppression is not None:
+            suppression = sa.Table(config.suppression.table, metadata, autoload_with=conn)
+            if config.suppression.column not in suppression.c:
+                raise FatalStoreError(f"{config.name}: table {suppression.name} has no column "
+                                      f"{config.suppression.column}")
+    return bound, suppression
+
+
+def _code(err: sa_exc.DBAPIError) -> str:
+    orig = err.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is None and isinstance(orig, Exception) and orig.args and isinstance(orig.args[0], int):
+        code = orig.args[0]  # MySQL / MariaDB error number
+    return f" {code}" if code else ""
+
+
+def _retriable(err: sa_exc.DBAPIError) -> bool:
+    if err.connection_invalidated:
+        return True
+    if isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return not any(hint in str(err.orig).lower() for hint in _SCHEMA_HINTS)
+    # MariaDB reports a lock wait timeout as an InternalError (1205): busy, not broken.
+    orig = err.orig
+    return isinstance(orig, Exception) and bool(orig.args) and orig.args[0] == 1205
+
+
+@contextmanager
+def store_errors(connector: str) -> Iterator[None]:
+    """Map driver errors to Retriable/FatalStoreError with messages free of personal data."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except sa_exc.NoSuchTableError as err:
+        raise FatalStoreError(f"{connector}: table {err.args[0]} does not exist") from None
+    except sa_exc.DBAPIError as err:
+        kind = f"{type(err.orig).__name__}{_code(err)}"
+        if _retriable(err):
+            raise RetriableStoreError(f"{connector}: store unreachable or busy ({kind})") from None
+        raise FatalStoreError(f"{connector}: store rejected a statement ({kind})") from None
+    except (sa_exc.TimeoutError, sa_exc.DisconnectionError) as err:
+        kind = type(err).__name__
+        raise RetriableStoreError(f"{connector}: store unreachable ({kind})") from None
+    except sa_exc.SQLAlchemyError as err:
+        raise FatalStoreError(f"{connector}: store error ({type(err).__name__})") from None

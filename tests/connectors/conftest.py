@@ -1,0 +1,45 @@
+"""Fixtures: every connector instance the contract suite runs on, each on a fresh store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.connectors.stores import SQL_STORES, Harness, make_recordings
+
+ENGINES = ["sqlite", "postgres", "mariadb"]
+INSTANCES = [(store, engine) for store in SQL_STORES for engine in ENGINES] + [
+    ("recordings", "fs")
+]
+
+
+def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue(f"{engine}_url"))
+
+
+@pytest.fixture(params=INSTANCES, ids=[f"{s}-{e}" for s, e in INSTANCES])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """One connector (three SQL stores on three engines, and the recordings archive)."""
+    name, engine = request.param
+    harness = (make_recordings(tmp_path) if name == "recordings"
+               else SQL_STORES[name](tmp_path, _url(request, engine, tmp_path)))
+    yield harness
+    harness.close()
+
+
+@pytest.fixture(params=ENGINES)
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each engine the SQL connector supports."""
+    return _url(request, str(request.param), tmp_path)
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Path:
+    """An empty staging folder for one task's export."""
+    path = tmp_path / "staging"
+    path.mkdir()
+    return path

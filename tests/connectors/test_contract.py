@@ -1,0 +1,224 @@
+"""The contract every connector passes: each SQL store on SQLite, PostgreSQL and MariaDB, and
+the recordings archive on a real folder of WAV files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Action, Connector, Operation, TaskResult
+from connectors.sql import SqlStore
+from dsr.errors import NotApplicable
+from dsr.identity import (
+    CUSTOMER_ID,
+    EMAIL,
+    PHONE,
+    Identity,
+    normalise_email,
+    normalise_phone,
+)
+from tests.connectors.stores import (
+    A_CID,
+    A_EMAIL,
+    A_PHONE,
+    BYSTANDER,
+    N_OLD,
+    NOBODY,
+    SUBJECT,
+    Harness,
+)
+
+SUBJECT_VALUES = {EMAIL: A_EMAIL, PHONE: A_PHONE, CUSTOMER_ID: A_CID}
+INJECTIONS = {"' OR 1=1 --", '"; DROP TABLE customers; --', "x') OR ('1'='1"}
+NEW_NAME = "Nguyễn Văn Anh"
+CHANGES = {"phone": "0903 111 222", "address": "12 Lý Thường Kiệt, Hoàn Kiếm, Hà Nội",
+           "name": unicodedata.normalize("NFD", NEW_NAME)}
+
+
+def summary(result: TaskResult) -> list[tuple[str, Action, int]]:
+    return [(o.table, o.action, o.count) for o in result.outcomes]
+
+
+def records(connector: Connector, identity: Identity) -> dict[str, list[dict[str, object]]]:
+    return connector.find(identity).records
+
+
+def test_implements_the_protocol(store: Harness) -> None:
+    """Every connector is a runtime Connector with labels in both languages and search kinds."""
+    c = store.connector
+    assert isinstance(c, Connector)
+    assert set(c.labels) == {"vi", "en"}
+    assert c.needs and set(store.by_kind) == set(c.needs)
+
+
+def test_finds_by_each_identifier_kind_alone(store: Harness) -> None:
+    """Each identifier kind the connector needs finds exactly the subject's records."""
+    for kind in store.connector.needs:
+        found = store.connector.find(Identity({kind: {SUBJECT_VALUES[kind]}}))
+        assert found.count == store.by_kind[kind], kind
+    assert store.connector.find(BYSTANDER).count == store.bystander_count
+
+
+@pytest.mark.parametrize("typed", ["0912 345 678", "+84912345678", "84-912-345-678"])
+def test_phone_notations_find_the_same_rows(store: Harness, typed: str) -> None:
+    """S8: a phone in any notation (normalised or as typed) finds the same rows, or is refused
+    as not applicable by a store that cannot search by phone."""
+    c = store.connector
+    if PHONE not in c.needs:
+        with pytest.raises(NotApplicable):
+            c.find(Identity({PHONE: {typed}}))
+        return
+    canonical = records(c, Identity({PHONE: {A_PHONE}}))
+    assert normalise_phone(typed) == A_PHONE
+    assert records(c, Identity({PHONE: {normalise_phone(typed)}})) == canonical
+    assert records(c, Identity({PHONE: {typed}})) == canonical
+
+
+def test_email_case_and_spaces_find_the_same_rows(store: Harness) -> None:
+    """S8: `Nguyen.Van.A@Gmail.com ` and its lower-case form find the same rows."""
+    c = store.connector
+    typed = "Nguyen.Van.A@Gmail.com "
+    if EMAIL not in c.needs:
+        with pytest.raises(NotApplicable):
+            c.find(Identity({EMAIL: {typed}}))
+        return
+    canonical = records(c, Identity({EMAIL: {A_EMAIL}}))
+    assert canonical and normalise_email(typed) == A_EMAIL
+    assert records(c, Identity({EMAIL: {normalise_email(typed)}})) == canonical
+    assert records(c, Identity({EMAIL: {typed}})) == canonical
+
+
+def test_injection_text_finds_nothing_and_breaks_nothing(store: Harness, staging: Path) -> None:
+    """Identifiers holding SQL-injection text are bound values: nothing found, nothing changed."""
+    before = {t: store.count(t) for t in store.tables}
+    subject = store.connector.find(SUBJECT).count
+    for kind in store.connector.needs:
+        identity = Identity({kind: set(INJECTIONS)})
+        assert store.connector.find(identity).count == 0
+        result = store.connector.apply(Operation.ERASE, identity, staging=staging)
+        assert {o.action for o in result.outcomes} == {Action.NOT_FOUND}
+    assert {t: store.count(t) for t in store.tables} == before
+    assert store.connector.find(SUBJECT).count == subject
+
+
+def test_access_exports_json_and_csv_per_table(store: Harness, staging: Path) -> None:
+    """Access writes one JSON and one CSV (with header) per table holding the subject's records."""
+    result = store.connector.apply(Operation.ACCESS, SUBJECT, staging=staging)
+    assert summary(result) == store.access
+    assert result.collected_from == store.collected_from
+    assert result.records == sum(n for t, _, n in store.access if t != "audio")
+    for table, _, count in store.access:
+        if table == "audio":
+            assert len(list((staging / "audio").rglob("*.wav"))) == count
+            continue
+        rows = json.loads((staging / f"{table}.json").read_text("utf-8"))
+        assert len(rows) == count
+        assert not any(k.endswith("_norm") for row in rows for k in row)  # shadow columns stay in
+        with (staging / f"{table}.csv").open(encoding="utf-8", newline="") as handle:
+            lines = list(csv.reader(handle))
+        assert lines[0] == list(rows[0]) and len(lines) == count + 1
+
+
+def test_access_for_an_unknown_subject_says_not_found(store: Harness, staging: Path) -> None:
+    """A subject the store does not hold gets NOT_FOUND with count 0 and no files."""
+    result = store.connector.apply(Operation.ACCESS, NOBODY, staging=staging)
+    assert result.records == 0
+    assert {(o.action, o.count) for o in result.outcomes} == {(Action.NOT_FOUND, 0)}
+    assert list(staging.iterdir()) == []
+
+
+def test_rectify_changes_current_records_once(store: Harness, staging: Path) -> None:
+    """Rectify updates current records (history untouched); the same request again is a no-op."""
+    c = store.connector
+    first = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes=CHANGES)
+    assert summary(first) == store.rectify
+    second = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes=CHANGES)
+    assert Action.UPDATED not in {o.action for o in second.outcomes}
+    assert {o.action for o in second.outcomes} <= {Action.UNCHANGED, Action.HISTORICAL}
+    if "phone" in getattr(c, "rectifiable_fields", ()):
+        # The shadow column followed the new phone: the subject is found by it.
+        assert c.find(Identity({PHONE: {normalise_phone(CHANGES["phone"])}})).count > 0
+    assert c.find(BYSTANDER).count == store.bystander_count
+
+
+def test_rectified_names_are_stored_in_nfc(store: Harness, staging: Path) -> None:
+    """A name typed in NFD is stored in NFC, and the NFC form then counts as already current."""
+    c = store.connector
+    if not isinstance(c, SqlStore) or "name" not in c.rectifiable_fields:
+        result = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes=CHANGES)
+        assert Action.UPDATED not in {o.action for o in result.outcomes}
+        return
+    c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes={"name": CHANGES["name"]})
+    stored = [row[spec.rectifiable["name"]] for spec in c.config.tables if "name" in
+              spec.rectifiable for row in c.find(SUBJECT).records.get(spec.name, [])]
+    assert NEW_NAME in stored
+    assert unicodedata.normalize("NFD", NEW_NAME) not in stored
+    again = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes={"name": NEW_NAME})
+    assert Action.UPDATED not in {o.action for o in again.outcomes}
+
+
+def test_erase_removes_the_subject_and_only_the_subject(store: Harness, staging: Path) -> None:
+    """Erase deletes or anonymises every record of the subject; a bystander keeps theirs."""
+    result = store.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+    assert summary(result) == store.erase
+    assert store.connector.find(SUBJECT).count == 0
+    assert store.connector.find(BYSTANDER).count == store.bystander_count
+
+
+def test_erasing_twice_changes_nothing_and_says_so(store: Harness, staging: Path) -> None:
+    """A second identical erasure finds nothing, reports NOT_FOUND with count 0, changes nothing."""
+    store.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+    snapshot = {t: store.rows(f"SELECT * FROM {t} ORDER BY 1") for t in store.tables}
+    again = store.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+    assert again.records == 0
+    assert {(o.action, o.count) for o in again.outcomes} == {(Action.NOT_FOUND, 0)}
+    assert {t: store.rows(f"SELECT * FROM {t} ORDER BY 1") for t in store.tables} == snapshot
+
+
+def test_purge_dry_run_changes_nothing(store: Harness) -> None:
+    """A dry-run sweep counts the aged rows (and held ones it would skip) and changes nothing."""
+    store.add_purge_rows()
+    protected, old = store.protected(), store.old_live()
+    report = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
+                                   dry_run=True, chunk_size=3)
+    assert (report.matched, report.purged, report.skipped_held) == (N_OLD, 0, 1)
+    assert report.dry_run and report.done and report.chunks == 0
+    assert store.protected() == protected and store.old_live() == old
+
+
+def test_purge_takes_aged_rows_and_spares_young_and_held(store: Harness) -> None:
+    """A sweep purges exactly the rows older than the cutoff, in chunks, sparing held subjects."""
+    store.add_purge_rows()
+    protected = store.protected()
+    total = {t: store.count(t) for t in store.tables}
+    report = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
+                                   chunk_size=3)
+    assert (report.matched, report.purged, report.skipped_held) == (N_OLD, N_OLD, 1)
+    assert report.done and report.chunks == 3  # 7 rows, 3 per chunk
+    assert store.old_live() == 0
+    assert store.protected() == protected
+    if store.purge_deletes:
+        assert store.count(store.rule.table) == total[store.rule.table] - N_OLD
+    else:
+        assert {t: store.count(t) for t in store.tables} == total
+    rerun = store.connector.purge(store.rule, now=store.purge_now, held=store.held)
+    assert (rerun.matched, rerun.purged, rerun.done) == (0, 0, True)
+
+
+def test_purge_killed_half_way_resumes_to_the_same_end(store: Harness) -> None:
+    """A sweep stopped after one chunk reports not done; rerun, it finishes and spares the young."""
+    store.add_purge_rows()
+    protected = store.protected()
+    first = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
+                                  chunk_size=3, max_chunks=1)
+    assert (first.purged, first.chunks, first.done) == (3, 1, False)
+    assert store.old_live() == N_OLD - 3
+    second = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
+                                   chunk_size=3)
+    assert (second.matched, second.purged, second.done) == (N_OLD - 3, N_OLD - 3, True)
+    assert store.old_live() == 0
+    assert store.protected() == protected

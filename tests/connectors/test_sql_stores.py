@@ -1,0 +1,196 @@
+"""Behaviour specific to the configured SQL stores (orders, newsletter, CRM), on every engine."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.base import Action, Operation
+from connectors.sql import SqlStore, SuppressedAddress
+from connectors.sql_tables import REDACTED
+from connectors.sql_writes import keyed_hash
+from dsr.errors import FatalStoreError, InvalidInput, RetriableStoreError
+from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, suppression_hash
+from tests.connectors.stores import (
+    A_EMAIL,
+    A_EMAIL_RAW,
+    A_PHONE,
+    B_EMAIL,
+    HOLD_EMAIL,
+    SECRET,
+    SUBJECT,
+    build_connector,
+    make_crm,
+    make_newsletter,
+    make_orders,
+)
+
+ORDER_COLUMNS = ("order_no, total, recipient_name, shipping_address, shipping_phone, "
+                 "phone_norm, email, email_norm, card_last4, status")
+
+
+def test_orders_erase_anonymises_and_keeps_amounts(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """Erasing orders redacts the personal fields, keeps totals and items, and says until when."""
+    h = make_orders(tmp_path, sql_url)
+    try:
+        result = h.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+        by_table = {o.table: o for o in result.outcomes}
+        for table in ("orders", "order_items"):
+            assert "Luật Kế toán" in (by_table[table].legal_basis or "")
+            # Latest order 2024-02-01: fiscal year ends 2024-12-31, plus 10 years.
+            assert by_table[table].retained_until == "2034-12-31"
+        rows = h.rows(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no IN ('A1', 'A2') "
+                      "ORDER BY order_no")
+        assert [Decimal(r[1]) for r in rows] == [Decimal("1500000.00"), Decimal("350000.50")]
+        for r in rows:
+            assert r[2:8] == (REDACTED, REDACTED, None, None, keyed_hash(SECRET, A_EMAIL_RAW),
+                              None)
+            assert r[8] == "4242"  # the last four digits are not personal on their own
+        assert h.count("order_items") == 4
+        bystander = h.rows(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = 'B1'")[0]
+        assert bystander[2] != REDACTED and bystander[3] != REDACTED
+    finally:
+        h.close()
+
+
+def test_delivered_orders_are_historical_on_rectify(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """Rectify rewrites the undelivered order only; the delivered one is reported as history."""
+    h = make_orders(tmp_path, sql_url)
+    try:
+        result = h.connector.apply(Operation.RECTIFY, SUBJECT, staging=staging,
+                                   changes={"phone": "0903 111 222", "email": "x@example.com"})
+        historical, updated = result.outcomes
+        assert historical.action is Action.HISTORICAL and historical.count == 1
+        assert historical.reason == ("delivered or returned orders are historical records and "
+                                     "are not rewritten")
+        assert (updated.action, updated.count, updated.fields) == (Action.UPDATED, 1, ["phone"])
+        assert updated.reason == "not held in this store: email"
+        rows = h.rows("SELECT order_no, shipping_phone, phone_norm FROM orders "
+                      "WHERE order_no IN ('A1', 'A2') ORDER BY order_no")
+        assert rows == [("A1", "0912 345 678", A_PHONE), ("A2", "+84903111222", "+84903111222")]
+        assert h.connector.recipients == ["Giao Hàng Nhanh (GHN)", "Viettel Post"]
+    finally:
+        h.close()
+
+
+def test_access_export_is_readable_utf8_with_exact_amounts(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """The JSON export keeps Vietnamese text unescaped, amounts as exact strings, dates ISO."""
+    h = make_orders(tmp_path, sql_url)
+    try:
+        h.connector.apply(Operation.ACCESS, SUBJECT, staging=staging)
+        text = (staging / "orders.json").read_text("utf-8")
+        assert "Nguyễn Văn A" in text
+        first = json.loads(text)[0]
+        assert first["total"] == "1500000.00" and first["created_at"] == "2023-05-10T14:00:00"
+    finally:
+        h.close()
+
+
+def test_newsletter_erase_suppresses_the_address(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """After erasure the address's keyed hash is on the suppression list, once, and imports stop."""
+    h = make_newsletter(tmp_path, sql_url)
+    store = h.connector
+    assert isinstance(store, SqlStore)
+    try:
+        assert not store.is_suppressed(A_EMAIL_RAW + " ")
+        store.check_not_suppressed(A_EMAIL)
+        store.apply(Operation.ERASE, SUBJECT, staging=staging)
+        store.apply(Operation.ERASE, SUBJECT, staging=staging)
+        assert store.is_suppressed(A_EMAIL) and store.is_suppressed("NGUYEN.VAN.A@gmail.com")
+        assert not store.is_suppressed(B_EMAIL)
+        with pytest.raises(SuppressedAddress):
+            store.check_not_suppressed(A_EMAIL_RAW)
+        assert h.rows("SELECT email_hash FROM suppression") == [
+            (suppression_hash(A_EMAIL, SECRET),)]
+        with pytest.raises(InvalidInput):
+            store.is_suppressed("not an address")
+    finally:
+        h.close()
+
+
+def test_newsletter_purge_keeps_only_a_hash_of_purged_addresses(
+    sql_url: str, tmp_path: Path
+) -> None:
+    """Unsubscribed entries past retention go, leaving their hash so they are never re-added."""
+    h = make_newsletter(tmp_path, sql_url)
+    store = h.connector
+    assert isinstance(store, SqlStore)
+    try:
+        h.add_purge_rows()
+        store.purge(h.rule, now=h.purge_now, held=h.held)
+        assert store.is_suppressed("old00@example.com")
+        assert not store.is_suppressed("loyal@example.com")
+        assert not store.is_suppressed(HOLD_EMAIL) and not store.is_suppressed(A_EMAIL)
+    finally:
+        h.close()
+
+
+def test_crm_finds_both_accounts_and_expands_the_identity(sql_url: str, tmp_path: Path) -> None:
+    """S8: two CRM rows sharing a phone are both found; their ids and addresses are provided."""
+    h = make_crm(tmp_path, sql_url)
+    try:
+        found = h.connector.find(Identity({PHONE: {"84-912-345-678"}}))
+        assert [r["customer_id"] for r in found.records["customers"]] == ["C0001", "C0002"]
+        assert found.provides.get(CUSTOMER_ID) == {"C0001", "C0002"}
+        assert found.provides.get(EMAIL) == {A_EMAIL, "a.nguyen@work.vn"}
+        assert found.provides.get(PHONE) == {A_PHONE}
+    finally:
+        h.close()
+
+
+def test_rectify_refuses_malformed_values_and_changes_nothing(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """A phone that is not one is InvalidInput before anything is written."""
+    h = make_crm(tmp_path, sql_url)
+    try:
+        before = h.rows("SELECT * FROM customers ORDER BY id")
+        with pytest.raises(InvalidInput):
+            h.connector.apply(Operation.RECTIFY, SUBJECT, staging=staging,
+                              changes={"phone": "12", "address": "somewhere"})
+        assert h.rows("SELECT * FROM customers ORDER BY id") == before
+    finally:
+        h.close()
+
+
+def test_missing_table_or_column_is_fatal(sql_url: str, tmp_path: Path) -> None:
+    """A store whose schema differs from the YAML fails for good, naming no personal data."""
+    store = build_connector(tmp_path, "crm", sql_url)
+    try:
+        with pytest.raises(FatalStoreError, match="customers does not exist") as missing:
+            store.find(SUBJECT)
+        assert A_EMAIL not in str(missing.value)
+        engine = sa.create_engine(sql_url)
+        sa.Table("customers", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("email_norm", sa.String(320))).create(engine)
+        engine.dispose()
+        fresh = build_connector(tmp_path, "crm", sql_url)
+        with pytest.raises(FatalStoreError, match="has no column .*phone_norm"):
+            fresh.find(SUBJECT)
+        fresh.close()
+    finally:
+        store.close()
+
+
+def test_unreachable_store_is_retriable(tmp_path: Path) -> None:
+    """A database that refuses connections is a RetriableStoreError without personal data."""
+    store = build_connector(tmp_path, "crm", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    try:
+        with pytest.raises(RetriableStoreError) as err:
+            store.find(SUBJECT)
+        assert A_EMAIL not in str(err.value) and A_PHONE not in str(err.value)
+        assert err.value.__cause__ is None and err.value.__suppress_context__
+    finally:
+        store.close()

@@ -1,0 +1,134 @@
+"""At-least-once delivery and faults: duplicate messages, SMTP outage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+from sqlmodel import Session, select
+
+from dsr import aggregate, audit, dispatch, intake, outbox, redrive, smtp_sink, tasks
+from dsr.db import get_engine, migrate, session_scope
+from dsr.models import AuditEvent, ConnectorTask, Outbox, Request
+from dsr.runtime import Runtime
+from dsr.seed import DEMO_SUBJECT, seed
+from dsr.smtp_sink import MailSink
+from dsr.steps import Step
+from tests import services
+from tests.e2e.conftest import make_settings
+
+EMAIL = DEMO_SUBJECT["email"]
+CORE: dict[str, Callable[[Session, Runtime, str], list[Step]]] = {
+    "dispatch": dispatch.dispatch,
+    "run_task": tasks.run,
+    "fan_in": tasks.fan_in,
+    "aggregate": aggregate.aggregate,
+    "deliver": lambda s, rt, i: outbox.deliver(s, rt.settings, i),
+}
+
+
+def _runtime(tmp_path: Path, db_url: str, port: int, **extra: Any) -> Runtime:
+    settings = make_settings(tmp_path, db_url, port, **extra)
+    seed(settings.resolved_data_dir, 30, secret_key=settings.secret_key, reset=True)
+    rt = Runtime(settings)
+    migrate(rt.db_url)
+    return rt
+
+
+@pytest.mark.parametrize("kind", ["access", "erase", "rectify"])
+def test_every_step_twice_gives_one_reply(tmp_path: Path, postgres_url: str, smtp: MailSink,
+                                          kind: str) -> None:
+    """Each step executed twice (a duplicate delivery) still yields one reply and one run each."""
+    rt = _runtime(tmp_path, postgres_url, smtp.port)
+    changes = {"address": "5 Trần Phú, Hà Nội"} if kind == "rectify" else {}
+    with session_scope(rt.db_url) as session:
+        request, queue = intake.submit(session, rt, intake.Submission(
+            kind, EMAIL, changes=changes, verified=True, by="t"))
+    executed = 0
+    while queue:
+        step = queue.pop(0)
+        for _ in range(2):
+            with session_scope(rt.db_url) as session:
+                queue += CORE[step.actor](session, rt, step.id)
+            executed += 1
+        assert executed < 400, "the step graph did not converge"
+    with Session(get_engine(rt.db_url)) as session:
+        final = session.get(Request, request.id)
+        assert final is not None and final.status == "completed"
+        runs = session.exec(select(ConnectorTask).where(
+            ConnectorTask.request_id == request.id)).all()
+        assert runs and all(t.attempts == 1 for t in runs)
+        done_events = session.exec(select(AuditEvent).where(
+            AuditEvent.request_id == request.id, AuditEvent.action == "task_done")).all()
+        assert len(done_events) == len(runs)
+        assert audit.verify(session).ok
+    replies = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")]
+    assert len(replies) == 1
+    rt.close()
+
+
+def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres_url: str) -> None:
+    """With SMTP down the request waits in `replying`; once it is back, exactly one reply lands."""
+    services.redis_url_or_skip()
+    from workers import runtime
+    from workers.actors import enqueue
+    from workers.broker import broker
+
+    port = smtp_sink.free_port()  # nothing listens here yet
+    rt = _runtime(tmp_path, postgres_url, port, task_max_retries=2, smtp_timeout=2.0)
+    runtime.set_runtime(rt)
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        with session_scope(rt.db_url) as session:
+            request, follow = intake.submit(session, rt, intake.Submission(
+                "access", EMAIL, verified=True, by="t"))
+        enqueue(follow)
+        row = _until(lambda: _reply_row(rt, request.id, min_attempts=3))
+        assert row.status == "pending"
+        with Session(get_engine(rt.db_url)) as session:
+            assert session.get(Request, request.id).status == "replying"  # type: ignore[union-attr]
+        controller, sink = smtp_sink.start(port)
+        try:
+            with session_scope(rt.db_url) as session:
+                enqueue(redrive.stuck(session, rt, older_than_seconds=0))
+            _until(lambda: _status(rt, request.id) == "completed" or None)
+            with session_scope(rt.db_url) as session:  # a second re-drive must not resend
+                enqueue(redrive.stuck(session, rt, older_than_seconds=0))
+            time.sleep(0.5)
+            replies = [m for m in sink.to(EMAIL)
+                       if m["Message-ID"].startswith(f"<{request.id}.reply@")]
+            assert len(replies) == 1
+        finally:
+            controller.stop()
+    finally:
+        worker.stop()
+        broker.flush_all()
+        runtime.set_runtime(None)
+        rt.close()
+
+
+def _reply_row(rt: Runtime, request_id: str, min_attempts: int) -> Outbox | None:
+    with Session(get_engine(rt.db_url)) as session:
+        row = outbox.find(session, request_id, outbox.REPLY)
+        return row if row is not None and row.attempts >= min_attempts else None
+
+
+def _status(rt: Runtime, request_id: str) -> str:
+    with Session(get_engine(rt.db_url)) as session:
+        return session.get(Request, request_id).status  # type: ignore[union-attr]
+
+
+def _until(probe: Callable[[], Any], timeout: float = 60) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")

@@ -1,0 +1,138 @@
+"""S2, S3, S4 and S7 end to end, read from the e-mails the SMTP server received."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from dsr import intake, verification
+from dsr.db import get_engine
+from dsr.errors import InvalidInput
+from dsr.identity import suppression_hash
+from dsr.models import utcnow
+from dsr.seed import DEMO_SUBJECT
+from tests.e2e.conftest import Pipeline
+
+EMAIL = DEMO_SUBJECT["email"]
+
+
+def _store(p: Pipeline, name: str) -> sa.Engine:
+    return sa.create_engine(f"sqlite:///{p.rt.settings.resolved_data_dir / name}")
+
+
+def _reply(p: Pipeline, request_id: str, to: str = EMAIL):  # type: ignore[no-untyped-def]
+    found = [m for m in p.smtp.to(to) if m["Message-ID"].startswith(f"<{request_id}.reply@")]
+    assert len(found) == 1, f"expected one reply, got {len(found)}"
+    return found[0]
+
+
+def _text(message) -> str:  # type: ignore[no-untyped-def]
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_erase_certificate_and_store_state(pipeline: Pipeline) -> None:
+    """S2: CRM row deleted, list entry removed and suppressed, orders anonymised, calls deleted."""
+    rid = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])
+    pipeline.wait(rid)
+    text = _text(_reply(pipeline, rid))
+    assert "Luật Kế toán" in text  # the legal basis for keeping anonymised orders
+    with _store(pipeline, "crm.db").connect() as c:
+        assert c.execute(sa.text("select count(*) from customers where email_norm=:e"),
+                         {"e": EMAIL}).scalar() == 0
+    with _store(pipeline, "newsletter.db").connect() as c:
+        assert c.execute(sa.text("select count(*) from subscribers where email_norm=:e"),
+                         {"e": EMAIL}).scalar() == 0
+        h = suppression_hash(EMAIL, pipeline.rt.settings.secret_key)
+        assert c.execute(sa.text("select count(*) from suppression where email_hash=:h"),
+                         {"h": h}).scalar() == 1
+    with _store(pipeline, "orders.db").connect() as c:
+        kept = c.execute(sa.text(
+            "select recipient_name, shipping_phone, total from orders where customer_id="
+            "(select customer_id from orders where email_norm is null limit 1)")).all()
+    assert kept and all(r.shipping_phone is None and r.total is not None for r in kept)
+
+
+def test_second_erasure_changes_nothing_and_says_so(pipeline: Pipeline) -> None:
+    """S2: erasing twice deletes nothing more, and the second certificate says nothing remained."""
+    first = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])
+    pipeline.wait(first)
+    second = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])
+    data = pipeline.wait(second)
+    assert all(t["records"] == 0 for t in data["tasks"])
+    assert _text(_reply(pipeline, second))  # a certificate is still sent
+
+
+def test_rectify_updates_current_records_only(pipeline: Pipeline) -> None:
+    """S3: CRM and undelivered orders change; delivered orders don't; partners are named."""
+    rid = pipeline.submit("rectify", EMAIL, changes={"phone": "0987 654 321",
+                                                     "address": "1 Lê Lợi, Huế"})
+    pipeline.wait(rid)
+    text = _text(_reply(pipeline, rid))
+    assert "Giao Hàng Nhanh" in text or "Viettel Post" in text
+    with _store(pipeline, "crm.db").connect() as c:
+        row = c.execute(sa.text("select phone_norm, address from customers where email_norm=:e"),
+                        {"e": EMAIL}).one()
+    assert row.phone_norm == "+84987654321" and row.address == "1 Lê Lợi, Huế"
+    with _store(pipeline, "orders.db").connect() as c:
+        rows = c.execute(sa.text("select status, shipping_address from orders where customer_id="
+                                 "(select customer_id from orders where email_norm=:e limit 1)"),
+                         {"e": EMAIL}).all()
+    assert any(r.status == "delivered" and r.shipping_address != "1 Lê Lợi, Huế" for r in rows)
+    assert any(r.status != "delivered" and r.shipping_address == "1 Lê Lợi, Huế" for r in rows)
+
+
+def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
+    """S4: nothing is searched until the code sent to the address on file comes back."""
+    rid = pipeline.submit("access", EMAIL, verified=False, by=None)
+    assert pipeline.status(rid)["status"] == "awaiting_verification"
+    assert pipeline.status(rid)["tasks"] == []
+    code_mail = _wait_for(pipeline, lambda: [m for m in pipeline.smtp.to(EMAIL)
+                                             if ".verification-" in m["Message-ID"]])
+    code = re.search(r"\b(\d{6})\b", _text(code_mail[0])).group(1)  # type: ignore[union-attr]
+    wrong = "000000" if code != "000000" else "111111"
+    with Session(get_engine(pipeline.rt.db_url)) as session:
+        try:
+            verification.verify(session, pipeline.rt, rid, wrong)
+            raise AssertionError("a wrong code was accepted")
+        except InvalidInput:
+            pass
+    with Session(get_engine(pipeline.rt.db_url)) as session:
+        follow = verification.verify(session, pipeline.rt, rid, code)
+        session.commit()
+    from workers.actors import enqueue
+
+    enqueue(follow)
+    pipeline.wait(rid)
+    assert _reply(pipeline, rid)["To"] == EMAIL
+
+
+def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
+    """S7: a request past due_at is listed overdue, and its late reply is flagged to ops first."""
+    with Session(get_engine(pipeline.rt.db_url), expire_on_commit=False) as session:
+        request, follow = intake.submit(
+            session, pipeline.rt, intake.Submission("access", EMAIL, verified=True, by="t"),
+            now=utcnow() - timedelta(days=40))
+        session.commit()
+    assert request.due_at < utcnow()
+    from workers.actors import enqueue
+
+    enqueue(follow)
+    data = pipeline.wait(request.id)
+    assert data["late"] is True
+    alerts = pipeline.smtp.to(pipeline.rt.settings.ops_email)
+    assert any(request.id[:8] in m["Subject"] for m in alerts)
+
+
+def _wait_for(p: Pipeline, probe, timeout: float = 20):  # type: ignore[no-untyped-def]
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("nothing arrived")
