@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import click
 import typer
 from sqlmodel import Session, col, select
+
+from typer.exceptions import TyperException
 
 from dsr.errors import ConfigError, DsrError, InvalidInput, NotFound, StateConflict
 
@@ -319,9 +320,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input is one line on stderr and exit status 2."""
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.ClickException as err:
+    except typer.Abort:
+        sys.exit(130)
+    except TyperException as err:  # usage errors: unknown option, missing argument
         typer.echo(f"error: {err.format_message()}", err=True)
         sys.exit(2)
     except (InvalidInput, StateConflict) as err:
@@ -333,5 +336,3 @@ def main(argv: list[str] | None = None) -> None:
     except DsrError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
-        sys.exit(130)

@@ -27,7 +27,6 @@ def run_demo() -> dict[str, Any]:
     from dsr.views import request_json
 
     base = get_settings()
-    configure_logging(base.log_format, "WARNING")
     outbox_dir = (base.var_dir / "outbox").resolve()
     port = base.smtp_port if _port_free(base.smtp_port) else smtp_sink.free_port()
     settings = base.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
@@ -38,6 +37,8 @@ def run_demo() -> dict[str, Any]:
     from workers import runtime as worker_runtime
     from workers.actors import enqueue
     from workers.broker import broker, shutdown_embedded
+
+    configure_logging(base.log_format, "WARNING", region=base.default_region)
 
     rt = Runtime(settings)
     migrate(rt.db_url)
