@@ -316,6 +316,10 @@ def audit_verify(as_json: bool = JsonOpt) -> None:
         raise typer.Exit(1)
 
 
+# Command groups that live in their own modules register themselves on ``app`` when imported.
+from dsr import cli_api, cli_ops  # noqa: E402,F401
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input is one line on stderr and exit status 2."""
     try:

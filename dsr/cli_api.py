@@ -1,0 +1,1 @@
+"""API commands: ``dsr api`` and ``dsr apikey`` (registered on ``dsr.cli.app``)."""

@@ -1,0 +1,1 @@
+"""Ops commands: retention sweeps and the scheduler (registered on ``dsr.cli.app``)."""
