@@ -323,7 +323,9 @@ from dsr import cli_api, cli_ops  # noqa: E402,F401
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input is one line on stderr and exit status 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)  # typer.Exit(n) comes back as a return value without standalone mode
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

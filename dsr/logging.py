@@ -143,6 +143,10 @@ def _is_ours_or_default(handler: logging.Handler) -> bool:
 _PROCESSORS: list[Processor] = []
 
 
+# Libraries that narrate routine work at INFO: Alembic on every start, aiosmtpd every command.
+_CHATTY = ("alembic", "mail.log")
+
+
 def configure_logging(fmt: str = "json", level: str = "INFO", *,
                       stream: IO[str] | None = None, region: str = "VN") -> None:
     """Route structlog and every stdlib logger through one redacting chain; safe to call again."""
@@ -175,6 +179,8 @@ def configure_logging(fmt: str = "json", level: str = "INFO", *,
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)
 
     _PROCESSORS[:] = [structlog.stdlib.filter_by_level, *shared,

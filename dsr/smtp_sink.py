@@ -5,7 +5,6 @@ Each message is parsed and kept in memory; with a folder, it is also written the
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -69,7 +68,6 @@ def free_port() -> int:
 
 def start(port: int | None = None, folder: Path | None = None) -> tuple[Controller, MailSink]:
     """Start a real SMTP server on 127.0.0.1 (a free port unless given)."""
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd narrates every command
     sink = MailSink(folder, port=port or free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()

@@ -1,0 +1,133 @@
+"""The HTTP API's bodies, published in the OpenAPI schema.
+
+Responses mirror ``dsr.views.request_json`` (the CLI's ``--json`` shape). Input strings refuse
+control characters: PostgreSQL cannot store NUL, and no name, address or code contains them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dsr.models import OutboxStatus, RequestKind, RequestStatus, TaskStatus
+
+
+def printable(value: str) -> str:
+    """``value`` unchanged, or ValueError when it holds a control character."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class RequestIn(BaseModel):
+    """A data-subject request to file; the filing staff member is the API key's name."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "access", "email": "an.nguyen@example.vn", "phone": "0912345678",
+         "language": "vi"},
+        {"kind": "rectify", "email": "an.nguyen@example.vn", "changes": {"name": "Nguyễn Văn An"}},
+    ]})
+
+    kind: RequestKind
+    email: str = Field(max_length=320, description="The subject's e-mail address.")
+    phone: str | None = Field(default=None, max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    changes: dict[str, str] = Field(default_factory=dict, max_length=20,
+                                    description="rectify only: field -> new value")
+    jurisdiction: str | None = Field(default=None, max_length=16,
+                                     description="Deadline profile (vn, gdpr, ccpa, policy30).")
+    language: Literal["vi", "en"] | None = None
+    verified: bool = Field(default=False,
+                           description="The staff member vouches for the subject's identity.")
+
+    @field_validator("email", "phone", "name", "jurisdiction")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return None if value is None else printable(value)
+
+    @field_validator("changes")
+    @classmethod
+    def _printable_changes(cls, value: dict[str, str]) -> dict[str, str]:
+        for fld, new in value.items():
+            if len(fld) > 64 or len(new) > 500:
+                raise ValueError("field names are at most 64 characters, values 500")
+            printable(fld)
+            printable(new)
+        return value
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32, description="The subject's one-time code.")
+
+    @field_validator("code")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable(value)
+
+
+class TaskOut(BaseModel):
+    connector: str
+    status: TaskStatus
+    records: int
+    stage: int
+    attempts: int
+    error: str | None
+
+
+class ReplyOut(BaseModel):
+    status: OutboxStatus
+    message_id: str
+    path: str
+    sent_at: str | None
+
+
+class RequestOut(BaseModel):
+    """A request (DESIGN.md contract); times are ISO 8601 UTC."""
+
+    id: str
+    kind: RequestKind
+    status: RequestStatus
+    jurisdiction: str
+    language: str
+    email: str
+    received_at: str
+    ack_due_at: str | None
+    acknowledged_at: str | None
+    due_at: str
+    completed_at: str | None
+    verified_by: str | None
+    late: bool
+    attention: str | None
+    tasks: list[TaskOut]
+    reply: ReplyOut | None
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class RequestDetail(RequestOut):
+    """A request with who filed it and its audit trail."""
+
+    filed_by: str | None
+    audit: list[AuditOut]
+
+
+class ErrorOut(BaseModel):
+    """Every error body: one line; validation errors also list each problem."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "fail"]
+    checks: dict[str, Literal["ok", "fail"]]

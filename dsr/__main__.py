@@ -1,0 +1,5 @@
+"""``python -m dsr`` is the ``dsr`` command."""
+
+from dsr.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""docker-compose.yml is valid for a real deployment (no Docker engine here to run it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer.main
+import yaml
+
+from dsr.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_has_the_services_and_real_commands() -> None:
+    """redis, postgres, mailpit and the three dsr processes exist, each running a real command."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"redis", "postgres", "mailpit", "worker", "scheduler", "api"} <= services.keys()
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name in ("worker", "scheduler", "api"):
+        assert services[name]["command"][0] in commands, name
+        env = services[name]["environment"]
+        assert env["DSR_REDIS_URL"].startswith("redis://redis")
+        assert env["DSR_DATABASE_URL"].startswith("postgresql")
+    assert (ROOT / services["worker"]["build"]).joinpath("Dockerfile").exists()
