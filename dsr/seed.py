@@ -38,13 +38,25 @@ Existing stores: ``reset=True`` deletes the four stores (the three ``.db`` files
 refuses (``InvalidInput``) when any store already holds customer data; an existing suppression
 list is honoured (its addresses are refused), never emptied.
 
-Speed: rows are generated in chunks of ``CHUNK`` customers and bulk-inserted with SQLAlchemy
-Core executemany (SQLite: WAL, synchronous=OFF during seeding; secondary indexes are built after
-the load). Faker is called only to fill small pools (streets, wards, provinces, name parts) that
-``random.Random(seed)`` then combines. Normalised shadow columns are derived from the generated
-canonical values (the same strings ``try_normalise_email`` / ``try_normalise_phone`` return,
-which the test-suite checks row by row) rather than by parsing each row again, which would
-take ~140 µs a row.
+A seed interrupted half-way leaves partial stores: run it again with ``reset=True``.
+
+Shapes worth knowing: ``customers.courses`` is a ``"; "``-separated list (``""`` for none);
+``gender`` is ``Nam`` / ``Nữ`` / ``Khác``; ``status`` is ``active`` / ``inactive`` / ``locked``;
+``orders.total`` / ``unit_price`` are whole VND; ``payment_method`` is one of ``cod``, ``card``,
+``bank_transfer``, ``momo``, ``vnpay``, ``zalopay`` and only ``card`` has ``card_last4``. Each
+call's WAV is its own file (0.25 s, 8 kHz mono 16-bit, ~4 KB; a copy, not a hard link, so
+deleting or overwriting one never touches another); its length is not the call's ``duration_s``.
+
+Speed: rows are generated in chunks of ``CHUNK`` customers and bulk-inserted through the
+SQLAlchemy connection as one DB-API ``executemany`` per table and chunk (``exec_driver_sql``
+with pre-built tuples: SQLAlchemy's per-value bind processing cost more than generating the
+rows). SQLite runs with WAL and synchronous=OFF while seeding; secondary indexes are dropped
+and rebuilt after the load; audio files are written by two background threads. Faker is
+called only to fill small pools (streets, wards, provinces, name parts) that
+``random.Random(seed)`` then combines. With ``region="VN"`` the normalised shadow columns are
+derived from the generated canonical values (exactly the strings ``try_normalise_email`` /
+``try_normalise_phone`` return, which the test-suite checks row by row) instead of parsing every
+row again (~140 µs a row); another region falls back to calling those functions per row.
 """
 
 from __future__ import annotations
@@ -213,6 +225,9 @@ class SeedReport:
     audio_files: int = 0
     audio_bytes: int = 0
     elapsed_s: float = 0.0
+    # seconds per phase: generate + insert rows, waiting for audio files, building indexes,
+    # waiting for the reset's background delete of the old recordings folder
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def stores(self) -> dict[str, dict[str, int]]:
@@ -274,7 +289,7 @@ def _engine(path: Path, *, bulk: bool) -> sa.Engine:
         if bulk:
             cur.execute("PRAGMA synchronous=OFF")
             cur.execute("PRAGMA temp_store=MEMORY")
-            cur.execute("PRAGMA cache_size=-131072")
+            cur.execute("PRAGMA cache_size=-65536")
         cur.close()
 
     return engine
@@ -864,7 +879,9 @@ def seed(
     finally:
         for eng in engines.values():
             eng.dispose()
+        mark = time.perf_counter()
         sweeper.join()
+    report.phases["reset_wait"] = round(time.perf_counter() - mark, 3)
     report.data_dir = str(data_dir)
     report.elapsed_s = round(time.perf_counter() - started, 3)
     return report
@@ -932,6 +949,8 @@ def _load(conns: dict[str, sa.Connection], paths: dict[str, Path], customers: in
                ("orders", ds.order_items, "items"), ("recordings", ds.calls, "calls")]
     inserters: dict[str, _BulkInsert] = {}
     pending: list[Future[None]] = []
+    phases = gen.stats.phases
+    mark = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="seed-audio") as pool:
         for batch in gen.batches(customers):
             files = [row["file"] for row in batch.calls]
@@ -956,9 +975,13 @@ def _load(conns: dict[str, sa.Connection], paths: dict[str, Path], customers: in
             for fut in done:
                 fut.result()  # surface a write error early
                 pending.remove(fut)
+        phases["load"] = round(time.perf_counter() - mark, 3)
+        mark = time.perf_counter()
         for fut in pending:
             fut.result()
+    phases["audio_wait"] = round(time.perf_counter() - mark, 3)
 
+    mark = time.perf_counter()
     for key, table in indexed:
         for index in table.indexes:
             index.create(conns[key], checkfirst=True)
@@ -967,6 +990,7 @@ def _load(conns: dict[str, sa.Connection], paths: dict[str, Path], customers: in
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.commit()
 
+    phases["indexes"] = round(time.perf_counter() - mark, 3)
     report = gen.stats
     report.audio_bytes = report.audio_files * len(gen.wav)
     return report

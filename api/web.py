@@ -1,0 +1,207 @@
+"""The support-staff web page: server-rendered, no JavaScript, Vietnamese or English.
+
+Log in with an API key; list requests with days left to the deadline; file a request; follow
+one (each connector's status, the reply, the audit trail). The pages call the same service
+functions as the JSON API, so the rules (validation, roles, enqueue after commit) are the same.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from api import service
+from api.auth import Principal
+from api.deps import runtime
+from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
+from dsr import intake
+from dsr.apikeys import Role
+from dsr.db import session_scope
+from dsr.errors import InvalidInput, NotFound, StateConflict
+from dsr.models import OPEN_REQUEST, RequestKind, RequestStatus
+
+router = APIRouter(include_in_schema=False)
+LIST_PATH = "/web/requests"
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def deadline(data: dict[str, Any], timezone: str, now: datetime) -> dict[str, Any]:
+    """Due date in the profile's local calendar, whole days left, and whether it is overdue."""
+    due = datetime.fromisoformat(data["due_at"].replace("Z", "+00:00"))
+    tz = ZoneInfo(timezone)
+    is_open = data["status"] in OPEN_REQUEST
+    days = (due.astimezone(tz).date() - now.astimezone(tz).date()).days
+    return {"due_date": due.astimezone(tz).date(), "open": is_open,
+            "overdue": is_open and due < now,
+            "days_left": days if is_open else None,
+            "days_over": max(1, math.ceil((now - due).total_seconds() / 86400))}
+
+
+def _with_deadline(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    profiles, now = runtime(request).profiles, datetime.now(UTC)
+    return [{**r, **deadline(r, profiles[r["jurisdiction"]].timezone if r["jurisdiction"]
+                             in profiles else "UTC", now)} for r in rows]
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return _see_other(LIST_PATH)
+
+
+@router.get(LOGIN_PATH)
+def login_form(request: Request) -> Response:
+    return render(request, "web/login.html")
+
+
+@router.post(LOGIN_PATH)
+def login(request: Request, api_key: str = Form(""), csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    if log_in(request, api_key.strip()) is None:
+        return render(request, "web/login.html", 401, failed=True)
+    return _see_other(LIST_PATH)
+
+
+@router.post("/web/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    request.session.clear()
+    return _see_other(LOGIN_PATH)
+
+
+@router.get(LIST_PATH)
+def requests_page(request: Request, status: str = "", overdue: bool = False, filed: str = "",
+                  who: Principal = Depends(current)) -> Response:
+    from dsr.views import request_json
+
+    status = status if status in RequestStatus.__members__.values() else ""
+    with session_scope(runtime(request).db_url) as session:
+        rows = [request_json(session, r) for r in service.listing(
+            session, status=status or None, overdue=overdue, limit=200)]
+    return render(request, "web/list.html", who=who, rows=_with_deadline(request, rows),
+                  statuses=list(RequestStatus), status=status, overdue=overdue,
+                  filed=filed if any(r["id"] == filed for r in rows) else "")
+
+
+def _form_values(request: Request, **given: Any) -> dict[str, Any]:
+    rt = runtime(request)
+    return {"kinds": list(RequestKind), "jurisdictions": list(rt.profiles),
+            "form": {"kind": "access", "email": "", "phone": "", "name": "", "changes": "",
+                     "jurisdiction": rt.settings.default_jurisdiction,
+                     "language": rt.settings.default_language, "verified": False, **given}}
+
+
+@router.get("/web/requests/new")
+def new_request_form(request: Request, who: Principal = Depends(current)) -> Response:
+    return render(request, "web/new.html", who=who, error=None, **_form_values(request))
+
+
+def _parse_changes(text: str) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        field, sep, value = line.partition("=")
+        if not sep or not field.strip():
+            raise InvalidInput(f"each change is one line FIELD=VALUE, got {line.strip()[:40]!r}")
+        changes[field.strip()] = value.strip()
+    return changes
+
+
+@router.post(LIST_PATH)
+def file_request(request: Request, csrf: str = Form(""), kind: str = Form(""),
+                 email: str = Form(""), phone: str = Form(""), name: str = Form(""),
+                 changes: str = Form(""), jurisdiction: str = Form(""), language: str = Form(""),
+                 verified: str = Form(""), who: Principal = Depends(current)) -> Response:
+    """File a request from the form; bad input re-shows the form with the reason."""
+    from api.schemas import printable
+
+    check_csrf(request, csrf)
+    given = {"kind": kind, "email": email, "phone": phone, "name": name, "changes": changes,
+             "jurisdiction": jurisdiction, "language": language, "verified": bool(verified)}
+    try:
+        for value in given.values():
+            if isinstance(value, str) and (len(value) > 2000 or printable(value.replace(
+                    "\r\n", "\n").replace("\n", " ")) is None):
+                raise InvalidInput("a field is too long")
+        sub = intake.Submission(kind=kind, email=email, phone=phone.strip() or None,
+                                name=name.strip() or None, changes=_parse_changes(changes),
+                                jurisdiction=jurisdiction or None, language=language or None,
+                                verified=bool(verified), by=who.actor)
+        data = service.file_request(request, runtime(request), sub)
+    except (InvalidInput, ValueError) as err:
+        return render(request, "web/new.html", 422, who=who, error=str(err),
+                      **_form_values(request, **given))
+    return _see_other(f"{LIST_PATH}?filed={data['id']}")
+
+
+def _detail_page(request: Request, who: Principal, request_id: str, *,
+                 error: str | None = None, status_code: int = 200) -> Response:
+    rt = runtime(request)
+    with session_scope(rt.db_url) as session:
+        try:
+            data = service.detail(session, service.load(session, request_id))
+        except NotFound:
+            return render(request, "web/error.html", 404, who=who, problem="not_found")
+    data = _with_deadline(request, [data])[0]
+    has_bundle = service.bundle_path_exists(rt, request_id)
+    may_download = has_bundle and (who.may(Role.OPS) or data["filed_by"] == who.actor)
+    return render(request, "web/detail.html", status_code, who=who, r=data, error=error,
+                  may_download=may_download, may_retry=who.may(Role.OPS)
+                  and data["status"] == RequestStatus.NEEDS_ATTENTION)
+
+
+@router.get("/web/requests/{request_id}")
+def request_page(request_id: str, request: Request,
+                 who: Principal = Depends(current)) -> Response:
+    return _detail_page(request, who, request_id)
+
+
+@router.post("/web/requests/{request_id}/verify")
+def verify(request_id: str, request: Request, csrf: str = Form(""), code: str = Form(""),
+           who: Principal = Depends(current)) -> Response:
+    check_csrf(request, csrf)
+    try:
+        service.verify(request, runtime(request), request_id, code[:32])
+    except (InvalidInput, StateConflict) as err:
+        return _detail_page(request, who, request_id, error=str(err), status_code=422)
+    return _see_other(f"/web/requests/{request_id}")
+
+
+@router.post("/web/requests/{request_id}/retry")
+def retry(request_id: str, request: Request, csrf: str = Form(""),
+          who: Principal = Depends(current)) -> Response:
+    check_csrf(request, csrf)
+    if not who.may(Role.OPS):
+        return render(request, "web/error.html", 403, who=who, problem="forbidden")
+    try:
+        service.retry(request, runtime(request), request_id, by=who.actor)
+    except (InvalidInput, StateConflict) as err:
+        return _detail_page(request, who, request_id, error=str(err), status_code=409)
+    return _see_other(f"/web/requests/{request_id}")
+
+
+@router.get("/web/requests/{request_id}/export")
+def export(request_id: str, request: Request, who: Principal = Depends(current)) -> Response:
+    rt = runtime(request)
+    with session_scope(rt.db_url) as session:
+        try:
+            service.load(session, request_id)
+        except NotFound:
+            return render(request, "web/error.html", 404, who=who, problem="not_found")
+        if not who.may(Role.OPS) and service.filed_by(session, request_id) != who.actor:
+            return render(request, "web/error.html", 403, who=who, problem="forbidden")
+    try:
+        path = service.bundle_of(rt, request_id)
+    except NotFound:
+        return render(request, "web/error.html", 404, who=who, problem="not_found")
+    service.record_download(rt, request_id, actor=who.actor)
+    return FileResponse(path, media_type="application/zip",
+                        filename=f"dsr-export-{request_id}.zip")
