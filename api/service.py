@@ -101,6 +101,10 @@ def bundle_of(rt: Runtime, request_id: str) -> Path:
     return path
 
 
+def has_bundle(rt: Runtime, request_id: str) -> bool:
+    return bundle_path(rt.settings.resolved_export_dir, request_id).is_file()
+
+
 def record_download(rt: Runtime, request_id: str, *, actor: str) -> None:
     """Who downloaded a subject's data goes in the audit log."""
     with session_scope(rt.db_url) as session:

@@ -8,6 +8,7 @@ functions as the JSON API, so the rules (validation, roles, enqueue after commit
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,28 +116,32 @@ def _parse_changes(text: str) -> dict[str, str]:
     return changes
 
 
+def _check_text(*values: str) -> None:
+    """Form text the ledger can hold: bounded, no control characters but line breaks and tabs."""
+    for value in values:
+        if len(value) > 2000:
+            raise InvalidInput("a field is longer than 2000 characters")
+        if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\r\n" for ch in value):
+            raise InvalidInput("a field contains control characters")
+
+
 @router.post(LIST_PATH)
 def file_request(request: Request, csrf: str = Form(""), kind: str = Form(""),
                  email: str = Form(""), phone: str = Form(""), name: str = Form(""),
                  changes: str = Form(""), jurisdiction: str = Form(""), language: str = Form(""),
                  verified: str = Form(""), who: Principal = Depends(current)) -> Response:
     """File a request from the form; bad input re-shows the form with the reason."""
-    from api.schemas import printable
-
     check_csrf(request, csrf)
     given = {"kind": kind, "email": email, "phone": phone, "name": name, "changes": changes,
              "jurisdiction": jurisdiction, "language": language, "verified": bool(verified)}
     try:
-        for value in given.values():
-            if isinstance(value, str) and (len(value) > 2000 or printable(value.replace(
-                    "\r\n", "\n").replace("\n", " ")) is None):
-                raise InvalidInput("a field is too long")
+        _check_text(kind, email, phone, name, changes, jurisdiction, language)
         sub = intake.Submission(kind=kind, email=email, phone=phone.strip() or None,
                                 name=name.strip() or None, changes=_parse_changes(changes),
                                 jurisdiction=jurisdiction or None, language=language or None,
                                 verified=bool(verified), by=who.actor)
         data = service.file_request(request, runtime(request), sub)
-    except (InvalidInput, ValueError) as err:
+    except InvalidInput as err:
         return render(request, "web/new.html", 422, who=who, error=str(err),
                       **_form_values(request, **given))
     return _see_other(f"{LIST_PATH}?filed={data['id']}")
@@ -151,7 +156,7 @@ def _detail_page(request: Request, who: Principal, request_id: str, *,
         except NotFound:
             return render(request, "web/error.html", 404, who=who, problem="not_found")
     data = _with_deadline(request, [data])[0]
-    has_bundle = service.bundle_path_exists(rt, request_id)
+    has_bundle = service.has_bundle(rt, request_id)
     may_download = has_bundle and (who.may(Role.OPS) or data["filed_by"] == who.actor)
     return render(request, "web/detail.html", status_code, who=who, r=data, error=error,
                   may_download=may_download, may_retry=who.may(Role.OPS)

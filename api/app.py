@@ -1,0 +1,125 @@
+"""The app factory: JSON API, web page, error mapping, sessions and the access log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import exports, health, metrics, routes, web
+from api.deps import Enqueue, broker_enqueue
+from api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
+from dsr.errors import InvalidInput, NotFound, StateConflict
+from dsr.runtime import Runtime
+
+log = structlog.get_logger("api")
+SESSION_MAX_AGE = 8 * 3600  # one working day
+
+
+class AccessLog:
+    """One log line per request with the route *template*: a raw path may hold a download token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            log.info("http_request", method=scope["method"],
+                     route=getattr(route, "path", "-"), status=status,
+                     ms=round((time.perf_counter() - start) * 1000, 1))
+
+
+def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    # One clear line plus each problem; the input is not echoed back (it may be personal data).
+    assert isinstance(exc, RequestValidationError)
+    problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "invalid")}
+                for e in exc.errors()]
+    first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
+    where = ".".join(p for p in first["loc"] if p != "body") or "request"
+    return _error(422, f"{where}: {first['msg']}", errors=problems)
+
+
+def _handlers() -> dict[Any, Callable[..., Any]]:
+    def not_found(_: Request, exc: Exception) -> JSONResponse:
+        return _error(404, str(exc))
+
+    def invalid(_: Request, exc: Exception) -> JSONResponse:
+        return _error(422, str(exc))
+
+    def conflict(_: Request, exc: Exception) -> JSONResponse:
+        return _error(409, str(exc))
+
+    def login_required(_: Request, exc: Exception) -> Response:
+        return RedirectResponse(LOGIN_PATH, status_code=303)
+
+    def csrf_rejected(request: Request, exc: Exception) -> Response:
+        return render(request, "web/error.html", 403, problem="csrf")
+
+    return {NotFound: not_found, InvalidInput: invalid, StateConflict: conflict,
+            RequestValidationError: _validation_error, LoginRequired: login_required,
+            CsrfRejected: csrf_rejected}
+
+
+def _default_broker() -> Any:
+    from workers.broker import broker  # wired from the environment on first import
+
+    return broker
+
+
+def create_app(rt: Runtime, *, enqueue: Enqueue | None = None,
+               broker: Any | None = None) -> FastAPI:
+    """The HTTP API and the support-staff web page over ``rt``'s ledger.
+
+    ``enqueue`` sends steps after commit (default: the dramatiq actors); ``broker`` is what
+    ``/healthz`` pings (default: the process's dramatiq broker).
+    """
+    from workers import runtime as worker_runtime
+
+    # Fan-in steps run inline inside ``enqueue``, against the process's Runtime: this one.
+    worker_runtime.set_runtime(rt)
+    app = FastAPI(
+        title="Data-subject requests",
+        version="1.0",
+        summary="File and follow access, rectify and erase requests; download access exports.",
+        description="Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>` "
+                    "(keys from `dsr apikey create`). Roles: `support` files, views and "
+                    "downloads the exports it filed; `ops` may do everything.",
+        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        exception_handlers=_handlers(),
+    )
+    app.state.rt = rt
+    app.state.enqueue = enqueue or broker_enqueue
+    app.state.broker = (lambda: broker) if broker is not None else _default_broker
+    app.state.metrics = metrics.registry(rt.db_url)
+    for router in (routes.router, exports.router, health.router, web.router):
+        app.include_router(router)
+    app.add_middleware(SessionMiddleware, secret_key=rt.settings.secret_key,
+                       session_cookie="dsr_session", max_age=SESSION_MAX_AGE, same_site="strict",
+                       https_only=rt.settings.env == "production")
+    app.add_middleware(AccessLog)
+    return app
