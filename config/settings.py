@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         if self.env == "production" and (
             self.secret_key in _PLACEHOLDERS or len(self.secret_key) < 16
         ):
-            raise ValueError("DSR_SECRET_KEY must be set to a real secret (16+ chars) in production")
+            raise ValueError("DSR_SECRET_KEY must be a real secret (16+ chars) in production")
         return self
 
     @property

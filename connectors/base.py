@@ -152,7 +152,7 @@ class Connector(Protocol):
         chunk_size: int = 5000,
         max_chunks: int | None = None,
     ) -> PurgeReport:
-        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held subjects."""
+        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held ones."""
         ...
 
     def close(self) -> None:

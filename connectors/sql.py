@@ -38,8 +38,14 @@ from connectors.sql_writes import (
     retained_until,
 )
 from dsr.errors import ConfigError, InvalidInput, NotApplicable
-from dsr.identity import EMAIL, Identity, normalise_email, normalise_value, suppression_hash
-from dsr.identity import try_normalise_email
+from dsr.identity import (
+    EMAIL,
+    Identity,
+    normalise_email,
+    normalise_value,
+    suppression_hash,
+    try_normalise_email,
+)
 
 Rows = dict[str, list[dict[str, Any]]]  # table -> raw rows, only for tables actually searched
 _IN_CHUNK = 1000  # parent keys per IN list when fetching child rows

@@ -22,8 +22,15 @@ from connectors.base import Action, Outcome
 from connectors.sql_config import Retention
 from connectors.sql_tables import REDACTED, Bound
 from dsr.errors import InvalidInput
-from dsr.identity import EMAIL, NAME, PHONE, normalise_email, normalise_name, normalise_phone
-from dsr.identity import normalise_value
+from dsr.identity import (
+    EMAIL,
+    NAME,
+    PHONE,
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+    normalise_value,
+)
 
 
 def keyed_hash(secret: str, value: object) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 
 import typer
 from sqlmodel import Session, col, select
-
 from typer.exceptions import TyperException
 
 from dsr.errors import ConfigError, DsrError, InvalidInput, NotFound, StateConflict

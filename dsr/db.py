@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -74,6 +75,11 @@ def migrate(url: str) -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(742001)"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE/DELETE and return how many rows it changed (the conditional-claim idiom)."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 @contextmanager

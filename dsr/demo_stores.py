@@ -13,8 +13,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
-    Table,
     String,
+    Table,
     Text,
 )
 

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from dsr import audit, steps
+from dsr.db import changed
 from dsr.errors import NotFound
 from dsr.models import TERMINAL_TASK, ConnectorTask, Request, RequestStatus, TaskStatus, utcnow
 from dsr.runtime import Runtime
@@ -22,9 +23,9 @@ def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]
         raise NotFound(f"no request {request_id}")
     now = utcnow()
     if request.status == RequestStatus.VERIFIED:
-        won = session.execute(update(Request).where(
+        won = changed(session, update(Request).where(
             col(Request.id) == request_id, col(Request.status) == RequestStatus.VERIFIED,
-        ).values(status=RequestStatus.IN_PROGRESS, updated_at=now)).rowcount
+        ).values(status=RequestStatus.IN_PROGRESS, updated_at=now))
         if won:
             audit.record(session, actor="system", action="dispatched", request_id=request_id,
                          connectors=sorted(rt.connectors))
@@ -42,8 +43,8 @@ def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]
 
 def tasks_of(session: Session, request_id: str) -> list[ConnectorTask]:
     return list(session.exec(select(ConnectorTask).where(
-        ConnectorTask.request_id == request_id).order_by(ConnectorTask.stage,
-                                                         ConnectorTask.connector)))
+        ConnectorTask.request_id == request_id).order_by(col(ConnectorTask.stage),
+                                                         col(ConnectorTask.connector))))
 
 
 def ready(session: Session, request_id: str) -> list[steps.Step]:

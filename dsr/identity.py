@@ -47,7 +47,7 @@ def normalise_phone(raw: str, region: str = "VN") -> str:
 
 
 def try_normalise_phone(raw: str | None, region: str = "VN") -> str | None:
-    """Like normalise_phone, but None for a value that is not a valid phone (store data is messy)."""
+    """Like normalise_phone, but None for a value that is not a valid phone (messy store data)."""
     if not raw:
         return None
     try:

@@ -9,8 +9,15 @@ from sqlmodel import Session
 
 from dsr import audit, deadlines, steps, verification
 from dsr.errors import InvalidInput
-from dsr.identity import CUSTOMER_ID, EMAIL, NAME, PHONE, Identity, normalise_email, \
-    normalise_name, normalise_phone
+from dsr.identity import (
+    EMAIL,
+    NAME,
+    PHONE,
+    Identity,
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+)
 from dsr.models import Request, RequestKind, RequestStatus, utcnow
 from dsr.runtime import Runtime
 
@@ -92,7 +99,6 @@ def submit(session: Session, rt: Runtime, raw: Submission, *,
     identity.add(EMAIL, [sub.email])
     identity.add(PHONE, [sub.phone])
     identity.add(NAME, [sub.name])
-    identity.add(CUSTOMER_ID, [])
     request = Request(
         kind=sub.kind, status=RequestStatus.RECEIVED, jurisdiction=sub.jurisdiction,
         language=sub.language, email=sub.email, phone=sub.phone, name=sub.name,

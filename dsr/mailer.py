@@ -28,6 +28,6 @@ def send(raw: bytes, *, recipient: str, settings: Settings) -> None:
     """Send one message; any SMTP or network failure is a DeliveryError (retried later)."""
     try:
         asyncio.run(_send(raw, settings.mail_from, recipient, settings))
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, aiosmtplib.SMTPException, OSError) as err:
         raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: "
                             f"{type(err).__name__}") from None

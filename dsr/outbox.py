@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from config.settings import Settings
 from dsr import audit, mailer, steps
+from dsr.db import changed
 from dsr.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 
 REPLY = "reply"
@@ -91,9 +92,9 @@ def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.
         session.commit()
         raise
     now = utcnow()
-    won = session.execute(update(Outbox).where(
+    won = changed(session, update(Outbox).where(
         col(Outbox.id) == row.id, col(Outbox.status) == OutboxStatus.PENDING,
-    ).values(status=OutboxStatus.SENT, sent_at=now, attempts=Outbox.attempts + 1)).rowcount
+    ).values(status=OutboxStatus.SENT, sent_at=now, attempts=Outbox.attempts + 1))
     if not won:
         return follow
     audit.record(session, actor="system", action=f"email_sent:{row.purpose}",
@@ -111,9 +112,9 @@ def _after_sent(session: Session, request: Request, purpose: str) -> None:
         session.execute(update(Request).where(col(Request.id) == request.id).values(
             acknowledged_at=now, updated_at=now))
     elif purpose == REPLY:
-        done = session.execute(update(Request).where(
+        done = changed(session, update(Request).where(
             col(Request.id) == request.id, col(Request.status) == RequestStatus.REPLYING,
-        ).values(status=RequestStatus.COMPLETED, completed_at=now, updated_at=now)).rowcount
+        ).values(status=RequestStatus.COMPLETED, completed_at=now, updated_at=now))
         if done:
             audit.record(session, actor="system", action="completed", request_id=request.id)
 
@@ -127,12 +128,3 @@ def _flag_if_late(session: Session, settings: Settings, request: Request) -> lis
     session.execute(update(Request).where(col(Request.id) == request.id).values(late=True))
     audit.record(session, actor="system", action="flagged_late", request_id=request.id)
     return [messages.ops_alert(session, settings, request, "late_reply")]
-
-
-def pending(session: Session, *, older_than_seconds: int = 0) -> list[Outbox]:
-    """Unsent messages (for the scheduler's retry job)."""
-    from datetime import timedelta
-
-    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    return list(session.exec(select(Outbox).where(
-        Outbox.status == OutboxStatus.PENDING, col(Outbox.created_at) <= cutoff)))

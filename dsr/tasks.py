@@ -6,11 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select as sa_select, update
+from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from connectors.base import Action, Operation, Outcome, TaskResult
 from dsr import audit, dispatch, messages, steps
+from dsr.db import changed
 from dsr.errors import FatalStoreError, NotApplicable, NotFound, RetriableStoreError
 from dsr.holds import matching as matching_hold
 from dsr.identity import Identity
@@ -33,13 +35,13 @@ def staging_dir(rt: Runtime, request_id: str, connector: str) -> Path:
 def _claim(session: Session, rt: Runtime, task: ConnectorTask) -> bool:
     now = utcnow()
     stale = now - timedelta(seconds=rt.settings.task_lease_seconds)
-    won = session.execute(update(ConnectorTask).where(
+    won = changed(session, update(ConnectorTask).where(
         col(ConnectorTask.id) == task.id,
         or_(col(ConnectorTask.status) == TaskStatus.PENDING,
             and_(col(ConnectorTask.status) == TaskStatus.RUNNING,
                  col(ConnectorTask.started_at) < stale)),
     ).values(status=TaskStatus.RUNNING, started_at=now, updated_at=now,
-             attempts=ConnectorTask.attempts + 1)).rowcount
+             attempts=ConnectorTask.attempts + 1))
     session.commit()
     return bool(won)
 
@@ -48,18 +50,19 @@ def _finish(session: Session, task: ConnectorTask, status: TaskStatus, *,
             result: dict[str, Any] | None = None, records: int = 0,
             error: str | None = None) -> bool:
     now = utcnow()
-    won = session.execute(update(ConnectorTask).where(
+    won = changed(session, update(ConnectorTask).where(
         col(ConnectorTask.id) == task.id, col(ConnectorTask.status).not_in(TERMINAL_TASK),
     ).values(status=status, result=result, records=records, error=error, finished_at=now,
-             updated_at=now)).rowcount
+             updated_at=now))
     if won:
         audit.record(session, actor=f"connector:{task.connector}", action=f"task_{status}",
                      request_id=task.request_id, connector=task.connector, records=records)
     return bool(won)
 
 
-def _deferred(hold_reason: str) -> TaskResult:
-    return TaskResult(Operation.ERASE, 0, [Outcome("*", Action.DEFERRED, 0, reason=hold_reason)])
+def _deferred(reason: str) -> TaskResult:
+    return TaskResult(Operation.ERASE, 0, [Outcome("*", Action.DEFERRED, 0,
+                                                   reason=f"legal hold: {reason}")])
 
 
 def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
@@ -73,32 +76,31 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
         return []  # another worker holds a fresh claim on it
     request = session.get(Request, task.request_id)
     assert request is not None
-    connector = rt.connectors[task.connector]
     identity = Identity.from_json(request.identity)
     hold = matching_hold(session, identity, task.connector)
-    try:
-        if request.kind == RequestKind.ERASE and hold is not None:
-            result, status = _deferred(f"legal hold: {hold.reason}"), TaskStatus.SKIPPED
-        else:
-            result = connector.apply(Operation(request.kind), identity,
-                                     staging=staging_dir(rt, request.id, task.connector),
-                                     changes=dict(request.changes or {}))
-            status = TaskStatus.DONE
-    except NotApplicable as err:
-        result, status = None, TaskStatus.SKIPPED
-        _finish(session, task, status, error=str(err)[:500])
+    if request.kind == RequestKind.ERASE and hold is not None:
+        _finish(session, task, TaskStatus.SKIPPED, result=_deferred(hold.reason).to_json(),
+                error=f"legal hold: {hold.reason}"[:500])
         return dispatch.ready(session, task.request_id)
+    try:
+        result = rt.connectors[task.connector].apply(
+            Operation(request.kind), identity,
+            staging=staging_dir(rt, request.id, task.connector),
+            changes=dict(request.changes or {}))
+    except NotApplicable as err:
+        _finish(session, task, TaskStatus.SKIPPED, error=str(err)[:500])
     except FatalStoreError as err:
         _finish(session, task, TaskStatus.FAILED, error=str(err)[:500])
-        return dispatch.ready(session, task.request_id)
     except RetriableStoreError as err:
         # Back to pending so the broker's retry can claim it again at once.
         session.execute(update(ConnectorTask).where(col(ConnectorTask.id) == task.id).values(
             status=TaskStatus.PENDING, error=str(err)[:500], updated_at=utcnow()))
         session.commit()
         raise
-    if _finish(session, task, status, result=result.to_json(), records=result.records):
-        _expand_identity(session, request.id, result.provides)
+    else:
+        if _finish(session, task, TaskStatus.DONE, result=result.to_json(),
+                   records=result.records):
+            _expand_identity(session, request.id, result.provides)
     return dispatch.ready(session, task.request_id)
 
 
@@ -133,9 +135,9 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
     now = utcnow()
     base = update(Request).where(col(Request.id) == request_id,
                                  col(Request.status) == RequestStatus.IN_PROGRESS, ~open_task)
-    if session.execute(base.where(failed).values(
+    if changed(session, base.where(failed).values(
             status=RequestStatus.NEEDS_ATTENTION, updated_at=now,
-            attention="connector task failed")).rowcount:
+            attention="connector task failed")):
         request = session.get(Request, request_id)
         assert request is not None
         session.refresh(request)
@@ -144,8 +146,8 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
 
         return [messages.ops_alert(session, rt.settings, request, "connector_failed",
                                    store_reports(session, rt, request))]
-    if session.execute(base.where(~failed).values(
-            status=RequestStatus.REPLYING, updated_at=now)).rowcount:
+    if changed(session, base.where(~failed).values(
+            status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
         return [steps.aggregate(request_id)]
     return []

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr import audit, messages, steps
+from dsr.db import changed
 from dsr.errors import InvalidInput, NotFound, StateConflict
 from dsr.models import Request, RequestStatus, utcnow
 from dsr.runtime import Runtime
@@ -77,11 +78,11 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> list[st
                      request_id=request.id)
         session.commit()
         raise InvalidInput("wrong verification code")
-    won = session.execute(update(Request).where(
+    won = changed(session, update(Request).where(
         col(Request.id) == request.id,
         col(Request.status) == RequestStatus.AWAITING_VERIFICATION,
     ).values(status=RequestStatus.VERIFIED, verified_email=request.email, code_hash=None,
-             code_expires_at=None, updated_at=now)).rowcount
+             code_expires_at=None, updated_at=now))
     if not won:
         raise StateConflict(f"request {request_id} was verified concurrently")
     audit.record(session, actor="subject", action="verified", request_id=request.id)

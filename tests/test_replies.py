@@ -17,7 +17,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from config.settings import Settings
 from connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.bundle import bundle_path, build_bundle, make_download_token, read_download_token
+from dsr.bundle import build_bundle, bundle_path, make_download_token, read_download_token
 from dsr.errors import InvalidInput
 from dsr.replies import (
     ReplyContext,

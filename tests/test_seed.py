@@ -18,12 +18,12 @@ from dsr import demo_stores as ds
 from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash, try_normalise_email, try_normalise_phone
 from dsr.seed import (
+    DELIVERY_PARTNERS,
     DEMO_CALLER_ONLY,
     DEMO_CUSTOMER_ID,
     DEMO_RECORDS,
     DEMO_SUBJECT,
     DEMO_WORK_EMAIL,
-    DELIVERY_PARTNERS,
     SeedReport,
     _national,
     import_subscribers,

@@ -61,7 +61,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(env: dict[str, str], tm
     assert _count_requests(tmp_path / "var") == before
 
 
-def test_rejected_submit_does_not_even_create_the_ledger(env: dict[str, str], tmp_path: Path) -> None:
+def test_rejected_submit_does_not_even_create_the_ledger(env: dict[str, str],
+                                                         tmp_path: Path) -> None:
     """A malformed first request leaves no ledger file behind."""
     assert dsr(env, "submit", "erase", "--email", "@@").returncode == 2
     assert not (tmp_path / "var" / "dsr.db").exists()

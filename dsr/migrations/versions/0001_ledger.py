@@ -4,12 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 17:23:47.557376
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 from dsr.models import UtcDateTime
-
 
 revision = '0001'
 down_revision = None

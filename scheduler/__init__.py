@@ -1,0 +1,1 @@
+"""The scheduler: ``app`` (one leader runs APScheduler jobs), ``jobs`` (enqueue only), ``leader``."""

@@ -1,0 +1,78 @@
+"""The scheduler's jobs. Each only enqueues messages; workers (workers/maintenance.py) do the work.
+
+Jobs are stored in the ledger database (APScheduler's SQLAlchemyJobStore), so they are named by
+textual reference and take plain arguments (connector names) only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.job import Job
+from apscheduler.triggers.cron import CronTrigger
+
+from dsr.errors import ConfigError
+from dsr.retention import Policy
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job as configured: stable id, function reference, cron trigger, arguments."""
+
+    id: str
+    func: str
+    trigger: CronTrigger
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, job: Job) -> bool:
+        """Whether a stored job is this one (then its next run time, maybe missed, is kept)."""
+        return (job.func_ref == self.func and repr(job.trigger) == repr(self.trigger)
+                and job.kwargs == self.kwargs and job.coalesce and job.max_instances == 1
+                and job.misfire_grace_time is None)
+
+
+def specs(policy: Policy) -> list[JobSpec]:
+    """The four jobs, timed by the retention file's ``schedule`` (ConfigError on a bad cron)."""
+    zone = ZoneInfo(policy.timezone)
+
+    def cron(key: str) -> CronTrigger:
+        try:
+            return CronTrigger.from_crontab(policy.schedule[key], timezone=zone)
+        except ValueError as err:
+            raise ConfigError(f"schedule.{key}: {err}") from None
+
+    return [
+        JobSpec("retention_sweep", f"{__name__}:retention_sweep", cron("sweep"),
+                {"connectors": policy.connectors}),
+        JobSpec("deadline_watchdog", f"{__name__}:deadline_watchdog", cron("watchdog")),
+        JobSpec("redrive", f"{__name__}:redrive", cron("redrive")),
+        JobSpec("cleanup", f"{__name__}:cleanup", cron("cleanup")),
+    ]
+
+
+def retention_sweep(connectors: list[str]) -> None:
+    """Fan the nightly sweep out: one message per connector that has retention rules."""
+    from workers import maintenance
+
+    for name in connectors:
+        maintenance.purge_store.send(name)
+
+
+def deadline_watchdog() -> None:
+    from workers import maintenance
+
+    maintenance.deadline_watchdog.send()
+
+
+def redrive() -> None:
+    from workers import maintenance
+
+    maintenance.redrive_stuck.send()
+
+
+def cleanup() -> None:
+    from workers import maintenance
+
+    maintenance.cleanup_expired.send()

@@ -1,0 +1,51 @@
+"""The scheduler's actors: retention sweep, deadline watchdog, re-drive, clean-up. Each is thin.
+
+Messages carry a connector name or nothing; the ledger says what to do. All are idempotent: a
+sweep selects only aged rows still in place, reminders are unique outbox rows, re-driven steps
+land on idempotent actors.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
+from dsr import redrive, retention, watchdog
+from dsr.db import session_scope
+from dsr.errors import ConfigError, InvalidInput
+from dsr.models import utcnow
+from workers import runtime
+from workers.actors import enqueue
+
+_SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rerun resumes it
+
+
+@dramatiq.actor(queue_name="dsr", max_retries=3, time_limit=_SWEEP_TIME_LIMIT_MS,
+                throws=(ConfigError, InvalidInput))
+def purge_store(connector: str) -> None:
+    """Apply the retention rules of one connector now."""
+    retention.sweep(runtime.get(), connector, now=utcnow(), by="scheduler")
+
+
+@dramatiq.actor(queue_name="dsr", max_retries=3)
+def deadline_watchdog() -> None:
+    """Queue due reminders and escalations to ops, then send them."""
+    rt = runtime.get()
+    with session_scope(rt.db_url) as session:
+        follow = watchdog.check(session, rt, utcnow())
+    enqueue(follow)
+
+
+@dramatiq.actor(queue_name="dsr", max_retries=3)
+def redrive_stuck() -> None:
+    """Re-send the steps of work idle past the threshold, and unsent e-mails."""
+    rt = runtime.get()
+    with session_scope(rt.db_url) as session:
+        follow = redrive.stuck(session, rt, now=utcnow())
+    enqueue(follow)
+
+
+@dramatiq.actor(queue_name="dsr", max_retries=3)
+def cleanup_expired() -> None:
+    """Delete expired export bundles and verification codes."""
+    watchdog.cleanup(runtime.get(), utcnow())
