@@ -195,7 +195,8 @@ def list_requests(
 
 @app.command()
 def seed(customers: int = typer.Option(1000, "--customers", min=1),
-         reset: bool = typer.Option(True, "--reset/--append"),
+         reset: bool = typer.Option(True, "--reset/--no-reset",
+                                    help="Replace existing stores (--no-reset refuses them)."),
          as_json: bool = JsonOpt) -> None:
     """Create and fill the demo stores under DSR_DATA_DIR with synthetic customers."""
     from dataclasses import asdict
@@ -218,8 +219,14 @@ def worker(processes: int | None = typer.Option(None, "--processes"),
     from config.settings import get_settings
 
     s = get_settings()
-    args = [sys.executable, "-m", "dramatiq", "workers.actors", "--queues", "dsr", "--skip-logging",
-            "--processes", str(processes or s.worker_processes),
+    if s.redis_url is None:
+        # The embedded Redis belongs to one process: run the worker threads here, not forked.
+        from workers.embedded import run_in_process
+
+        run_in_process((processes or s.worker_processes) * (threads or s.worker_threads))
+        return
+    args = [sys.executable, "-m", "dramatiq", "workers.actors", "--queues", "dsr",
+            "--skip-logging", "--processes", str(processes or s.worker_processes),
             "--threads", str(threads or s.worker_threads)]
     os.execv(sys.executable, args)
 

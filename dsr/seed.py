@@ -65,10 +65,8 @@ import hashlib
 import hmac
 import io
 import math
-import os
 import shutil
 import struct
-import threading
 import time
 import unicodedata
 import wave
@@ -225,8 +223,8 @@ class SeedReport:
     audio_files: int = 0
     audio_bytes: int = 0
     elapsed_s: float = 0.0
-    # seconds per phase: generate + insert rows, waiting for audio files, building indexes,
-    # waiting for the reset's background delete of the old recordings folder
+    # seconds per phase: deleting old stores (reset), generating + inserting rows, waiting for
+    # the audio files still being written, building indexes
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -295,28 +293,14 @@ def _engine(path: Path, *, bulk: bool) -> sa.Engine:
     return engine
 
 
-def _delete_stores(data_dir: Path) -> list[Path]:
-    """Remove the demo stores; returns renamed-away folders still to be deleted.
-
-    The recordings folder (one file per call) is renamed out of the way at once and deleted
-    by the caller in the background while the new stores are written.
-    """
+def _delete_stores(data_dir: Path) -> None:
     paths = store_paths(data_dir)
     for key in ("crm", "newsletter", "orders"):
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{paths[key]}{suffix}").unlink(missing_ok=True)
-    trash = sorted(data_dir.glob(".recordings.deleting-*"))  # left by an interrupted reset
     rec = data_dir / "recordings"
     if rec.is_dir():
-        target = data_dir / f".recordings.deleting-{os.getpid()}-{time.time_ns()}"
-        rec.rename(target)
-        trash.append(target)
-    return trash
-
-
-def _remove_all(folders: list[Path]) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(rec)
 
 
 def _count(conn: sa.Connection, table: sa.Table) -> int:
@@ -856,13 +840,13 @@ def seed(
     started = time.perf_counter()
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    trash = _delete_stores(data_dir) if reset else []
-    sweeper = threading.Thread(target=_remove_all, args=(trash,), name="seed-reset", daemon=True)
-    sweeper.start()
+    if reset:
+        _delete_stores(data_dir)
     paths = store_paths(data_dir)
     paths["recordings"].parent.mkdir(parents=True, exist_ok=True)
     paths["audio"].mkdir(parents=True, exist_ok=True)
 
+    load_started = time.perf_counter()
     engines = {key: _engine(paths[key], bulk=True)
                for key in ("crm", "newsletter", "orders", "recordings")}
     try:
@@ -879,9 +863,7 @@ def seed(
     finally:
         for eng in engines.values():
             eng.dispose()
-        mark = time.perf_counter()
-        sweeper.join()
-    report.phases["reset_wait"] = round(time.perf_counter() - mark, 3)
+    report.phases["reset"] = round(load_started - started, 3)
     report.data_dir = str(data_dir)
     report.elapsed_s = round(time.perf_counter() - started, 3)
     return report

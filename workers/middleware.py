@@ -23,3 +23,4 @@ class LogContext(Middleware):
         structlog.contextvars.clear_contextvars()
 
     after_skip_message = after_process_message
+

@@ -1,0 +1,27 @@
+"""A single-process worker for the embedded Redis (a newcomer's laptop: nothing installed)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import dramatiq
+
+
+def run_in_process(threads: int) -> None:
+    """Consume until SIGINT/SIGTERM, then stop cleanly and let go of the embedded server."""
+    import workers.actors  # noqa: F401 - declares the actors on the broker
+    from workers import runtime
+    from workers.broker import broker, shutdown_embedded
+
+    runtime.get()  # migrate the ledger before the first message
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = dramatiq.Worker(broker, worker_threads=threads)
+    worker.start()
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
+        shutdown_embedded()
