@@ -23,7 +23,7 @@ def run_demo() -> dict[str, Any]:
     from dsr.logging import configure_logging
     from dsr.models import Request
     from dsr.runtime import Runtime
-    from dsr.seed import DEMO_SUBJECT, seed
+    from dsr.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, seed
     from dsr.views import request_json
 
     base = get_settings()
@@ -51,9 +51,9 @@ def run_demo() -> dict[str, Any]:
             intake.Submission("access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"],
                               name=DEMO_SUBJECT["name"], verified=True, by="demo"),
             intake.Submission("rectify", DEMO_SUBJECT["email"], verified=True, by="demo",
-                              changes={"phone": "0987 654 321",
+                              changes={"phone": DEMO_NEW_PHONE,
                                        "address": "12 Nguyễn Huệ, Quận 1, TP. Hồ Chí Minh"}),
-            intake.Submission("erase", DEMO_SUBJECT["email"], phone="0987 654 321",
+            intake.Submission("erase", DEMO_SUBJECT["email"], phone=DEMO_NEW_PHONE,
                               verified=True, by="demo"),
         ]
         for sub in plan:

@@ -93,6 +93,7 @@ from dsr.identity import (
 __all__ = [
     "CHUNK",
     "DEMO_CALLER_ONLY",
+    "DEMO_NEW_PHONE",
     "DEMO_CUSTOMER_ID",
     "DEMO_RECORDS",
     "DEMO_SUBJECT",
@@ -139,7 +140,10 @@ DEMO_RECORDS: dict[str, Any] = {
         },
     },
 }
-_RESERVED_NATIONAL = {"912345678", "987654321"}
+# The demo subjects' numbers, and DEMO_NEW_PHONE (what the demo's rectify request sets): no
+# synthetic customer or caller ever gets one, so erasing the demo subject touches no one else.
+DEMO_NEW_PHONE = "0903 111 222"
+_RESERVED_NATIONAL = {"912345678", "987654321", "903111222"}
 
 DELIVERY_PARTNERS = ("Giao Hàng Nhanh (GHN)", "Viettel Post")
 CHUNK = 5000  # customers generated and inserted per batch

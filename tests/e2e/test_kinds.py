@@ -13,7 +13,7 @@ from dsr.db import get_engine
 from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash
 from dsr.models import utcnow
-from dsr.seed import DEMO_SUBJECT
+from dsr.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
 from tests.e2e.conftest import Pipeline
 
 EMAIL = DEMO_SUBJECT["email"]
@@ -67,7 +67,7 @@ def test_second_erasure_changes_nothing_and_says_so(pipeline: Pipeline) -> None:
 
 def test_rectify_updates_current_records_only(pipeline: Pipeline) -> None:
     """S3: CRM and undelivered orders change; delivered orders don't; partners are named."""
-    rid = pipeline.submit("rectify", EMAIL, changes={"phone": "0987 654 321",
+    rid = pipeline.submit("rectify", EMAIL, changes={"phone": DEMO_NEW_PHONE,
                                                      "address": "1 Lê Lợi, Huế"})
     pipeline.wait(rid)
     reply = _reply(pipeline, rid)
@@ -77,7 +77,7 @@ def test_rectify_updates_current_records_only(pipeline: Pipeline) -> None:
     with _store(pipeline, "crm.db").connect() as c:
         row = c.execute(sa.text("select phone_norm, address from customers where email_norm=:e"),
                         {"e": EMAIL}).one()
-    assert row.phone_norm == "+84987654321" and row.address == "1 Lê Lợi, Huế"
+    assert row.phone_norm == "+84903111222" and row.address == "1 Lê Lợi, Huế"
     with _store(pipeline, "orders.db").connect() as c:
         rows = c.execute(sa.text("select status, shipping_address from orders where customer_id="
                                  "(select customer_id from orders where email_norm=:e limit 1)"),
@@ -138,3 +138,24 @@ def _wait_for(p: Pipeline, probe, timeout: float = 20):  # type: ignore[no-untyp
             return found
         time.sleep(0.05)
     raise AssertionError("nothing arrived")
+
+
+def test_caller_only_in_archive_is_found_by_phone(pipeline: Pipeline) -> None:
+    """S8: a person with no CRM row is found in the call archive by phone, in any notation."""
+    rid = pipeline.submit("access", DEMO_CALLER_ONLY["email"], phone="84-987-654-321")
+    data = pipeline.wait(rid)
+    records = {t["connector"]: t["records"] for t in data["tasks"]}
+    assert records["crm"] == 0 and records["recordings"] == 2
+    assert _reply(pipeline, rid, DEMO_CALLER_ONLY["email"])
+
+
+def test_two_crm_rows_are_both_found(pipeline: Pipeline) -> None:
+    """S8: a person with two CRM rows (e-mail on one, phone on both) gets both."""
+    with _store(pipeline, "crm.db").connect() as c:
+        phone, email = c.execute(sa.text(
+            "select phone_norm, min(email_norm) from customers where phone_norm is not null "
+            "group by phone_norm having count(*) = 2 and count(distinct email_norm) = 2 "
+            "limit 1")).one()
+    rid = pipeline.submit("access", email, phone=phone)
+    data = pipeline.wait(rid)
+    assert {t["connector"]: t["records"] for t in data["tasks"]}["crm"] == 2
