@@ -225,7 +225,8 @@ def worker(processes: int | None = typer.Option(None, "--processes"),
 
         run_in_process((processes or s.worker_processes) * (threads or s.worker_threads))
         return
-    args = [sys.executable, "-m", "dramatiq", "workers.actors", "--queues", "dsr",
+    args = [sys.executable, "-m", "dramatiq", "workers.actors", "workers.maintenance",
+            "--queues", "dsr",
             "--skip-logging", "--processes", str(processes or s.worker_processes),
             "--threads", str(threads or s.worker_threads)]
     os.execv(sys.executable, args)

@@ -15,11 +15,13 @@ from dsr.errors import InvalidInput, StoreError
 @app.command()
 def purge(
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; change nothing."),
-    connector: list[str] = typer.Option([], "--connector", help="Only this store (repeatable)."),
+    connector: list[str] = typer.Option([], "--connector", metavar="CONNECTOR",
+                                        help="Only this store (repeatable)."),
     chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
                                           help="Rows per transaction (default: retention.yaml)."),
     as_of: datetime | None = typer.Option(
-        None, "--as-of", help="Cut-offs as of this UTC time; a future one needs --dry-run."),
+        None, "--as-of", metavar="YYYY-MM-DD[THH:MM:SS]",
+        help="Cut-offs as of this UTC time; a future one needs --dry-run."),
     by: str = typer.Option("ops", "--by", help="Who runs it (audit log)."),
     as_json: bool = JsonOpt,
 ) -> None:

@@ -99,8 +99,9 @@ def load_policy(path: Path) -> Policy:
     seen = [(r.connector, r.table) for r in rules]
     if len(set(seen)) != len(seen):
         raise ConfigError(f"{path}: more than one rule for the same connector and table")
+    schedule = {**DEFAULT_SCHEDULE, **{str(k): v for k, v in doc.schedule.items()}}
     return Policy(rules, doc.chunk_size, tuple(sorted(set(doc.reminder_days), reverse=True)),
-                  doc.timezone, {**DEFAULT_SCHEDULE, **doc.schedule}, doc.leader_ttl_seconds)
+                  doc.timezone, schedule, doc.leader_ttl_seconds)
 
 
 def _parent_tables(connector: Connector) -> set[str] | None:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from dsr import audit, messages, outbox, replies, steps
 from dsr.bundle import bundle_path
-from dsr.db import session_scope
+from dsr.db import changed, session_scope
 from dsr.models import OPEN_REQUEST, Request, RequestStatus, utcnow
 from dsr.runtime import Runtime
 
@@ -86,9 +86,11 @@ def cleanup(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
             if staging.is_dir():
                 shutil.rmtree(staging, ignore_errors=True)
                 counts["staging"] += 1
-        counts["codes"] = session.execute(update(Request).where(
+        counts["codes"] = changed(session, update(Request).where(
             col(Request.code_hash).is_not(None), col(Request.code_expires_at) < now,
-        ).values(code_hash=None)).rowcount
+        ).values(code_hash=None))
         if any(counts.values()):
-            audit.record(session, actor="scheduler", action="expired_cleanup", **counts)
+            audit.record(session, actor="scheduler", action="expired_cleanup",
+                         bundles=counts["bundles"], staging=counts["staging"],
+                         codes=counts["codes"])
     return counts

@@ -1,1 +1,1 @@
-"""The scheduler: ``app`` (one leader runs APScheduler jobs), ``jobs`` (enqueue only), ``leader``."""
+"""The scheduler: ``app`` (the leader runs APScheduler jobs), ``jobs``, ``leader``."""

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.job import Job
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.job import Job  # type: ignore[import-untyped]  # APScheduler 3 ships no type hints
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from dsr.errors import ConfigError
 from dsr.retention import Policy

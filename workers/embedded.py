@@ -11,6 +11,7 @@ import dramatiq
 def run_in_process(threads: int) -> None:
     """Consume until SIGINT/SIGTERM, then stop cleanly and let go of the embedded server."""
     import workers.actors  # noqa: F401 - declares the actors on the broker
+    import workers.maintenance  # noqa: F401
     from workers import runtime
     from workers.broker import broker, shutdown_embedded
 

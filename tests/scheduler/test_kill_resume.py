@@ -1,0 +1,131 @@
+"""A sweep process killed after its first chunk resumes to the same end state (S5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from dsr import retention
+from dsr.db import get_engine, migrate
+from dsr.models import PurgeRun
+from dsr.runtime import Runtime
+from tests import services
+from tests.scheduler.stores import (
+    NOW,
+    SECRET,
+    aged,
+    connectors_file,
+    copy_stores,
+    seeded_stores,
+    settings,
+)
+
+DSR = str(Path(sys.executable).parent / "dsr")
+CHUNK = 4
+
+
+@pytest.fixture
+def second_postgres_url() -> Iterator[str]:
+    """Another fresh PostgreSQL schema, for an identical copy of the stores."""
+    yield from services.fresh_postgres_url()
+
+
+def _customers(url: str) -> dict[int, dict[str, Any]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            table = sa.Table("customers", sa.MetaData(), autoload_with=conn)
+            return {r["id"]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
+    finally:
+        engine.dispose()
+
+
+def _purge(env: dict[str, str]) -> subprocess.Popen[str]:
+    args = [DSR, "purge", "--connector", "crm", "--chunk-size", str(CHUNK),
+            "--as-of", NOW.strftime("%Y-%m-%dT%H:%M:%S"), "--json"]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _blocked_by(url: str, me: int, proc: subprocess.Popen[str]) -> int:
+    """The sweep's backend once it waits on our row lock (so its first chunk has committed)."""
+    query = sa.text("SELECT pid FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))")
+    watcher = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            assert proc.poll() is None, proc.communicate()
+            with watcher.connect() as conn:
+                found = conn.execute(query, {"me": me}).scalar()
+            if found:
+                return int(found)
+            time.sleep(0.05)
+    finally:
+        watcher.dispose()
+    raise AssertionError("the sweep never reached its second chunk")
+
+
+def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
+        tmp_path: Path, postgres_url: str, second_postgres_url: str) -> None:
+    """SIGKILL mid-sweep, then a rerun, leaves exactly what an uninterrupted sweep leaves."""
+    killed = seeded_stores(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}", postgres_url)
+    copy_stores(tmp_path / "a" / "data", second_postgres_url)
+    migrate(killed.rt.db_url)
+    before = _customers(postgres_url)
+    aged_keys = sorted(k for k, r in before.items() if aged("customers", r))
+    first_chunk = {k for k in aged_keys if k < aged_keys[0] + CHUNK}
+    in_second_chunk = min(k for k in aged_keys if k >= aged_keys[0] + CHUNK)
+
+    env = {**os.environ, "DSR_DATABASE_URL": killed.rt.db_url, "DSR_SECRET_KEY": SECRET,
+           "DSR_CONNECTORS_FILE": str(killed.rt.settings.connectors_file),
+           "DSR_DATA_DIR": str(killed.data_dir), "DSR_VAR_DIR": str(tmp_path / "a" / "var")}
+    locker = sa.create_engine(postgres_url)
+    with locker.connect() as conn:
+        conn.execute(sa.text("SELECT id FROM customers WHERE id = :k FOR UPDATE"),
+                     {"k": in_second_chunk})  # the second chunk waits here
+        me = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        proc = _purge(env)
+        backend = _blocked_by(postgres_url, me, proc)
+        with Session(get_engine(killed.rt.db_url)) as session:
+            run = session.exec(select(PurgeRun)).one()
+            assert run.finished_at is None and run.report["status"] == "running"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": backend})
+        conn.rollback()
+    locker.dispose()
+
+    middle = _customers(postgres_url)
+    assert not first_chunk & set(middle) and in_second_chunk in middle
+    assert all(middle[k] == r for k, r in before.items() if not aged("customers", r))
+
+    proc = _purge(env)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    report, = json.loads(out)["stores"]
+    assert report["purged"] == len(aged_keys) - len(first_chunk)
+
+    fresh = Runtime(settings(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}",
+                             connectors_file=connectors_file(tmp_path / "b", second_postgres_url)))
+    migrate(fresh.db_url)
+    retention.sweep(fresh, "crm", now=NOW, chunk_size=CHUNK)
+    assert _customers(postgres_url) == _customers(second_postgres_url)
+    assert set(_customers(postgres_url)) == set(before) - set(aged_keys)
+
+    with Session(get_engine(killed.rt.db_url)) as session:
+        first, second = session.exec(select(PurgeRun).order_by(col(PurgeRun.started_at))).all()
+    assert first.report["status"] == "superseded" and first.report["superseded_by"] == second.id
+    assert second.report["status"] == "finished" and second.finished_at is not None
+    fresh.close()
+    killed.close()
