@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,6 +75,13 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
     def conflict(_: Request, exc: Exception) -> JSONResponse:
         return _error(409, str(exc))
 
+    def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input like any other
+            return _error(422, "the request body could not be parsed; send UTF-8 JSON")
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     def login_required(_: Request, exc: Exception) -> Response:
         return RedirectResponse(LOGIN_PATH, status_code=303)
 
@@ -81,7 +89,8 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
         return render(request, "web/error.html", 403, problem="csrf")
 
     return {NotFound: not_found, InvalidInput: invalid, StateConflict: conflict,
-            RequestValidationError: _validation_error, LoginRequired: login_required,
+            RequestValidationError: _validation_error, StarletteHTTPException: http_error,
+            LoginRequired: login_required,
             CsrfRejected: csrf_rejected}
 
 

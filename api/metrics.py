@@ -6,7 +6,7 @@ process sees the whole system; nothing is counted in memory. Every figure is one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Float, case, cast, func, literal_column
+from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -49,7 +50,7 @@ def _seconds(dialect: str) -> ColumnElement[Any]:
     return (func.julianday(finished) - func.julianday(started)) * 86400.0
 
 
-def purged_rows(report: dict[str, Any]) -> int:
+def purged_rows(report: Mapping[str, Any]) -> int:
     """Rows a sweep purged: its ``purged`` count, or the sum over its per-rule reports."""
     value = report.get("purged")
     if isinstance(value, int) and not isinstance(value, bool):
@@ -80,7 +81,8 @@ class LedgerCollector(Collector):
     def _requests(self, session: Session) -> Iterator[Metric]:
         by = GaugeMetricFamily("dsr_requests", "Requests by status and kind.",
                                labels=["status", "kind"])
-        counts = {(s, k): 0 for s in RequestStatus for k in RequestKind}
+        counts: dict[tuple[str, str], int] = {
+            (s.value, k.value): 0 for s in RequestStatus for k in RequestKind}
         for status, kind, n in session.exec(select(
                 Request.status, Request.kind, func.count()).group_by(
                 col(Request.status), col(Request.kind))):
@@ -109,8 +111,8 @@ class LedgerCollector(Collector):
             "dsr_connector_task_duration_seconds",
             "Time from a connector task's start to its end (done or failed).",
             labels=["connector"])
-        for connector, count, total, *cumulative in session.exec(select(
-                ConnectorTask.connector, *columns).where(
+        for connector, count, total, *cumulative in session.execute(sa_select(
+                col(ConnectorTask.connector), *columns).where(
                 col(ConnectorTask.status).in_((TaskStatus.DONE, TaskStatus.FAILED)),
                 col(ConnectorTask.started_at).is_not(None),
                 col(ConnectorTask.finished_at).is_not(None),

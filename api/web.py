@@ -7,7 +7,6 @@ functions as the JSON API, so the rules (validation, roles, enqueue after commit
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -43,13 +42,16 @@ def deadline(data: dict[str, Any], timezone: str, now: datetime) -> dict[str, An
     return {"due_date": due.astimezone(tz).date(), "open": is_open,
             "overdue": is_open and due < now,
             "days_left": days if is_open else None,
-            "days_over": max(1, math.ceil((now - due).total_seconds() / 86400))}
+            "days_over": max(1, -days)}
 
 
 def _with_deadline(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     profiles, now = runtime(request).profiles, datetime.now(UTC)
-    return [{**r, **deadline(r, profiles[r["jurisdiction"]].timezone if r["jurisdiction"]
-                             in profiles else "UTC", now)} for r in rows]
+    out = []
+    for row in rows:
+        profile = profiles.get(row["jurisdiction"])
+        out.append({**row, **deadline(row, profile.timezone if profile else "UTC", now)})
+    return out
 
 
 @router.get("/")
@@ -78,16 +80,18 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 
 @router.get(LIST_PATH)
-def requests_page(request: Request, status: str = "", overdue: bool = False, filed: str = "",
+def requests_page(request: Request, status: str = "", overdue: str = "", filed: str = "",
                   who: Principal = Depends(current)) -> Response:
     from dsr.views import request_json
 
+    # Junk in the query string is ignored rather than answered with an error page.
     status = status if status in RequestStatus.__members__.values() else ""
+    only_overdue = overdue.lower() in ("true", "1", "on")
     with session_scope(runtime(request).db_url) as session:
         rows = [request_json(session, r) for r in service.listing(
-            session, status=status or None, overdue=overdue, limit=200)]
+            session, status=status or None, overdue=only_overdue, limit=200)]
     return render(request, "web/list.html", who=who, rows=_with_deadline(request, rows),
-                  statuses=list(RequestStatus), status=status, overdue=overdue,
+                  statuses=list(RequestStatus), status=status, overdue=only_overdue,
                   filed=filed if any(r["id"] == filed for r in rows) else "")
 
 

@@ -43,6 +43,15 @@ class Keys:
         return {"X-API-Key": key}
 
 
+@pytest.fixture(autouse=True)
+def _forget_worker_runtime() -> Iterator[None]:
+    """create_app() makes its Runtime the process's one for inline fan-in; undo that after."""
+    yield
+    from workers import runtime
+
+    runtime.set_runtime(None)
+
+
 @pytest.fixture
 def rt(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Runtime]:
     """A Runtime on a fresh PostgreSQL schema, migrated."""

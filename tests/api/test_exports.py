@@ -87,3 +87,17 @@ def test_staff_download_without_bundle_is_404(client: TestClient, keys: Keys) ->
         "kind": "access", "email": "an.nguyen@example.vn"}).json()
     assert client.get(f"/requests/{data['id']}/export", headers=H(keys.alice)).status_code == 404
     assert client.get(f"/requests/{'e' * 32}/export", headers=H(keys.ops)).status_code == 404
+
+
+def test_access_log_names_the_route_never_the_token(client: TestClient, rt: Runtime,
+                                                    keys: Keys) -> None:
+    """The request log line carries the route template, so a download link never reaches logs."""
+    from structlog.testing import capture_logs
+
+    data = _request_with_bundle(client, rt, keys.alice)
+    token = make_download_token(data["id"], rt.settings)
+    with capture_logs() as logs:
+        assert client.get(f"/exports/{token}").status_code == 200
+    lines = [e for e in logs if e["event"] == "http_request"]
+    assert [(e["route"], e["status"]) for e in lines] == [("/exports/{token}", 200)]
+    assert token not in repr(logs)

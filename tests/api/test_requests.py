@@ -12,8 +12,7 @@ from sqlmodel import Session, col, select
 
 from api import create_app
 from dsr.db import get_engine, session_scope
-from dsr.models import AuditEvent, ConnectorTask, Outbox, Request, RequestStatus, TaskStatus, \
-    utcnow
+from dsr.models import AuditEvent, ConnectorTask, Outbox, Request, RequestStatus, TaskStatus, utcnow
 from dsr.runtime import Runtime
 from dsr.steps import Step
 from tests.api.conftest import Keys, queued, verification_code
