@@ -79,10 +79,11 @@ def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.
     if row is None or row.status == OutboxStatus.SENT:
         return []
     request = session.get(Request, row.request_id) if row.request_id else None
-    follow: list[steps.Step] = []
     if row.purpose == REPLY and request is not None:
-        follow = _flag_if_late(session, settings, request)
+        alerts = _flag_if_late(session, settings, request)
         session.commit()
+        for alert in alerts:  # ops hear of a late reply before the subject receives it
+            deliver(session, settings, alert.id)
     raw = Path(row.path).read_bytes()
     try:
         mailer.send(raw, recipient=row.recipient, settings=settings)
@@ -96,14 +97,14 @@ def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.
         col(Outbox.id) == row.id, col(Outbox.status) == OutboxStatus.PENDING,
     ).values(status=OutboxStatus.SENT, sent_at=now, attempts=Outbox.attempts + 1))
     if not won:
-        return follow
+        return []
     audit.record(session, actor="system", action=f"email_sent:{row.purpose}",
                  request_id=row.request_id, message_id=row.message_id)
     if request is not None:
         _after_sent(session, request, row.purpose)
     if row.purpose.startswith("verification"):
         Path(row.path).unlink(missing_ok=True)  # the code must not outlive its e-mail on disk
-    return follow
+    return []
 
 
 def _after_sent(session: Session, request: Request, purpose: str) -> None:

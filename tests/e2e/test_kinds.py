@@ -124,8 +124,11 @@ def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
     enqueue(follow)
     data = pipeline.wait(request.id)
     assert data["late"] is True
-    alerts = pipeline.smtp.to(pipeline.rt.settings.ops_email)
-    assert any(request.id[:8] in m["Subject"] for m in alerts)
+    received = [r.message["Message-ID"] for r in pipeline.smtp.messages()]
+    alert = f"<{request.id}.ops-late_reply@"
+    reply = f"<{request.id}.reply@"
+    order = [m.split("@")[0] + "@" for m in received if m.startswith((alert, reply))]
+    assert order == [alert, reply]  # ops were told before the late reply went out
 
 
 def _wait_for(p: Pipeline, probe, timeout: float = 20):  # type: ignore[no-untyped-def]
