@@ -49,13 +49,28 @@ class Pipeline:
 
     def wait(self, request_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
         wanted = statuses or ("completed",)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            data = self.status(request_id)
-            if data["status"] in wanted:
-                return data
-            time.sleep(0.05)
-        raise AssertionError(f"request stuck in {self.status(request_id)['status']}")
+        try:
+            return until(lambda: (d := self.status(request_id))["status"] in wanted and d, timeout)
+        except AssertionError:
+            raise AssertionError(f"request stuck in {self.status(request_id)['status']}") from None
+
+
+def until(probe: Any, timeout: float = 60) -> Any:
+    """Poll ``probe`` until it returns something truthy (real servers take real time)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def request_status(rt: Runtime, request_id: str) -> str:
+    with Session(get_engine(rt.db_url)) as session:
+        request = session.get(Request, request_id)
+        assert request is not None
+        return request.status
 
 
 def make_settings(tmp: Path, db_url: str, smtp_port: int, **extra: Any) -> Settings:

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import dramatiq
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from dsr import intake, tasks
-from dsr.db import get_engine, migrate, session_scope
+from dsr.db import migrate, session_scope
 from dsr.demo_stores import create_store
-from dsr.models import Request
 from dsr.runtime import Runtime
 from dsr.smtp_sink import MailSink, free_port
 from tests import services
-from tests.e2e.conftest import make_settings
+from tests.e2e.conftest import make_settings, request_status, until
 
 EMAIL = "le.van.cuong@example.com"
 CONFIG = """
@@ -60,8 +58,8 @@ def test_unreachable_store_needs_attention_then_retry_completes(
             request, follow = intake.submit(session, rt, intake.Submission(
                 "erase", EMAIL, verified=True, by="t"))
         enqueue(follow)
-        _until(lambda: _status(rt, request.id) == "needs_attention")
-        alert = _until(lambda: [m for m in smtp.to(rt.settings.ops_email)
+        until(lambda: request_status(rt, request.id) == "needs_attention")
+        alert = until(lambda: [m for m in smtp.to(rt.settings.ops_email)
                                 if "connector_failed" in m["Message-ID"]])
         assert request.id[:8] in alert[0]["Subject"]
         assert EMAIL not in alert[0].as_string()
@@ -78,7 +76,7 @@ def test_unreachable_store_needs_attention_then_retry_completes(
         runtime.set_runtime(fixed)
         with session_scope(fixed.db_url) as session:
             enqueue(tasks.retry(session, fixed, request.id, by="ops"))
-        _until(lambda: _status(rt, request.id) == "completed")
+        until(lambda: request_status(rt, request.id) == "completed")
         replies = [m for m in smtp.to(EMAIL) if ".reply@" in m["Message-ID"]]
         assert len(replies) == 1
         with live.connect() as conn:
@@ -90,18 +88,3 @@ def test_unreachable_store_needs_attention_then_retry_completes(
         broker.flush_all()
         runtime.set_runtime(None)
         rt.close()
-
-
-def _status(rt: Runtime, request_id: str) -> str:
-    with Session(get_engine(rt.db_url)) as session:
-        return session.get(Request, request_id).status  # type: ignore[union-attr]
-
-
-def _until(probe, timeout: float = 60):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")

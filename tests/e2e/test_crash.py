@@ -17,10 +17,11 @@ from config.settings import Settings
 from dsr import intake
 from dsr.db import get_engine, migrate, session_scope
 from dsr.demo_stores import create_store
-from dsr.models import ConnectorTask, Request
+from dsr.models import ConnectorTask
 from dsr.runtime import Runtime
 from dsr.smtp_sink import MailSink
 from tests import services
+from tests.e2e.conftest import request_status, until
 
 EMAIL = "tran.thi.binh@example.com"
 SLOW_SECONDS = 4
@@ -94,13 +95,13 @@ def test_sigkill_mid_task_then_new_worker_completes_once(tmp_path: Path, postgre
             request, follow = intake.submit(session, rt, intake.Submission(
                 "access", EMAIL, verified=True, by="t"))
         enqueue(follow)
-        _until(lambda: _task_status(rt, request.id) == "running")
+        until(lambda: _task_status(rt, request.id) == "running")
         time.sleep(0.5)
         os.killpg(first.pid, signal.SIGKILL)  # parent and its worker process, mid-lookup
         first.wait()
         assert _task_status(rt, request.id) == "running"
         second = _start_worker(env)
-        _until(lambda: _request_status(rt, request.id) == "completed", timeout=90)
+        until(lambda: request_status(rt, request.id) == "completed", timeout=90)
         time.sleep(1)  # give a stray duplicate the chance to show itself
         replies = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")]
         assert len(replies) == 1
@@ -122,19 +123,3 @@ def _task_status(rt: Runtime, request_id: str) -> str | None:
         task = session.exec(select(ConnectorTask).where(
             ConnectorTask.request_id == request_id)).first()
         return task.status if task else None
-
-
-def _request_status(rt: Runtime, request_id: str) -> str:
-    with Session(get_engine(rt.db_url)) as session:
-        return session.get(Request, request_id).status  # type: ignore[union-attr]
-
-
-def _until(probe, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if probe():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
-
-

@@ -19,7 +19,7 @@ from dsr.seed import DEMO_SUBJECT, seed
 from dsr.smtp_sink import MailSink
 from dsr.steps import Step
 from tests import services
-from tests.e2e.conftest import make_settings
+from tests.e2e.conftest import make_settings, request_status, until
 
 EMAIL = DEMO_SUBJECT["email"]
 CORE: dict[str, Callable[[Session, Runtime, str], list[Step]]] = {
@@ -89,7 +89,7 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
             request, follow = intake.submit(session, rt, intake.Submission(
                 "access", EMAIL, verified=True, by="t"))
         enqueue(follow)
-        row = _until(lambda: _reply_row(rt, request.id, min_attempts=3))
+        row = until(lambda: _reply_row(rt, request.id, min_attempts=3))
         assert row.status == "pending"
         with Session(get_engine(rt.db_url)) as session:
             assert session.get(Request, request.id).status == "replying"  # type: ignore[union-attr]
@@ -97,7 +97,7 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
         try:
             with session_scope(rt.db_url) as session:
                 enqueue(redrive.stuck(session, rt, older_than_seconds=0))
-            _until(lambda: _status(rt, request.id) == "completed" or None)
+            until(lambda: request_status(rt, request.id) == "completed" or None)
             with session_scope(rt.db_url) as session:  # a second re-drive must not resend
                 enqueue(redrive.stuck(session, rt, older_than_seconds=0))
             time.sleep(0.5)
@@ -117,18 +117,3 @@ def _reply_row(rt: Runtime, request_id: str, min_attempts: int) -> Outbox | None
     with Session(get_engine(rt.db_url)) as session:
         row = outbox.find(session, request_id, outbox.REPLY)
         return row if row is not None and row.attempts >= min_attempts else None
-
-
-def _status(rt: Runtime, request_id: str) -> str:
-    with Session(get_engine(rt.db_url)) as session:
-        return session.get(Request, request_id).status  # type: ignore[union-attr]
-
-
-def _until(probe: Callable[[], Any], timeout: float = 60) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")

@@ -14,7 +14,7 @@ from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash
 from dsr.models import utcnow
 from dsr.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
-from tests.e2e.conftest import Pipeline
+from tests.e2e.conftest import Pipeline, until
 
 EMAIL = DEMO_SUBJECT["email"]
 
@@ -91,8 +91,8 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
     rid = pipeline.submit("access", EMAIL, verified=False, by=None)
     assert pipeline.status(rid)["status"] == "awaiting_verification"
     assert pipeline.status(rid)["tasks"] == []
-    code_mail = _wait_for(pipeline, lambda: [m for m in pipeline.smtp.to(EMAIL)
-                                             if ".verification-" in m["Message-ID"]])
+    code_mail = until(lambda: [m for m in pipeline.smtp.to(EMAIL)
+                               if ".verification-" in m["Message-ID"]])
     code = re.search(r"\b(\d{6})\b", _text(code_mail[0])).group(1)  # type: ignore[union-attr]
     wrong = "000000" if code != "000000" else "111111"
     with Session(get_engine(pipeline.rt.db_url)) as session:
@@ -131,16 +131,6 @@ def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
     assert order == [alert, reply]  # ops were told before the late reply went out
 
 
-def _wait_for(p: Pipeline, probe, timeout: float = 20):  # type: ignore[no-untyped-def]
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("nothing arrived")
 
 
 def test_caller_only_in_archive_is_found_by_phone(pipeline: Pipeline) -> None:
