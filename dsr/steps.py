@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 
 class Step(NamedTuple):
-    actor: str  # dispatch | run_task | aggregate | deliver
+    actor: str  # dispatch | run_task | aggregate | deliver, or inline: advance | fan_in
     id: str
 
 
@@ -28,3 +28,12 @@ def aggregate(request_id: str) -> Step:
 
 def deliver(outbox_id: str) -> Step:
     return Step("deliver", outbox_id)
+
+
+def advance(request_id: str) -> Step:
+    """Decide, in a fresh transaction after a task's commit, what may run next.
+
+    Deciding inside the task's own transaction loses work under concurrency: two last tasks
+    finishing together each see the other still running, and neither starts fan-in.
+    """
+    return Step("advance", request_id)

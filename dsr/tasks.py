@@ -71,7 +71,7 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
     if task is None:
         raise NotFound(f"no task {task_id}")
     if task.status in TERMINAL_TASK:
-        return dispatch.ready(session, task.request_id)
+        return [steps.advance(task.request_id)]
     if not _claim(session, rt, task):
         return []  # another worker holds a fresh claim on it
     request = session.get(Request, task.request_id)
@@ -81,7 +81,7 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
     if request.kind == RequestKind.ERASE and hold is not None:
         _finish(session, task, TaskStatus.SKIPPED, result=_deferred(hold.reason).to_json(),
                 error=f"legal hold: {hold.reason}"[:500])
-        return dispatch.ready(session, task.request_id)
+        return [steps.advance(task.request_id)]
     try:
         result = rt.connectors[task.connector].apply(
             Operation(request.kind), identity,
@@ -101,7 +101,7 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
         if _finish(session, task, TaskStatus.DONE, result=result.to_json(),
                    records=result.records):
             _expand_identity(session, request.id, result.provides)
-    return dispatch.ready(session, task.request_id)
+    return [steps.advance(task.request_id)]
 
 
 def _expand_identity(session: Session, request_id: str, provides: Identity) -> None:
@@ -123,7 +123,7 @@ def fail(session: Session, task_id: str, reason: str) -> list[steps.Step]:
     if task is None:
         return []
     _finish(session, task, TaskStatus.FAILED, error=reason[:500])
-    return dispatch.ready(session, task.request_id)
+    return [steps.advance(task.request_id)]
 
 
 def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:

@@ -32,10 +32,11 @@ def _run(core: Core, object_id: str) -> None:
 
 
 def enqueue(follow: Iterable[Step]) -> None:
-    """Send the next steps (after commit); fan-in runs inline in its own transaction."""
+    """Send the next steps (after commit); advance and fan-in run inline, each in its own
+    transaction, so they see every commit that came before them."""
     for step in follow:
-        if step.actor == "fan_in":
-            _run(tasks.fan_in, step.id)
+        if step.actor in INLINE:
+            _run(INLINE[step.actor], step.id)
         else:
             ACTORS[step.actor].send(step.id)
 
@@ -83,6 +84,7 @@ def deliver_message(outbox_id: str) -> None:
     enqueue(follow)
 
 
+INLINE: dict[str, Core] = {"advance": dispatching.advance, "fan_in": tasks.fan_in}
 ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
     "dispatch": dispatch_request,
     "run_task": run_connector_task,

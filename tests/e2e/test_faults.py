@@ -25,6 +25,7 @@ EMAIL = DEMO_SUBJECT["email"]
 CORE: dict[str, Callable[[Session, Runtime, str], list[Step]]] = {
     "dispatch": dispatch.dispatch,
     "run_task": tasks.run,
+    "advance": dispatch.advance,
     "fan_in": tasks.fan_in,
     "aggregate": aggregate.aggregate,
     "deliver": lambda s, rt, i: outbox.deliver(s, rt.settings, i),
