@@ -26,7 +26,7 @@ def json_value(value: object) -> Any:
     return value
 
 
-def json_row(row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+def json_row(row: Mapping[Any, Any], columns: Iterable[str]) -> dict[str, Any]:
     """The named columns of a row, JSON-safe, in column order."""
     return {name: json_value(row[name]) for name in columns}
 
@@ -41,20 +41,48 @@ def _replace_atomically(path: Path, write: Any) -> None:
 
 def write_table(staging: Path, table: str, rows: list[dict[str, Any]]) -> list[Path]:
     """Write ``<table>.json`` (a list of objects) and ``<table>.csv`` (with a header row)."""
-    staging.mkdir(parents=True, exist_ok=True)
-    json_path, csv_path = staging / f"{table}.json", staging / f"{table}.csv"
-    _replace_atomically(
-        json_path, lambda h: json.dump(rows, h, ensure_ascii=False, indent=2)
-    )
-    fields = list(rows[0]) if rows else []
+    with TableWriter(staging, table, list(rows[0]) if rows else []) as writer:
+        for row in rows:
+            writer.write(row)
+    return writer.paths
 
-    def write_csv(handle: Any) -> None:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
 
-    _replace_atomically(csv_path, write_csv)
-    return [json_path, csv_path]
+class TableWriter:
+    """Streams one table's rows to ``<table>.json`` and ``<table>.csv`` as they are read.
+
+    A subject with 100,000 orders must not be held in memory. Files appear (atomically) only
+    when the block ends without error and at least one row was written.
+    """
+
+    def __init__(self, staging: Path, table: str, columns: list[str]) -> None:
+        staging.mkdir(parents=True, exist_ok=True)
+        self.paths = [staging / f"{table}.json", staging / f"{table}.csv"]
+        self._tmp = [p.with_name(f".{p.name}.tmp") for p in self.paths]
+        self._json = self._tmp[0].open("w", encoding="utf-8")
+        self._csv_handle = self._tmp[1].open("w", encoding="utf-8", newline="")
+        self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
+        self._csv.writeheader()
+        self.count = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._json.write("[\n" if self.count == 0 else ",\n")
+        self._json.write(json.dumps(row, ensure_ascii=False))
+        self._csv.writerow(row)
+        self.count += 1
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._json.write("[]" if self.count == 0 else "\n]\n")
+        self._json.close()
+        self._csv_handle.close()
+        keep = exc_type is None and self.count > 0
+        for tmp, final in zip(self._tmp, self.paths, strict=True):
+            if keep:
+                os.replace(tmp, final)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def earliest(values: Iterable[Any]) -> str | None:

@@ -25,7 +25,7 @@ from connectors.base import (
     RetentionRule,
     TaskResult,
 )
-from connectors.export import earliest, json_row, write_table
+from connectors.export import TableWriter, earliest, json_row
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from connectors.sql_purge import naive_utc, purge
 from connectors.sql_tables import Bound, reflect, search_values, store_errors
@@ -196,21 +196,51 @@ class SqlStore:
         return TaskResult(operation, sum(map(len, rows.values())), outcomes, self._provided(rows))
 
     def _access(self, identity: Identity, staging: Path) -> TaskResult:
-        found = self.find(identity)
+        """Stream every table's rows straight to the staging files (never all in memory)."""
+        values = search_values(identity, self.needs, self.region)
+        if not values:
+            raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
+        tables = self.tables()
+        parents = {t.parent.table for t in self.config.tables if t.parent is not None}
+        keys: dict[str, list[Any]] = {}
         outcomes: list[Outcome] = []
+        provided = Identity()
         collected: list[Any] = []
-        for spec in self.config.tables:
-            if spec.name not in found.records:
-                continue
-            records = found.records[spec.name]
-            if records:
-                write_table(staging, spec.name, records)
-                outcomes.append(Outcome(spec.name, Action.EXPORTED, len(records)))
-            else:
-                outcomes.append(Outcome(spec.name, Action.NOT_FOUND, 0))
-            if spec.collected_at:
-                collected.extend(r[spec.collected_at] for r in records)
-        return TaskResult(Operation.ACCESS, found.count, outcomes, found.provides,
+        with store_errors(self.name), self.engine.connect() as conn:
+            streaming = conn.execution_options(stream_results=True, yield_per=1000)
+            for spec in self.config.tables:
+                bound = tables[spec.name]
+                if spec.parent is None:
+                    clause = bound.match_clause(values)
+                    if clause is None:
+                        continue  # not searchable with these identifiers: not claimed as empty
+                    selects = [sa.select(bound.table).where(clause).order_by(bound.key)]
+                elif spec.parent.table in keys:
+                    fk, pk = bound.col(spec.parent.column), keys[spec.parent.table]
+                    selects = [sa.select(bound.table).where(fk.in_(pk[i:i + _IN_CHUNK]))
+                               .order_by(bound.key) for i in range(0, len(pk), _IN_CHUNK)]
+                else:
+                    continue
+                columns = bound.export_columns()
+                own_keys = keys.setdefault(spec.name, []) if spec.name in parents else None
+                first: Any = None
+                with TableWriter(staging, spec.name, list(columns)) as writer:
+                    for stmt in selects:
+                        for row in streaming.execute(stmt):
+                            m = row._mapping
+                            writer.write(json_row(m, columns))
+                            if own_keys is not None:
+                                own_keys.append(m[spec.key])
+                            for kind, column in spec.provides.items():
+                                provided.add(kind, [normalise_value(kind, m[column],
+                                                                    self.region)])
+                            if spec.collected_at and m[spec.collected_at] is not None:
+                                value = json_row(m, [spec.collected_at])[spec.collected_at]
+                                first = value if first is None else min(first, value)
+                outcomes.append(Outcome(spec.name, Action.EXPORTED, writer.count)
+                                if writer.count else Outcome(spec.name, Action.NOT_FOUND, 0))
+                collected.append(first)
+        return TaskResult(Operation.ACCESS, sum(o.count for o in outcomes), outcomes, provided,
                           collected_from=earliest(collected))
 
     def _basis(self, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
