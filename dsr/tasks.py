@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from connectors.base import Action, Operation, Outcome, TaskResult
 from dsr import audit, dispatch, messages, steps
 from dsr.db import changed
-from dsr.errors import FatalStoreError, NotApplicable, NotFound, RetriableStoreError
+from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound
 from dsr.holds import matching as matching_hold
 from dsr.identity import Identity
 from dsr.models import (
@@ -91,10 +91,14 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
         _finish(session, task, TaskStatus.SKIPPED, error=str(err)[:500])
     except FatalStoreError as err:
         _finish(session, task, TaskStatus.FAILED, error=str(err)[:500])
-    except RetriableStoreError as err:
-        # Back to pending so the broker's retry can claim it again at once.
+    except Exception as err:
+        # Release the claim so the broker's retry can run the task at once, instead of finding
+        # a fresh lease and leaving the request to the re-drive job.
+        session.rollback()
         session.execute(update(ConnectorTask).where(col(ConnectorTask.id) == task.id).values(
-            status=TaskStatus.PENDING, error=str(err)[:500], updated_at=utcnow()))
+            status=TaskStatus.PENDING, updated_at=utcnow(),
+            # Our errors carry ids only; others (SQLAlchemy's) may quote bound values.
+            error=str(err)[:500] if isinstance(err, DsrError) else type(err).__name__))
         session.commit()
         raise
     else:

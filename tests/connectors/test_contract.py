@@ -198,7 +198,8 @@ def test_purge_takes_aged_rows_and_spares_young_and_held(store: Harness) -> None
     report = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
                                    chunk_size=3)
     assert (report.matched, report.purged, report.skipped_held) == (N_OLD, N_OLD, 1)
-    assert report.done and report.chunks == 3  # 7 rows, 3 per chunk
+    # 7 rows from 3 keys per chunk: more than one chunk (fast chunks grow, so 2 or 3).
+    assert report.done and 2 <= report.chunks <= 3
     assert store.old_live() == 0
     assert store.protected() == protected
     if store.purge_deletes:
