@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from typer.exceptions import TyperException
 
@@ -55,10 +56,18 @@ def _ledger(rt: Any) -> Iterator[Session]:
 
 
 def _enqueue(follow: list[Any]) -> None:
-    if follow:
-        from workers.actors import enqueue
+    """Send the next steps; with the broker down the ledger still holds them (re-drive)."""
+    if not follow:
+        return
+    from redis.exceptions import RedisError
 
+    from workers.actors import enqueue
+
+    try:
         enqueue(follow)
+    except (RedisError, OSError) as err:
+        typer.echo(f"warning: broker unreachable ({type(err).__name__}); the request is saved "
+                   "and the scheduler's re-drive will send it", err=True)
 
 
 def _parse_sets(values: list[str]) -> dict[str, str]:
@@ -348,6 +357,10 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as err:
         typer.echo(f"configuration error: {err}", err=True)
         sys.exit(3)
+    except OperationalError as err:
+        typer.echo(f"error: the ledger database is unreachable ({type(err.orig).__name__})",
+                   err=True)
+        sys.exit(1)
     except DsrError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(1)

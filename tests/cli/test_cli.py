@@ -110,3 +110,32 @@ def test_audit_verify_finds_the_first_broken_link(env: dict[str, str], tmp_path:
     broken = dsr(env, "audit", "verify", "--json")
     assert broken.returncode == 1
     assert json.loads(broken.stdout)["first_broken"] == 2
+
+
+def test_broker_down_keeps_the_request_for_redrive(env: dict[str, str], tmp_path: Path) -> None:
+    """With Redis unreachable, submit still saves the request, warns, and re-drive finds it."""
+    from dsr.smtp_sink import free_port
+
+    env = dict(env, DSR_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    done = dsr(env, "submit", "access", "--email", "a@b.vn", "--verified", "--by", "t")
+    assert done.returncode == 0 and "broker unreachable" in done.stderr
+    request_id = done.stdout.strip()
+    from config.settings import Settings
+    from dsr.db import session_scope
+    from dsr.redrive import stuck
+    from dsr.runtime import Runtime
+
+    rt = Runtime(Settings(var_dir=tmp_path / "var"))
+    with session_scope(rt.db_url) as session:
+        assert ("dispatch", request_id) in stuck(session, rt, older_than_seconds=0)
+
+
+def test_ledger_down_is_one_line_not_a_traceback(env: dict[str, str]) -> None:
+    """An unreachable ledger database is reported in one line, exit 1."""
+    from dsr.smtp_sink import free_port
+
+    env = dict(env, DSR_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x")
+    done = dsr(env, "list")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: the ledger database is unreachable (OperationalError)"]
