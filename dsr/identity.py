@@ -26,13 +26,17 @@ KINDS = (EMAIL, PHONE, NAME, CUSTOMER_ID)
 
 
 def normalise_email(raw: str) -> str:
-    """Strip, NFC and case-fold an address; raise InvalidInput when it is not one."""
+    """Strip, NFC and case-fold an address; raise InvalidInput when it is not one.
+
+    An internationalised domain becomes its ASCII (punycode) form, so it can be sent to by any
+    SMTP server; a non-ASCII local part would need SMTPUTF8 everywhere and is refused.
+    """
     text = unicodedata.normalize("NFC", raw.strip())
     try:
-        checked = validate_email(text, check_deliverability=False)
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
-        raise InvalidInput("malformed email address") from None
-    return checked.normalized.casefold()
+        raise InvalidInput("malformed email address (or non-ASCII before the @)") from None
+    return (checked.ascii_email or checked.normalized).casefold()
 
 
 def normalise_phone(raw: str, region: str = "VN") -> str:
