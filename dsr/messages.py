@@ -35,10 +35,13 @@ def verification_code(session: Session, settings: Settings, request: Request, co
 
 
 def ops_alert(session: Session, settings: Settings, request: Request, what: str,
-              stores: list[replies.StoreReport] | None = None) -> steps.Step:
-    """One alert per (request, reason); ids and connector names only, no personal data."""
+              stores: list[replies.StoreReport] | None = None, *,
+              occasion: str | None = None) -> steps.Step:
+    """One alert per (request, reason, occasion); ids and connector names only, no personal
+    data. ``occasion`` tells apart a reason that can recur (a task failing again after retry)."""
     message = replies.render_ops_alert(context(request, settings), stores or [], what)
-    row = outbox.queue(session, settings, request_id=request.id, purpose=f"ops:{what}",
+    purpose = f"ops:{what}" + (f":{occasion}" if occasion else "")
+    row = outbox.queue(session, settings, request_id=request.id, purpose=purpose,
                        recipient=settings.ops_email, message=message)
     return steps.deliver(row.id)
 

@@ -148,8 +148,10 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
         audit.record(session, actor="system", action="needs_attention", request_id=request_id)
         from dsr.aggregate import store_reports
 
-        return [messages.ops_alert(session, rt.settings, request, "connector_failed",
-                                   store_reports(session, rt, request))]
+        reports = store_reports(session, rt, request)
+        rounds = max((t.attempts for t in dispatch.tasks_of(session, request_id)), default=1)
+        return [messages.ops_alert(session, rt.settings, request, "connector_failed", reports,
+                                   occasion=f"attempt-{rounds}")]
     if changed(session, base.where(~failed).values(
             status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
