@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 from dsr import audit, messages, outbox, replies, steps
 from dsr.bundle import bundle_path
 from dsr.db import changed, session_scope
-from dsr.models import OPEN_REQUEST, Request, RequestStatus, utcnow
+from dsr.models import OPEN_REQUEST, Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.runtime import Runtime
 
 _FINISHED = (RequestStatus.COMPLETED, RequestStatus.CANCELED, RequestStatus.REJECTED)
@@ -66,11 +67,16 @@ def check(session: Session, rt: Runtime, now: datetime | None = None, *,
 
 
 def cleanup(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
-    """Delete export bundles and staged store files past the link lifetime; forget stale codes."""
+    """Delete export bundles, staged store files and sent e-mail copies past the link lifetime;
+    forget stale codes and delete the e-mails that carried them.
+
+    Our own copies of a subject's data must not outlive their purpose either: a sent reply's
+    ``.eml`` may carry the whole bundle. The outbox row (Message-ID, sent_at) stays as record.
+    """
     now = now or utcnow()
     cutoff = now - timedelta(seconds=rt.settings.download_link_ttl_seconds)
     export_dir = rt.settings.resolved_export_dir
-    counts = {"bundles": 0, "staging": 0, "codes": 0}
+    counts = {"bundles": 0, "staging": 0, "codes": 0, "messages": 0}
     with session_scope(rt.db_url) as session:
         finished = session.exec(select(Request.id).where(
             col(Request.status).in_(_FINISHED),
@@ -86,11 +92,25 @@ def cleanup(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
             if staging.is_dir():
                 shutil.rmtree(staging, ignore_errors=True)
                 counts["staging"] += 1
-        counts["codes"] = changed(session, update(Request).where(
-            col(Request.code_hash).is_not(None), col(Request.code_expires_at) < now,
-        ).values(code_hash=None))
+            counts["messages"] += _unlink(session.exec(select(Outbox.path).where(
+                Outbox.request_id == request_id, Outbox.status == OutboxStatus.SENT)).all())
+        expired = col(Request.code_hash).is_not(None), col(Request.code_expires_at) < now
+        counts["messages"] += _unlink(session.exec(select(Outbox.path).join(
+            Request, col(Request.id) == col(Outbox.request_id)).where(
+            *expired, col(Outbox.purpose).startswith("verification"))).all())
+        counts["codes"] = changed(session, update(Request).where(*expired).values(
+            code_hash=None))
         if any(counts.values()):
             audit.record(session, actor="scheduler", action="expired_cleanup",
                          bundles=counts["bundles"], staging=counts["staging"],
-                         codes=counts["codes"])
+                         codes=counts["codes"], messages=counts["messages"])
     return counts
+
+
+def _unlink(paths: Sequence[str]) -> int:
+    gone = 0
+    for path in map(Path, paths):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone

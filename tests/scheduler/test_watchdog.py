@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dsr import intake, outbox, watchdog
 from dsr.bundle import bundle_path
 from dsr.db import get_engine, migrate, session_scope
-from dsr.models import Request, RequestStatus
+from dsr.models import Outbox, OutboxStatus, Request, RequestStatus
 from dsr.runtime import Runtime
 from dsr.smtp_sink import MailSink
 from dsr.steps import Step
@@ -102,25 +102,33 @@ def test_nothing_is_sent_before_the_first_reminder_point(rt: Runtime, smtp: Mail
     assert smtp.to(OPS) == []
 
 
-def _completed(rt: Runtime, email: str, at: datetime) -> tuple[Path, Path]:
-    """A completed access request with its bundle and staged store files on disk."""
+def _completed(rt: Runtime, email: str, at: datetime) -> tuple[Path, Path, Path]:
+    """A completed access request with its bundle, staged store files and sent e-mail on disk."""
     request, _ = _submit(rt, email)
     with session_scope(rt.db_url) as session:
         row = session.get(Request, request.id)
         assert row is not None
         row.status, row.completed_at, row.updated_at = RequestStatus.COMPLETED, at, at
+        row.code_hash = None  # verified long ago
         session.add(row)
+        ack = session.exec(select(Outbox).where(Outbox.request_id == request.id,
+                                                Outbox.purpose == "acknowledgement")).one()
+        ack.status = OutboxStatus.SENT
+        session.add(ack)
+        sent = Path(ack.path)
     bundle = bundle_path(rt.settings.resolved_export_dir, request.id)
     staged = bundle.parent / "stores" / "crm" / "customers.json"
     staged.parent.mkdir(parents=True)
     staged.write_text("[]")
     bundle.write_bytes(b"PK")
-    return bundle, staged
+    assert sent.is_file()
+    return bundle, staged, sent
 
 
 @pytest.mark.parametrize("rt", ["sqlite"], indirect=True)
 def test_cleanup_deletes_expired_bundles_and_codes_only(rt: Runtime) -> None:
-    """Bundles past the link lifetime and stale codes go; fresh ones stay."""
+    """Bundles, staged files and sent e-mails past the link lifetime go, and stale codes with
+    their e-mails; fresh ones stay."""
     ttl = timedelta(seconds=rt.settings.download_link_ttl_seconds)
     now = RECEIVED + ttl + timedelta(days=3)
     old = _completed(rt, "old@example.com", RECEIVED + timedelta(days=1))
@@ -129,9 +137,10 @@ def test_cleanup_deletes_expired_bundles_and_codes_only(rt: Runtime) -> None:
     waiting, _ = _submit(rt, "waiting@example.com", now=now - timedelta(hours=1))
 
     counts = watchdog.cleanup(rt, now)
-    assert counts == {"bundles": 1, "staging": 1, "codes": 3}  # three codes sent at RECEIVED
+    # one old request's files; codes sent at RECEIVED: stale's (and its e-mail) only
+    assert counts == {"bundles": 1, "staging": 1, "codes": 1, "messages": 2}
     assert not any(p.exists() for p in old) and all(p.exists() for p in fresh)
     with Session(get_engine(rt.db_url)) as session:
         assert session.get(Request, stale.id).code_hash is None  # type: ignore[union-attr]
         assert session.get(Request, waiting.id).code_hash is not None  # type: ignore[union-attr]
-    assert watchdog.cleanup(rt, now) == {"bundles": 0, "staging": 0, "codes": 0}
+    assert watchdog.cleanup(rt, now) == {"bundles": 0, "staging": 0, "codes": 0, "messages": 0}
