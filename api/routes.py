@@ -50,11 +50,11 @@ def list_requests(
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> list[dict[str, Any]]:
     """Requests, newest first."""
-    from dsr.views import request_json
+    from dsr.views import requests_json
 
     with session_scope(runtime(request).db_url) as session:
         rows = service.listing(session, status=status_, overdue=overdue, limit=limit)
-        return [request_json(session, r) for r in rows]
+        return requests_json(session, list(rows))
 
 
 @router.get("/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404))

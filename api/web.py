@@ -82,14 +82,14 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 @router.get(LIST_PATH)
 def requests_page(request: Request, status: str = "", overdue: str = "", filed: str = "",
                   who: Principal = Depends(current)) -> Response:
-    from dsr.views import request_json
+    from dsr.views import requests_json
 
     # Junk in the query string is ignored rather than answered with an error page.
     status = status if status in RequestStatus.__members__.values() else ""
     only_overdue = overdue.lower() in ("true", "1", "on")
     with session_scope(runtime(request).db_url) as session:
-        rows = [request_json(session, r) for r in service.listing(
-            session, status=status or None, overdue=only_overdue, limit=200)]
+        rows = requests_json(session, list(service.listing(
+            session, status=status or None, overdue=only_overdue, limit=200)))
     return render(request, "web/list.html", who=who, rows=_with_deadline(request, rows),
                   statuses=list(RequestStatus), status=status, overdue=only_overdue,
                   filed=filed if any(r["id"] == filed for r in rows) else "")

@@ -31,14 +31,6 @@ def json_row(row: Mapping[Any, Any], columns: Iterable[str]) -> dict[str, Any]:
     return {name: json_value(row[name]) for name in columns}
 
 
-def _replace_atomically(path: Path, write: Any) -> None:
-    # A crashed worker must never leave a half-written export that a retry would then trust.
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        write(handle)
-    os.replace(tmp, path)
-
-
 def write_table(staging: Path, table: str, rows: list[dict[str, Any]]) -> list[Path]:
     """Write ``<table>.json`` (a list of objects) and ``<table>.csv`` (with a header row)."""
     with TableWriter(staging, table, list(rows[0]) if rows else []) as writer:

@@ -186,7 +186,7 @@ def list_requests(
 ) -> None:
     """Requests, newest first."""
     from dsr.models import OPEN_REQUEST, Request, RequestStatus
-    from dsr.views import request_json
+    from dsr.views import requests_json
 
     if status_ is not None and status_ not in RequestStatus.__members__.values():
         raise InvalidInput(f"unknown status {status_!r}")
@@ -198,7 +198,7 @@ def list_requests(
         if overdue:
             query = query.where(col(Request.status).in_(OPEN_REQUEST),
                                 col(Request.due_at) < datetime.now(UTC))
-        data = [request_json(session, r) for r in session.exec(query)]
+        data = requests_json(session, list(session.exec(query)))
     _emit(data, as_json, lambda rows: "\n".join(_request_line(d) for d in rows) or "no requests")
 
 

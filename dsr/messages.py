@@ -46,8 +46,10 @@ def ops_alert(session: Session, settings: Settings, request: Request, what: str,
     return steps.deliver(row.id)
 
 
-def reminder(session: Session, settings: Settings, request: Request, when: str) -> steps.Step:
+def reminder(session: Session, settings: Settings, request: Request, when: str, *,
+             purpose: str) -> steps.Step:
+    """A deadline reminder to ops (``when``: due_soon, overdue, ack_overdue), once per purpose."""
     message = replies.render_reminder(context(request, settings), when)
-    row = outbox.queue(session, settings, request_id=request.id, purpose=f"reminder:{when}",
+    row = outbox.queue(session, settings, request_id=request.id, purpose=purpose,
                        recipient=settings.ops_email, message=message)
     return steps.deliver(row.id)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from dsr import outbox, steps
 from dsr.dispatch import ready
 from dsr.models import (
+    TERMINAL_TASK,
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -50,7 +51,7 @@ def stuck(session: Session, rt: Runtime, *, now: datetime | None = None,
 def _stuck_tasks(session: Session, request_id: str, cutoff: datetime) -> list[steps.Step]:
     tasks = list(session.exec(select(ConnectorTask).where(
         ConnectorTask.request_id == request_id)))
-    if all(t.status in (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.SKIPPED) for t in tasks):
+    if all(t.status in TERMINAL_TASK for t in tasks):
         return [steps.Step("fan_in", request_id)]
     idle = [t for t in tasks if t.status in (TaskStatus.PENDING, TaskStatus.RUNNING)
             and t.updated_at < cutoff]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from dsr.dispatch import tasks_of
-from dsr.models import Request
-from dsr.outbox import REPLY, find
+from dsr.models import ConnectorTask, Outbox, Request
+from dsr.outbox import REPLY
 
 
 def iso(value: datetime | None) -> str | None:
@@ -17,7 +17,26 @@ def iso(value: datetime | None) -> str | None:
 
 
 def request_json(session: Session, request: Request) -> dict[str, Any]:
-    reply = find(session, request.id, REPLY)
+    return requests_json(session, [request])[0]
+
+
+def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[str, Any]]:
+    """Many requests in three queries, not two more per request (``dsr list``, the API)."""
+    ids = [r.id for r in requests]
+    tasks: dict[str, list[ConnectorTask]] = {i: [] for i in ids}
+    replies: dict[str | None, Outbox] = {}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for task in session.exec(select(ConnectorTask).where(
+                col(ConnectorTask.request_id).in_(chunk)).order_by(
+                col(ConnectorTask.stage), col(ConnectorTask.connector))):
+            tasks[task.request_id].append(task)
+        replies.update((row.request_id, row) for row in session.exec(select(Outbox).where(
+            col(Outbox.request_id).in_(chunk), Outbox.purpose == REPLY)))
+    return [_shape(r, tasks[r.id], replies.get(r.id)) for r in requests]
+
+
+def _shape(request: Request, tasks: list[ConnectorTask], reply: Outbox | None
+           ) -> dict[str, Any]:
     return {
         "id": request.id,
         "kind": request.kind,
@@ -36,7 +55,7 @@ def request_json(session: Session, request: Request) -> dict[str, Any]:
         "tasks": [
             {"connector": t.connector, "status": t.status, "records": t.records,
              "stage": t.stage, "attempts": t.attempts, "error": t.error}
-            for t in tasks_of(session, request.id)
+            for t in tasks
         ],
         "reply": None if reply is None else {
             "status": reply.status, "message_id": reply.message_id, "path": reply.path,

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from dsr import audit, messages, outbox, replies, steps
+from dsr import audit, messages, outbox, steps
 from dsr.bundle import bundle_path
 from dsr.db import changed, session_scope
 from dsr.models import OPEN_REQUEST, Outbox, OutboxStatus, Request, RequestStatus, utcnow
@@ -57,12 +57,9 @@ def check(session: Session, rt: Runtime, now: datetime | None = None, *,
         for purpose, when in due_points(request, now, reminder_days):
             if outbox.find(session, request.id, purpose) is not None:
                 continue  # queued by an earlier run; the outbox and re-drive see it sent
-            message = replies.render_reminder(messages.context(request, rt.settings), when)
-            row = outbox.queue(session, rt.settings, request_id=request.id, purpose=purpose,
-                               recipient=rt.settings.ops_email, message=message)
+            out.append(messages.reminder(session, rt.settings, request, when, purpose=purpose))
             audit.record(session, actor="watchdog", action="deadline_reminder",
                          request_id=request.id, point=purpose.removeprefix("reminder:"))
-            out.append(steps.deliver(row.id))
     return out
 
 

@@ -64,10 +64,7 @@ def connector_task_exhausted(message_data: dict[str, Any], retry_info: dict[str,
     task_id = message_data["args"][0]
     log.warning("connector_task_failed_for_good", task_id=task_id,
                 retries=retry_info.get("retries"))
-    rt = runtime.get()
-    with session_scope(rt.db_url) as session:
-        follow = tasks.fail(session, task_id, "store unreachable; retries exhausted")
-    enqueue(follow)
+    _run(lambda session, _rt, tid: tasks.fail(session, tid, "retries exhausted"), task_id)
 
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
