@@ -1,12 +1,20 @@
+# The production image: the wheel only (no demo extra), run as an unprivileged user.
 FROM python:3.11-slim
-WORKDIR /app
+WORKDIR /src
+# Everything the wheel is built from: dsr/ links the other folders in as dsr.* subpackages.
 COPY pyproject.toml README.md ./
 COPY dsr dsr
+COPY api api
+COPY cli cli
 COPY config config
-COPY workers workers
 COPY connectors connectors
+COPY demo demo
 COPY scheduler scheduler
-RUN pip install --no-cache-dir .
+COPY workers workers
+RUN pip install --no-cache-dir . && rm -rf /src
+RUN useradd --system --home-dir /var/lib/dsr --create-home dsr
+USER dsr
+WORKDIR /var/lib/dsr
 ENV DSR_VAR_DIR=/var/lib/dsr
 VOLUME ["/var/lib/dsr"]
 ENTRYPOINT ["dsr"]

@@ -14,11 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import exports, health, metrics, routes, web
-from api.deps import Enqueue, broker_enqueue
-from api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
-from dsr.errors import InvalidInput, NotFound, StateConflict
-from dsr.runtime import Runtime
+from dsr.api import exports, health, metrics, routes, web
+from dsr.api.auth import FORBIDDEN
+from dsr.api.deps import broker_enqueue
+from dsr.api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
+from dsr.core.runtime import Runtime
+from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.service import Enqueue, Service
+from dsr.workers import runtime as worker_runtime
 
 log = structlog.get_logger("api")
 SESSION_MAX_AGE = 8 * 3600  # one working day
@@ -46,9 +49,13 @@ class AccessLog:
             await self.app(scope, receive, sending)
         finally:
             route = scope.get("route")
-            log.info("http_request", method=scope["method"],
-                     route=getattr(route, "path", "-"), status=status,
-                     ms=round((time.perf_counter() - start) * 1000, 1))
+            log.info(
+                "http_request",
+                method=scope["method"],
+                route=getattr(route, "path", "-"),
+                status=status,
+                ms=round((time.perf_counter() - start) * 1000, 1),
+            )
 
 
 def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
@@ -58,8 +65,10 @@ def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     # One clear line plus each problem; the input is not echoed back (it may be personal data).
     assert isinstance(exc, RequestValidationError)
-    problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "invalid")}
-                for e in exc.errors()]
+    problems = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "invalid")}
+        for e in exc.errors()
+    ]
     first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
     where = ".".join(p for p in first["loc"] if p != "body") or "request"
     return _error(422, f"{where}: {first['msg']}", errors=problems)
@@ -75,12 +84,16 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
     def conflict(_: Request, exc: Exception) -> JSONResponse:
         return _error(409, str(exc))
 
+    def denied(_: Request, exc: Exception) -> JSONResponse:
+        return _error(403, FORBIDDEN)
+
     def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input like any other
             return _error(422, "the request body could not be parsed; send UTF-8 JSON")
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=exc.headers)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     def login_required(_: Request, exc: Exception) -> Response:
         return RedirectResponse(LOGIN_PATH, status_code=303)
@@ -88,27 +101,34 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
     def csrf_rejected(request: Request, exc: Exception) -> Response:
         return render(request, "web/error.html", 403, problem="csrf")
 
-    return {NotFound: not_found, InvalidInput: invalid, StateConflict: conflict,
-            RequestValidationError: _validation_error, StarletteHTTPException: http_error,
-            LoginRequired: login_required,
-            CsrfRejected: csrf_rejected}
+    return {
+        NotFound: not_found,
+        InvalidInput: invalid,
+        StateConflict: conflict,
+        PermissionDenied: denied,
+        RequestValidationError: _validation_error,
+        StarletteHTTPException: http_error,
+        LoginRequired: login_required,
+        CsrfRejected: csrf_rejected,
+    }
 
 
 def _default_broker() -> Any:
-    from workers.broker import broker  # wired from the environment on first import
+    # Imported on first use: importing it wires the broker from the environment, which an app
+    # given its own ``broker`` (tests, the demo) must not do.
+    from dsr.workers.broker import broker
 
     return broker
 
 
-def create_app(rt: Runtime, *, enqueue: Enqueue | None = None,
-               broker: Any | None = None) -> FastAPI:
+def create_app(
+    rt: Runtime, *, enqueue: Enqueue | None = None, broker: Any | None = None
+) -> FastAPI:
     """The HTTP API and the support-staff web page over ``rt``'s ledger.
 
     ``enqueue`` sends steps after commit (default: the dramatiq actors); ``broker`` is what
     ``/healthz`` pings (default: the process's dramatiq broker).
     """
-    from workers import runtime as worker_runtime
-
     # Fan-in steps run inline inside ``enqueue``, against the process's Runtime: this one.
     worker_runtime.set_runtime(rt)
     app = FastAPI(
@@ -116,19 +136,25 @@ def create_app(rt: Runtime, *, enqueue: Enqueue | None = None,
         version="1.0",
         summary="File and follow access, rectify and erase requests; download access exports.",
         description="Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>` "
-                    "(keys from `dsr apikey create`). Roles: `support` files, views and "
-                    "downloads the exports it filed; `ops` may do everything.",
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        "(keys from `dsr apikey create`). Roles: `support` files, views and "
+        "downloads the exports it filed; `ops` may do everything.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
         exception_handlers=_handlers(),
     )
-    app.state.rt = rt
-    app.state.enqueue = enqueue or broker_enqueue
+    app.state.service = Service(rt, enqueue or broker_enqueue)
     app.state.broker = (lambda: broker) if broker is not None else _default_broker
     app.state.metrics = metrics.registry(rt.db_url)
     for router in (routes.router, exports.router, health.router, web.router):
         app.include_router(router)
-    app.add_middleware(SessionMiddleware, secret_key=rt.settings.secret_key,
-                       session_cookie="dsr_session", max_age=SESSION_MAX_AGE, same_site="strict",
-                       https_only=rt.settings.env == "production")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=rt.settings.secret_key,
+        session_cookie="dsr_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="strict",
+        https_only=rt.settings.env == "production",
+    )
     app.add_middleware(AccessLog)
     return app

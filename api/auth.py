@@ -12,18 +12,24 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import runtime
-from dsr import apikeys
-from dsr.apikeys import Role
-from dsr.db import session_scope
+from dsr.api.deps import runtime
+from dsr.core import apikeys
+from dsr.core.apikeys import Role
+from dsr.core.db import session_scope
+from dsr.service import Caller
 
 UNAUTHORISED = "authentication required"
 FORBIDDEN = "not allowed for this API key"
 
-_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
-                       description="An API key from `dsr apikey create`.")
-_bearer = HTTPBearer(auto_error=False, scheme_name="Bearer",
-                     description="The same API key as a bearer token.")
+_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from `dsr apikey create`.",
+)
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="Bearer", description="The same API key as a bearer token."
+)
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,27 @@ class Principal:
     def may(self, needed: Role) -> bool:
         return apikeys.allows(self.role, needed)
 
+    @property
+    def caller(self) -> Caller:
+        """This key as the application service sees it."""
+        return Caller(self.actor, Role(self.role))
+
 
 def unauthorised() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORISED,
-                         headers={"WWW-Authenticate": "Bearer"})
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 def forbidden() -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, FORBIDDEN)
 
 
-def principal(request: Request, header_key: str | None = Depends(_header),
-              bearer: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+def principal(
+    request: Request,
+    header_key: str | None = Depends(_header),
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> Principal:
     """The caller's key, looked up by digest; 401 when there is none that is live."""
     key = header_key or (bearer.credentials if bearer else None)
     with session_scope(runtime(request).db_url) as session:

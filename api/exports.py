@@ -10,28 +10,35 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from api import service
-from api.deps import runtime
-from api.schemas import ErrorOut
-from dsr.bundle import read_download_token
+from dsr.api.deps import service
+from dsr.api.schemas import ErrorOut
+from dsr.core.links import read_download_token
 from dsr.errors import InvalidInput, NotFound
 
 router = APIRouter(tags=["exports"])
 GONE = "this download link is not valid or has expired"
 
 
-@router.get("/exports/{token}", response_class=FileResponse,
-            responses={200: {"content": {"application/zip": {}},
-                             "description": "The access bundle (ZIP), streamed"},
-                       404: {"model": ErrorOut, "description": GONE}})
+@router.get(
+    "/exports/{token}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "The access bundle (ZIP), streamed",
+        },
+        404: {"model": ErrorOut, "description": GONE},
+    },
+)
 def download(token: str, request: Request) -> FileResponse:
     """Stream the bundle the link names; 404 alike for tampered, expired or unknown links."""
-    rt = runtime(request)
+    svc = service(request)
     try:
-        request_id = read_download_token(token, rt.settings)
-        path = service.bundle_of(rt, request_id)
+        request_id = read_download_token(token, svc.rt.settings)
+        path = svc.bundle(request_id)
     except InvalidInput:  # NotFound included: say nothing about which check failed
         raise NotFound(GONE) from None
-    service.record_download(rt, request_id, actor="subject")
-    return FileResponse(path, media_type="application/zip",
-                        filename=f"dsr-export-{request_id[:8]}.zip")
+    svc.record_download(request_id, actor="subject")
+    return FileResponse(
+        path, media_type="application/zip", filename=f"dsr-export-{request_id[:8]}.zip"
+    )

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.auth import Principal, require
-from api.deps import runtime
-from api.schemas import ErrorOut, HealthOut
-from dsr.apikeys import Role
-from dsr.db import get_engine
+from dsr.api.auth import Principal, require
+from dsr.api.deps import runtime
+from dsr.api.schemas import ErrorOut, HealthOut
+from dsr.core.apikeys import Role
+from dsr.core.db import get_engine
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger(__name__)
@@ -39,22 +39,33 @@ def _broker_ok(broker: Any) -> bool:
     return True
 
 
-@router.get("/healthz", response_model=HealthOut,
-            responses={503: {"model": HealthOut, "description": "A dependency does not answer"}})
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "A dependency does not answer"}},
+)
 def healthz(request: Request) -> Any:
     """Whether the ledger answers ``SELECT 1`` and the broker answers ``PING`` (no key needed)."""
-    checks = {"ledger": _ledger_ok(runtime(request).db_url),
-              "broker": _broker_ok(request.app.state.broker())}
-    body = {"status": "ok" if all(checks.values()) else "fail",
-            "checks": {k: "ok" if v else "fail" for k, v in checks.items()}}
+    checks = {
+        "ledger": _ledger_ok(runtime(request).db_url),
+        "broker": _broker_ok(request.app.state.broker()),
+    }
+    body = {
+        "status": "ok" if all(checks.values()) else "fail",
+        "checks": {k: "ok" if v else "fail" for k, v in checks.items()},
+    }
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
-                             "description": "Prometheus text exposition"},
-                       401: {"model": ErrorOut, "description": "Missing or wrong API key"},
-                       403: {"model": ErrorOut, "description": "Not an ops key"}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
+        401: {"model": ErrorOut, "description": "Missing or wrong API key"},
+        403: {"model": ErrorOut, "description": "Not an ops key"},
+    },
+)
 def metrics(request: Request, who: Principal = Depends(require(Role.OPS))) -> Response:
     """Requests by status and kind, overdue, task durations, replies sent, rows purged (ops)."""
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

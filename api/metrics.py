@@ -7,7 +7,6 @@ process sees the whole system; nothing is counted in memory. Every figure is one
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import (
@@ -22,9 +21,9 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from dsr.db import get_engine
-from dsr.models import (
-    OPEN_REQUEST,
+from dsr.core.db import get_engine
+from dsr.core.deadlines import overdue_clause
+from dsr.core.models import (
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -34,7 +33,7 @@ from dsr.models import (
     RequestStatus,
     TaskStatus,
 )
-from dsr.outbox import REPLY
+from dsr.core.outbox import REPLY
 
 # Connector work ranges from a cached lookup to a large store export.
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
@@ -79,29 +78,39 @@ class LedgerCollector(Collector):
             yield self._purged(session)
 
     def _requests(self, session: Session) -> Iterator[Metric]:
-        by = GaugeMetricFamily("dsr_requests", "Requests by status and kind.",
-                               labels=["status", "kind"])
+        by = GaugeMetricFamily(
+            "dsr_requests", "Requests by status and kind.", labels=["status", "kind"]
+        )
         counts: dict[tuple[str, str], int] = {
-            (s.value, k.value): 0 for s in RequestStatus for k in RequestKind}
-        for status, kind, n in session.exec(select(
-                Request.status, Request.kind, func.count()).group_by(
-                col(Request.status), col(Request.kind))):
+            (s.value, k.value): 0 for s in RequestStatus for k in RequestKind
+        }
+        for status, kind, n in session.exec(
+            select(Request.status, Request.kind, func.count()).group_by(
+                col(Request.status), col(Request.kind)
+            )
+        ):
             counts[(status, kind)] = n
         for (status, kind), n in sorted(counts.items()):
             by.add_metric([status, kind], n)
         yield by
-        overdue = session.exec(select(func.count()).select_from(Request).where(
-            col(Request.status).in_(OPEN_REQUEST),
-            col(Request.due_at) < datetime.now(UTC))).one()
-        yield GaugeMetricFamily("dsr_requests_overdue", "Open requests past their due date.",
-                                value=overdue)
+        overdue = session.exec(
+            select(func.count()).select_from(Request).where(overdue_clause())
+        ).one()
+        yield GaugeMetricFamily(
+            "dsr_requests_overdue", "Open requests past their due date.", value=overdue
+        )
 
     def _tasks(self, session: Session) -> Iterator[Metric]:
-        by = GaugeMetricFamily("dsr_connector_tasks", "Connector tasks by connector and status.",
-                               labels=["connector", "status"])
-        for connector, status, n in session.exec(select(
-                ConnectorTask.connector, ConnectorTask.status, func.count()).group_by(
-                col(ConnectorTask.connector), col(ConnectorTask.status))):
+        by = GaugeMetricFamily(
+            "dsr_connector_tasks",
+            "Connector tasks by connector and status.",
+            labels=["connector", "status"],
+        )
+        for connector, status, n in session.exec(
+            select(ConnectorTask.connector, ConnectorTask.status, func.count()).group_by(
+                col(ConnectorTask.connector), col(ConnectorTask.status)
+            )
+        ):
             by.add_metric([connector, status], n)
         yield by
         seconds = _seconds(session.get_bind().dialect.name)
@@ -110,37 +119,48 @@ class LedgerCollector(Collector):
         hist = HistogramMetricFamily(
             "dsr_connector_task_duration_seconds",
             "Time from a connector task's start to its end (done or failed).",
-            labels=["connector"])
-        for connector, count, total, *cumulative in session.execute(sa_select(
-                col(ConnectorTask.connector), *columns).where(
+            labels=["connector"],
+        )
+        for connector, count, total, *cumulative in session.execute(
+            sa_select(col(ConnectorTask.connector), *columns)
+            .where(
                 col(ConnectorTask.status).in_((TaskStatus.DONE, TaskStatus.FAILED)),
                 col(ConnectorTask.started_at).is_not(None),
                 col(ConnectorTask.finished_at).is_not(None),
-        ).group_by(col(ConnectorTask.connector))):
+            )
+            .group_by(col(ConnectorTask.connector))
+        ):
             buckets = [(str(b), int(c or 0)) for b, c in zip(BUCKETS, cumulative, strict=True)]
-            hist.add_metric([connector], buckets + [("+Inf", int(count))],
-                            sum_value=float(total))
+            hist.add_metric([connector], buckets + [("+Inf", int(count))], sum_value=float(total))
         yield hist
 
     def _replies(self, session: Session) -> Metric:
-        sent = CounterMetricFamily("dsr_replies_sent", "Replies sent to subjects, by kind.",
-                                   labels=["kind"])
+        sent = CounterMetricFamily(
+            "dsr_replies_sent", "Replies sent to subjects, by kind.", labels=["kind"]
+        )
         counts = {k.value: 0 for k in RequestKind}
-        for kind, n in session.exec(select(Request.kind, func.count()).join(
-                Outbox, col(Outbox.request_id) == col(Request.id)).where(
-                Outbox.purpose == REPLY, Outbox.status == OutboxStatus.SENT,
-        ).group_by(col(Request.kind))):
+        for kind, n in session.exec(
+            select(Request.kind, func.count())
+            .join(Outbox, col(Outbox.request_id) == col(Request.id))
+            .where(
+                Outbox.purpose == REPLY,
+                Outbox.status == OutboxStatus.SENT,
+            )
+            .group_by(col(Request.kind))
+        ):
             counts[kind] = n
         for kind, n in sorted(counts.items()):
             sent.add_metric([kind], n)
         return sent
 
     def _purged(self, session: Session) -> Metric:
-        purged = CounterMetricFamily("dsr_purged_rows", "Rows purged by retention sweeps.",
-                                     labels=["connector"])
+        purged = CounterMetricFamily(
+            "dsr_purged_rows", "Rows purged by retention sweeps.", labels=["connector"]
+        )
         totals: dict[str, int] = {}
-        for connector, report in session.exec(select(PurgeRun.connector, PurgeRun.report).where(
-                col(PurgeRun.dry_run).is_(False))):
+        for connector, report in session.exec(
+            select(PurgeRun.connector, PurgeRun.report).where(col(PurgeRun.dry_run).is_(False))
+        ):
             totals[connector] = totals.get(connector, 0) + purged_rows(report or {})
         for connector, n in sorted(totals.items()):
             purged.add_metric([connector], n)

@@ -7,36 +7,53 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
-from api import service
-from api.auth import Principal, forbidden, require
-from api.deps import runtime
-from api.schemas import ErrorOut, RequestDetail, RequestIn, RequestOut, VerifyIn
-from dsr import intake
-from dsr.apikeys import Role
-from dsr.db import session_scope
-from dsr.models import RequestStatus
+from dsr.api.auth import Principal, require
+from dsr.api.deps import service
+from dsr.api.schemas import ErrorOut, RequestDetail, RequestIn, RequestOut, VerifyIn
+from dsr.core import intake
+from dsr.core.apikeys import Role
+from dsr.core.models import RequestStatus
 
 router = APIRouter(prefix="/requests", tags=["requests"])
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer (one body shape for all)."""
-    text = {401: "Missing or wrong API key", 403: "The key's role does not allow this",
-            404: "No such request", 409: "The request's status does not allow this",
-            422: "Invalid input; nothing was written"}
+    text = {
+        401: "Missing or wrong API key",
+        403: "The key's role does not allow this",
+        404: "No such request",
+        409: "The request's status does not allow this",
+        422: "Invalid input; nothing was written",
+    }
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RequestOut,
-             responses=errors(401, 403, 422))
-def create_request(body: RequestIn, request: Request, response: Response,
-                   who: Principal = Depends(require(Role.SUPPORT))) -> dict[str, Any]:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RequestOut,
+    responses=errors(401, 403, 422),
+)
+def create_request(
+    body: RequestIn,
+    request: Request,
+    response: Response,
+    who: Principal = Depends(require(Role.SUPPORT)),
+) -> dict[str, Any]:
     """File a request; the API key's name is recorded as the staff member who filed it."""
-    sub = intake.Submission(kind=body.kind.value, email=body.email, phone=body.phone,
-                            name=body.name, changes=dict(body.changes),
-                            jurisdiction=body.jurisdiction, language=body.language,
-                            verified=body.verified, by=who.actor)
-    data = service.file_request(request, runtime(request), sub)
+    sub = intake.Submission(
+        kind=body.kind.value,
+        email=body.email,
+        phone=body.phone,
+        name=body.name,
+        changes=dict(body.changes),
+        jurisdiction=body.jurisdiction,
+        language=body.language,
+        verified=body.verified,
+        by=who.actor,
+    )
+    data = service(request).submit(sub)
     response.headers["Location"] = f"/requests/{data['id']}"
     return data
 
@@ -50,50 +67,52 @@ def list_requests(
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> list[dict[str, Any]]:
     """Requests, newest first."""
-    from dsr.views import requests_json
-
-    with session_scope(runtime(request).db_url) as session:
-        rows = service.listing(session, status=status_, overdue=overdue, limit=limit)
-        return requests_json(session, list(rows))
+    return service(request).listing(status=status_, overdue=overdue, limit=limit)
 
 
 @router.get("/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404))
-def get_request(request_id: str, request: Request,
-                who: Principal = Depends(require(Role.SUPPORT))) -> dict[str, Any]:
+def get_request(
+    request_id: str, request: Request, who: Principal = Depends(require(Role.SUPPORT))
+) -> dict[str, Any]:
     """The request, each connector task, the reply, who filed it and its audit trail."""
-    with session_scope(runtime(request).db_url) as session:
-        return service.detail(session, service.load(session, request_id))
+    return service(request).status(request_id, by=who.caller)
 
 
-@router.post("/{request_id}/verify", response_model=RequestOut,
-             responses=errors(401, 403, 404, 409, 422))
-def verify_request(request_id: str, body: VerifyIn, request: Request,
-                   who: Principal = Depends(require(Role.SUPPORT))) -> dict[str, Any]:
+@router.post(
+    "/{request_id}/verify", response_model=RequestOut, responses=errors(401, 403, 404, 409, 422)
+)
+def verify_request(
+    request_id: str,
+    body: VerifyIn,
+    request: Request,
+    who: Principal = Depends(require(Role.SUPPORT)),
+) -> dict[str, Any]:
     """The subject's one-time code; on success the request continues to its stores."""
-    return service.verify(request, runtime(request), request_id, body.code)
+    return service(request).verify(request_id, body.code)
 
 
-@router.post("/{request_id}/retry", response_model=RequestOut,
-             responses=errors(401, 403, 404, 409))
-def retry_request(request_id: str, request: Request,
-                  who: Principal = Depends(require(Role.OPS))) -> dict[str, Any]:
+@router.post("/{request_id}/retry", response_model=RequestOut, responses=errors(401, 403, 404, 409))
+def retry_request(
+    request_id: str, request: Request, who: Principal = Depends(require(Role.OPS))
+) -> dict[str, Any]:
     """Re-drive a needs_attention request's failed tasks (ops)."""
-    return service.retry(request, runtime(request), request_id, by=who.actor)
+    return service(request).retry(request_id, by=who.caller)
 
 
-@router.get("/{request_id}/export", response_class=FileResponse,
-            responses={200: {"content": {"application/zip": {}},
-                             "description": "The access bundle (ZIP), streamed"},
-                       **errors(401, 403, 404)})
-def download_export(request_id: str, request: Request,
-                    who: Principal = Depends(require(Role.SUPPORT))) -> FileResponse:
+@router.get(
+    "/{request_id}/export",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "The access bundle (ZIP), streamed",
+        },
+        **errors(401, 403, 404),
+    },
+)
+def download_export(
+    request_id: str, request: Request, who: Principal = Depends(require(Role.SUPPORT))
+) -> FileResponse:
     """The access bundle: ops may download any, support only those of requests they filed."""
-    rt = runtime(request)
-    with session_scope(rt.db_url) as session:
-        service.load(session, request_id)
-        if not who.may(Role.OPS) and service.filed_by(session, request_id) != who.actor:
-            raise forbidden()
-    path = service.bundle_of(rt, request_id)
-    service.record_download(rt, request_id, actor=who.actor)
-    return FileResponse(path, media_type="application/zip",
-                        filename=f"dsr-export-{request_id}.zip")
+    path = service(request).export(request_id, by=who.caller)
+    return FileResponse(path, media_type="application/zip", filename=f"dsr-export-{request_id}.zip")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsr.models import OutboxStatus, RequestKind, RequestStatus, TaskStatus
+from dsr.core.models import OutboxStatus, RequestKind, RequestStatus, TaskStatus
 
 
 def printable(value: str) -> str:
@@ -24,23 +24,39 @@ def printable(value: str) -> str:
 class RequestIn(BaseModel):
     """A data-subject request to file; the filing staff member is the API key's name."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"kind": "access", "email": "an.nguyen@example.vn", "phone": "0912345678",
-         "language": "vi"},
-        {"kind": "rectify", "email": "an.nguyen@example.vn", "changes": {"name": "Nguyễn Văn An"}},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "access",
+                    "email": "an.nguyen@example.vn",
+                    "phone": "0912345678",
+                    "language": "vi",
+                },
+                {
+                    "kind": "rectify",
+                    "email": "an.nguyen@example.vn",
+                    "changes": {"name": "Nguyễn Văn An"},
+                },
+            ]
+        },
+    )
 
     kind: RequestKind
     email: str = Field(max_length=320, description="The subject's e-mail address.")
     phone: str | None = Field(default=None, max_length=40)
     name: str | None = Field(default=None, max_length=200)
-    changes: dict[str, str] = Field(default_factory=dict, max_length=20,
-                                    description="rectify only: field -> new value")
-    jurisdiction: str | None = Field(default=None, max_length=16,
-                                     description="Deadline profile (vn, gdpr, ccpa, policy30).")
+    changes: dict[str, str] = Field(
+        default_factory=dict, max_length=20, description="rectify only: field -> new value"
+    )
+    jurisdiction: str | None = Field(
+        default=None, max_length=16, description="Deadline profile (vn, gdpr, ccpa, policy30)."
+    )
     language: Literal["vi", "en"] | None = None
-    verified: bool = Field(default=False,
-                           description="The staff member vouches for the subject's identity.")
+    verified: bool = Field(
+        default=False, description="The staff member vouches for the subject's identity."
+    )
 
     @field_validator("email", "phone", "name", "jurisdiction")
     @classmethod

@@ -15,15 +15,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from api import service
-from api.auth import Principal
-from api.deps import runtime
-from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
-from dsr import intake
-from dsr.apikeys import Role
-from dsr.db import session_scope
-from dsr.errors import InvalidInput, NotFound, StateConflict
-from dsr.models import OPEN_REQUEST, RequestKind, RequestStatus
+from dsr.api.auth import Principal
+from dsr.api.deps import runtime, service
+from dsr.api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
+from dsr.core import intake
+from dsr.core.apikeys import Role
+from dsr.core.models import OPEN_REQUEST, RequestKind, RequestStatus
+from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH = "/web/requests"
@@ -39,10 +37,13 @@ def deadline(data: dict[str, Any], timezone: str, now: datetime) -> dict[str, An
     tz = ZoneInfo(timezone)
     is_open = data["status"] in OPEN_REQUEST
     days = (due.astimezone(tz).date() - now.astimezone(tz).date()).days
-    return {"due_date": due.astimezone(tz).date(), "open": is_open,
-            "overdue": is_open and due < now,
-            "days_left": days if is_open else None,
-            "days_over": max(1, -days)}
+    return {
+        "due_date": due.astimezone(tz).date(),
+        "open": is_open,
+        "overdue": is_open and due < now,
+        "days_left": days if is_open else None,
+        "days_over": max(1, -days),
+    }
 
 
 def _with_deadline(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -80,27 +81,46 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 
 @router.get(LIST_PATH)
-def requests_page(request: Request, status: str = "", overdue: str = "", filed: str = "",
-                  who: Principal = Depends(current)) -> Response:
-    from dsr.views import requests_json
-
+def requests_page(
+    request: Request,
+    status: str = "",
+    overdue: str = "",
+    filed: str = "",
+    who: Principal = Depends(current),
+) -> Response:
     # Junk in the query string is ignored rather than answered with an error page.
     status = status if status in RequestStatus.__members__.values() else ""
     only_overdue = overdue.lower() in ("true", "1", "on")
-    with session_scope(runtime(request).db_url) as session:
-        rows = requests_json(session, list(service.listing(
-            session, status=status or None, overdue=only_overdue, limit=200)))
-    return render(request, "web/list.html", who=who, rows=_with_deadline(request, rows),
-                  statuses=list(RequestStatus), status=status, overdue=only_overdue,
-                  filed=filed if any(r["id"] == filed for r in rows) else "")
+    rows = service(request).listing(status=status or None, overdue=only_overdue, limit=200)
+    return render(
+        request,
+        "web/list.html",
+        who=who,
+        rows=_with_deadline(request, rows),
+        statuses=list(RequestStatus),
+        status=status,
+        overdue=only_overdue,
+        filed=filed if any(r["id"] == filed for r in rows) else "",
+    )
 
 
 def _form_values(request: Request, **given: Any) -> dict[str, Any]:
     rt = runtime(request)
-    return {"kinds": list(RequestKind), "jurisdictions": list(rt.profiles),
-            "form": {"kind": "access", "email": "", "phone": "", "name": "", "changes": "",
-                     "jurisdiction": rt.settings.default_jurisdiction,
-                     "language": rt.settings.default_language, "verified": False, **given}}
+    return {
+        "kinds": list(RequestKind),
+        "jurisdictions": list(rt.profiles),
+        "form": {
+            "kind": "access",
+            "email": "",
+            "phone": "",
+            "name": "",
+            "changes": "",
+            "jurisdiction": rt.settings.default_jurisdiction,
+            "language": rt.settings.default_language,
+            "verified": False,
+            **given,
+        },
+    }
 
 
 @router.get("/web/requests/new")
@@ -130,68 +150,109 @@ def _check_text(*values: str) -> None:
 
 
 @router.post(LIST_PATH)
-def file_request(request: Request, csrf: str = Form(""), kind: str = Form(""),
-                 email: str = Form(""), phone: str = Form(""), name: str = Form(""),
-                 changes: str = Form(""), jurisdiction: str = Form(""), language: str = Form(""),
-                 verified: str = Form(""), who: Principal = Depends(current)) -> Response:
+def file_request(
+    request: Request,
+    csrf: str = Form(""),
+    kind: str = Form(""),
+    email: str = Form(""),
+    phone: str = Form(""),
+    name: str = Form(""),
+    changes: str = Form(""),
+    jurisdiction: str = Form(""),
+    language: str = Form(""),
+    verified: str = Form(""),
+    who: Principal = Depends(current),
+) -> Response:
     """File a request from the form; bad input re-shows the form with the reason."""
     check_csrf(request, csrf)
-    given = {"kind": kind, "email": email, "phone": phone, "name": name, "changes": changes,
-             "jurisdiction": jurisdiction, "language": language, "verified": bool(verified)}
+    given = {
+        "kind": kind,
+        "email": email,
+        "phone": phone,
+        "name": name,
+        "changes": changes,
+        "jurisdiction": jurisdiction,
+        "language": language,
+        "verified": bool(verified),
+    }
     try:
         _check_text(kind, email, phone, name, changes, jurisdiction, language)
-        sub = intake.Submission(kind=kind, email=email, phone=phone.strip() or None,
-                                name=name.strip() or None, changes=_parse_changes(changes),
-                                jurisdiction=jurisdiction or None, language=language or None,
-                                verified=bool(verified), by=who.actor)
-        data = service.file_request(request, runtime(request), sub)
+        sub = intake.Submission(
+            kind=kind,
+            email=email,
+            phone=phone.strip() or None,
+            name=name.strip() or None,
+            changes=_parse_changes(changes),
+            jurisdiction=jurisdiction or None,
+            language=language or None,
+            verified=bool(verified),
+            by=who.actor,
+        )
+        data = service(request).submit(sub)
     except InvalidInput as err:
-        return render(request, "web/new.html", 422, who=who, error=str(err),
-                      **_form_values(request, **given))
+        return render(
+            request, "web/new.html", 422, who=who, error=str(err), **_form_values(request, **given)
+        )
     return _see_other(f"{LIST_PATH}?filed={data['id']}")
 
 
-def _detail_page(request: Request, who: Principal, request_id: str, *,
-                 error: str | None = None, status_code: int = 200) -> Response:
-    rt = runtime(request)
-    with session_scope(rt.db_url) as session:
-        try:
-            data = service.detail(session, service.load(session, request_id))
-        except NotFound:
-            return render(request, "web/error.html", 404, who=who, problem="not_found")
+def _detail_page(
+    request: Request,
+    who: Principal,
+    request_id: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    svc = service(request)
+    try:
+        data = svc.status(request_id, by=who.caller)
+    except NotFound:
+        return render(request, "web/error.html", 404, who=who, problem="not_found")
     data = _with_deadline(request, [data])[0]
-    has_bundle = service.has_bundle(rt, request_id)
-    may_download = has_bundle and (who.may(Role.OPS) or data["filed_by"] == who.actor)
-    return render(request, "web/detail.html", status_code, who=who, r=data, error=error,
-                  may_download=may_download, may_retry=who.may(Role.OPS)
-                  and data["status"] == RequestStatus.NEEDS_ATTENTION)
+    may_download = svc.may_download(data, who.caller)
+    return render(
+        request,
+        "web/detail.html",
+        status_code,
+        who=who,
+        r=data,
+        error=error,
+        may_download=may_download,
+        may_retry=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_ATTENTION,
+    )
 
 
 @router.get("/web/requests/{request_id}")
-def request_page(request_id: str, request: Request,
-                 who: Principal = Depends(current)) -> Response:
+def request_page(request_id: str, request: Request, who: Principal = Depends(current)) -> Response:
     return _detail_page(request, who, request_id)
 
 
 @router.post("/web/requests/{request_id}/verify")
-def verify(request_id: str, request: Request, csrf: str = Form(""), code: str = Form(""),
-           who: Principal = Depends(current)) -> Response:
+def verify(
+    request_id: str,
+    request: Request,
+    csrf: str = Form(""),
+    code: str = Form(""),
+    who: Principal = Depends(current),
+) -> Response:
     check_csrf(request, csrf)
     try:
-        service.verify(request, runtime(request), request_id, code[:32])
+        service(request).verify(request_id, code[:32])
     except (InvalidInput, StateConflict) as err:
         return _detail_page(request, who, request_id, error=str(err), status_code=422)
     return _see_other(f"/web/requests/{request_id}")
 
 
 @router.post("/web/requests/{request_id}/retry")
-def retry(request_id: str, request: Request, csrf: str = Form(""),
-          who: Principal = Depends(current)) -> Response:
+def retry(
+    request_id: str, request: Request, csrf: str = Form(""), who: Principal = Depends(current)
+) -> Response:
     check_csrf(request, csrf)
     if not who.may(Role.OPS):
         return render(request, "web/error.html", 403, who=who, problem="forbidden")
     try:
-        service.retry(request, runtime(request), request_id, by=who.actor)
+        service(request).retry(request_id, by=who.caller)
     except (InvalidInput, StateConflict) as err:
         return _detail_page(request, who, request_id, error=str(err), status_code=409)
     return _see_other(f"/web/requests/{request_id}")
@@ -199,18 +260,10 @@ def retry(request_id: str, request: Request, csrf: str = Form(""),
 
 @router.get("/web/requests/{request_id}/export")
 def export(request_id: str, request: Request, who: Principal = Depends(current)) -> Response:
-    rt = runtime(request)
-    with session_scope(rt.db_url) as session:
-        try:
-            service.load(session, request_id)
-        except NotFound:
-            return render(request, "web/error.html", 404, who=who, problem="not_found")
-        if not who.may(Role.OPS) and service.filed_by(session, request_id) != who.actor:
-            return render(request, "web/error.html", 403, who=who, problem="forbidden")
     try:
-        path = service.bundle_of(rt, request_id)
+        path = service(request).export(request_id, by=who.caller)
     except NotFound:
         return render(request, "web/error.html", 404, who=who, problem="not_found")
-    service.record_download(rt, request_id, actor=who.actor)
-    return FileResponse(path, media_type="application/zip",
-                        filename=f"dsr-export-{request_id}.zip")
+    except PermissionDenied:
+        return render(request, "web/error.html", 403, who=who, problem="forbidden")
+    return FileResponse(path, media_type="application/zip", filename=f"dsr-export-{request_id}.zip")

@@ -18,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from api.auth import Principal
-from api.deps import runtime
-from config.settings import CONFIG_DIR
-from dsr import apikeys
-from dsr.db import session_scope
-from dsr.replies import format_date
+from dsr.api.auth import Principal
+from dsr.api.deps import runtime
+from dsr.config.settings import CONFIG_DIR
+from dsr.core import apikeys
+from dsr.core.db import session_scope
+from dsr.core.models import LANGUAGES
+from dsr.core.replies import format_date
 
-LANGUAGES = ("vi", "en")
 LOGIN_PATH = "/web/login"
 
 
@@ -69,8 +69,7 @@ def log_in(request: Request, key: str) -> Principal | None:
         who = Principal(row.id, row.name, row.role)
     lang = language(request)
     request.session.clear()
-    request.session.update({"key_id": who.key_id, "lang": lang,
-                            "csrf": secrets.token_urlsafe(32)})
+    request.session.update({"key_id": who.key_id, "lang": lang, "csrf": secrets.token_urlsafe(32)})
     return who
 
 
@@ -89,9 +88,13 @@ def current(request: Request) -> Principal:
 
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
-    env = Environment(loader=FileSystemLoader(CONFIG_DIR / "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(CONFIG_DIR / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["date"] = format_date
     return Jinja2Templates(env=env)
 
@@ -102,10 +105,22 @@ def words(lang: str) -> ModuleType:
     return module  # type: ignore[no-any-return]
 
 
-def render(request: Request, name: str, status_code: int = 200, *,
-           who: Principal | None = None, **values: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    *,
+    who: Principal | None = None,
+    **values: Any,
+) -> HTMLResponse:
     """A page in the session's language, with what every page's frame needs."""
     lang = language(request)
-    context = {"lang": lang, "w": words(lang), "who": who, "csrf": csrf_token(request),
-               "path": request.url.path, **values}
+    context = {
+        "lang": lang,
+        "w": words(lang),
+        "who": who,
+        "csrf": csrf_token(request),
+        "path": request.url.path,
+        **values,
+    }
     return templates().TemplateResponse(request, name, context, status_code=status_code)

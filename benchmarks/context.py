@@ -19,8 +19,7 @@ class Options:
     workers: list[int] = field(default_factory=lambda: [1, 2])
     threads: int = 4
     prefetch: int = 0
-    only: list[str] = field(default_factory=lambda: ["peer", "full", "lookup", "purge",
-                                                     "memory"])
+    only: list[str] = field(default_factory=lambda: ["peer", "full", "lookup", "purge", "memory"])
     # peer workload
     peer_customers: int = 100_000
     peer_orders: int = 300_000
@@ -60,10 +59,11 @@ class Context:
     broker: Any = None
     _seeded: dict[int, Path] = field(default_factory=dict)
 
-    def settings(self, *, ledger_url: str, connectors_file: Path, data_dir: Path,
-                 export_dir: Path) -> tuple[Any, dict[str, str]]:
+    def settings(
+        self, *, ledger_url: str, connectors_file: Path, data_dir: Path, export_dir: Path
+    ) -> tuple[Any, dict[str, str]]:
         """The Settings of a pipeline run and the same as DSR_* variables for the workers."""
-        from config.settings import Settings
+        from dsr.config.settings import Settings
 
         smtp = self.services.start_smtp()
         env = {
@@ -78,40 +78,56 @@ class Context:
             "DSR_SMTP_PORT": str(smtp.port),
         }
         settings = Settings(
-            database_url=ledger_url, redis_url=self.services.redis_url,
-            broker_namespace=self.services.namespace, connectors_file=connectors_file,
-            data_dir=data_dir, export_dir=export_dir, var_dir=self.services.folder("var"),
-            smtp_host="127.0.0.1", smtp_port=smtp.port,
+            database_url=ledger_url,
+            redis_url=self.services.redis_url,
+            broker_namespace=self.services.namespace,
+            connectors_file=connectors_file,
+            data_dir=data_dir,
+            export_dir=export_dir,
+            var_dir=self.services.folder("var"),
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
         )
         return settings, env
 
     @contextmanager
-    def pipeline(self, name: str, *, connectors_file: Path, data_dir: Path,
-                 processes: int) -> Iterator[Any]:
+    def pipeline(
+        self, name: str, *, connectors_file: Path, data_dir: Path, processes: int
+    ) -> Iterator[Any]:
         """A fresh ledger, a worker pool of ``processes`` and a Driver over them."""
         from benchmarks.pipeline import Driver
         from benchmarks.pool import WorkerPool
-        from dsr.db import dispose_all, migrate
-        from dsr.runtime import Runtime
-        from workers import runtime
+        from dsr.core.db import dispose_all, migrate
+        from dsr.core.runtime import Runtime
+        from dsr.workers import runtime
 
         app = f"bench_{self.services.run_id}_{name}"
         ledger = f"{self.services.schema(f'ledger_{name}')}&application_name={app}"
         export_dir = self.services.folder(f"exports-{name}")
-        settings, env = self.settings(ledger_url=ledger, connectors_file=connectors_file,
-                                      data_dir=data_dir, export_dir=export_dir)
+        settings, env = self.settings(
+            ledger_url=ledger,
+            connectors_file=connectors_file,
+            data_dir=data_dir,
+            export_dir=export_dir,
+        )
         rt = Runtime(settings)
         migrate(rt.db_url)
         runtime.set_runtime(rt)
         clock = f"bench:{self.services.namespace}:clock:{name}"
-        pool = WorkerPool(env, processes=processes, threads=self.opts.threads,
-                          prefetch=self.opts.prefetch, clock_key=clock,
-                          log=self.services.tmp / f"workers-{name}.log")
+        pool = WorkerPool(
+            env,
+            processes=processes,
+            threads=self.opts.threads,
+            prefetch=self.opts.prefetch,
+            clock_key=clock,
+            log=self.services.tmp / f"workers-{name}.log",
+        )
         driver = None
         try:
             pool.start(self.broker)
-            driver = Driver(rt, self.broker, pool, name=name, profile=self.opts.profile,
-                            smtp=self.services.smtp)
+            driver = Driver(
+                rt, self.broker, pool, name=name, profile=self.opts.profile, smtp=self.services.smtp
+            )
             yield driver
         finally:
             pool.stop()
@@ -125,13 +141,14 @@ class Context:
     def seeded(self, customers: int) -> Path:
         """Demo stores (``dsr.seed.seed``) with ``customers`` people; seeded once per size."""
         if customers not in self._seeded:
-            from dsr.seed import seed
+            from dsr.demo.seed import seed
 
             folder = self.services.folder(f"demo-{customers}")
-            report = seed(folder, customers, secret_key=_secret(), seed=self.opts.seed,
-                          reset=True)
+            report = seed(folder, customers, secret_key=_secret(), seed=self.opts.seed, reset=True)
             self.report.details.setdefault("seed", {})[str(customers)] = {
-                "elapsed_s": report.elapsed_s, "stores": report.stores}
+                "elapsed_s": report.elapsed_s,
+                "stores": report.stores,
+            }
             self._seeded[customers] = folder
         return self._seeded[customers]
 
@@ -145,6 +162,6 @@ class Context:
 
 
 def _secret() -> str:
-    from config.settings import Settings
+    from dsr.config.settings import Settings
 
     return Settings().secret_key

@@ -73,8 +73,9 @@ class Services:
 
     def admin(self) -> sa.Engine:
         if self._admin is None:
-            self._admin = sa.create_engine(self.pg_url, isolation_level="AUTOCOMMIT",
-                                           pool_pre_ping=True)
+            self._admin = sa.create_engine(
+                self.pg_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True
+            )
         return self._admin
 
     def schema(self, name: str) -> str:
@@ -102,7 +103,7 @@ class Services:
     def start_smtp(self) -> Any:
         """The in-process aiosmtpd sink every reply goes to (started once)."""
         if self.smtp is None:
-            from dsr import smtp_sink
+            from dsr.demo import smtp_sink
 
             self._controller, self.smtp = smtp_sink.start()
         return self.smtp
@@ -146,6 +147,6 @@ class Services:
             for pattern in (f"{self.namespace}*", f"bench:{self.namespace}*"):
                 keys = list(client.scan_iter(match=pattern, count=1000))
                 for i in range(0, len(keys), 500):
-                    client.delete(*keys[i:i + 500])
+                    client.delete(*keys[i : i + 500])
         finally:
             client.close()

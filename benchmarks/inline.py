@@ -19,28 +19,36 @@ from benchmarks.report import RESULTS
 def _cores() -> dict[str, Callable[..., list[Any]]]:
     """Each message actor's core call, plus the steps the actors run inline (their own table,
     so this follows the pipeline when an inline step is added)."""
-    from dsr import aggregate, dispatch, outbox, tasks
-    from workers.actors import INLINE
+    from dsr.core import aggregate, delivery, dispatch, tasks
+    from dsr.workers.actors import INLINE
 
-    return {"dispatch": dispatch.dispatch, "run_task": tasks.run,
-            "aggregate": aggregate.aggregate,
-            "deliver": lambda session, rt, oid: outbox.deliver(session, rt.settings, oid),
-            **INLINE}
+    return {
+        "dispatch": dispatch.dispatch,
+        "run_task": tasks.run,
+        "aggregate": aggregate.aggregate,
+        "deliver": lambda session, rt, oid: delivery.deliver(session, rt.settings, oid),
+        **INLINE,
+    }
 
 
 def submit(rt: Any, sub: Any) -> tuple[str, list[Any]]:
-    from dsr import intake
-    from dsr.db import session_scope
+    from dsr.core import intake
+    from dsr.core.db import session_scope
 
     with session_scope(rt.db_url) as session:
         request, todo = intake.submit(session, rt, sub)
     return request.id, list(todo)
 
 
-def execute(rt: Any, todo: list[Any], *, deliver: bool = True,
-            after: Callable[[str, float], None] | None = None) -> None:
+def execute(
+    rt: Any,
+    todo: list[Any],
+    *,
+    deliver: bool = True,
+    after: Callable[[str, float], None] | None = None,
+) -> None:
     """Run ``todo`` and every step that follows, in order; ``after(actor, seconds)`` each."""
-    from dsr.db import session_scope
+    from dsr.core.db import session_scope
 
     cores = _cores()
     while todo:
@@ -76,11 +84,14 @@ def profile(rt: Any, subs: list[Any], label: str) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     path: Path = RESULTS / f"profile-{label}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(profiler.output_text(unicode=True, color=False, show_all=False),
-                    encoding="utf-8")
+    path.write_text(
+        profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8"
+    )
     return {
-        "requests": len(subs), "ms_per_request": round(1000 * seconds / len(subs), 1),
-        "ms_per_request_by_step": {a: round(1000 * sum(v) / len(subs), 1)
-                                   for a, v in per_actor.items()},
+        "requests": len(subs),
+        "ms_per_request": round(1000 * seconds / len(subs), 1),
+        "ms_per_request_by_step": {
+            a: round(1000 * sum(v) / len(subs), 1) for a, v in per_actor.items()
+        },
         "report": str(path.relative_to(RESULTS.parent.parent)),
     }

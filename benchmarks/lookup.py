@@ -31,8 +31,10 @@ RAW = {  # connector -> (store file, one indexed query, which subject field it t
 
 def sample(data_dir: Path, count: int, seed: int) -> list[dict[str, str]]:
     with sqlite3.connect(data_dir / "crm.db") as conn:
-        rows = conn.execute("SELECT customer_id, email_norm, phone_norm FROM customers "
-                            "WHERE email_norm IS NOT NULL AND phone_norm IS NOT NULL").fetchall()
+        rows = conn.execute(
+            "SELECT customer_id, email_norm, phone_norm FROM customers "
+            "WHERE email_norm IS NOT NULL AND phone_norm IS NOT NULL"
+        ).fetchall()
     picked = Random(seed).sample(rows, min(count, len(rows)))
     return [{"customer_id": c, "email": e, "phone": p} for c, e, p in picked]
 
@@ -75,15 +77,18 @@ def plans(connector: Any, identity: Any) -> list[str]:
 def measure(dirs: dict[int, Path], count: int, seed: int) -> dict[int, dict[str, Any]]:
     """Every connector at every size, interleaved subject by subject, so that a burst of load
     from elsewhere on the machine falls on all sizes alike."""
-    from config.settings import CONFIG_DIR, Settings
-    from connectors.registry import load_connectors
+    from dsr.config.settings import CONFIG_DIR, Settings
+    from dsr.connectors.registry import load_connectors
 
     settings = Settings()
     stores, subjects, raws = {}, {}, {}
     for size, data_dir in dirs.items():
-        stores[size] = load_connectors(CONFIG_DIR / "connectors.yaml", data_dir=data_dir,
-                                       secret_key=settings.secret_key,
-                                       region=settings.default_region)
+        stores[size] = load_connectors(
+            CONFIG_DIR / "connectors.yaml",
+            data_dir=data_dir,
+            secret_key=settings.secret_key,
+            region=settings.default_region,
+        )
         subjects[size] = sample(data_dir, count, seed)
         raws[size] = {name: sqlite3.connect(data_dir / RAW[name][0]) for name in RAW}
     times: dict[tuple[int, str, str], list[float]] = {}
@@ -113,8 +118,10 @@ def measure(dirs: dict[int, Path], count: int, seed: int) -> dict[int, dict[str,
             for name, connector in connectors.items():
                 f, r = times[(size, name, "find")], times[(size, name, "raw")]
                 out[size][name] = {
-                    "p50_ms": 1000 * pct(f, 50), "p95_ms": 1000 * pct(f, 95),
-                    "raw_p50_ms": 1000 * pct(r, 50), "raw_p95_ms": 1000 * pct(r, 95),
+                    "p50_ms": 1000 * pct(f, 50),
+                    "p95_ms": 1000 * pct(f, 95),
+                    "raw_p50_ms": 1000 * pct(r, 50),
+                    "raw_p95_ms": 1000 * pct(r, 95),
                     "records_per_find": round(found[(size, name)] / n, 2),
                     "full_scans": plans(connector, _identity(subjects[size][0])),
                 }
@@ -140,14 +147,26 @@ def run(ctx: Context) -> None:
     for name in results[small]:
         for size in sizes:
             r = results[size][name]
-            ctx.report.add("lookup", f"{name} find p95 @ {size:,}", r["p95_ms"], "ms",
-                           baseline="raw indexed query p95 (ms)", baseline_value=r["raw_p95_ms"],
-                           ratio=ratio(r["p95_ms"], r["raw_p95_ms"]))
+            ctx.report.add(
+                "lookup",
+                f"{name} find p95 @ {size:,}",
+                r["p95_ms"],
+                "ms",
+                baseline="raw indexed query p95 (ms)",
+                baseline_value=r["raw_p95_ms"],
+                ratio=ratio(r["p95_ms"], r["raw_p95_ms"]),
+            )
         growth = ratio(results[large][name]["p95_ms"], results[small][name]["p95_ms"])
         scans = sorted({s for size in sizes for s in results[size][name]["full_scans"]})
-        ctx.report.add("lookup", f"{name} p95 {large:,} vs {small:,}"
-                       + (f" (full scan: {'; '.join(scans)})" if scans else ""),
-                       results[large][name]["p95_ms"], "ms", baseline=f"p95 @ {small:,} (ms)",
-                       baseline_value=results[small][name]["p95_ms"], ratio=growth,
-                       target=f"ratio <= {TARGET:g}",
-                       met=growth is not None and growth <= TARGET and not scans)
+        ctx.report.add(
+            "lookup",
+            f"{name} p95 {large:,} vs {small:,}"
+            + (f" (full scan: {'; '.join(scans)})" if scans else ""),
+            results[large][name]["p95_ms"],
+            "ms",
+            baseline=f"p95 @ {small:,} (ms)",
+            baseline_value=results[small][name]["p95_ms"],
+            ratio=growth,
+            target=f"ratio <= {TARGET:g}",
+            met=growth is not None and growth <= TARGET and not scans,
+        )

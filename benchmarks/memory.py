@@ -33,8 +33,8 @@ AUDIO_SECONDS = 60  # 8 kHz mono 16-bit: ~0.96 MB per call
 def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str, Any]:
     """Seed small demo stores and give the demo subject ``orders`` orders and ``recordings``
     calls (the seed's own two included)."""
-    from dsr.seed import DEMO_CUSTOMER_ID, DEMO_SUBJECT
-    from dsr.seed import seed as seed_stores
+    from dsr.demo.seed import DEMO_CUSTOMER_ID, DEMO_SUBJECT
+    from dsr.demo.seed import seed as seed_stores
 
     seed_stores(data_dir, 200, secret_key="bench", seed=seed, reset=True)
     now = datetime(2026, 6, 1)
@@ -46,18 +46,43 @@ def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str
             "shipping_address, shipping_phone, phone_norm, status, delivery_partner, total, "
             "payment_method, card_last4, created_at, delivered_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((first + i, f"DB{first + i:08d}", DEMO_CUSTOMER_ID, DEMO_SUBJECT["email"],
-              DEMO_SUBJECT["email"], DEMO_SUBJECT["name"], "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
-              "0912 345 678", "+84912345678", "delivered", "Viettel Post",
-              str(100_000 + i % 900_000), "cod", None,
-              (now - timedelta(minutes=i)).isoformat(" ", "microseconds"),
-              (now - timedelta(minutes=i - 30)).isoformat(" ", "microseconds"))
-             for i in range(orders)))
+            (
+                (
+                    first + i,
+                    f"DB{first + i:08d}",
+                    DEMO_CUSTOMER_ID,
+                    DEMO_SUBJECT["email"],
+                    DEMO_SUBJECT["email"],
+                    DEMO_SUBJECT["name"],
+                    "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
+                    "0912 345 678",
+                    "+84912345678",
+                    "delivered",
+                    "Viettel Post",
+                    str(100_000 + i % 900_000),
+                    "cod",
+                    None,
+                    (now - timedelta(minutes=i)).isoformat(" ", "microseconds"),
+                    (now - timedelta(minutes=i - 30)).isoformat(" ", "microseconds"),
+                )
+                for i in range(orders)
+            ),
+        )
         conn.executemany(
             "INSERT INTO order_items (id, order_id, sku, product_name, quantity, unit_price) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            ((first_item + 1 + i, first + i, f"SKU{i % 500:04d}", "Khoá học tiếng Anh", 1,
-              str(100_000 + i % 900_000)) for i in range(orders)))
+            (
+                (
+                    first_item + 1 + i,
+                    first + i,
+                    f"SKU{i % 500:04d}",
+                    "Khoá học tiếng Anh",
+                    1,
+                    str(100_000 + i % 900_000),
+                )
+                for i in range(orders)
+            ),
+        )
     audio = data_dir / "recordings" / "audio"
     sample = audio / "bench-long.wav"
     with wave.open(str(sample), "wb") as wav:  # noise: audio barely compresses in a ZIP
@@ -67,20 +92,37 @@ def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str
         wav.writeframes(Random(seed).randbytes(8000 * 2 * AUDIO_SECONDS))
     index = data_dir / "recordings" / "index.db"
     with sqlite3.connect(index) as conn:
-        have = conn.execute("SELECT count(*) FROM calls WHERE phone_norm = ?",
-                            ("+84912345678",)).fetchone()[0]
+        have = conn.execute(
+            "SELECT count(*) FROM calls WHERE phone_norm = ?", ("+84912345678",)
+        ).fetchone()[0]
         rows = []
         for i in range(max(0, recordings - have)):
             name = f"bench-{i:03d}.wav"
             (audio / name).write_bytes(sample.read_bytes())
-            rows.append((f"CALL-BENCH-{i:04d}", "0912 345 678", "+84912345678", "agent",
-                         (now - timedelta(days=1, minutes=i)).isoformat(" ", "microseconds"),
-                         AUDIO_SECONDS, "bench", name))
-        conn.executemany("INSERT INTO calls (id, caller_phone, phone_norm, agent, started_at, "
-                         "duration_s, topic, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            rows.append(
+                (
+                    f"CALL-BENCH-{i:04d}",
+                    "0912 345 678",
+                    "+84912345678",
+                    "agent",
+                    (now - timedelta(days=1, minutes=i)).isoformat(" ", "microseconds"),
+                    AUDIO_SECONDS,
+                    "bench",
+                    name,
+                )
+            )
+        conn.executemany(
+            "INSERT INTO calls (id, caller_phone, phone_norm, agent, started_at, "
+            "duration_s, topic, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     sample.unlink()
-    return {"orders": orders, "order_items": orders, "recordings": max(recordings, have),
-            "audio_mb": round(recordings * sample_size_mb(), 1)}
+    return {
+        "orders": orders,
+        "order_items": orders,
+        "recordings": max(recordings, have),
+        "audio_mb": round(recordings * sample_size_mb(), 1),
+    }
 
 
 def sample_size_mb() -> float:
@@ -108,14 +150,18 @@ def _rss_mb() -> float:
 def child(data_dir: Path, work: Path) -> dict[str, Any]:
     """The measured process: one access request's core steps, inline (no SMTP)."""
     from benchmarks import inline
-    from config.settings import Settings
-    from dsr.db import migrate
-    from dsr.intake import Submission
-    from dsr.runtime import Runtime
-    from dsr.seed import DEMO_SUBJECT
+    from dsr.config.settings import Settings
+    from dsr.core.db import migrate
+    from dsr.core.intake import Submission
+    from dsr.core.runtime import Runtime
+    from dsr.demo.seed import DEMO_SUBJECT
 
-    settings = Settings(database_url=f"sqlite:///{work / 'ledger.db'}", data_dir=data_dir,
-                        export_dir=work / "exports", var_dir=work / "var")
+    settings = Settings(
+        database_url=f"sqlite:///{work / 'ledger.db'}",
+        data_dir=data_dir,
+        export_dir=work / "exports",
+        var_dir=work / "var",
+    )
     rt = Runtime(settings)
     migrate(rt.db_url)
     rt.connectors  # noqa: B018 - built before the baseline is taken
@@ -126,27 +172,43 @@ def child(data_dir: Path, work: Path) -> dict[str, Any]:
         steps.append({"step": actor, "seconds": round(seconds, 2), "peak_mb": _peak_mb()})
 
     started = time.perf_counter()
-    request_id, todo = inline.submit(rt, Submission(
-        "access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"], verified=True, by="bench"))
+    request_id, todo = inline.submit(
+        rt,
+        Submission(
+            "access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"], verified=True, by="bench"
+        ),
+    )
     note("intake", time.perf_counter() - started)
     inline.execute(rt, todo, deliver=False, after=note)
     bundle = settings.resolved_export_dir / request_id / "bundle.zip"
-    return {"baseline": baseline, "peak_mb": _peak_mb(), "steps": steps,
-            "tasks": _tasks(rt, request_id), "seconds": round(time.perf_counter() - started, 2),
-            "bundle_mb": round(bundle.stat().st_size / 2**20, 1) if bundle.exists() else None}
+    return {
+        "baseline": baseline,
+        "peak_mb": _peak_mb(),
+        "steps": steps,
+        "tasks": _tasks(rt, request_id),
+        "seconds": round(time.perf_counter() - started, 2),
+        "bundle_mb": round(bundle.stat().st_size / 2**20, 1) if bundle.exists() else None,
+    }
 
 
 def _tasks(rt: Any, request_id: str) -> dict[str, Any]:
     from sqlmodel import select
 
-    from dsr.db import session_scope
-    from dsr.models import ConnectorTask
+    from dsr.core.db import session_scope
+    from dsr.core.models import ConnectorTask
 
     with session_scope(rt.db_url) as session:
         rows = session.exec(select(ConnectorTask).where(ConnectorTask.request_id == request_id))
-        return {t.connector: {"status": t.status, "records": t.records,
-                              "seconds": round((t.finished_at - t.started_at).total_seconds(), 2)
-                              if t.finished_at and t.started_at else None} for t in rows}
+        return {
+            t.connector: {
+                "status": t.status,
+                "records": t.records,
+                "seconds": round((t.finished_at - t.started_at).total_seconds(), 2)
+                if t.finished_at and t.started_at
+                else None,
+            }
+            for t in rows
+        }
 
 
 def run(ctx: Context) -> None:
@@ -155,8 +217,12 @@ def run(ctx: Context) -> None:
     work = ctx.services.folder("memory-work")
     prepared = prepare(data_dir, opts.memory_orders, opts.memory_recordings, opts.seed)
     out = work / "result.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.memory", str(data_dir), str(work),
-                           str(out)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", str(data_dir), str(work), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"memory subprocess failed: {proc.stderr[-2000:]}")
     result = json.loads(out.read_text())
@@ -167,12 +233,19 @@ def run(ctx: Context) -> None:
         s["grew_mb"] = round(s["peak_mb"] - seen, 1)
         seen = max(seen, s["peak_mb"])
     grew = max(result["steps"], key=lambda s: s["grew_mb"])
-    ctx.report.add("memory", f"access bundle, {opts.memory_orders:,} orders + "
-                   f"{prepared['recordings']} recordings: peak RSS (grew most in "
-                   f"{_step_name(grew, result)})", result["peak_mb"], "MB",
-                   baseline="RSS after set-up (MB)", baseline_value=result["baseline"]["rss_mb"],
-                   ratio=ratio(result["peak_mb"], result["baseline"]["rss_mb"]),
-                   target=f"< {TARGET_MB} MB", met=result["peak_mb"] < TARGET_MB)
+    ctx.report.add(
+        "memory",
+        f"access bundle, {opts.memory_orders:,} orders + "
+        f"{prepared['recordings']} recordings: peak RSS (grew most in "
+        f"{_step_name(grew, result)})",
+        result["peak_mb"],
+        "MB",
+        baseline="RSS after set-up (MB)",
+        baseline_value=result["baseline"]["rss_mb"],
+        ratio=ratio(result["peak_mb"], result["baseline"]["rss_mb"]),
+        target=f"< {TARGET_MB} MB",
+        met=result["peak_mb"] < TARGET_MB,
+    )
 
 
 def _step_name(step: dict[str, Any], result: dict[str, Any]) -> str:

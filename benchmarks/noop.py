@@ -20,8 +20,8 @@ from typing import Any
 
 import dramatiq
 
-import workers.actors  # noqa: F401 - the pipeline's broker and actors, declared first
-from workers.broker import broker
+import dsr.workers.actors  # noqa: F401 - the pipeline's broker and actors, declared first
+from dsr.workers.broker import broker
 
 QUEUE = "dsr"  # the pipeline's own queue: same consumer, same prefetch
 
@@ -51,8 +51,14 @@ class ActorClock(dramatiq.Middleware):
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         self.local.start = (time.perf_counter(), time.thread_time())
 
-    def after_process_message(self, broker: dramatiq.Broker, message: Any, *,
-                              result: Any = None, exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
         start = getattr(self.local, "start", None)
         self.local.start = None
         if start is None or message.actor_name.startswith("bench_"):

@@ -85,20 +85,29 @@ class BatchResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "label": self.label, "requests": self.requests, "seconds": rounded(self.seconds),
-            "requests_per_min": rounded(self.per_min, 1), "p50_s": rounded(self.p50),
-            "p95_s": rounded(self.p95), "stage_share": self.stage_share,
-            "stage_mean_s": self.stage_mean_s, "statuses": self.statuses,
-            "messages": self.messages, "messages_per_s": rounded(self.msg_per_s, 1),
+            "label": self.label,
+            "requests": self.requests,
+            "seconds": rounded(self.seconds),
+            "requests_per_min": rounded(self.per_min, 1),
+            "p50_s": rounded(self.p50),
+            "p95_s": rounded(self.p95),
+            "stage_share": self.stage_share,
+            "stage_mean_s": self.stage_mean_s,
+            "statuses": self.statuses,
+            "messages": self.messages,
+            "messages_per_s": rounded(self.msg_per_s, 1),
             "noop_seconds": [rounded(s) for s in self.noop_seconds],
             "noop_messages_per_s": rounded(self.noop_msg_per_s, 1),
             "per_message_ratio": rounded(self.per_message_ratio),
             "replies_received_by_smtp_sink": self.replies_received,
-            "actors": self.actors, "profile": self.profile,
+            "actors": self.actors,
+            "profile": self.profile,
             "worker_cpu_s": rounded(self.worker_cpu_s, 2),
             "driver_cpu_s": rounded(self.driver_cpu_s, 2),
-            "intake_retries": self.intake_retries, "unfinished": self.unfinished,
-            "cut_after_s": self.cut_after_s, "unfinished_task_statuses": self.stuck_tasks,
+            "intake_retries": self.intake_retries,
+            "unfinished": self.unfinished,
+            "cut_after_s": self.cut_after_s,
+            "unfinished_task_statuses": self.stuck_tasks,
             "pg_waits": self.pg_waits,
             "actor_errors": int(sum(a.get("errors", 0) for a in self.actors.values())),
             "worker_cpu_ms_per_request": rounded(1000 * self.worker_cpu_s / self.requests, 1),
@@ -108,8 +117,16 @@ class BatchResult:
 class Driver:
     """Submits batches and measures them against one ledger, one broker, one worker pool."""
 
-    def __init__(self, rt: Any, broker: Any, pool: Any, *, name: str = "batch",
-                 profile: bool = False, smtp: Any = None) -> None:
+    def __init__(
+        self,
+        rt: Any,
+        broker: Any,
+        pool: Any,
+        *,
+        name: str = "batch",
+        profile: bool = False,
+        smtp: Any = None,
+    ) -> None:
         self.rt, self.broker, self.pool, self.smtp = rt, broker, pool, smtp
         self.name, self.profile = name, profile
         url = sa.make_url(rt.db_url)
@@ -128,9 +145,9 @@ class Driver:
     # -- submitting and waiting -------------------------------------------------------------
 
     def submit(self, subs: list[Any]) -> list[Submitted]:
-        from dsr import intake
-        from dsr.db import get_engine
-        from workers.actors import enqueue
+        from dsr.core import intake
+        from dsr.core.db import get_engine
+        from dsr.workers.actors import enqueue
 
         engine = get_engine(self.rt.db_url)
         out = []
@@ -155,9 +172,9 @@ class Driver:
     def wait(self, ids: list[str], timeout: float, stall: float = 60.0) -> int:
         """Wait until every request is terminal; how many are not (stuck) when none finished
         for ``stall`` seconds or ``timeout`` ran out."""
-        stmt = sa.text("SELECT count(*) FROM requests WHERE id IN :ids AND status IN :done"
-                       ).bindparams(sa.bindparam("ids", expanding=True),
-                                    sa.bindparam("done", expanding=True))
+        stmt = sa.text(
+            "SELECT count(*) FROM requests WHERE id IN :ids AND status IN :done"
+        ).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("done", expanding=True))
         end = time.monotonic() + timeout
         last, last_change = -1, time.monotonic()
         with self.engine.connect() as conn:
@@ -178,8 +195,10 @@ class Driver:
         end = time.monotonic() + timeout
         client = self.broker.client
         while time.monotonic() < end:
-            if client.hlen(self.queue_key) == 0 and client.hlen(self.queue_key.replace(
-                    "dsr.msgs", "dsr.DQ.msgs")) == 0:
+            if (
+                client.hlen(self.queue_key) == 0
+                and client.hlen(self.queue_key.replace("dsr.msgs", "dsr.DQ.msgs")) == 0
+            ):
                 return
             time.sleep(0.01)
         raise TimeoutError("queue not drained")
@@ -260,8 +279,9 @@ class Driver:
 
     # -- measuring --------------------------------------------------------------------------
 
-    def measure(self, label: str, submitted: list[Submitted], worker_cpu: float,
-                driver_cpu: float) -> BatchResult:
+    def measure(
+        self, label: str, submitted: list[Submitted], worker_cpu: float, driver_cpu: float
+    ) -> BatchResult:
         rows = self._ledger([s.id for s in submitted])
         actors = self._actors()
         totals: list[float] = []
@@ -276,9 +296,13 @@ class Driver:
             started = row["first_started"] or sub.t1
             finished = row["last_finished"] or started
             sent, created = row["sent_at"], row["created_at"]
-            parts = {"intake": sub.t1 - sub.t0, "dispatch": started - sub.t1,
-                     "connector": finished - started, "aggregate": created - finished,
-                     "deliver": sent - created}
+            parts = {
+                "intake": sub.t1 - sub.t0,
+                "dispatch": started - sub.t1,
+                "connector": finished - started,
+                "aggregate": created - finished,
+                "deliver": sent - created,
+            }
             for name, value in parts.items():
                 stages[name].append(value)
             totals.append(sent - sub.t0)
@@ -289,12 +313,19 @@ class Driver:
         whole = sum(totals) or 1.0
         messages = int(sum(a["n"] for a in actors.values()))
         return BatchResult(
-            label=label, requests=len(submitted), seconds=seconds,
-            per_min=per_minute(len(totals), seconds), p50=pct(totals, 50), p95=pct(totals, 95),
+            label=label,
+            requests=len(submitted),
+            seconds=seconds,
+            per_min=per_minute(len(totals), seconds),
+            p50=pct(totals, 50),
+            p95=pct(totals, 95),
             stage_share={k: round(sum(v) / whole, 3) for k, v in stages.items()},
             stage_mean_s={k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in stages.items()},
-            statuses=statuses, messages=messages, actors=actors,
-            worker_cpu_s=worker_cpu, driver_cpu_s=driver_cpu,
+            statuses=statuses,
+            messages=messages,
+            actors=actors,
+            worker_cpu_s=worker_cpu,
+            driver_cpu_s=driver_cpu,
         )
 
     def _ledger(self, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -311,8 +342,9 @@ class Driver:
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(stmt, {"ids": ids}).mappings():
-                out[row["id"]] = {k: (v.timestamp() if hasattr(v, "timestamp") else v)
-                                  for k, v in row.items()}
+                out[row["id"]] = {
+                    k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in row.items()
+                }
         return out
 
     def _replies(self, submitted: list[Submitted]) -> int | None:
@@ -320,19 +352,22 @@ class Driver:
         if self.smtp is None:
             return None
         ids = {s.id for s in submitted}
-        return sum(1 for r in self.smtp.messages()
-                   if str(r.message.get("Message-ID", "")).strip("<").split(".reply@")[0] in ids)
+        return sum(
+            1
+            for r in self.smtp.messages()
+            if str(r.message.get("Message-ID", "")).strip("<").split(".reply@")[0] in ids
+        )
 
     def _open_tasks(self, ids: list[str]) -> dict[str, int]:
         """Unfinished requests by their status and their tasks' statuses (a leaked claim shows
         as a task left 'running' by a message that was retried; a lost fan-in as a request
         'in_progress' whose tasks are all done)."""
-        stmt = sa.text("SELECT r.status, string_agg(t.status || '/' || t.attempts, ',' "
-                       "ORDER BY t.connector) FROM requests r LEFT JOIN connector_tasks t "
-                       "ON r.id = t.request_id WHERE r.id IN :ids AND r.status NOT IN :done "
-                       "GROUP BY r.id, r.status").bindparams(
-                           sa.bindparam("ids", expanding=True),
-                           sa.bindparam("done", expanding=True))
+        stmt = sa.text(
+            "SELECT r.status, string_agg(t.status || '/' || t.attempts, ',' "
+            "ORDER BY t.connector) FROM requests r LEFT JOIN connector_tasks t "
+            "ON r.id = t.request_id WHERE r.id IN :ids AND r.status NOT IN :done "
+            "GROUP BY r.id, r.status"
+        ).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("done", expanding=True))
         out: dict[str, int] = {}
         with self.engine.connect() as conn:
             for status, tasks in conn.execute(stmt, {"ids": ids, "done": list(TERMINAL)}):
@@ -345,8 +380,9 @@ class Driver:
         out: dict[str, dict[str, float]] = {}
         for key, value in raw.items():
             actor, what = key.decode().split("|")
-            out.setdefault(actor, {"n": 0, "wall": 0.0, "cpu": 0.0, "errors": 0})[what] = \
-                float(value)
+            out.setdefault(actor, {"n": 0, "wall": 0.0, "cpu": 0.0, "errors": 0})[what] = float(
+                value
+            )
         for data in out.values():
             n = data["n"] or 1
             data["wall_ms_mean"] = round(1000 * data["wall"] / n, 2)
@@ -358,4 +394,3 @@ class Driver:
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-

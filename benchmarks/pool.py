@@ -24,8 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 class WorkerPool:
     """One dramatiq CLI process group with ``processes`` x ``threads`` workers."""
 
-    def __init__(self, env: dict[str, str], *, processes: int, threads: int, prefetch: int,
-                 clock_key: str, log: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        processes: int,
+        threads: int,
+        prefetch: int,
+        clock_key: str,
+        log: Path,
+    ) -> None:
         self.env = dict(os.environ, **env, BENCH_ACTOR_CLOCK=clock_key)
         if prefetch:
             self.env["dramatiq_queue_prefetch"] = str(prefetch)
@@ -42,11 +50,26 @@ class WorkerPool:
 
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "dramatiq", "workers.actors", "benchmarks.noop",
-                 "--queues", "dsr", "--processes", str(self.processes),
-                 "--threads", str(self.threads), "--skip-logging"],
-                cwd=ROOT, env=self.env, start_new_session=True,
-                stdout=subprocess.DEVNULL, stderr=log)
+                [
+                    sys.executable,
+                    "-m",
+                    "dramatiq",
+                    "dsr.workers.actors",
+                    "benchmarks.noop",
+                    "--queues",
+                    "dsr",
+                    "--processes",
+                    str(self.processes),
+                    "--threads",
+                    str(self.threads),
+                    "--skip-logging",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         key = f"bench:{self.env['DSR_BROKER_NAMESPACE']}:ready:{uuid.uuid4().hex[:8]}"
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -38,9 +38,23 @@ class PySpy:
         exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(self.pid), "--subprocesses", "--nonblocking",
-             "--rate", "100", "--format", "raw", "--output", str(self.out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--output",
+                str(self.out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.5)
         return self
 
@@ -62,7 +76,7 @@ def _frame_name(frame: str) -> str:
     name, _, where = frame.rpartition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
     if path.startswith(ROOT):
-        path = path[len(ROOT) + 1:]
+        path = path[len(ROOT) + 1 :]
     elif "site-packages/" in path:
         path = path.split("site-packages/", 1)[1]
     return f"{name} ({path})"

@@ -34,10 +34,18 @@ DDL = """CREATE TABLE {t} (
     created_at timestamp NOT NULL)"""
 INDEXES = ("email_norm", "phone_norm", "last_activity_at")
 CONNECTOR = {
-    "name": "purge", "kind": "sql", "url": None,
-    "tables": [{"name": "customers", "key": "id",
-                "match": {"email": "email_norm", "phone": "phone_norm"},
-                "collected_at": "created_at", "erase": {"mode": "delete"}}],
+    "name": "purge",
+    "kind": "sql",
+    "url": None,
+    "tables": [
+        {
+            "name": "customers",
+            "key": "id",
+            "match": {"email": "email_norm", "phone": "phone_norm"},
+            "collected_at": "created_at",
+            "erase": {"mode": "delete"},
+        }
+    ],
 }
 PG_FILL = """
 SELECT setseed(0.42);
@@ -98,14 +106,13 @@ class TxnClock:
 
 
 def _sweep(url: str, chunk: int, days: int) -> dict[str, Any]:
-    from connectors.base import RetentionRule
-    from connectors.sql import SqlStore
+    from dsr.connectors.base import RetentionRule
+    from dsr.connectors.sql import SqlStore
     from dsr.identity import Identity
 
     store = SqlStore.from_config({**CONNECTOR, "url": url}, secret_key="bench-secret-key-123")
     clock = TxnClock(store.engine)
-    rule = RetentionRule(connector="purge", table="customers", column="last_activity_at",
-                         days=days)
+    rule = RetentionRule(connector="purge", table="customers", column="last_activity_at", days=days)
     try:
         store.tables()
         t0 = time.perf_counter()
@@ -113,9 +120,14 @@ def _sweep(url: str, chunk: int, days: int) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
     finally:
         store.close()
-    return {"seconds": seconds, "purged": report.purged, "chunks": report.chunks,
-            "longest_write_txn_s": clock.longest(wrote=True),
-            "longest_any_txn_s": clock.longest(), "transactions": len(clock.durations)}
+    return {
+        "seconds": seconds,
+        "purged": report.purged,
+        "chunks": report.chunks,
+        "longest_write_txn_s": clock.longest(wrote=True),
+        "longest_any_txn_s": clock.longest(),
+        "transactions": len(clock.durations),
+    }
 
 
 def postgres(ctx: Context) -> dict[str, Any]:
@@ -146,8 +158,10 @@ def postgres(ctx: Context) -> dict[str, Any]:
             conn.autocommit = False
             with conn.cursor() as cur:
                 t0 = time.perf_counter()
-                cur.execute("DELETE FROM customers_raw WHERE last_activity_at < %s",
-                            (NOW - timedelta(days=days),))
+                cur.execute(
+                    "DELETE FROM customers_raw WHERE last_activity_at < %s",
+                    (NOW - timedelta(days=days),),
+                )
                 deleted = cur.rowcount
                 conn.commit()
                 raw_s = time.perf_counter() - t0
@@ -172,8 +186,9 @@ def sqlite(ctx: Context) -> dict[str, Any]:
         for col in INDEXES:
             conn.execute(f"CREATE INDEX ix_customers_{col} ON customers ({col})")
         conn.execute("ANALYZE")
-        days = _days_for_median(conn.execute(MEDIAN.format(t="customers", half=n // 2))
-                                .fetchone()[0])
+        days = _days_for_median(
+            conn.execute(MEDIAN.format(t="customers", half=n // 2)).fetchone()[0]
+        )
         conn.commit()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -184,8 +199,9 @@ def sqlite(ctx: Context) -> dict[str, Any]:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         t0 = time.perf_counter()
-        deleted = conn.execute("DELETE FROM customers WHERE last_activity_at < ?",
-                               (cutoff,)).rowcount
+        deleted = conn.execute(
+            "DELETE FROM customers WHERE last_activity_at < ?", (cutoff,)
+        ).rowcount
         conn.commit()
         raw_s = time.perf_counter() - t0
     finally:
@@ -204,14 +220,27 @@ def run(ctx: Context) -> None:
         r["rows_per_s"] = r["purged"] / r["seconds"]
         details[name] = r
         rate_ratio = ratio(r["rows_per_s"], r["raw_rows_per_s"])
-        ctx.report.add("purge", f"{name}: sweep of {r['purged']:,} rows", r["rows_per_s"],
-                       "rows/s", baseline="one raw DELETE (rows/s)",
-                       baseline_value=r["raw_rows_per_s"], ratio=rate_ratio,
-                       target=f"ratio >= {TARGET_RATIO}",
-                       met=rate_ratio is not None and rate_ratio >= TARGET_RATIO
-                       and r["purged"] == r["raw_deleted"])
-        ctx.report.add("purge", f"{name}: longest chunk transaction ({r['chunks']} chunks)",
-                       r["longest_write_txn_s"], "s", baseline="raw DELETE (s)",
-                       baseline_value=r["raw_seconds"],
-                       ratio=ratio(r["longest_write_txn_s"], r["raw_seconds"]),
-                       target=f"<= {MAX_TXN_S:g} s", met=r["longest_write_txn_s"] <= MAX_TXN_S)
+        ctx.report.add(
+            "purge",
+            f"{name}: sweep of {r['purged']:,} rows",
+            r["rows_per_s"],
+            "rows/s",
+            baseline="one raw DELETE (rows/s)",
+            baseline_value=r["raw_rows_per_s"],
+            ratio=rate_ratio,
+            target=f"ratio >= {TARGET_RATIO}",
+            met=rate_ratio is not None
+            and rate_ratio >= TARGET_RATIO
+            and r["purged"] == r["raw_deleted"],
+        )
+        ctx.report.add(
+            "purge",
+            f"{name}: longest chunk transaction ({r['chunks']} chunks)",
+            r["longest_write_txn_s"],
+            "s",
+            baseline="raw DELETE (s)",
+            baseline_value=r["raw_seconds"],
+            ratio=ratio(r["longest_write_txn_s"], r["raw_seconds"]),
+            target=f"<= {MAX_TXN_S:g} s",
+            met=r["longest_write_txn_s"] <= MAX_TXN_S,
+        )

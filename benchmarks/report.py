@@ -53,26 +53,40 @@ class Report:
             base = "" if f.baseline is None else f"{f.baseline}"
             if f.baseline_value is not None:
                 base += f" = {_num(f.baseline_value)}"
-            rows.append((f.section, f.name, f"{_num(f.value)} {f.unit}".strip(), base,
-                         "" if f.ratio is None else f"{f.ratio:.3g}", f.target or "",
-                         {True: "yes", False: "NO", None: ""}[f.met]))
+            rows.append(
+                (
+                    f.section,
+                    f.name,
+                    f"{_num(f.value)} {f.unit}".strip(),
+                    base,
+                    "" if f.ratio is None else f"{f.ratio:.3g}",
+                    f.target or "",
+                    {True: "yes", False: "NO", None: ""}[f.met],
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                 for r in rows]
+        lines = [
+            " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         for section, error in self.errors.items():
             lines.append(f"{section}: FAILED: {error.splitlines()[-1] if error else ''}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        out = ["| section | figure | value | baseline (same run) | ratio | target | met |",
-               "|---|---|---|---|---|---|---|"]
+        out = [
+            "| section | figure | value | baseline (same run) | ratio | target | met |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for f in self.figures:
-            base = (f.baseline or "") + (f" = {_num(f.baseline_value)}"
-                                         if f.baseline_value is not None else "")
-            out.append(f"| {f.section} | {f.name} | {_num(f.value)} {f.unit} | {base} | "
-                       f"{'' if f.ratio is None else f'{f.ratio:.3g}'} | {f.target or ''} | "
-                       f"{ {True: 'yes', False: '**no**', None: ''}[f.met] } |")
+            base = (f.baseline or "") + (
+                f" = {_num(f.baseline_value)}" if f.baseline_value is not None else ""
+            )
+            out.append(
+                f"| {f.section} | {f.name} | {_num(f.value)} {f.unit} | {base} | "
+                f"{'' if f.ratio is None else f'{f.ratio:.3g}'} | {f.target or ''} | "
+                f"{ {True: 'yes', False: '**no**', None: ''}[f.met] } |"
+            )
         return "\n".join(out)
 
     def write(self, machine: dict[str, Any], path: Path | None = None) -> Path:
@@ -89,8 +103,9 @@ class Report:
             "details": self.details,
             "errors": self.errors,
         }
-        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
         return path
 
 
@@ -110,9 +125,15 @@ def machine_info(extra: dict[str, str] | None = None) -> dict[str, Any]:
         mem_gb = round(psutil.virtual_memory().total / 2**30, 1)
     except Exception:  # noqa: BLE001
         pass
-    return {"nproc": os.cpu_count(), "cpu_model": model, "memory_gb": mem_gb,
-            "python": sys.version.split()[0], "platform": platform.platform(),
-            "loadavg_at_start": list(os.getloadavg()), **(extra or {})}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": mem_gb,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "loadavg_at_start": list(os.getloadavg()),
+        **(extra or {}),
+    }
 
 
 def _clean(value: Any) -> Any:

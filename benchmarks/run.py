@@ -28,25 +28,36 @@ def _ints(text: str) -> list[int]:
 
 
 def parse(argv: list[str] | None) -> Options:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     p.add_argument("--customers", type=int, help="full workload: customers seeded (100000)")
     p.add_argument("--requests", type=int, help="full workload: requests (1000)")
-    p.add_argument("--large", action="store_true",
-                   help="1,000,000 customers for the full workload and lookup scaling")
+    p.add_argument(
+        "--large",
+        action="store_true",
+        help="1,000,000 customers for the full workload and lookup scaling",
+    )
     p.add_argument("--workers", type=_ints, help="worker process counts (1,2)")
     p.add_argument("--threads", type=int, help="threads per worker process (4)")
-    p.add_argument("--prefetch", type=int,
-                   help="dramatiq_queue_prefetch for every pool (0: dramatiq's default)")
+    p.add_argument(
+        "--prefetch",
+        type=int,
+        help="dramatiq_queue_prefetch for every pool (0: dramatiq's default)",
+    )
     p.add_argument("--only", help=f"comma-separated sections ({','.join(ORDER)})")
     p.add_argument("--peer-customers", type=int)
     p.add_argument("--peer-orders", type=int)
     p.add_argument("--peer-requests", type=int, help="per kind (200)")
-    p.add_argument("--batch-budget", type=float,
-                   help="seconds a peer batch may run before it is cut (30)")
-    p.add_argument("--full-budget", type=float,
-                   help="seconds the full workload may run before it is cut (75)")
+    p.add_argument(
+        "--batch-budget", type=float, help="seconds a peer batch may run before it is cut (30)"
+    )
+    p.add_argument(
+        "--full-budget", type=float, help="seconds the full workload may run before it is cut (75)"
+    )
     p.add_argument("--lookup-sizes", type=_ints, help="customers per lookup size (10000,100000)")
     p.add_argument("--lookup-subjects", type=int)
     p.add_argument("--purge-rows", type=int)
@@ -54,10 +65,16 @@ def parse(argv: list[str] | None) -> Options:
     p.add_argument("--memory-orders", type=int)
     p.add_argument("--memory-recordings", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--keep", action="store_true",
-                   help="keep the scratch folder (worker logs, stores, exports) for debugging")
-    p.add_argument("--profile", action="store_true",
-                   help="also profile (pyinstrument) where a section can: results/profile-*")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch folder (worker logs, stores, exports) for debugging",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile (pyinstrument) where a section can: results/profile-*",
+    )
     args = p.parse_args(argv)
     opts = Options()
     if args.quick:
@@ -70,10 +87,25 @@ def parse(argv: list[str] | None) -> Options:
         if unknown:
             p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
         opts.only = args.only.split(",")
-    for name in ("customers", "requests", "workers", "threads", "prefetch", "peer_customers",
-                 "peer_orders", "peer_requests", "lookup_sizes", "lookup_subjects",
-                 "purge_rows", "purge_chunk", "memory_orders", "memory_recordings", "seed",
-                 "batch_budget", "full_budget"):
+    for name in (
+        "customers",
+        "requests",
+        "workers",
+        "threads",
+        "prefetch",
+        "peer_customers",
+        "peer_orders",
+        "peer_requests",
+        "lookup_sizes",
+        "lookup_subjects",
+        "purge_rows",
+        "purge_chunk",
+        "memory_orders",
+        "memory_recordings",
+        "seed",
+        "batch_budget",
+        "full_budget",
+    ):
         value = getattr(args, name)
         if value is not None:
             setattr(opts, name, value)
@@ -92,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         machine.update(services.versions())
         ctx = Context(opts, services, report)
-        from workers.broker import broker
+        from dsr.workers.broker import broker
 
         ctx.broker = broker
         for section in ORDER:
@@ -121,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     for line in report.details.get("stage_lines", []):
         print(line)
-    print(f"\nmachine: {machine['nproc']} x {machine['cpu_model']}, Python {machine['python']}, "
-          f"PostgreSQL {machine.get('postgresql')}, Redis {machine.get('redis')}; "
-          f"load average {machine['loadavg_at_start'][0]:.2f} → "
-          f"{machine['loadavg_at_end'][0]:.2f}")
+    print(
+        f"\nmachine: {machine['nproc']} x {machine['cpu_model']}, Python {machine['python']}, "
+        f"PostgreSQL {machine.get('postgresql')}, Redis {machine.get('redis')}; "
+        f"load average {machine['loadavg_at_start'][0]:.2f} → "
+        f"{machine['loadavg_at_end'][0]:.2f}"
+    )
     print(f"wrote {path}")
     return 1 if report.errors else 0
 

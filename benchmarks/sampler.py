@@ -31,9 +31,11 @@ class LockSampler:
             self._thread.join()
 
     def _loop(self) -> None:
-        stmt = sa.text("SELECT wait_event_type, wait_event, left(query, 120) FROM "
-                       "pg_stat_activity WHERE application_name = :app AND state = 'active' "
-                       "AND pid <> pg_backend_pid()")
+        stmt = sa.text(
+            "SELECT wait_event_type, wait_event, left(query, 120) FROM "
+            "pg_stat_activity WHERE application_name = :app AND state = 'active' "
+            "AND pid <> pg_backend_pid()"
+        )
         with self.engine.connect() as conn:
             while not self._stop.wait(0.02):
                 rows = conn.execute(stmt, {"app": self.app}).all()
@@ -51,8 +53,11 @@ class LockSampler:
         n = self.samples or 1
         waiting = sum(self.waits.values())
         top = max(self.queries.items(), key=lambda kv: kv[1])[0] if self.queries else None
-        return {"samples": self.samples, "mean_active_backends": round(self.active / n, 2),
-                "mean_lock_waiting_backends": round(waiting / n, 2),
-                "lock_wait_share_of_active": round(waiting / self.active, 3)
-                if self.active else None,
-                "by_event": self.waits, "top_waiting_query": top}
+        return {
+            "samples": self.samples,
+            "mean_active_backends": round(self.active / n, 2),
+            "mean_lock_waiting_backends": round(waiting / n, 2),
+            "lock_wait_share_of_active": round(waiting / self.active, 3) if self.active else None,
+            "by_event": self.waits,
+            "top_waiting_query": top,
+        }

@@ -14,12 +14,44 @@ from random import Random
 
 import sqlalchemy as sa
 
-FIRST = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hải", "Hoa", "Hùng", "Khánh", "Lan",
-         "Linh", "Long", "Mai", "Minh", "Nam", "Ngọc", "Phương", "Quân", "Thảo", "Trang", "Tú"]
+FIRST = [
+    "An",
+    "Bình",
+    "Chi",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Hải",
+    "Hoa",
+    "Hùng",
+    "Khánh",
+    "Lan",
+    "Linh",
+    "Long",
+    "Mai",
+    "Minh",
+    "Nam",
+    "Ngọc",
+    "Phương",
+    "Quân",
+    "Thảo",
+    "Trang",
+    "Tú",
+]
 LAST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi"]
 MIDDLE = ["Văn", "Thị", "Hữu", "Minh", "Ngọc", "Thanh", "Đức", "Quang"]
-STREETS = ["Lê Lợi", "Trần Hưng Đạo", "Nguyễn Huệ", "Hai Bà Trưng", "Lý Thường Kiệt",
-           "Điện Biên Phủ", "Pasteur", "Cách Mạng Tháng Tám", "Võ Văn Tần", "Nam Kỳ Khởi Nghĩa"]
+STREETS = [
+    "Lê Lợi",
+    "Trần Hưng Đạo",
+    "Nguyễn Huệ",
+    "Hai Bà Trưng",
+    "Lý Thường Kiệt",
+    "Điện Biên Phủ",
+    "Pasteur",
+    "Cách Mạng Tháng Tám",
+    "Võ Văn Tần",
+    "Nam Kỳ Khởi Nghĩa",
+]
 CITIES = ["Hà Nội", "TP. Hồ Chí Minh", "Đà Nẵng", "Huế", "Cần Thơ", "Hải Phòng", "Nha Trang"]
 
 SCHEMA = """
@@ -85,19 +117,29 @@ def load(url: str, *, customers: int, orders: int, seed: int = 7) -> dict[str, f
                         name = f"{rng.choice(LAST)} {rng.choice(MIDDLE)} {rng.choice(FIRST)}"
                         phone = f"+849{rng.randrange(10**8):08d}"
                         cp.write_row((i, email_of(i), name, phone, _address(rng)))
-                with cur.copy("COPY orders (id, customer_id, shipping_address, total) "
-                              "FROM STDIN") as cp:
+                with cur.copy(
+                    "COPY orders (id, customer_id, shipping_address, total) FROM STDIN"
+                ) as cp:
                     for i in range(1, orders + 1):
-                        cp.write_row((i, rng.randint(1, customers), _address(rng),
-                                      f"{rng.randrange(50, 50_000) * 1000}.00"))
+                        cp.write_row(
+                            (
+                                i,
+                                rng.randint(1, customers),
+                                _address(rng),
+                                f"{rng.randrange(50, 50_000) * 1000}.00",
+                            )
+                        )
                 cur.execute(INDEXES)
             conn.commit()
         finally:
             raw.close()
     finally:
         engine.dispose()
-    return {"customers": customers, "orders": orders,
-            "load_s": round(time.perf_counter() - started, 2)}
+    return {
+        "customers": customers,
+        "orders": orders,
+        "load_s": round(time.perf_counter() - started, 2),
+    }
 
 
 def write_connectors(url: str, folder: Path) -> Path:

@@ -1,6 +1,6 @@
 """Connectors: one per data store, behind the small protocol in ``connectors.base``."""
 
-from connectors.base import (
+from dsr.connectors.base import (
     Action,
     Connector,
     Found,
@@ -10,14 +10,14 @@ from connectors.base import (
     RetentionRule,
     TaskResult,
 )
-from connectors.recordings import RecordingArchive
-from connectors.registry import (
+from dsr.connectors.recordings import RecordingArchive
+from dsr.connectors.registry import (
     CONNECTOR_KINDS,
     dependency_stages,
     load_connectors,
     rectifiable_fields,
 )
-from connectors.sql import SqlStore, SuppressedAddress
+from dsr.connectors.sql import SqlStore, SuppressedAddress
 
 __all__ = [
     # the protocol and the values it exchanges

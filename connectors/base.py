@@ -125,6 +125,7 @@ class Connector(Protocol):
     needs: frozenset[str]  # identifier kinds it can search by (any one suffices)
     provides: frozenset[str]  # identifier kinds it may add to the identity
     recipients: list[str]  # third parties that received its data (told on rectify)
+    retention_tables: frozenset[str]  # tables a retention rule may name (config/retention.yaml)
 
     def find(self, identity: Identity) -> Found:
         """Every record about the subject; raises RetriableStoreError when unreachable."""

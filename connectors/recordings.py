@@ -1,6 +1,6 @@
 """The archive of recorded support calls: WAV files on disk plus a SQLite metadata index.
 
-Layout: ``<root>/index.db`` (table ``calls``, see ``dsr.demo_stores.calls``) and
+Layout: ``<root>/index.db`` (table ``calls``, see ``recordings_schema``) and
 ``<root>/audio/<file>``, where ``calls.file`` is relative to ``<root>/audio/``. Every path is
 resolved and must stay inside ``<root>/audio``: a crafted name (``../../etc/passwd``, an absolute
 path, a symlink out) stops the operation with FatalStoreError before any file is read or deleted.
@@ -19,7 +19,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import (
+from dsr.connectors.base import (
     Action,
     Found,
     Operation,
@@ -28,11 +28,11 @@ from connectors.base import (
     RetentionRule,
     TaskResult,
 )
-from connectors.export import earliest, json_row, write_table
-from connectors.sql_config import parse_entry
-from connectors.sql_purge import cutoff_for, naive_utc
-from connectors.sql_tables import search_values, store_errors
-from dsr.demo_stores import calls
+from dsr.connectors.export import earliest, json_row, write_table
+from dsr.connectors.recordings_schema import calls
+from dsr.connectors.sql_config import parse_entry
+from dsr.connectors.sql_purge import cutoff_for, naive_utc
+from dsr.connectors.sql_tables import search_values, store_errors
 from dsr.errors import ConfigError, FatalStoreError, NotApplicable
 from dsr.identity import PHONE, Identity
 
@@ -57,8 +57,15 @@ class RecordingArchive:
 
     kind = "recordings"
 
-    def __init__(self, *, name: str, root: Path, labels: Mapping[str, str] | None = None,
-                 recipients: list[str] | None = None, region: str = "VN") -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        root: Path,
+        labels: Mapping[str, str] | None = None,
+        recipients: list[str] | None = None,
+        region: str = "VN",
+    ) -> None:
         self.name = name
         self.root = Path(root).resolve()
         self.audio_dir = self.root / "audio"
@@ -67,17 +74,24 @@ class RecordingArchive:
         self.needs = frozenset({PHONE})
         self.provides: frozenset[str] = frozenset()
         self.rectifiable_fields: frozenset[str] = frozenset()
+        self.retention_tables = frozenset({calls.name})
         self.region = region
         self._engine: sa.Engine | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, entry: Mapping[str, Any], *, secret_key: str,
-                    region: str = "VN") -> RecordingArchive:
+    def from_config(
+        cls, entry: Mapping[str, Any], *, secret_key: str, region: str = "VN"
+    ) -> RecordingArchive:
         """Build from one validated ``connectors.yaml`` entry (ConfigError when invalid)."""
         config = parse_entry(RecordingsConfig, entry)
-        return cls(name=config.name, root=Path(config.root), labels=config.labels,
-                   recipients=config.recipients, region=region)
+        return cls(
+            name=config.name,
+            root=Path(config.root),
+            labels=config.labels,
+            recipients=config.recipients,
+            region=region,
+        )
 
     def __repr__(self) -> str:
         return f"RecordingArchive({self.name!r})"
@@ -136,8 +150,10 @@ class RecordingArchive:
         where = self._subject(identity)
         with store_errors(self.name), self.engine.connect() as conn:
             rows = self._rows(conn, where)
-        return Found(records={calls.name: [json_row(r, _EXPORT_COLUMNS) for r, _ in rows]},
-                     files={calls.name: [p for _, p in rows if p.is_file()]})
+        return Found(
+            records={calls.name: [json_row(r, _EXPORT_COLUMNS) for r, _ in rows]},
+            files={calls.name: [p for _, p in rows if p.is_file()]},
+        )
 
     def apply(
         self,
@@ -155,8 +171,11 @@ class RecordingArchive:
         if operation is Operation.RECTIFY:
             found = self.find(identity)
             count = found.count
-            outcome = (Outcome(calls.name, Action.HISTORICAL, count, reason=HISTORICAL_REASON)
-                       if count else Outcome(calls.name, Action.NOT_FOUND, 0))
+            outcome = (
+                Outcome(calls.name, Action.HISTORICAL, count, reason=HISTORICAL_REASON)
+                if count
+                else Outcome(calls.name, Action.NOT_FOUND, 0)
+            )
             return TaskResult(operation, count, [outcome])
         where = self._subject(identity)
         with store_errors(self.name), self.engine.begin() as conn:
@@ -174,8 +193,11 @@ class RecordingArchive:
         found = self.find(identity)
         records = found.records[calls.name]
         if not records:
-            return TaskResult(Operation.ACCESS, 0, [Outcome(calls.name, Action.NOT_FOUND, 0),
-                                                    Outcome("audio", Action.NOT_FOUND, 0)])
+            return TaskResult(
+                Operation.ACCESS,
+                0,
+                [Outcome(calls.name, Action.NOT_FOUND, 0), Outcome("audio", Action.NOT_FOUND, 0)],
+            )
         write_table(staging, calls.name, records)
         target = staging / "audio"
         for path in found.files[calls.name]:
@@ -184,12 +206,18 @@ class RecordingArchive:
             shutil.copy2(path, dest)
         copied = len(found.files[calls.name])
         missing = len(records) - copied
-        audio = Outcome("audio", Action.EXPORTED if copied else Action.NOT_FOUND, copied,
-                        reason=f"{missing} recording file(s) missing from the archive"
-                        if missing else None)
-        return TaskResult(Operation.ACCESS, len(records),
-                          [Outcome(calls.name, Action.EXPORTED, len(records)), audio],
-                          collected_from=earliest(r["started_at"] for r in records))
+        audio = Outcome(
+            "audio",
+            Action.EXPORTED if copied else Action.NOT_FOUND,
+            copied,
+            reason=f"{missing} recording file(s) missing from the archive" if missing else None,
+        )
+        return TaskResult(
+            Operation.ACCESS,
+            len(records),
+            [Outcome(calls.name, Action.EXPORTED, len(records)), audio],
+            collected_from=earliest(r["started_at"] for r in records),
+        )
 
     def purge(
         self,
@@ -204,8 +232,10 @@ class RecordingArchive:
         """Delete calls (audio and metadata) older than the rule allows, skipping held phones."""
         column = rule.only_when_set or rule.column
         if rule.table != calls.name or column not in calls.c or rule.action != "delete":
-            raise ConfigError(f"retention rule for {self.name}: only 'delete' of "
-                              f"{calls.name} by one of its timestamp columns is supported")
+            raise ConfigError(
+                f"retention rule for {self.name}: only 'delete' of "
+                f"{calls.name} by one of its timestamp columns is supported"
+            )
         if chunk_size < 1:
             raise ConfigError("chunk_size must be at least 1")
         cutoff = cutoff_for(rule, naive_utc(now))
@@ -213,8 +243,9 @@ class RecordingArchive:
         phones = search_values(held, [PHONE], self.region).get(PHONE)
         cond = aged
         if phones:
-            cond = sa.and_(aged, sa.or_(calls.c.phone_norm.is_(None),
-                                        calls.c.phone_norm.not_in(phones)))
+            cond = sa.and_(
+                aged, sa.or_(calls.c.phone_norm.is_(None), calls.c.phone_norm.not_in(phones))
+            )
         report = PurgeReport(self.name, calls.name, "delete", cutoff.isoformat(), dry_run=dry_run)
         count = sa.select(sa.func.count()).select_from(calls)
         with store_errors(self.name):

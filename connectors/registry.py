@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from connectors.base import Connector
-from connectors.recordings import RecordingArchive
-from connectors.sql import SqlStore
+from dsr.connectors.base import Connector
+from dsr.connectors.recordings import RecordingArchive
+from dsr.connectors.sql import SqlStore
 from dsr.errors import ConfigError
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.base import (
+from dsr.connectors.base import (
     Action,
     Found,
     Operation,
@@ -25,11 +25,11 @@ from connectors.base import (
     RetentionRule,
     TaskResult,
 )
-from connectors.export import TableWriter, earliest, json_row
-from connectors.sql_config import SqlConfig, TableSpec, parse_entry
-from connectors.sql_purge import naive_utc, purge
-from connectors.sql_tables import Bound, reflect, search_values, store_errors
-from connectors.sql_writes import (
+from dsr.connectors.export import TableWriter, earliest, json_row
+from dsr.connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from dsr.connectors.sql_purge import naive_utc, purge
+from dsr.connectors.sql_tables import Bound, reflect, search_values, store_errors
+from dsr.connectors.sql_writes import (
     add_suppression,
     anonymise_where,
     delete_where,
@@ -79,6 +79,7 @@ class SqlStore:
         self.needs = frozenset(k for t in config.tables for k in t.match)
         self.provides = frozenset(k for t in config.tables for k in t.provides)
         self.rectifiable_fields = frozenset(f for t in config.tables for f in t.rectifiable)
+        self.retention_tables = frozenset(t.name for t in config.tables if t.parent is None)
         self.secret_key = secret_key
         self.region = region
         self.engine = _engine(config.url)
@@ -114,8 +115,11 @@ class SqlStore:
     def children(self, parent: TableSpec) -> list[Bound]:
         """Direct child tables of ``parent``."""
         tables = self.tables()
-        return [tables[t.name] for t in self.config.tables
-                if t.parent is not None and t.parent.table == parent.name]
+        return [
+            tables[t.name]
+            for t in self.config.tables
+            if t.parent is not None and t.parent.table == parent.name
+        ]
 
     # -- find -------------------------------------------------------------------------------
 
@@ -140,8 +144,11 @@ class SqlStore:
                 fk = bound.col(spec.parent.column)
                 found: list[dict[str, Any]] = []
                 for i in range(0, len(keys), _IN_CHUNK):
-                    stmt = (sa.select(bound.table).where(fk.in_(keys[i:i + _IN_CHUNK]))
-                            .order_by(bound.key))
+                    stmt = (
+                        sa.select(bound.table)
+                        .where(fk.in_(keys[i : i + _IN_CHUNK]))
+                        .order_by(bound.key)
+                    )
                     found.extend(dict(r._mapping) for r in conn.execute(stmt))
                 rows[spec.name] = found
         return rows
@@ -150,14 +157,20 @@ class SqlStore:
         provided = Identity()
         for spec in self.config.tables:
             for kind, column in spec.provides.items():
-                provided.add(kind, (normalise_value(kind, r[column], self.region)
-                                    for r in rows.get(spec.name, [])))
+                provided.add(
+                    kind,
+                    (
+                        normalise_value(kind, r[column], self.region)
+                        for r in rows.get(spec.name, [])
+                    ),
+                )
         return provided
 
     def _public(self, rows: Rows) -> dict[str, list[dict[str, Any]]]:
         tables = self.tables()
-        return {t: [json_row(r, tables[t].export_columns()) for r in found]
-                for t, found in rows.items()}
+        return {
+            t: [json_row(r, tables[t].export_columns()) for r in found] for t, found in rows.items()
+        }
 
     def find(self, identity: Identity) -> Found:
         """Every record about the subject, JSON-safe, and the identifiers they reveal."""
@@ -184,12 +197,17 @@ class SqlStore:
             prepared = prepare_changes(changes or {}, self.region)
             with store_errors(self.name), self.engine.begin() as conn:
                 rows = self.search(conn, identity)
-                outcomes = [o for spec in self.config.tables if spec.rectifiable
-                            and spec.name in rows
-                            for o in rectify_table(conn, self.tables()[spec.name],
-                                                   rows[spec.name], prepared, self.region)]
-            return TaskResult(operation, sum(map(len, rows.values())), outcomes,
-                              self._provided(rows))
+                outcomes = [
+                    o
+                    for spec in self.config.tables
+                    if spec.rectifiable and spec.name in rows
+                    for o in rectify_table(
+                        conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
+                    )
+                ]
+            return TaskResult(
+                operation, sum(map(len, rows.values())), outcomes, self._provided(rows)
+            )
         with store_errors(self.name), self.engine.begin() as conn:
             rows = self.search(conn, identity)
             outcomes = self._erase(conn, rows, identity, naive_utc(now))
@@ -217,8 +235,12 @@ class SqlStore:
                     selects = [sa.select(bound.table).where(clause).order_by(bound.key)]
                 elif spec.parent.table in keys:
                     fk, pk = bound.col(spec.parent.column), keys[spec.parent.table]
-                    selects = [sa.select(bound.table).where(fk.in_(pk[i:i + _IN_CHUNK]))
-                               .order_by(bound.key) for i in range(0, len(pk), _IN_CHUNK)]
+                    selects = [
+                        sa.select(bound.table)
+                        .where(fk.in_(pk[i : i + _IN_CHUNK]))
+                        .order_by(bound.key)
+                        for i in range(0, len(pk), _IN_CHUNK)
+                    ]
                 else:
                     continue
                 columns = bound.export_columns()
@@ -232,24 +254,37 @@ class SqlStore:
                             if own_keys is not None:
                                 own_keys.append(m[spec.key])
                             for kind, column in spec.provides.items():
-                                provided.add(kind, [normalise_value(kind, m[column],
-                                                                    self.region)])
+                                provided.add(kind, [normalise_value(kind, m[column], self.region)])
                             if spec.collected_at and m[spec.collected_at] is not None:
                                 value = json_row(m, [spec.collected_at])[spec.collected_at]
                                 first = value if first is None else min(first, value)
-                outcomes.append(Outcome(spec.name, Action.EXPORTED, writer.count)
-                                if writer.count else Outcome(spec.name, Action.NOT_FOUND, 0))
+                outcomes.append(
+                    Outcome(spec.name, Action.EXPORTED, writer.count)
+                    if writer.count
+                    else Outcome(spec.name, Action.NOT_FOUND, 0)
+                )
                 collected.append(first)
-        return TaskResult(Operation.ACCESS, sum(o.count for o in outcomes), outcomes, provided,
-                          collected_from=earliest(collected))
+        return TaskResult(
+            Operation.ACCESS,
+            sum(o.count for o in outcomes),
+            outcomes,
+            provided,
+            collected_from=earliest(collected),
+        )
 
     def _basis(self, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
         """Legal basis and retention end for a table's kept rows (a child inherits its parent's)."""
         erase = spec.erase
         until = None
         if erase.retention is not None:
-            latest = max((r[erase.retention.source] for r in rows.get(spec.name, [])
-                          if r[erase.retention.source] is not None), default=None)
+            latest = max(
+                (
+                    r[erase.retention.source]
+                    for r in rows.get(spec.name, [])
+                    if r[erase.retention.source] is not None
+                ),
+                default=None,
+            )
             until = retained_until(latest, erase.retention)
         if spec.parent is not None and (erase.legal_basis is None or until is None):
             parent = next(t for t in self.config.tables if t.name == spec.parent.table)
@@ -257,8 +292,9 @@ class SqlStore:
             return erase.legal_basis or p_basis, until or p_until
         return erase.legal_basis, until
 
-    def _erase(self, conn: sa.Connection, rows: Rows, identity: Identity,
-               now: datetime) -> list[Outcome]:
+    def _erase(
+        self, conn: sa.Connection, rows: Rows, identity: Identity, now: datetime
+    ) -> list[Outcome]:
         tables = self.tables()
         by_table: dict[str, Outcome] = {}
         # Children first: a parent's rows may not go while rows still point at them.
@@ -272,15 +308,18 @@ class SqlStore:
             if not found:
                 by_table[spec.name] = Outcome(spec.name, Action.NOT_FOUND, 0)
             elif spec.erase.mode == "delete":
-                by_table[spec.name] = Outcome(spec.name, Action.ERASED,
-                                              delete_where(conn, bound, pred))
+                by_table[spec.name] = Outcome(
+                    spec.name, Action.ERASED, delete_where(conn, bound, pred)
+                )
             elif spec.erase.mode == "anonymise":
                 count = anonymise_where(conn, bound, pred, self.secret_key)
-                by_table[spec.name] = Outcome(spec.name, Action.ANONYMISED, count,
-                                              legal_basis=basis, retained_until=until)
+                by_table[spec.name] = Outcome(
+                    spec.name, Action.ANONYMISED, count, legal_basis=basis, retained_until=until
+                )
             else:
-                by_table[spec.name] = Outcome(spec.name, Action.RETAINED, len(found),
-                                              legal_basis=basis, retained_until=until)
+                by_table[spec.name] = Outcome(
+                    spec.name, Action.RETAINED, len(found), legal_basis=basis, retained_until=until
+                )
         outcomes = [by_table[t.name] for t in self.config.tables if t.name in by_table]
         emails = set(identity.get(EMAIL))
         for spec in self.config.tables:
@@ -288,22 +327,25 @@ class SqlStore:
                 emails.update(r[column] for r in rows.get(spec.name, []) if r[column])
         added = self.suppress(conn, emails, now=now, reason="erasure")
         if added and self.config.suppression is not None:
-            outcomes.append(Outcome(self.config.suppression.table, Action.RETAINED, added,
-                                    reason=SUPPRESSION_REASON))
+            outcomes.append(
+                Outcome(
+                    self.config.suppression.table, Action.RETAINED, added, reason=SUPPRESSION_REASON
+                )
+            )
         return outcomes
 
     # -- suppression ------------------------------------------------------------------------
 
-    def suppress(self, conn: sa.Connection, emails: set[str], *, now: datetime,
-                 reason: str) -> int:
+    def suppress(self, conn: sa.Connection, emails: set[str], *, now: datetime, reason: str) -> int:
         """Put the valid addresses among ``emails`` on the suppression list; how many were new."""
         table = self.suppression_table()
         if table is None or self.config.suppression is None:
             return 0
         normalised = {e for e in map(try_normalise_email, emails) if e}
         hashes = {suppression_hash(e, self.secret_key) for e in normalised}
-        return add_suppression(conn, table, self.config.suppression.column, hashes,
-                               now=now, reason=reason)
+        return add_suppression(
+            conn, table, self.config.suppression.column, hashes, now=now, reason=reason
+        )
 
     def is_suppressed(self, email: str) -> bool:
         """Whether the address was erased and must never be re-added (InvalidInput if malformed)."""
@@ -333,8 +375,15 @@ class SqlStore:
         max_chunks: int | None = None,
     ) -> PurgeReport:
         """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping the held."""
-        return purge(self, rule, now=naive_utc(now), held=held, dry_run=dry_run,
-                     chunk_size=chunk_size, max_chunks=max_chunks)
+        return purge(
+            self,
+            rule,
+            now=naive_utc(now),
+            held=held,
+            dry_run=dry_run,
+            chunk_size=chunk_size,
+            max_chunks=max_chunks,
+        )
 
     def close(self) -> None:
         """Release pooled connections."""

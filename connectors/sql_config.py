@@ -105,8 +105,9 @@ class TableSpec(_Strict):
     def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(value) - set(KINDS))
         if unknown:
-            raise ValueError(f"unknown identifier kind {', '.join(unknown)} "
-                             f"(known: {', '.join(KINDS)})")
+            raise ValueError(
+                f"unknown identifier kind {', '.join(unknown)} (known: {', '.join(KINDS)})"
+            )
         return value
 
     @model_validator(mode="after")
@@ -122,9 +123,12 @@ class TableSpec(_Strict):
         names = {self.key, *self.match.values(), *self.provides.values(), *self.derived}
         names |= {d.source for d in self.derived.values()} | set(self.rectifiable.values())
         names |= set(self.erase.columns)
-        for extra in (self.collected_at, self.parent and self.parent.column,
-                      self.historical_when and self.historical_when.column,
-                      self.erase.retention and self.erase.retention.source):
+        for extra in (
+            self.collected_at,
+            self.parent and self.parent.column,
+            self.historical_when and self.historical_when.column,
+            self.erase.retention and self.erase.retention.source,
+        ):
             if extra:
                 names.add(extra)
         return names
@@ -156,8 +160,9 @@ class SqlConfig(_Strict):
                 raise ValueError(f"table {spec.name} is listed twice")
             # Parents first: find, export and erase walk the list in order (children after).
             if spec.parent is not None and spec.parent.table not in seen:
-                raise ValueError(f"table {spec.name}: parent {spec.parent.table} must be "
-                                 "listed before it")
+                raise ValueError(
+                    f"table {spec.name}: parent {spec.parent.table} must be listed before it"
+                )
             seen.add(spec.name)
         if self.suppression is not None and self.suppression.table in seen:
             raise ValueError("the suppression table must not be one of the data tables")
@@ -174,7 +179,6 @@ def parse_entry(model: type[M], entry: Mapping[str, Any]) -> M:
     except ValidationError as err:
         name = entry.get("name", "?")
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}"
-            for e in err.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in err.errors()
         )
         raise ConfigError(f"connector {name!r}: {problems}") from None

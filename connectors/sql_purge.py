@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors.base import PurgeReport, RetentionRule
-from connectors.sql_tables import Bound, search_values, store_errors
-from connectors.sql_writes import anonymise_where, child_pred, delete_where
+from dsr.connectors.base import PurgeReport, RetentionRule
+from dsr.connectors.sql_tables import Bound, search_values, store_errors
+from dsr.connectors.sql_writes import anonymise_where, child_pred, delete_where
 from dsr.errors import ConfigError
 from dsr.identity import EMAIL, Identity
 
 if TYPE_CHECKING:
-    from connectors.sql import SqlStore
+    from dsr.connectors.sql import SqlStore
 
 
 def naive_utc(now: datetime | None) -> datetime:
@@ -62,8 +62,9 @@ def _target(store: SqlStore, rule: RetentionRule) -> Bound:
     return bound
 
 
-def _descendants(store: SqlStore, bound: Bound, pred: ColumnElement[bool]
-                 ) -> list[tuple[Bound, ColumnElement[bool]]]:
+def _descendants(
+    store: SqlStore, bound: Bound, pred: ColumnElement[bool]
+) -> list[tuple[Bound, ColumnElement[bool]]]:
     """Every table below ``bound`` with the predicate picking its rows, deepest first."""
     out: list[tuple[Bound, ColumnElement[bool]]] = []
     for child in store.children(bound.spec):
@@ -73,8 +74,14 @@ def _descendants(store: SqlStore, bound: Bound, pred: ColumnElement[bool]
     return out
 
 
-def _chunk(store: SqlStore, conn: sa.Connection, bound: Bound, pred: ColumnElement[bool],
-           action: str, now: datetime) -> int:
+def _chunk(
+    store: SqlStore,
+    conn: sa.Connection,
+    bound: Bound,
+    pred: ColumnElement[bool],
+    action: str,
+    now: datetime,
+) -> int:
     """Purge one chunk in one transaction; how many rows of the rule's table it changed."""
     with conn.begin():
         if conn.dialect.name == "postgresql":
@@ -113,8 +120,9 @@ class _Size:
             self.value //= 2
 
 
-def _ranges(conn: sa.Connection, bound: Bound, cond: ColumnElement[bool], size: _Size
-            ) -> Iterator[ColumnElement[bool]]:
+def _ranges(
+    conn: sa.Connection, bound: Bound, cond: ColumnElement[bool], size: _Size
+) -> Iterator[ColumnElement[bool]]:
     """Chunk predicates, each covering at most ``size`` keys, computed lazily (resumable)."""
     key = bound.key
     if bound.int_key:
@@ -139,8 +147,16 @@ def _ranges(conn: sa.Connection, bound: Bound, cond: ColumnElement[bool], size: 
         yield sa.and_(key.in_(keys), cond)
 
 
-def purge(store: SqlStore, rule: RetentionRule, *, now: datetime, held: Identity,
-          dry_run: bool, chunk_size: int, max_chunks: int | None) -> PurgeReport:
+def purge(
+    store: SqlStore,
+    rule: RetentionRule,
+    *,
+    now: datetime,
+    held: Identity,
+    dry_run: bool,
+    chunk_size: int,
+    max_chunks: int | None,
+) -> PurgeReport:
     """Run one retention rule on a SQL store (see the module docstring)."""
     if chunk_size < 1:
         raise ConfigError("chunk_size must be at least 1")
@@ -155,14 +171,16 @@ def purge(store: SqlStore, rule: RetentionRule, *, now: datetime, held: Identity
         held_values = search_values(held, bound.spec.match, store.region)
         not_held = bound.not_held_clause(held_values)
         cond = sa.and_(aged, not_held) if not_held is not None else aged
-        report = PurgeReport(store.name, rule.table, rule.action, cutoff.isoformat(),
-                             dry_run=dry_run)
+        report = PurgeReport(
+            store.name, rule.table, rule.action, cutoff.isoformat(), dry_run=dry_run
+        )
         count = sa.select(sa.func.count()).select_from(bound.table)
         with store.engine.connect() as conn:
             report.matched = int(conn.execute(count.where(cond)).scalar_one())
             if (held_hit := bound.held_clause(held_values)) is not None:
                 report.skipped_held = int(
-                    conn.execute(count.where(sa.and_(aged, held_hit))).scalar_one())
+                    conn.execute(count.where(sa.and_(aged, held_hit))).scalar_one()
+                )
         if dry_run:
             return report
         size = _Size(chunk_size)

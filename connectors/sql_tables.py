@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors.sql_config import SqlConfig, TableSpec
+from dsr.connectors.sql_config import SqlConfig, TableSpec
 from dsr.errors import FatalStoreError, RetriableStoreError, StoreError
 from dsr.identity import Identity, normalise_value
 
@@ -87,7 +87,8 @@ class Bound:
         """Rows that belong to no held subject (NULL match columns count as not held)."""
         parts = [
             sa.or_(self.col(c).is_(None), self.col(c).not_in(held[k]))
-            for k, c in self.spec.match.items() if k in held
+            for k, c in self.spec.match.items()
+            if k in held
         ]
         return sa.and_(*parts) if parts else None
 
@@ -131,8 +132,10 @@ def reflect(engine: sa.Engine, config: SqlConfig) -> tuple[dict[str, Bound], sa.
         if config.suppression is not None:
             suppression = sa.Table(config.suppression.table, metadata, autoload_with=conn)
             if config.suppression.column not in suppression.c:
-                raise FatalStoreError(f"{config.name}: table {suppression.name} has no column "
-                                      f"{config.suppression.column}")
+                raise FatalStoreError(
+                    f"{config.name}: table {suppression.name} has no column "
+                    f"{config.suppression.column}"
+                )
     return bound, suppression
 
 

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors.base import Action, Outcome
-from connectors.sql_config import Retention
-from connectors.sql_tables import REDACTED, Bound
+from dsr.connectors.base import Action, Outcome
+from dsr.connectors.sql_config import Retention
+from dsr.connectors.sql_tables import REDACTED, Bound
 from dsr.errors import InvalidInput
 from dsr.identity import (
     EMAIL,
@@ -71,10 +71,15 @@ def anonymise_where(
     values = {**static, **{c: sa.bindparam(f"_h{i}") for i, c in enumerate(hashed)}}
     stmt = sa.update(bound.table).where(bound.key == sa.bindparam("_k")).values(values)
     params = [
-        {"_k": row[0], **{
-            f"_h{i}": None if row[i + 1] is None else bound.fit(c, keyed_hash(secret, row[i + 1]))
-            for i, c in enumerate(hashed)
-        }}
+        {
+            "_k": row[0],
+            **{
+                f"_h{i}": None
+                if row[i + 1] is None
+                else bound.fit(c, keyed_hash(secret, row[i + 1]))
+                for i, c in enumerate(hashed)
+            },
+        }
         for row in rows
     ]
     conn.execute(stmt, params)
@@ -109,8 +114,13 @@ def retained_until(latest: object, retention: Retention | None) -> str | None:
 
 
 def add_suppression(
-    conn: sa.Connection, table: sa.Table, column: str, hashes: Iterable[str], *,
-    now: datetime, reason: str,
+    conn: sa.Connection,
+    table: sa.Table,
+    column: str,
+    hashes: Iterable[str],
+    *,
+    now: datetime,
+    reason: str,
 ) -> int:
     """Insert the hashes not yet on the suppression list; how many were new (idempotent)."""
     wanted = set(hashes)
@@ -176,8 +186,11 @@ def _current(field: str, stored: object, region: str) -> str | None:
 
 
 def rectify_table(
-    conn: sa.Connection, bound: Bound, rows: list[dict[str, Any]],
-    changes: dict[str, str], region: str,
+    conn: sa.Connection,
+    bound: Bound,
+    rows: list[dict[str, Any]],
+    changes: dict[str, str],
+    region: str,
 ) -> list[Outcome]:
     """Write the changes this table holds to its current rows; history and absences reported."""
     spec = bound.spec
@@ -194,15 +207,21 @@ def rectify_table(
         past = [r for r in rows if str(r[hist.column]) in hist.values]
         current = [r for r in rows if str(r[hist.column]) not in hist.values]
         if past:
-            reason = hist.reason or (f"{' or '.join(hist.values)} {bound.name} are historical "
-                                     "records and are not rewritten")
+            reason = hist.reason or (
+                f"{' or '.join(hist.values)} {bound.name} are historical "
+                "records and are not rewritten"
+            )
             outcomes.append(Outcome(bound.name, Action.HISTORICAL, len(past), reason=reason))
     if not current:
         return outcomes
-    changed = sorted({f for r in current for f, c in fields.items()
-                      if _current(f, r[c], region) != changes[f]})
-    stale = [r[spec.key] for r in current
-             if any(_current(f, r[c], region) != changes[f] for f, c in fields.items())]
+    changed = sorted(
+        {f for r in current for f, c in fields.items() if _current(f, r[c], region) != changes[f]}
+    )
+    stale = [
+        r[spec.key]
+        for r in current
+        if any(_current(f, r[c], region) != changes[f] for f, c in fields.items())
+    ]
     if not stale:
         reason = "value already current" + (f"; {note}" if note else "")
         outcomes.append(Outcome(bound.name, Action.UNCHANGED, len(current), reason=reason))

@@ -1,5 +1,5 @@
 """``python -m dsr`` is the ``dsr`` command."""
 
-from dsr.cli import main
+from dsr.cli.main import main
 
 main()

@@ -40,5 +40,9 @@ class DeliveryError(DsrError):
     """The reply could not be handed to the SMTP server; the outbox row stays pending."""
 
 
+class PermissionDenied(DsrError):
+    """The caller's role does not allow this (CLI exit status 2, HTTP 403)."""
+
+
 class StateConflict(DsrError):
     """The request is not in a state that allows this action."""

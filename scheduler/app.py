@@ -24,11 +24,12 @@ from apscheduler.job import Job  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
-from dsr.db import get_engine
-from dsr.retention import Policy, policy_for
-from dsr.runtime import Runtime
-from scheduler import jobs
-from scheduler.leader import Leader
+from dsr.core.db import get_engine
+from dsr.core.retention import Policy, policy_for
+from dsr.core.runtime import Runtime
+from dsr.scheduler import jobs
+from dsr.scheduler.leader import Leader
+from dsr.workers.broker import broker
 
 log = structlog.get_logger(__name__)
 STORE = "ledger"  # job store alias; its table lives in the ledger database
@@ -55,9 +56,16 @@ class FencedExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # untyped base
 class SchedulerApp:
     """A paused APScheduler plus a Leader that resumes it while this process leads."""
 
-    def __init__(self, rt: Runtime, *, client: redis.Redis, policy: Policy | None = None,
-                 namespace: str | None = None, ttl: float | None = None,
-                 interval: float | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        client: redis.Redis,
+        policy: Policy | None = None,
+        namespace: str | None = None,
+        ttl: float | None = None,
+        interval: float | None = None,
+    ) -> None:
         self.rt = rt
         self.policy = policy or policy_for(rt)
         self.specs = jobs.specs(self.policy)
@@ -68,9 +76,14 @@ class SchedulerApp:
             # No misfire limit: a sweep missed for any length of downtime still runs, once.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        self.leader = Leader(client, f"{ns}:scheduler:leader",
-                             ttl=ttl or self.policy.leader_ttl_seconds, interval=interval,
-                             on_elected=self._lead, on_lost=self._follow)
+        self.leader = Leader(
+            client,
+            f"{ns}:scheduler:leader",
+            ttl=ttl or self.policy.leader_ttl_seconds,
+            interval=interval,
+            on_elected=self._lead,
+            on_lost=self._follow,
+        )
         self._store_open = False
 
     def start(self, *, elect: bool = True) -> None:
@@ -103,10 +116,18 @@ class SchedulerApp:
             job = self.scheduler.get_job(spec.id, jobstore=STORE)
             if job is not None and spec.matches(job):
                 continue
-            self.scheduler.add_job(spec.func, trigger=spec.trigger, kwargs=spec.kwargs,
-                                   id=spec.id, name=spec.id, jobstore=STORE,
-                                   replace_existing=True, coalesce=True, max_instances=1,
-                                   misfire_grace_time=None)
+            self.scheduler.add_job(
+                spec.func,
+                trigger=spec.trigger,
+                kwargs=spec.kwargs,
+                id=spec.id,
+                name=spec.id,
+                jobstore=STORE,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
             log.info("scheduler_job_configured", job=spec.id, trigger=str(spec.trigger))
 
     def jobs(self) -> list[Job]:
@@ -126,8 +147,6 @@ class SchedulerApp:
 
 def broker_client() -> redis.Redis:
     """The broker's own Redis connection (DSR_REDIS_URL, or the embedded server's socket)."""
-    from workers.broker import broker
-
     client: redis.Redis = broker.client
     return client
 
@@ -140,8 +159,7 @@ def run(rt: Runtime) -> None:
     def _stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous: dict[int, Any] = {s: signal.signal(s, _stop) for s in (signal.SIGTERM,
-                                                                      signal.SIGINT)}
+    previous: dict[int, Any] = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     app.start()
     log.info("scheduler_started", holder=app.leader.identity, jobs=[s.id for s in app.specs])
     try:

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.job import Job  # type: ignore[import-untyped]  # APScheduler 3 ships no type hints
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
+from dsr.core.retention import Policy
 from dsr.errors import ConfigError
-from dsr.retention import Policy
+from dsr.workers import maintenance
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,14 @@ class JobSpec:
 
     def matches(self, job: Job) -> bool:
         """Whether a stored job is this one (then its next run time, maybe missed, is kept)."""
-        return (job.func_ref == self.func and repr(job.trigger) == repr(self.trigger)
-                and job.kwargs == self.kwargs and job.coalesce and job.max_instances == 1
-                and job.misfire_grace_time is None)
+        return (
+            job.func_ref == self.func
+            and repr(job.trigger) == repr(self.trigger)
+            and job.kwargs == self.kwargs
+            and job.coalesce
+            and job.max_instances == 1
+            and job.misfire_grace_time is None
+        )
 
 
 def specs(policy: Policy) -> list[JobSpec]:
@@ -44,8 +50,12 @@ def specs(policy: Policy) -> list[JobSpec]:
             raise ConfigError(f"schedule.{key}: {err}") from None
 
     return [
-        JobSpec("retention_sweep", f"{__name__}:retention_sweep", cron("sweep"),
-                {"connectors": policy.connectors}),
+        JobSpec(
+            "retention_sweep",
+            f"{__name__}:retention_sweep",
+            cron("sweep"),
+            {"connectors": policy.connectors},
+        ),
         JobSpec("deadline_watchdog", f"{__name__}:deadline_watchdog", cron("watchdog")),
         JobSpec("redrive", f"{__name__}:redrive", cron("redrive")),
         JobSpec("cleanup", f"{__name__}:cleanup", cron("cleanup")),
@@ -54,25 +64,17 @@ def specs(policy: Policy) -> list[JobSpec]:
 
 def retention_sweep(connectors: list[str]) -> None:
     """Fan the nightly sweep out: one message per connector that has retention rules."""
-    from workers import maintenance
-
     for name in connectors:
         maintenance.purge_store.send(name)
 
 
 def deadline_watchdog() -> None:
-    from workers import maintenance
-
     maintenance.deadline_watchdog.send()
 
 
 def redrive() -> None:
-    from workers import maintenance
-
     maintenance.redrive_stuck.send()
 
 
 def cleanup() -> None:
-    from workers import maintenance
-
     maintenance.cleanup_expired.send()

@@ -26,9 +26,16 @@ Hook = Callable[[], None]
 class Leader:
     """Leadership under one Redis key; ``tick`` is one round, ``start`` runs rounds in a thread."""
 
-    def __init__(self, client: redis.Redis, name: str, *, ttl: float = 30.0,
-                 interval: float | None = None, on_elected: Hook | None = None,
-                 on_lost: Hook | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        name: str,
+        *,
+        ttl: float = 30.0,
+        interval: float | None = None,
+        on_elected: Hook | None = None,
+        on_lost: Hook | None = None,
+    ) -> None:
         self.name = name
         self.ttl = ttl
         self.interval = interval if interval is not None else ttl / 5
@@ -47,8 +54,9 @@ class Leader:
                 try:
                     self._lock.reacquire()  # back to the full ttl, only if still our token
                 except (LockError, RedisError) as err:
-                    log.warning("scheduler_leadership_lost", holder=self.identity,
-                                reason=type(err).__name__)
+                    log.warning(
+                        "scheduler_leadership_lost", holder=self.identity, reason=type(err).__name__
+                    )
                     self._lock.local.token = None
                     self._become(False)
             else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer.main
 import yaml
 
-from dsr.cli import app
+from dsr.cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

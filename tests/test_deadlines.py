@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.settings import CONFIG_DIR
-from dsr.deadlines import KINDS, Profile, add_months, compute, load_profiles, overdue
+from dsr.config.settings import CONFIG_DIR
+from dsr.core.deadlines import KINDS, Profile, add_months, compute, load_profiles
 from dsr.errors import ConfigError, InvalidInput
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -32,8 +32,9 @@ def test_shipped_file_has_the_four_profiles_with_the_policy_ceiling() -> None:
     assert all(p.ceiling_days == 30 and p.name == name for name, p in PROFILES.items())
 
 
-@pytest.mark.parametrize("day", [date(2026, 2, d) for d in range(16, 21)]
-                         + [date(2027, 2, d) for d in range(4, 11)])
+@pytest.mark.parametrize(
+    "day", [date(2026, 2, d) for d in range(16, 21)] + [date(2027, 2, d) for d in range(4, 11)]
+)
 def test_holidays_package_knows_tet(day: date) -> None:
     """The holidays package's VN calendar has the Tết break of 2026 and 2027 (no extras needed)."""
     assert not PROFILES["vn"].is_working_day(day)
@@ -94,11 +95,14 @@ def test_ceiling_caps_ccpa_45_days_at_30() -> None:
     assert deadlines.ack_due_at is not None and deadlines.ack_due_at < deadlines.due_at
 
 
-@pytest.mark.parametrize(("received", "due"), [
-    (date(2027, 1, 31), date(2027, 2, 28)),
-    (date(2028, 1, 31), date(2028, 2, 29)),
-    (date(2027, 2, 15), date(2027, 3, 15)),
-])
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (date(2027, 1, 31), date(2027, 2, 28)),
+        (date(2028, 1, 31), date(2028, 2, 29)),
+        (date(2027, 2, 15), date(2027, 3, 15)),
+    ],
+)
 def test_gdpr_is_one_calendar_month_clamped_to_month_end(received: date, due: date) -> None:
     """GDPR's one month ends on the same date next month, or that month's last day if shorter."""
     moment = datetime.combine(received, time(10), tzinfo=PROFILES["gdpr"].zone)
@@ -107,12 +111,15 @@ def test_gdpr_is_one_calendar_month_clamped_to_month_end(received: date, due: da
     assert local_day(deadlines.due_at, "gdpr") == due
 
 
-@pytest.mark.parametrize(("start", "months", "end"), [
-    (date(2027, 1, 31), 1, date(2027, 2, 28)),
-    (date(2027, 3, 31), 1, date(2027, 4, 30)),
-    (date(2027, 12, 15), 1, date(2028, 1, 15)),
-    (date(2027, 11, 30), 3, date(2028, 2, 29)),
-])
+@pytest.mark.parametrize(
+    ("start", "months", "end"),
+    [
+        (date(2027, 1, 31), 1, date(2027, 2, 28)),
+        (date(2027, 3, 31), 1, date(2027, 4, 30)),
+        (date(2027, 12, 15), 1, date(2028, 1, 15)),
+        (date(2027, 11, 30), 3, date(2028, 2, 29)),
+    ],
+)
 def test_add_months_clamps(start: date, months: int, end: date) -> None:
     """Month addition rolls the year over and clamps to the target month's last day."""
     assert add_months(start, months) == end
@@ -128,13 +135,6 @@ def test_unknown_kind_is_invalid_input() -> None:
     """An unknown request kind is refused with a clear message."""
     with pytest.raises(InvalidInput, match="unknown request kind 'delete'"):
         compute("delete", "vn", hcm(2027, 3, 3), PROFILES)
-
-
-def test_overdue() -> None:
-    """A request is overdue only once now is past its due_at."""
-    due = datetime(2027, 3, 13, 16, 59, 59, tzinfo=UTC)
-    assert not overdue(due, due)
-    assert overdue(due, due + timedelta(seconds=1))
 
 
 MINIMAL = """
@@ -165,15 +165,18 @@ def test_extra_holidays_from_yaml_count_as_days_off(tmp_path: Path) -> None:
     assert ack is not None and local_day(ack) == date(2027, 3, 8)
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("      erase: {days: 20}\n", "", "erase"),
-    ("{days: 20}", "{days: 20, months: 1}", "exactly one"),
-    ("{country: VN}", "{country: XX}", "XX"),
-    ("Asia/Ho_Chi_Minh", "Asia/Atlantis", "Atlantis"),
-    ("{days: 10}", "{days: -1}", "greater than 0"),
-    ("ceiling_days: 30", "ceiling_days: 30\nsurprise: 1", "surprise"),
-    ("profiles:", "profiles: [", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("      erase: {days: 20}\n", "", "erase"),
+        ("{days: 20}", "{days: 20, months: 1}", "exactly one"),
+        ("{country: VN}", "{country: XX}", "XX"),
+        ("Asia/Ho_Chi_Minh", "Asia/Atlantis", "Atlantis"),
+        ("{days: 10}", "{days: -1}", "greater than 0"),
+        ("ceiling_days: 30", "ceiling_days: 30\nsurprise: 1", "surprise"),
+        ("profiles:", "profiles: [", "not valid YAML"),
+    ],
+)
 def test_bad_file_is_config_error(tmp_path: Path, old: str, new: str, message: str) -> None:
     """A malformed profile file is a ConfigError naming what is wrong."""
     path = write(tmp_path, MINIMAL.replace(old, new, 1))
@@ -187,14 +190,20 @@ def test_missing_file_is_config_error(tmp_path: Path) -> None:
         load_profiles(tmp_path / "nope.yaml")
 
 
-received_ats = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31),
-                            timezones=st.just(UTC))
+received_ats = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
 
 
-@given(received=received_ats, kind=st.sampled_from(KINDS),
-       jurisdiction=st.sampled_from(sorted(PROFILES)), third_party=st.booleans())
-def test_deadline_invariants(received: datetime, kind: str, jurisdiction: str,
-                             third_party: bool) -> None:
+@given(
+    received=received_ats,
+    kind=st.sampled_from(KINDS),
+    jurisdiction=st.sampled_from(sorted(PROFILES)),
+    third_party=st.booleans(),
+)
+def test_deadline_invariants(
+    received: datetime, kind: str, jurisdiction: str, third_party: bool
+) -> None:
     """For any receipt time: received <= ack <= due <= received + ceiling, and ack is a work day."""
     profile: Profile = PROFILES[jurisdiction]
     deadlines = compute(kind, jurisdiction, received, PROFILES, third_party=third_party)

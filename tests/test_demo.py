@@ -32,18 +32,25 @@ def test_demo_runs_each_kind_to_a_reply_and_cleans_up(tmp_path: Path) -> None:
     """With no services configured, the demo completes access, rectify and erase by e-mail."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
     env["DSR_VAR_DIR"] = str(tmp_path / "var")
-    done = subprocess.run([sys.executable, "-m", "dsr", "demo", "--json"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "dsr", "demo", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     kinds = {r["kind"]: r for r in result["requests"]}
     assert set(kinds) == {"access", "rectify", "erase"}
     assert all(r["status"] == "completed" for r in result["requests"])
-    access = message_from_bytes(Path(kinds["access"]["reply_eml"]).read_bytes(),
-                                policy=policy.default)
+    access = message_from_bytes(
+        Path(kinds["access"]["reply_eml"]).read_bytes(), policy=policy.default
+    )
     assert access["To"] == "nguyen.van.an@example.com"
-    assert any(p.get_filename() and p.get_filename().endswith(".zip")
-               for p in access.iter_attachments())
+    assert any(
+        p.get_filename() and p.get_filename().endswith(".zip") for p in access.iter_attachments()
+    )
     erase = Path(kinds["erase"]["reply_eml"]).read_bytes()
     assert b"reply" in erase and len(list(Path(result["outbox_dir"]).glob("*.eml"))) >= 6
     assert _embedded_servers(tmp_path / "var") == []

@@ -21,17 +21,55 @@ from dsr.identity import (
 )
 
 # Vietnamese mobile prefixes (after the leading 0) and the ways people write a number.
-PREFIXES = ["90", "91", "93", "94", "96", "97", "98", "32", "33", "34", "35", "36", "37", "38",
-            "39", "70", "76", "77", "78", "79", "81", "82", "83", "84", "85", "86", "88"]
-national = st.builds(lambda p, rest: p + rest, st.sampled_from(PREFIXES),
-                     st.text("0123456789", min_size=7, max_size=7))
+PREFIXES = [
+    "90",
+    "91",
+    "93",
+    "94",
+    "96",
+    "97",
+    "98",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "38",
+    "39",
+    "70",
+    "76",
+    "77",
+    "78",
+    "79",
+    "81",
+    "82",
+    "83",
+    "84",
+    "85",
+    "86",
+    "88",
+]
+national = st.builds(
+    lambda p, rest: p + rest,
+    st.sampled_from(PREFIXES),
+    st.text("0123456789", min_size=7, max_size=7),
+)
 
 
 def notations(digits: str) -> list[str]:
     """Nine national digits written as customers, staff and imports write them."""
     a, b, c = digits[:3], digits[3:6], digits[6:]
-    return [f"0{digits}", f"0{a} {b} {c}", f"+84{digits}", f"84-{a}-{b}-{c}", f"0{a}.{b}.{c}",
-            f"(+84) {a} {b} {c}", f"84{digits}", f" +84 {a}{b}{c} "]
+    return [
+        f"0{digits}",
+        f"0{a} {b} {c}",
+        f"+84{digits}",
+        f"84-{a}-{b}-{c}",
+        f"0{a}.{b}.{c}",
+        f"(+84) {a} {b} {c}",
+        f"84{digits}",
+        f" +84 {a}{b}{c} ",
+    ]
 
 
 @given(national)
@@ -60,9 +98,11 @@ def test_arbitrary_text_is_a_phone_or_a_clear_error(text: str) -> None:
 
 
 local = st.from_regex(r"[a-zA-Z][a-zA-Z0-9._+-]{0,15}[a-zA-Z0-9]", fullmatch=True).filter(
-    lambda s: ".." not in s)
-domain = st.from_regex(r"[a-zA-Z][a-zA-Z0-9-]{0,10}[a-zA-Z0-9]\.(vn|com|com\.vn|org)",
-                       fullmatch=True)
+    lambda s: ".." not in s
+)
+domain = st.from_regex(
+    r"[a-zA-Z][a-zA-Z0-9-]{0,10}[a-zA-Z0-9]\.(vn|com|com\.vn|org)", fullmatch=True
+)
 
 
 @given(local, domain, st.sampled_from(["", " ", "  ", "\t"]))
@@ -74,8 +114,9 @@ def test_email_case_and_space_do_not_matter(user: str, host: str, pad: str) -> N
     assert normalise_email(expected) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "@", "a@", "@b.vn", "a b@c.vn", "a@@b.vn", "' OR 1=1 --",
-                                 "nguyễn@example.com"])
+@pytest.mark.parametrize(
+    "bad", ["", "@", "a@", "@b.vn", "a b@c.vn", "a@@b.vn", "' OR 1=1 --", "nguyễn@example.com"]
+)
 def test_malformed_email_is_refused(bad: str) -> None:
     """Not-an-address input is a clear InvalidInput."""
     with pytest.raises(InvalidInput):
@@ -88,10 +129,35 @@ def test_internationalised_domain_becomes_ascii() -> None:
     assert normalise_email("an@ví-dụ.vn").isascii()
 
 
-vi_words = st.lists(st.sampled_from(["Nguyễn", "Văn", "Thị", "Trần", "Lê", "Phạm", "Hoàng",
-                                     "Huỳnh", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "An",
-                                     "Bích", "Cường", "Dũng", "Hương", "Thủy", "Quỳnh"]),
-                    min_size=1, max_size=4)
+vi_words = st.lists(
+    st.sampled_from(
+        [
+            "Nguyễn",
+            "Văn",
+            "Thị",
+            "Trần",
+            "Lê",
+            "Phạm",
+            "Hoàng",
+            "Huỳnh",
+            "Đặng",
+            "Bùi",
+            "Đỗ",
+            "Hồ",
+            "Ngô",
+            "Dương",
+            "An",
+            "Bích",
+            "Cường",
+            "Dũng",
+            "Hương",
+            "Thủy",
+            "Quỳnh",
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 @given(vi_words, st.sampled_from([" ", "  ", "\t", " \u00a0"]))

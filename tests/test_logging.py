@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from dsr.logging import RedactPII, configure_logging, get_logger
+from dsr.core.logs import RedactPII, configure_logging, get_logger
 
 EMAILS = [
     "Nguyen.Van.A@Gmail.com",
@@ -99,7 +99,7 @@ def test_capture_logs_sees_phones_redacted(phone: str) -> None:
 
 def test_structlog_output_has_no_pii(out: io.StringIO) -> None:
     """Every email and phone passed to a structlog logger is masked in the rendered JSON."""
-    log = get_logger("dsr.intake")
+    log = get_logger("dsr.core.intake")
     for email in EMAILS:
         for phone in PHONES:
             log.info(f"submitted by {email}, phone {phone}", email=email, phones=[phone])
@@ -112,7 +112,8 @@ def test_structlog_output_has_no_pii(out: io.StringIO) -> None:
 def test_stdlib_dramatiq_logger_is_redacted(out: io.StringIO, email: str, phone: str) -> None:
     """A stdlib record from dramatiq's worker thread logger is masked, %-arguments included."""
     logging.getLogger("dramatiq.worker.WorkerThread").warning(
-        "Failed to process message run_task(%s) for " + phone, email)
+        "Failed to process message run_task(%s) for " + phone, email
+    )
     [line] = lines(out)
     assert line["logger"] == "dramatiq.worker.WorkerThread"
     assert line["event"] == "Failed to process message run_task([email]) for [phone]"
@@ -153,9 +154,17 @@ def test_ids_and_timestamps_survive(out: io.StringIO) -> None:
     request_id = uuid.uuid4()
     stamp = "2026-02-04T10:00:00.123456+00:00"
     get_logger("dsr.test").info(
-        f"request {request_id} at {stamp}", request_id=str(request_id), hex_id=request_id.hex,
-        obj=request_id, customer_id="KH000123", at=stamp, when=datetime(2026, 2, 4, tzinfo=UTC),
-        records=1234, due="2026-02-14 16:59:59", epoch=1770000000)
+        f"request {request_id} at {stamp}",
+        request_id=str(request_id),
+        hex_id=request_id.hex,
+        obj=request_id,
+        customer_id="KH000123",
+        at=stamp,
+        when=datetime(2026, 2, 4, tzinfo=UTC),
+        records=1234,
+        due="2026-02-14 16:59:59",
+        epoch=1770000000,
+    )
     [line] = lines(out)
     assert line["event"] == f"request {request_id} at {stamp}"
     assert line["request_id"] == str(request_id)
@@ -176,8 +185,13 @@ def test_awkward_values_are_redacted(out: io.StringIO) -> None:
             return "Customer(email='an.tran+dsr@gmail.com')"
 
     get_logger("dsr.test").info(
-        "values", as_int=84912345678, by_key={EMAILS[4]: 1}, obj=Customer(),
-        glued="KH0912345678", url="/requests?email=an.tran%2Bdsr%40gmail.com")
+        "values",
+        as_int=84912345678,
+        by_key={EMAILS[4]: 1},
+        obj=Customer(),
+        glued="KH0912345678",
+        url="/requests?email=an.tran%2Bdsr%40gmail.com",
+    )
     [line] = lines(out)
     assert line["as_int"] == "[phone]"
     assert line["by_key"] == {"[email]": 1}
@@ -193,7 +207,7 @@ def test_default_stream_is_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     saved = root.handlers[:]
     configure_logging()
     try:
-        get_logger("dsr.cli").warning("oops", email=EMAILS[0], phone=PHONES[0])
+        get_logger("dsr.cli.main").warning("oops", email=EMAILS[0], phone=PHONES[0])
         logging.getLogger("aiosmtplib").warning("to %s", EMAILS[1])
     finally:
         for handler in root.handlers[:]:
@@ -244,8 +258,13 @@ def test_level_filters_both_kinds_of_logger() -> None:
 
 MOBILE_PREFIXES = ["32", "39", "56", "70", "77", "81", "86", "90", "91", "96", "98"]
 FORMATS = [
-    "0{p}{a}{b}", "0{p}{a1} {a2}{b1} {b2}", "+84{p}{a}{b}", "84-{p}{a1}-{a2}{b1}-{b2}",
-    "+84 {p}{a1} {a2}{b1} {b2}", "(+84) {p}{a1}.{a2}{b1}.{b2}", "0{p}{a1}.{a2}{b1}.{b2}",
+    "0{p}{a}{b}",
+    "0{p}{a1} {a2}{b1} {b2}",
+    "+84{p}{a}{b}",
+    "84-{p}{a1}-{a2}{b1}-{b2}",
+    "+84 {p}{a1} {a2}{b1} {b2}",
+    "(+84) {p}{a1}.{a2}{b1}.{b2}",
+    "0{p}{a1}.{a2}{b1}.{b2}",
     "0084 {p} {a} {b}",
 ]
 words = st.text(alphabet="abcdeghiklmnopqrstuvxyzăâđêôơưáàảãạếềểễệốồổỗộ ,.;:!?", max_size=30)
@@ -257,14 +276,16 @@ def vn_mobiles(draw: st.DrawFn) -> tuple[str, str]:
     a, b = draw(st.from_regex(r"\A\d{3}\Z")), draw(st.from_regex(r"\A\d{4}\Z"))
     nsn = prefix + a + b
     text = draw(st.sampled_from(FORMATS)).format(
-        p=prefix, a=a, b=b, a1=a[0], a2=a[1:], b1=b[:1], b2=b[1:])
+        p=prefix, a=a, b=b, a1=a[0], a2=a[1:], b1=b[:1], b2=b[1:]
+    )
     return nsn, text
 
 
 @settings(max_examples=150, deadline=None)
 @given(number=vn_mobiles(), before=words, after=words, fmt=st.sampled_from(["json", "console"]))
-def test_any_vn_mobile_in_any_notation_is_redacted(number: tuple[str, str], before: str,
-                                                    after: str, fmt: str) -> None:
+def test_any_vn_mobile_in_any_notation_is_redacted(
+    number: tuple[str, str], before: str, after: str, fmt: str
+) -> None:
     """For any valid VN mobile in any notation inside random text, its digits never reach output."""
     nsn, text = number
     assert phonenumbers.is_valid_number(phonenumbers.parse(text, "VN"))

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from config.settings import Settings
-from connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.bundle import build_bundle, bundle_path, make_download_token, read_download_token
-from dsr.errors import InvalidInput
-from dsr.replies import (
+from dsr.config.settings import Settings
+from dsr.connectors.base import Action, Operation, Outcome, TaskResult
+from dsr.core import paths
+from dsr.core.bundle import build_bundle
+from dsr.core.links import make_download_token, read_download_token
+from dsr.core.replies import (
     ReplyContext,
     StoreReport,
     render_acknowledgement,
@@ -28,6 +29,7 @@ from dsr.replies import (
     render_reply,
     render_verification,
 )
+from dsr.errors import InvalidInput
 
 REQUEST_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 SHORT = "0a1b2c3d"
@@ -144,6 +146,13 @@ def _bodies(msg: EmailMessage) -> tuple[str, str]:
     return plain.get_content(), html.get_content()
 
 
+def _access_reply(
+    ctx: ReplyContext, stores: list[StoreReport], export_dir: Path, **kw: Any
+) -> EmailMessage:
+    """An access reply as the aggregator makes it: the bundle first, then the e-mail."""
+    return render_reply(ctx, stores, bundle=build_bundle(ctx, stores, export_dir=export_dir), **kw)
+
+
 def test_access_bundle_holds_every_store_file_audio_and_vietnamese_summary(tmp_path: Path) -> None:
     """The ZIP holds each store's JSON and CSV in its folder, the WAVs, a vi summary with counts."""
     stores = _access_stores(tmp_path)
@@ -200,15 +209,13 @@ def test_rebuilding_the_bundle_replaces_it_atomically(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         assert "recordings/audio/call-1.wav" in zf.namelist()
     with pytest.raises(InvalidInput):
-        bundle_path(export_dir, "../elsewhere")
+        paths.bundle(export_dir, "../elsewhere")
 
 
 def test_small_bundle_is_attached_to_the_vietnamese_reply(tmp_path: Path) -> None:
     """Under the size limit the ZIP is attached as du-lieu-ca-nhan-<short id>.zip; stores listed."""
     stores = _access_stores(tmp_path)
-    msg = render_reply(
-        _ctx("access"), stores, export_dir=tmp_path / "exports", settings=_settings()
-    )
+    msg = _access_reply(_ctx("access"), stores, tmp_path / "exports", settings=_settings())
     assert msg["Subject"] == (
         f"[Demo Company] Yêu cầu truy cập dữ liệu cá nhân {SHORT}: dữ liệu của bạn"
     )
@@ -217,7 +224,7 @@ def test_small_bundle_is_attached_to_the_vietnamese_reply(tmp_path: Path) -> Non
     part = attachments[0]
     assert part.get_content_type() == "application/zip"
     assert part.get_filename() == f"du-lieu-ca-nhan-{SHORT}.zip"
-    assert part.get_content() == bundle_path(tmp_path / "exports", REQUEST_ID).read_bytes()
+    assert part.get_content() == paths.bundle(tmp_path / "exports", REQUEST_ID).read_bytes()
     text, html = _bodies(msg)
     assert f"Chào {NAME}," in text
     assert "Hồ sơ khách hàng (CRM): đã tìm kiếm, 1 bản ghi, thu thập từ ngày 01/05/2023" in text
@@ -232,7 +239,7 @@ def test_large_bundle_is_linked_with_a_signed_expiring_token(tmp_path: Path) -> 
     stores = _access_stores(tmp_path)
     settings = _settings(attach_limit_bytes=10)
     now = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
-    msg = render_reply(_ctx("access"), stores, export_dir=tmp_path / "exports",
+    msg = _access_reply(_ctx("access"), stores, tmp_path / "exports",
                        settings=settings, now=now)  # fmt: skip
     assert list(msg.iter_attachments()) == []
     text, html = _bodies(msg)
@@ -271,7 +278,7 @@ def test_expired_download_token_is_refused() -> None:
 def test_english_access_reply_and_summary(tmp_path: Path) -> None:
     """An English request gets an English body, personal-data-<short id>.zip, English summary."""
     stores = _access_stores(tmp_path)
-    msg = render_reply(_ctx("access", "en"), stores, export_dir=tmp_path / "exports",
+    msg = _access_reply(_ctx("access", "en"), stores, tmp_path / "exports",
                        settings=_settings())  # fmt: skip
     assert msg["Subject"] == f"[Demo Company] Your personal data access request {SHORT}"
     part = next(msg.iter_attachments())
@@ -279,7 +286,7 @@ def test_english_access_reply_and_summary(tmp_path: Path) -> None:
     text, _ = _bodies(msg)
     assert "Customer records (CRM): searched, 1 record, collected since 1 May 2023" in text
     assert "Newsletter list: not searched: Không lưu số điện thoại" in text
-    with zipfile.ZipFile(bundle_path(tmp_path / "exports", REQUEST_ID)) as zf:
+    with zipfile.ZipFile(paths.bundle(tmp_path / "exports", REQUEST_ID)) as zf:
         summary = zf.read("summary.txt").decode("utf-8")
     assert "PERSONAL DATA SUMMARY" in summary and "Orders (folder orders/): 3 records" in summary
 
@@ -303,7 +310,7 @@ def test_rectify_confirmation_names_historical_records_and_partners(tmp_path: Pa
     """The vi confirmation shows what changed where, what stayed as history, and whom we tell."""
     changes = {"phone": "0987 654 321", "address": "12 Lê Lợi, Phường Bến Nghé, Quận 1"}
     msg = render_reply(_ctx("rectify", changes=changes), _rectify_stores(),
-                       export_dir=tmp_path, settings=_settings())  # fmt: skip
+                       settings=_settings())  # fmt: skip
     assert msg["Subject"] == (
         f"[Demo Company] Yêu cầu chỉnh sửa dữ liệu cá nhân {SHORT}: xác nhận đã chỉnh sửa"
     )
@@ -324,7 +331,7 @@ def test_rectify_confirmation_names_historical_records_and_partners(tmp_path: Pa
 def test_rectify_confirmation_in_english(tmp_path: Path) -> None:
     """The English confirmation says history was not rewritten and names the partners."""
     msg = render_reply(_ctx("rectify", "en", changes={"phone": "0987654321"}), _rectify_stores(),
-                       export_dir=tmp_path, settings=_settings())  # fmt: skip
+                       settings=_settings())  # fmt: skip
     assert msg["Subject"] == (
         f"[Demo Company] Your personal data correction request {SHORT}: confirmation"
     )
@@ -352,8 +359,7 @@ def _erase_stores() -> list[StoreReport]:
 def test_erase_certificate_lists_anonymised_orders_and_a_deferred_store(tmp_path: Path) -> None:
     """The vi certificate gives per-table results, legal basis, retention end and hold reason."""
     now = datetime(2026, 3, 12, 4, 0, tzinfo=UTC)
-    msg = render_reply(_ctx("erase"), _erase_stores(), export_dir=tmp_path,
-                       settings=_settings(), now=now)  # fmt: skip
+    msg = render_reply(_ctx("erase"), _erase_stores(), settings=_settings(), now=now)  # fmt: skip
     assert msg["Subject"] == (
         f"[Demo Company] Yêu cầu xóa dữ liệu cá nhân {SHORT}: giấy xác nhận xóa dữ liệu"
     )
@@ -377,7 +383,7 @@ def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) ->
     stores = _erase_stores()
     stores[3] = _store("recordings", "done", _result(Operation.ERASE, [
         Outcome("calls", Action.DEFERRED, 2, reason="contract dispute TC-2026-07")]))  # fmt: skip
-    msg = render_reply(_ctx("erase", "en"), stores, export_dir=tmp_path, settings=_settings())
+    msg = render_reply(_ctx("erase", "en"), stores, settings=_settings())
     assert msg["Subject"] == (
         f"[Demo Company] Your personal data erasure request {SHORT}: erasure certificate"
     )
@@ -396,12 +402,11 @@ def test_repeat_erasure_says_nothing_remained(tmp_path: Path) -> None:
         for name, table in (("crm", "customers"), ("newsletter", "subscribers"),
                             ("orders", "orders"), ("recordings", "calls"))
     ]  # fmt: skip
-    msg = render_reply(_ctx("erase"), stores, export_dir=tmp_path, settings=_settings())
+    msg = render_reply(_ctx("erase"), stores, settings=_settings())
     text, _ = _bodies(msg)
     assert "Không còn dữ liệu cá nhân nào của bạn" in text and "không thay đổi gì" in text
     assert "đã xóa" not in text
-    text_en, _ = _bodies(render_reply(_ctx("erase", "en"), stores, export_dir=tmp_path,
-                                      settings=_settings()))  # fmt: skip
+    text_en, _ = _bodies(render_reply(_ctx("erase", "en"), stores, settings=_settings()))
     assert "No personal data about you remained in our stores; nothing changed" in text_en
 
 
@@ -409,7 +414,7 @@ def test_html_part_escapes_the_subjects_own_values(tmp_path: Path) -> None:
     """A name or new value containing <script> is escaped in HTML, kept verbatim in plain text."""
     evil = "<script>alert('x')</script>"
     ctx = _ctx("rectify", subject_name=evil, changes={"address": f"{evil} 5 Hàng Bài"})
-    msg = render_reply(ctx, _rectify_stores(), export_dir=tmp_path, settings=_settings())
+    msg = render_reply(ctx, _rectify_stores(), settings=_settings())
     text, html = _bodies(msg)
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
@@ -467,7 +472,7 @@ def test_acknowledgement_and_verification_code() -> None:
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
     """A reply for a kind that does not exist is bad input, not an empty e-mail."""
     with pytest.raises(InvalidInput):
-        render_reply(_ctx("restrict"), [], export_dir=tmp_path, settings=_settings())
+        render_reply(_ctx("restrict"), [], settings=_settings())
 
 
 def test_bundle_streams_a_large_store_file(tmp_path: Path) -> None:

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dsr import demo_stores as ds
-from dsr.errors import InvalidInput
-from dsr.identity import suppression_hash, try_normalise_email, try_normalise_phone
-from dsr.seed import (
+from dsr.demo import stores as ds
+from dsr.demo.seed import (
     DELIVERY_PARTNERS,
     DEMO_CALLER_ONLY,
     DEMO_CUSTOMER_ID,
@@ -30,6 +28,8 @@ from dsr.seed import (
     seed,
     store_paths,
 )
+from dsr.errors import InvalidInput
+from dsr.identity import suppression_hash, try_normalise_email, try_normalise_phone
 
 SECRET = "test-secret-key-0123456789"
 NOW = datetime(2026, 3, 2, 9, 0, 0)
@@ -104,10 +104,12 @@ def test_crm_rows_have_the_documented_shape(data: dict) -> None:
 
 def test_shadow_columns_equal_the_identity_functions(data: dict) -> None:
     """Every email_norm / phone_norm is exactly what dsr.identity computes from the stored value."""
-    for table, email_col, phone_col in [("customers", "email", "phone"),
-                                        ("subscribers", "email", None),
-                                        ("orders", "email", "shipping_phone"),
-                                        ("calls", None, "caller_phone")]:
+    for table, email_col, phone_col in [
+        ("customers", "email", "phone"),
+        ("subscribers", "email", None),
+        ("orders", "email", "shipping_phone"),
+        ("calls", None, "caller_phone"),
+    ]:
         for row in data[table]:
             if email_col:
                 assert row["email_norm"] == try_normalise_email(row[email_col]), row
@@ -119,8 +121,11 @@ def test_shadow_columns_equal_the_identity_functions(data: dict) -> None:
 
 def test_some_names_are_stored_in_nfd(data: dict) -> None:
     """About 2 % of CRM names are decomposed (NFD) and equal their NFC form once normalised."""
-    nfd = [c["full_name"] for c in data["customers"]
-           if unicodedata.normalize("NFC", c["full_name"]) != c["full_name"]]
+    nfd = [
+        c["full_name"]
+        for c in data["customers"]
+        if unicodedata.normalize("NFC", c["full_name"]) != c["full_name"]
+    ]
     assert 0.01 * N <= len(nfd) <= 0.05 * N
     assert all(unicodedata.normalize("NFD", n) == n for n in nfd)
 
@@ -128,9 +133,13 @@ def test_some_names_are_stored_in_nfd(data: dict) -> None:
 def test_phones_are_written_in_many_formats(data: dict) -> None:
     """The same kind of number appears as 0912 345 678, +84912345678, 84-912-345-678 and others."""
     patterns = {
-        "spaced": r"0\d{3} \d{3} \d{3}", "e164": r"\+84\d{9}", "dashed84": r"84-\d{3}-\d{3}-\d{3}",
-        "dotted": r"0\d{3}\.\d{3}\.\d{3}", "paren": r"\(\+84\) \d{3} \d{3} \d{3}",
-        "plain": r"0\d{9}", "spaced84": r"\+84 \d{3} \d{3} \d{3}",
+        "spaced": r"0\d{3} \d{3} \d{3}",
+        "e164": r"\+84\d{9}",
+        "dashed84": r"84-\d{3}-\d{3}-\d{3}",
+        "dotted": r"0\d{3}\.\d{3}\.\d{3}",
+        "paren": r"\(\+84\) \d{3} \d{3} \d{3}",
+        "plain": r"0\d{9}",
+        "spaced84": r"\+84 \d{3} \d{3} \d{3}",
     }
     written = [c["phone"] for c in data["customers"]] + [c["caller_phone"] for c in data["calls"]]
     seen = {name for name, pat in patterns.items() for w in written if re.fullmatch(pat, w)}
@@ -148,8 +157,10 @@ def test_emails_are_messy_but_normalise_to_one(data: dict) -> None:
     emails = [c["email"] for c in data["customers"]] + [s["email"] for s in data["subscribers"]]
     assert any(e != e.strip() for e in emails)
     assert any(e.strip() != e.strip().lower() for e in emails)
-    assert all(e.strip().lower().rsplit("@", 1)[1].endswith(("example.com", "example.net",
-                                                             "example.org")) for e in emails)
+    assert all(
+        e.strip().lower().rsplit("@", 1)[1].endswith(("example.com", "example.net", "example.org"))
+        for e in emails
+    )
 
 
 def test_some_people_have_two_crm_rows(seeded: tuple[Path, SeedReport], data: dict) -> None:
@@ -168,7 +179,8 @@ def test_some_people_have_two_crm_rows(seeded: tuple[Path, SeedReport], data: di
     assert own_id and same_id
     for g in groups:
         assert unicodedata.normalize("NFC", g[0]["full_name"]) == unicodedata.normalize(
-            "NFC", g[1]["full_name"])
+            "NFC", g[1]["full_name"]
+        )
 
 
 def test_some_callers_exist_only_in_the_call_archive(data: dict) -> None:
@@ -241,8 +253,11 @@ def test_some_orders_use_another_email_under_the_same_customer_id(data: dict) ->
     crm_emails: dict[str, set[str]] = defaultdict(set)
     for c in data["customers"]:
         crm_emails[c["customer_id"]].add(c["email_norm"])
-    other = {o["customer_id"] for o in data["orders"]
-             if o["email_norm"] not in crm_emails[o["customer_id"]]}
+    other = {
+        o["customer_id"]
+        for o in data["orders"]
+        if o["email_norm"] not in crm_emails[o["customer_id"]]
+    }
     assert other - {DEMO_CUSTOMER_ID}
     assert other <= set(crm_emails)
 
@@ -261,7 +276,8 @@ def test_newsletter_covers_most_customers_with_unsubscriptions(data: dict) -> No
 
 
 def test_seeded_suppression_entries_block_their_reimport(
-        seeded: tuple[Path, SeedReport], data: dict) -> None:
+    seeded: tuple[Path, SeedReport], data: dict
+) -> None:
     """The seed's erased former subscribers are on the suppression list and were refused."""
     _, report = seeded
     assert report.suppression_entries > 0
@@ -300,8 +316,9 @@ def test_caller_only_subject_is_only_in_the_archive(data: dict) -> None:
     calls = {c["id"]: c["caller_phone"] for c in data["calls"] if c["phone_norm"] == phone}
     assert calls == DEMO_RECORDS["caller_only"]["calls"]
     for table in ("customers", "orders"):
-        assert not [r for r in data[table] if phone in (r["phone_norm"],)
-                    or r["email_norm"] == email]
+        assert not [
+            r for r in data[table] if phone in (r["phone_norm"],) or r["email_norm"] == email
+        ]
     assert not [s for s in data["subscribers"] if s["email_norm"] == email]
 
 
@@ -317,9 +334,16 @@ def test_seeding_refuses_a_suppressed_address(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'newsletter.db'}")
     ds.create_store(engine, "newsletter")
     with engine.begin() as conn:
-        conn.execute(ds.suppression.insert(), [{
-            "email_hash": suppression_hash(" Nguyen.Van.An@EXAMPLE.com", SECRET),
-            "added_at": NOW - timedelta(days=90), "reason": "erasure"}])
+        conn.execute(
+            ds.suppression.insert(),
+            [
+                {
+                    "email_hash": suppression_hash(" Nguyen.Van.An@EXAMPLE.com", SECRET),
+                    "added_at": NOW - timedelta(days=90),
+                    "reason": "erasure",
+                }
+            ],
+        )
     engine.dispose()
     report = seed(tmp_path, 50, secret_key=SECRET, seed=1, now=NOW)
     subs = rows(tmp_path, "newsletter", ds.subscribers)
@@ -333,19 +357,35 @@ def test_import_refuses_suppressed_addresses(tmp_path: Path) -> None:
     seed(tmp_path, 20, secret_key=SECRET, seed=3, now=NOW)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'newsletter.db'}")
     with engine.begin() as conn:
-        conn.execute(ds.suppression.insert(), [{
-            "email_hash": suppression_hash("gone.person@example.org", SECRET),
-            "added_at": NOW, "reason": "erasure"}])
+        conn.execute(
+            ds.suppression.insert(),
+            [
+                {
+                    "email_hash": suppression_hash("gone.person@example.org", SECRET),
+                    "added_at": NOW,
+                    "reason": "erasure",
+                }
+            ],
+        )
     engine.dispose()
-    report = import_subscribers(tmp_path, [
-        {"email": "Gone.Person@Example.org  ", "name": "Người Đã Xóa"},
-        {"email": "new.lead@example.net", "name": "Lê Thị Mới", "consent_source": "webinar"},
-        {"email": DEMO_SUBJECT["email"].upper()},
-        {"email": "not-an-address"},
-        {"email": "new.lead@example.net"},
-    ], secret_key=SECRET, now=NOW)
-    assert (report.imported, report.refused_suppressed, report.skipped_existing,
-            report.invalid) == (1, 1, 2, 1)
+    report = import_subscribers(
+        tmp_path,
+        [
+            {"email": "Gone.Person@Example.org  ", "name": "Người Đã Xóa"},
+            {"email": "new.lead@example.net", "name": "Lê Thị Mới", "consent_source": "webinar"},
+            {"email": DEMO_SUBJECT["email"].upper()},
+            {"email": "not-an-address"},
+            {"email": "new.lead@example.net"},
+        ],
+        secret_key=SECRET,
+        now=NOW,
+    )
+    assert (
+        report.imported,
+        report.refused_suppressed,
+        report.skipped_existing,
+        report.invalid,
+    ) == (1, 1, 2, 1)
     assert report.refused == 1
     subs = {s["email_norm"]: s for s in rows(tmp_path, "newsletter", ds.subscribers)}
     assert "gone.person@example.org" not in subs
@@ -355,10 +395,12 @@ def test_import_refuses_suppressed_addresses(tmp_path: Path) -> None:
 
 def dump(data_dir: Path) -> dict[str, list[tuple]]:
     out = {}
-    for rel, tables in [("crm.db", ["customers"]),
-                        ("newsletter.db", ["subscribers", "suppression"]),
-                        ("orders.db", ["orders", "order_items"]),
-                        ("recordings/index.db", ["calls"])]:
+    for rel, tables in [
+        ("crm.db", ["customers"]),
+        ("newsletter.db", ["subscribers", "suppression"]),
+        ("orders.db", ["orders", "order_items"]),
+        ("recordings/index.db", ["calls"]),
+    ]:
         with sqlite3.connect(data_dir / rel) as conn:
             for t in tables:
                 out[t] = conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()

@@ -10,15 +10,15 @@ import structlog
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr import aggregate as aggregation
-from dsr import dispatch as dispatching
-from dsr import outbox, tasks
-from dsr.db import session_scope
+import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
+from dsr.core import aggregate as aggregation
+from dsr.core import delivery, tasks
+from dsr.core import dispatch as dispatching
+from dsr.core.db import session_scope
+from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
 from dsr.errors import DeliveryError, NotFound, RetriableStoreError
-from dsr.runtime import Runtime
-from dsr.steps import Step
-from workers import runtime
+from dsr.workers import runtime
 
 log = structlog.get_logger(__name__)
 Core = Callable[[Session, Runtime, str], list[Step]]
@@ -52,8 +52,12 @@ def dispatch_request(request_id: str) -> None:
     _run(dispatching.dispatch, request_id)
 
 
-@dramatiq.actor(queue_name="dsr", throws=(NotFound,), retry_when=_transient,
-                on_retry_exhausted="connector_task_exhausted")
+@dramatiq.actor(
+    queue_name="dsr",
+    throws=(NotFound,),
+    retry_when=_transient,
+    on_retry_exhausted="connector_task_exhausted",
+)
 def run_connector_task(task_id: str) -> None:
     _run(tasks.run, task_id)
 
@@ -62,8 +66,9 @@ def run_connector_task(task_id: str) -> None:
 def connector_task_exhausted(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """The retry budget is spent: mark the task failed so fan-in can finish (needs_attention)."""
     task_id = message_data["args"][0]
-    log.warning("connector_task_failed_for_good", task_id=task_id,
-                retries=retry_info.get("retries"))
+    log.warning(
+        "connector_task_failed_for_good", task_id=task_id, retries=retry_info.get("retries")
+    )
     _run(lambda session, _rt, tid: tasks.fail(session, tid, "retries exhausted"), task_id)
 
 
@@ -77,7 +82,7 @@ def deliver_message(outbox_id: str) -> None:
     """Send one outbox row; when retries run out the row stays pending for the scheduler."""
     rt = runtime.get()
     with session_scope(rt.db_url) as session:
-        follow = outbox.deliver(session, rt.settings, outbox_id)
+        follow = delivery.deliver(session, rt.settings, outbox_id)
     enqueue(follow)
 
 

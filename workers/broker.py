@@ -21,7 +21,9 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from config.settings import Settings, get_settings
+from dsr.config.settings import Settings, get_settings
+from dsr.core.logs import configure_logging
+from dsr.workers.middleware import LogContext
 
 _embedded: Any = None
 
@@ -63,14 +65,19 @@ def shutdown_embedded() -> None:
 
 
 def build_broker(settings: Settings) -> RedisBroker:
-    from workers.middleware import LogContext
-
-    middleware = [AgeLimit(), TimeLimit(time_limit=30 * 60_000), ShutdownNotifications(),
-                  Callbacks(), Pipelines(),
-                  Retries(max_retries=settings.task_max_retries,
-                          min_backoff=settings.task_min_backoff_ms,
-                          max_backoff=settings.task_max_backoff_ms),
-                  LogContext()]
+    middleware = [
+        AgeLimit(),
+        TimeLimit(time_limit=30 * 60_000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(
+            max_retries=settings.task_max_retries,
+            min_backoff=settings.task_min_backoff_ms,
+            max_backoff=settings.task_max_backoff_ms,
+        ),
+        LogContext(),
+    ]
     options: dict[str, Any] = {
         "namespace": settings.broker_namespace,
         "heartbeat_timeout": settings.broker_heartbeat_timeout_ms,
@@ -83,8 +90,6 @@ def build_broker(settings: Settings) -> RedisBroker:
 
 
 def _boot() -> RedisBroker:
-    from dsr.logging import configure_logging
-
     settings = get_settings()
     # Every worker process imports this module first: its log lines are redacted from the start.
     configure_logging(settings.log_format, settings.log_level, region=settings.default_region)

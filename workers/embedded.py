@@ -7,14 +7,14 @@ import threading
 
 import dramatiq
 
+from dsr.workers import actors, maintenance, runtime
+from dsr.workers.broker import broker, shutdown_embedded
+
+ACTOR_MODULES = (actors, maintenance)  # importing them declares the actors on the broker
+
 
 def run_in_process(threads: int) -> None:
     """Consume until SIGINT/SIGTERM, then stop cleanly and let go of the embedded server."""
-    import workers.actors  # noqa: F401 - declares the actors on the broker
-    import workers.maintenance  # noqa: F401
-    from workers import runtime
-    from workers.broker import broker, shutdown_embedded
-
     runtime.get()  # migrate the ledger before the first message
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

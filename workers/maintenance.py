@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import dramatiq
 
-import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr import redrive, retention, watchdog
-from dsr.db import session_scope
+import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
+from dsr.core import redrive, retention, watchdog
+from dsr.core.db import session_scope
+from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput
-from dsr.models import utcnow
-from workers import runtime
-from workers.actors import enqueue
+from dsr.workers import runtime
+from dsr.workers.actors import enqueue
 
 _SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rerun resumes it
 
 
-@dramatiq.actor(queue_name="dsr", max_retries=3, time_limit=_SWEEP_TIME_LIMIT_MS,
-                throws=(ConfigError, InvalidInput))
+@dramatiq.actor(
+    queue_name="dsr",
+    max_retries=3,
+    time_limit=_SWEEP_TIME_LIMIT_MS,
+    throws=(ConfigError, InvalidInput),
+)
 def purge_store(connector: str) -> None:
     """Apply the retention rules of one connector now."""
     retention.sweep(runtime.get(), connector, now=utcnow(), by="scheduler")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dsr.runtime import Runtime
+from dsr.core.db import migrate
+from dsr.core.runtime import Runtime
 
 _runtime: Runtime | None = None
 
@@ -10,8 +11,6 @@ _runtime: Runtime | None = None
 def get() -> Runtime:
     global _runtime
     if _runtime is None:
-        from dsr.db import migrate
-
         _runtime = Runtime()
         migrate(_runtime.db_url)
     return _runtime

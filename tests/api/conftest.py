@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from dsr import apikeys
-from dsr.db import get_engine, migrate, session_scope
-from dsr.runtime import Runtime
-from dsr.smtp_sink import MailSink
+from dsr.core import apikeys
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.runtime import Runtime
+from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings
 
@@ -26,7 +26,7 @@ from tests.e2e.conftest import make_settings
 warnings.filterwarnings("ignore", message=".*install `httpx2`")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from api import create_app  # noqa: E402
+from dsr.api import create_app  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Keys:
 def _forget_worker_runtime() -> Iterator[None]:
     """create_app() makes its Runtime the process's one for inline fan-in; undo that after."""
     yield
-    from workers import runtime
+    from dsr.workers import runtime
 
     runtime.set_runtime(None)
 
@@ -77,7 +77,7 @@ def keys(rt: Runtime) -> Keys:
 @pytest.fixture
 def app(rt: Runtime) -> Iterator[FastAPI]:
     """The app with its default enqueue (dramatiq on Redis); the queue is emptied afterwards."""
-    from workers.broker import broker
+    from dsr.workers.broker import broker
 
     broker.flush_all()
     yield create_app(rt)
@@ -92,7 +92,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 def queued(actor: str | None = None) -> list[dict[str, Any]]:
     """Messages waiting on the pipeline's queue (what the API enqueued), oldest first."""
-    from workers.broker import broker
+    from dsr.workers.broker import broker
 
     key = f"{broker.namespace}:dsr"
     ids = broker.client.lrange(key, 0, -1)
@@ -121,6 +121,7 @@ def csrf_of(html: str) -> str:
 def login(client: TestClient, key: str) -> None:
     """Log the test client in through the web form."""
     page = client.get("/web/login")
-    response = client.post("/web/login", data={"api_key": key, "csrf": csrf_of(page.text)},
-                           follow_redirects=False)
+    response = client.post(
+        "/web/login", data={"api_key": key, "csrf": csrf_of(page.text)}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text

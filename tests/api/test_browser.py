@@ -22,14 +22,20 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dsr.smtp_sink import free_port
+from dsr.demo.smtp_sink import free_port
 from tests import services
 from tests.api.conftest import Keys
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = Path(__file__).with_name("install_browser.sh")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +44,7 @@ def chromium() -> Path:
     problem = "not installed"
     if not os.access(CHROMIUM, os.X_OK):
         if os.geteuid() == 0 and shutil.which("apt-get"):
-            done = subprocess.run(["sh", str(INSTALL)], capture_output=True, text=True,
-                                  timeout=900)
+            done = subprocess.run(["sh", str(INSTALL)], capture_output=True, text=True, timeout=900)
             problem = f"install_browser.sh exit {done.returncode}: {done.stderr[-400:]}"
         else:
             problem = "not installed, and installing it needs root and apt-get"
@@ -52,8 +57,9 @@ def chromium() -> Path:
 def server(app: FastAPI) -> Iterator[str]:
     """The app under uvicorn on a free localhost port, in a thread."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
     thread.start()
@@ -68,7 +74,8 @@ def server(app: FastAPI) -> Iterator[str]:
 
 @pytest.mark.timeout(900)  # the first run may install chromium
 def test_staff_log_in_file_an_access_request_and_see_its_deadline(
-        chromium: Path, server: str, app: FastAPI, keys: Keys) -> None:
+    chromium: Path, server: str, app: FastAPI, keys: Keys
+) -> None:
     """In headless chromium: log in, file an access request on the form, find it in the list."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -106,5 +113,6 @@ def _due_date(app: FastAPI, keys: Keys, request_id: str) -> str:
     with TestClient(app) as client:
         due = client.get(f"/requests/{request_id}", headers=Keys.header(keys.ops)).json()["due_at"]
     local = datetime.fromisoformat(due.replace("Z", "+00:00")).astimezone(
-        ZoneInfo("Asia/Ho_Chi_Minh"))
+        ZoneInfo("Asia/Ho_Chi_Minh")
+    )
     return local.strftime("%d/%m/%Y")

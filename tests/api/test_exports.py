@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from dsr.bundle import bundle_path, make_download_token
-from dsr.models import utcnow
-from dsr.runtime import Runtime
+from dsr.core import paths
+from dsr.core.links import make_download_token
+from dsr.core.models import utcnow
+from dsr.core.runtime import Runtime
 from tests.api.conftest import Keys
 
 H = Keys.header
@@ -19,9 +20,12 @@ H = Keys.header
 
 def _request_with_bundle(client: TestClient, rt: Runtime, key: str) -> dict[str, Any]:
     """A request filed with ``key`` whose access bundle is on disk (as aggregate leaves it)."""
-    data = client.post("/requests", headers=H(key), json={
-        "kind": "access", "email": "an.nguyen@example.vn", "verified": True}).json()
-    path = bundle_path(rt.settings.resolved_export_dir, data["id"])
+    data = client.post(
+        "/requests",
+        headers=H(key),
+        json={"kind": "access", "email": "an.nguyen@example.vn", "verified": True},
+    ).json()
+    path = paths.bundle(rt.settings.resolved_export_dir, data["id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("summary.txt", "Tóm tắt dữ liệu")
@@ -34,8 +38,9 @@ def _actions(client: TestClient, keys: Keys, request_id: str) -> list[tuple[str,
     return [(e["actor"], e["action"]) for e in detail["audit"]]
 
 
-def test_signed_link_streams_the_bundle_without_a_key(client: TestClient, rt: Runtime,
-                                                       keys: Keys) -> None:
+def test_signed_link_streams_the_bundle_without_a_key(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
     """The link from the reply e-mail downloads that request's ZIP, and the download is audited."""
     data = _request_with_bundle(client, rt, keys.alice)
     token = make_download_token(data["id"], rt.settings)
@@ -48,17 +53,26 @@ def test_signed_link_streams_the_bundle_without_a_key(client: TestClient, rt: Ru
     assert ("subject", "export_downloaded") in _actions(client, keys, data["id"])
 
 
-def test_tampered_expired_or_unknown_links_are_404_alike(client: TestClient, rt: Runtime,
-                                                         keys: Keys) -> None:
+def test_tampered_expired_or_unknown_links_are_404_alike(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
     """A forged, expired or bundle-less link gets one fixed 404 body."""
     data = _request_with_bundle(client, rt, keys.alice)
     token = make_download_token(data["id"], rt.settings)
-    expired = make_download_token(data["id"], rt.settings, now=utcnow() - timedelta(
-        seconds=rt.settings.download_link_ttl_seconds + 60))
+    expired = make_download_token(
+        data["id"],
+        rt.settings,
+        now=utcnow() - timedelta(seconds=rt.settings.download_link_ttl_seconds + 60),
+    )
     no_bundle = make_download_token("f" * 32, rt.settings)
     bodies = set()
-    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), expired, no_bundle,
-                "not-a-token", token.replace(".", "", 1)):
+    for bad in (
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        expired,
+        no_bundle,
+        "not-a-token",
+        token.replace(".", "", 1),
+    ):
         response = client.get(f"/exports/{bad}")
         assert response.status_code == 404, bad
         bodies.add(response.text)
@@ -83,14 +97,16 @@ def test_staff_download_follows_roles(client: TestClient, rt: Runtime, keys: Key
 
 def test_staff_download_without_bundle_is_404(client: TestClient, keys: Keys) -> None:
     """A request with no bundle yet, or no request at all, is a 404."""
-    data = client.post("/requests", headers=H(keys.alice), json={
-        "kind": "access", "email": "an.nguyen@example.vn"}).json()
+    data = client.post(
+        "/requests", headers=H(keys.alice), json={"kind": "access", "email": "an.nguyen@example.vn"}
+    ).json()
     assert client.get(f"/requests/{data['id']}/export", headers=H(keys.alice)).status_code == 404
     assert client.get(f"/requests/{'e' * 32}/export", headers=H(keys.ops)).status_code == 404
 
 
-def test_access_log_names_the_route_never_the_token(client: TestClient, rt: Runtime,
-                                                    keys: Keys) -> None:
+def test_access_log_names_the_route_never_the_token(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
     """The request log line carries the route template, so a download link never reaches logs."""
     from structlog.testing import capture_logs
 

@@ -10,12 +10,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col
 
-from api import create_app
-from api.metrics import purged_rows
-from dsr.db import get_engine, session_scope
-from dsr.models import ConnectorTask, Outbox, OutboxStatus, PurgeRun, Request, TaskStatus, utcnow
-from dsr.runtime import Runtime
-from dsr.smtp_sink import MailSink
+from dsr.api import create_app
+from dsr.api.metrics import purged_rows
+from dsr.core.db import get_engine, session_scope
+from dsr.core.models import (
+    ConnectorTask,
+    Outbox,
+    OutboxStatus,
+    PurgeRun,
+    Request,
+    TaskStatus,
+    utcnow,
+)
+from dsr.core.runtime import Runtime
+from dsr.demo.smtp_sink import MailSink
 from tests.api.conftest import Keys
 from tests.e2e.conftest import make_settings
 
@@ -31,8 +39,9 @@ def test_healthz_ok_when_ledger_and_broker_answer(client: TestClient) -> None:
 
 def test_healthz_503_when_ledger_is_down(tmp_path: Path, smtp: MailSink) -> None:
     """A ledger that refuses connections makes /healthz 503 naming it, with no error detail."""
-    rt = Runtime(make_settings(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:9/none",
-                               smtp.port))
+    rt = Runtime(
+        make_settings(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:9/none", smtp.port)
+    )
     with TestClient(create_app(rt)) as client:
         response = client.get("/healthz")
     get_engine(rt.db_url).dispose()
@@ -42,8 +51,8 @@ def test_healthz_503_when_ledger_is_down(tmp_path: Path, smtp: MailSink) -> None
 
 def test_healthz_503_when_broker_is_down(rt: Runtime) -> None:
     """A broker whose Redis does not answer makes /healthz 503 naming it."""
-    from config.settings import Settings
-    from workers.broker import build_broker
+    from dsr.config.settings import Settings
+    from dsr.workers.broker import build_broker
 
     dead = build_broker(Settings(redis_url="redis://127.0.0.1:9/0"))
     with TestClient(create_app(rt, broker=dead)) as client:
@@ -57,33 +66,64 @@ def _scrape(client: TestClient, key: str) -> dict[tuple[str, tuple[tuple[str, st
     response = client.get("/metrics", headers=H(key))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def test_metrics_count_what_the_ledger_holds(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """Requests by status and kind, overdue, task durations, replies sent and rows purged."""
-    ids = [client.post("/requests", headers=H(keys.alice), json={
-        "kind": kind, "email": "an.nguyen@example.vn", "verified": verified}).json()["id"]
-        for kind, verified in (("access", True), ("access", False), ("erase", True))]
+    ids = [
+        client.post(
+            "/requests",
+            headers=H(keys.alice),
+            json={"kind": kind, "email": "an.nguyen@example.vn", "verified": verified},
+        ).json()["id"]
+        for kind, verified in (("access", True), ("access", False), ("erase", True))
+    ]
     now = utcnow()
     with session_scope(rt.db_url) as session:
-        session.execute(update(Request).where(col(Request.id) == ids[1]).values(
-            due_at=now - timedelta(days=1)))
+        session.execute(
+            update(Request).where(col(Request.id) == ids[1]).values(due_at=now - timedelta(days=1))
+        )
         for connector, seconds in (("crm", 0.3), ("crm", 2.0), ("orders", 30.0)):
-            session.add(ConnectorTask(
-                request_id=ids[0] if connector == "crm" and seconds < 1 else ids[2],
-                connector=connector, status=TaskStatus.DONE, started_at=now,
-                finished_at=now + timedelta(seconds=seconds), updated_at=now))
-        session.add(Outbox(request_id=ids[0], purpose="reply", recipient="x@example.vn",
-                           message_id="<m@x>", path="/dev/null", status=OutboxStatus.SENT,
-                           created_at=now, sent_at=now))
+            session.add(
+                ConnectorTask(
+                    request_id=ids[0] if connector == "crm" and seconds < 1 else ids[2],
+                    connector=connector,
+                    status=TaskStatus.DONE,
+                    started_at=now,
+                    finished_at=now + timedelta(seconds=seconds),
+                    updated_at=now,
+                )
+            )
+        session.add(
+            Outbox(
+                request_id=ids[0],
+                purpose="reply",
+                recipient="x@example.vn",
+                message_id="<m@x>",
+                path="/dev/null",
+                status=OutboxStatus.SENT,
+                created_at=now,
+                sent_at=now,
+            )
+        )
         session.add(PurgeRun(connector="recordings", started_at=now, report={"purged": 7}))
-        session.add(PurgeRun(connector="crm", started_at=now, report={
-            "rules": [{"table": "customers", "purged": 3}, {"table": "notes", "purged": 2}]}))
-        session.add(PurgeRun(connector="crm", dry_run=True, started_at=now,
-                             report={"purged": 1000}))
+        session.add(
+            PurgeRun(
+                connector="crm",
+                started_at=now,
+                report={
+                    "rules": [{"table": "customers", "purged": 3}, {"table": "notes", "purged": 2}]
+                },
+            )
+        )
+        session.add(
+            PurgeRun(connector="crm", dry_run=True, started_at=now, report={"purged": 1000})
+        )
     m = _scrape(client, keys.ops)
     assert m[("dsr_requests", (("kind", "access"), ("status", "verified")))] == 1
     assert m[("dsr_requests", (("kind", "access"), ("status", "awaiting_verification")))] == 1
@@ -95,8 +135,10 @@ def test_metrics_count_what_the_ledger_holds(client: TestClient, rt: Runtime, ke
     assert abs(m[("dsr_connector_task_duration_seconds_sum", crm)] - 2.3) < 0.01
     assert m[("dsr_connector_task_duration_seconds_bucket", crm + (("le", "0.5"),))] == 1
     assert m[("dsr_connector_task_duration_seconds_bucket", crm + (("le", "5.0"),))] == 2
-    assert m[("dsr_connector_task_duration_seconds_bucket",
-              (("connector", "orders"), ("le", "15.0")))] == 0
+    assert (
+        m[("dsr_connector_task_duration_seconds_bucket", (("connector", "orders"), ("le", "15.0")))]
+        == 0
+    )
     assert m[("dsr_connector_tasks", (("connector", "crm"), ("status", "done")))] == 2
     assert m[("dsr_replies_sent_total", (("kind", "access"),))] == 1
     assert m[("dsr_replies_sent_total", (("kind", "erase"),))] == 0

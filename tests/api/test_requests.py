@@ -10,11 +10,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from api import create_app
-from dsr.db import get_engine, session_scope
-from dsr.models import AuditEvent, ConnectorTask, Outbox, Request, RequestStatus, TaskStatus, utcnow
-from dsr.runtime import Runtime
-from dsr.steps import Step
+from dsr.api import create_app
+from dsr.core.db import get_engine, session_scope
+from dsr.core.models import (
+    AuditEvent,
+    ConnectorTask,
+    Outbox,
+    Request,
+    RequestStatus,
+    TaskStatus,
+    utcnow,
+)
+from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
 from tests.api.conftest import Keys, queued, verification_code
 
 H = Keys.header
@@ -30,29 +38,46 @@ def _file(client: TestClient, key: str, **body: Any) -> dict[str, Any]:
 
 def _counts(rt: Runtime) -> tuple[int, int, int]:
     with Session(get_engine(rt.db_url)) as session:
-        return (session.exec(select(func.count()).select_from(Request)).one(),
-                session.exec(select(func.count()).select_from(AuditEvent)).one(),
-                session.exec(select(func.count()).select_from(Outbox)).one())
+        return (
+            session.exec(select(func.count()).select_from(Request)).one(),
+            session.exec(select(func.count()).select_from(AuditEvent)).one(),
+            session.exec(select(func.count()).select_from(Outbox)).one(),
+        )
 
 
 def test_file_verified_request_records_staff_and_enqueues_dispatch(
-        client: TestClient, keys: Keys) -> None:
+    client: TestClient, keys: Keys
+) -> None:
     """A verified request is 201 with Location, names the key as filer, and queues its dispatch."""
-    response = client.post("/requests", headers=H(keys.alice), json={
-        "kind": "access", "email": " An.Nguyen@Example.VN ", "phone": "0912 345 678",
-        "name": "Nguyễn Văn An", "language": "en", "verified": True})
+    response = client.post(
+        "/requests",
+        headers=H(keys.alice),
+        json={
+            "kind": "access",
+            "email": " An.Nguyen@Example.VN ",
+            "phone": "0912 345 678",
+            "name": "Nguyễn Văn An",
+            "language": "en",
+            "verified": True,
+        },
+    )
     assert response.status_code == 201, response.text
     data = response.json()
     assert response.headers["location"] == f"/requests/{data['id']}"
-    assert (data["status"], data["email"], data["language"]) == ("verified",
-                                                                 "an.nguyen@example.vn", "en")
+    assert (data["status"], data["email"], data["language"]) == (
+        "verified",
+        "an.nguyen@example.vn",
+        "en",
+    )
     assert data["verified_by"] == "api:alice" and data["due_at"] and data["ack_due_at"]
     dispatch = queued("dispatch_request")
     assert [m["args"] for m in dispatch] == [[data["id"]]]  # the id only, never the address
     detail = client.get(f"/requests/{data['id']}", headers=H(keys.alice)).json()
     assert detail["filed_by"] == "api:alice"
     assert [(e["actor"], e["action"]) for e in detail["audit"]] == [
-        ("api:alice", "received"), ("api:alice", "verified_by_staff")]
+        ("api:alice", "received"),
+        ("api:alice", "verified_by_staff"),
+    ]
 
 
 def test_unverified_request_waits_for_code(client: TestClient, keys: Keys) -> None:
@@ -79,22 +104,31 @@ def test_steps_are_enqueued_only_after_commit(rt: Runtime, keys: Keys) -> None:
     assert all(status == "verified" for _, status in seen)
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"kind": "export", "email": "a@example.vn"}, "kind"),
-    ({"kind": "access", "email": "not-an-address"}, "malformed email address"),
-    ({"kind": "access", "email": "a@example.vn", "phone": "12"}, "malformed phone number"),
-    ({"kind": "rectify", "email": "a@example.vn"}, "needs at least one"),
-    ({"kind": "rectify", "email": "a@example.vn", "changes": {"shoe_size": "42"}},
-     "unknown field 'shoe_size'"),
-    ({"kind": "access", "email": "a@example.vn", "changes": {"name": "B"}}, "only for rectify"),
-    ({"kind": "access", "email": "a@example.vn", "jurisdiction": "mars"}, "unknown jurisdiction"),
-    ({"kind": "access", "email": "a@example.vn", "language": "fr"}, "language"),
-    ({"kind": "access", "email": "a@exa\u0000mple.vn"}, "control characters"),
-    ({"kind": "access", "email": "a@example.vn", "admin": True}, "admin"),
-    ({"kind": "access"}, "email"),
-])
-def test_bad_input_is_422_and_writes_nothing(client: TestClient, rt: Runtime, keys: Keys,
-                                             body: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"kind": "export", "email": "a@example.vn"}, "kind"),
+        ({"kind": "access", "email": "not-an-address"}, "malformed email address"),
+        ({"kind": "access", "email": "a@example.vn", "phone": "12"}, "malformed phone number"),
+        ({"kind": "rectify", "email": "a@example.vn"}, "needs at least one"),
+        (
+            {"kind": "rectify", "email": "a@example.vn", "changes": {"shoe_size": "42"}},
+            "unknown field 'shoe_size'",
+        ),
+        ({"kind": "access", "email": "a@example.vn", "changes": {"name": "B"}}, "only for rectify"),
+        (
+            {"kind": "access", "email": "a@example.vn", "jurisdiction": "mars"},
+            "unknown jurisdiction",
+        ),
+        ({"kind": "access", "email": "a@example.vn", "language": "fr"}, "language"),
+        ({"kind": "access", "email": "a@exa\u0000mple.vn"}, "control characters"),
+        ({"kind": "access", "email": "a@example.vn", "admin": True}, "admin"),
+        ({"kind": "access"}, "email"),
+    ],
+)
+def test_bad_input_is_422_and_writes_nothing(
+    client: TestClient, rt: Runtime, keys: Keys, body: dict[str, Any], message: str
+) -> None:
     """Every kind of bad input is a 422 naming the problem; no row, event or e-mail is written."""
     before = _counts(rt)
     response = client.post("/requests", json=body, headers=H(keys.alice))
@@ -106,8 +140,9 @@ def test_bad_input_is_422_and_writes_nothing(client: TestClient, rt: Runtime, ke
 
 def test_malformed_json_is_422(client: TestClient, keys: Keys) -> None:
     """A body that is not JSON is a 422, not a server error."""
-    response = client.post("/requests", content=b"{nope", headers={
-        **H(keys.alice), "Content-Type": "application/json"})
+    response = client.post(
+        "/requests", content=b"{nope", headers={**H(keys.alice), "Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert "detail" in response.json()
 
@@ -117,8 +152,11 @@ def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, key
     waiting = _file(client, keys.alice)
     verified = _file(client, keys.bob, kind="erase", verified=True)
     with session_scope(rt.db_url) as session:
-        session.execute(update(Request).where(col(Request.id) == waiting["id"]).values(
-            due_at=utcnow() - timedelta(days=2)))
+        session.execute(
+            update(Request)
+            .where(col(Request.id) == waiting["id"])
+            .values(due_at=utcnow() - timedelta(days=2))
+        )
     everything = client.get("/requests", headers=H(keys.alice)).json()
     assert [r["id"] for r in everything] == [verified["id"], waiting["id"]]  # newest first
     only = client.get("/requests?status=verified", headers=H(keys.alice)).json()
@@ -148,20 +186,24 @@ def test_verify_with_the_emailed_code(client: TestClient, rt: Runtime, keys: Key
     data = _file(client, keys.alice)
     code = verification_code(rt, data["id"])
     wrong = "000000" if code != "000000" else "111111"
-    response = client.post(f"/requests/{data['id']}/verify", json={"code": wrong},
-                           headers=H(keys.alice))
+    response = client.post(
+        f"/requests/{data['id']}/verify", json={"code": wrong}, headers=H(keys.alice)
+    )
     assert response.status_code == 422
     assert response.json()["detail"] == "wrong verification code"
-    response = client.post(f"/requests/{data['id']}/verify", json={"code": code},
-                           headers=H(keys.alice))
+    response = client.post(
+        f"/requests/{data['id']}/verify", json={"code": code}, headers=H(keys.alice)
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "verified"
     assert [m["args"] for m in queued("dispatch_request")] == [[data["id"]]]
-    again = client.post(f"/requests/{data['id']}/verify", json={"code": code},
-                        headers=H(keys.alice))
+    again = client.post(
+        f"/requests/{data['id']}/verify", json={"code": code}, headers=H(keys.alice)
+    )
     assert again.status_code == 409
-    missing = client.post(f"/requests/{'f' * 32}/verify", json={"code": code},
-                          headers=H(keys.alice))
+    missing = client.post(
+        f"/requests/{'f' * 32}/verify", json={"code": code}, headers=H(keys.alice)
+    )
     assert missing.status_code == 404
 
 
@@ -169,31 +211,50 @@ def _needs_attention(rt: Runtime, request_id: str) -> None:
     """Put the request where a failed store leaves it (two stages: crm failed, orders after)."""
     now = utcnow()
     with session_scope(rt.db_url) as session:
-        session.add(ConnectorTask(request_id=request_id, connector="crm", stage=0,
-                                  status=TaskStatus.FAILED, error="store unreachable",
-                                  started_at=now, finished_at=now, updated_at=now))
-        session.add(ConnectorTask(request_id=request_id, connector="orders", stage=1,
-                                  status=TaskStatus.SKIPPED, updated_at=now))
-        session.execute(update(Request).where(col(Request.id) == request_id).values(
-            status=RequestStatus.NEEDS_ATTENTION, attention="connector task failed"))
+        session.add(
+            ConnectorTask(
+                request_id=request_id,
+                connector="crm",
+                stage=0,
+                status=TaskStatus.FAILED,
+                error="store unreachable",
+                started_at=now,
+                finished_at=now,
+                updated_at=now,
+            )
+        )
+        session.add(
+            ConnectorTask(
+                request_id=request_id,
+                connector="orders",
+                stage=1,
+                status=TaskStatus.SKIPPED,
+                updated_at=now,
+            )
+        )
+        session.execute(
+            update(Request)
+            .where(col(Request.id) == request_id)
+            .values(status=RequestStatus.NEEDS_ATTENTION, attention="connector task failed")
+        )
 
 
-def test_ops_retries_a_needs_attention_request(client: TestClient, rt: Runtime,
-                                               keys: Keys) -> None:
+def test_ops_retries_a_needs_attention_request(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """Ops re-drive failed tasks: the request is in progress and the first stage is queued."""
     data = _file(client, keys.alice, verified=True)
     _needs_attention(rt, data["id"])
-    from workers.broker import broker
+    from dsr.workers.broker import broker
 
     broker.flush_all()
-    assert client.post(f"/requests/{data['id']}/retry",
-                       headers=H(keys.alice)).status_code == 403
+    assert client.post(f"/requests/{data['id']}/retry", headers=H(keys.alice)).status_code == 403
     response = client.post(f"/requests/{data['id']}/retry", headers=H(keys.ops))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "in_progress" and body["attention"] is None
-    assert {t["connector"]: t["status"] for t in body["tasks"]} == {"crm": "pending",
-                                                                   "orders": "pending"}
+    assert {t["connector"]: t["status"] for t in body["tasks"]} == {
+        "crm": "pending",
+        "orders": "pending",
+    }
     assert len(queued("run_connector_task")) == 1  # stage 0 only; orders waits for crm
     detail = client.get(f"/requests/{data['id']}", headers=H(keys.ops)).json()
     assert ("api:olga", "retried") in [(e["actor"], e["action"]) for e in detail["audit"]]
@@ -205,8 +266,15 @@ def test_ops_retries_a_needs_attention_request(client: TestClient, rt: Runtime,
 def test_openapi_schema_is_published(client: TestClient) -> None:
     """The OpenAPI schema lists every endpoint and both ways to present a key."""
     schema = client.get("/openapi.json").json()
-    assert {"/requests", "/requests/{request_id}", "/requests/{request_id}/verify",
-            "/requests/{request_id}/retry", "/requests/{request_id}/export",
-            "/exports/{token}", "/healthz", "/metrics"} <= set(schema["paths"])
+    assert {
+        "/requests",
+        "/requests/{request_id}",
+        "/requests/{request_id}/verify",
+        "/requests/{request_id}/retry",
+        "/requests/{request_id}/export",
+        "/exports/{token}",
+        "/healthz",
+        "/metrics",
+    } <= set(schema["paths"])
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Bearer"}
     assert not any(p.startswith("/web") for p in schema["paths"])

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from dsr import apikeys
-from dsr.db import get_engine, session_scope
-from dsr.models import ApiKey, ConnectorTask, Outbox, OutboxStatus, Request, TaskStatus, utcnow
-from dsr.runtime import Runtime
+from dsr.core import apikeys
+from dsr.core.db import get_engine, session_scope
+from dsr.core.models import ApiKey, ConnectorTask, Outbox, OutboxStatus, Request, TaskStatus, utcnow
+from dsr.core.runtime import Runtime
 from tests.api.conftest import Keys, csrf_of, login, queued
 
 
@@ -23,8 +23,14 @@ def _request_count(rt: Runtime) -> int:
 
 def _file(client: TestClient, **form: str) -> tuple[int, str, str]:
     page = client.get("/web/requests/new")
-    data = {"csrf": csrf_of(page.text), "kind": "access", "email": "an.nguyen@example.vn",
-            "jurisdiction": "vn", "language": "vi", **form}
+    data = {
+        "csrf": csrf_of(page.text),
+        "kind": "access",
+        "email": "an.nguyen@example.vn",
+        "jurisdiction": "vn",
+        "language": "vi",
+        **form,
+    }
     response = client.post("/web/requests", data=data, follow_redirects=False)
     return response.status_code, response.headers.get("location", ""), response.text
 
@@ -45,14 +51,16 @@ def test_login_rejects_wrong_key_and_missing_csrf(client: TestClient, keys: Keys
     for key in ("dsr_wrong", keys.revoked):
         wrong = client.post("/web/login", data={"api_key": key, "csrf": csrf_of(page.text)})
         assert wrong.status_code == 401 and "Khóa API không đúng" in wrong.text
-    forged = client.post("/web/login", data={"api_key": keys.alice, "csrf": "forged"},
-                         follow_redirects=False)
+    forged = client.post(
+        "/web/login", data={"api_key": keys.alice, "csrf": "forged"}, follow_redirects=False
+    )
     assert forged.status_code == 403
     assert client.get("/web/requests", follow_redirects=False).status_code == 303
 
 
-def test_file_through_the_form_and_see_it_listed(client: TestClient, rt: Runtime,
-                                                 keys: Keys) -> None:
+def test_file_through_the_form_and_see_it_listed(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
     """A request filed on the form is in the list with kind, status, due date and days left."""
     login(client, keys.alice)
     status, location, _ = _file(client, verified="on", phone="0912345678")
@@ -70,14 +78,17 @@ def test_file_through_the_form_and_see_it_listed(client: TestClient, rt: Runtime
     assert detail["filed_by"] == "api:alice" and detail["verified_by"] == "api:alice"
 
 
-def test_form_errors_reshow_the_form_and_write_nothing(client: TestClient, rt: Runtime,
-                                                       keys: Keys) -> None:
+def test_form_errors_reshow_the_form_and_write_nothing(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
     """Bad input is a 422 page naming the problem, keeping what was typed; no row is written."""
     login(client, keys.alice)
-    for form, problem in (({"email": "not-an-address"}, "malformed email address"),
-                          ({"kind": "rectify", "changes": "shoe_size=42"}, "unknown field"),
-                          ({"kind": "rectify", "changes": "no equals sign"}, "FIELD=VALUE"),
-                          ({"name": "A\x00B"}, "control characters")):
+    for form, problem in (
+        ({"email": "not-an-address"}, "malformed email address"),
+        ({"kind": "rectify", "changes": "shoe_size=42"}, "unknown field"),
+        ({"kind": "rectify", "changes": "no equals sign"}, "FIELD=VALUE"),
+        ({"name": "A\x00B"}, "control characters"),
+    ):
         status, _, html = _file(client, **form)
         assert status == 422, form
         assert problem in html
@@ -88,8 +99,9 @@ def test_form_errors_reshow_the_form_and_write_nothing(client: TestClient, rt: R
 def test_form_without_csrf_is_refused(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """A logged-in form post without this session's token is 403 and files nothing."""
     login(client, keys.alice)
-    response = client.post("/web/requests", data={"csrf": "x", "kind": "access",
-                                                  "email": "an.nguyen@example.vn"})
+    response = client.post(
+        "/web/requests", data={"csrf": "x", "kind": "access", "email": "an.nguyen@example.vn"}
+    )
     assert response.status_code == 403
     assert _request_count(rt) == 0
 
@@ -100,8 +112,11 @@ def test_english_toggle_and_overdue_in_red(client: TestClient, rt: Runtime, keys
     _, location, _ = _file(client)
     request_id = location.rsplit("=", 1)[1]
     with session_scope(rt.db_url) as session:
-        session.execute(update(Request).where(col(Request.id) == request_id).values(
-            due_at=utcnow() - timedelta(days=3)))
+        session.execute(
+            update(Request)
+            .where(col(Request.id) == request_id)
+            .values(due_at=utcnow() - timedelta(days=3))
+        )
     page = client.get("/web/requests?lang=en")
     assert '<html lang="en">' in page.text and "File a request" in page.text
     row = re.search(rf'<tr id="r-{request_id}"[^>]*>.*?</tr>', page.text, re.S)
@@ -111,22 +126,45 @@ def test_english_toggle_and_overdue_in_red(client: TestClient, rt: Runtime, keys
     assert request_id in only.text
 
 
-def test_request_page_shows_stores_reply_and_audit(client: TestClient, rt: Runtime,
-                                                   keys: Keys) -> None:
+def test_request_page_shows_stores_reply_and_audit(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
     """A request's page lists each connector's status, the reply sent and the audit trail."""
     login(client, keys.alice)
     _, location, _ = _file(client, verified="on")
     request_id = location.rsplit("=", 1)[1]
     now = utcnow()
     with session_scope(rt.db_url) as session:
-        session.add(ConnectorTask(request_id=request_id, connector="crm", status=TaskStatus.DONE,
-                                  records=3, updated_at=now))
-        session.add(ConnectorTask(request_id=request_id, connector="orders",
-                                  status=TaskStatus.FAILED, error="store unreachable",
-                                  updated_at=now))
-        session.add(Outbox(request_id=request_id, purpose="reply", recipient="a@example.vn",
-                           message_id="<reply-1@example.com>", path="/dev/null",
-                           status=OutboxStatus.SENT, created_at=now, sent_at=now))
+        session.add(
+            ConnectorTask(
+                request_id=request_id,
+                connector="crm",
+                status=TaskStatus.DONE,
+                records=3,
+                updated_at=now,
+            )
+        )
+        session.add(
+            ConnectorTask(
+                request_id=request_id,
+                connector="orders",
+                status=TaskStatus.FAILED,
+                error="store unreachable",
+                updated_at=now,
+            )
+        )
+        session.add(
+            Outbox(
+                request_id=request_id,
+                purpose="reply",
+                recipient="a@example.vn",
+                message_id="<reply-1@example.com>",
+                path="/dev/null",
+                status=OutboxStatus.SENT,
+                created_at=now,
+                sent_at=now,
+            )
+        )
     page = client.get(f"/web/requests/{request_id}?lang=en")
     assert page.status_code == 200
     html = page.text
@@ -145,17 +183,28 @@ def test_web_verify_and_ops_retry(client: TestClient, rt: Runtime, keys: Keys) -
     _, location, _ = _file(client)
     request_id = location.rsplit("=", 1)[1]
     page = client.get(f"/web/requests/{request_id}")
-    wrong = client.post(f"/web/requests/{request_id}/verify",
-                        data={"csrf": csrf_of(page.text), "code": "abc"})
+    wrong = client.post(
+        f"/web/requests/{request_id}/verify", data={"csrf": csrf_of(page.text), "code": "abc"}
+    )
     assert wrong.status_code == 422 and "wrong verification code" in wrong.text
-    done = client.post(f"/web/requests/{request_id}/verify", follow_redirects=False, data={
-        "csrf": csrf_of(page.text), "code": verification_code(rt, request_id)})
+    done = client.post(
+        f"/web/requests/{request_id}/verify",
+        follow_redirects=False,
+        data={"csrf": csrf_of(page.text), "code": verification_code(rt, request_id)},
+    )
     assert done.status_code == 303
     with session_scope(rt.db_url) as session:
-        session.add(ConnectorTask(request_id=request_id, connector="crm",
-                                  status=TaskStatus.FAILED, updated_at=utcnow()))
-        session.execute(update(Request).where(col(Request.id) == request_id).values(
-            status="needs_attention"))
+        session.add(
+            ConnectorTask(
+                request_id=request_id,
+                connector="crm",
+                status=TaskStatus.FAILED,
+                updated_at=utcnow(),
+            )
+        )
+        session.execute(
+            update(Request).where(col(Request.id) == request_id).values(status="needs_attention")
+        )
     page = client.get(f"/web/requests/{request_id}")
     assert "/retry" not in page.text
     refused = client.post(f"/web/requests/{request_id}/retry", data={"csrf": csrf_of(page.text)})
@@ -164,11 +213,16 @@ def test_web_verify_and_ops_retry(client: TestClient, rt: Runtime, keys: Keys) -
     login(client, keys.ops)
     page = client.get(f"/web/requests/{request_id}")
     assert "/retry" in page.text
-    retried = client.post(f"/web/requests/{request_id}/retry", follow_redirects=False,
-                          data={"csrf": csrf_of(page.text)})
+    retried = client.post(
+        f"/web/requests/{request_id}/retry",
+        follow_redirects=False,
+        data={"csrf": csrf_of(page.text)},
+    )
     assert retried.status_code == 303
-    assert client.get(f"/requests/{request_id}", headers=Keys.header(keys.ops)).json()[
-        "status"] == "in_progress"
+    assert (
+        client.get(f"/requests/{request_id}", headers=Keys.header(keys.ops)).json()["status"]
+        == "in_progress"
+    )
 
 
 def test_revoking_a_key_ends_its_sessions(client: TestClient, rt: Runtime, keys: Keys) -> None:
@@ -194,9 +248,11 @@ def test_logout_needs_csrf_and_ends_the_session(client: TestClient, keys: Keys) 
 def test_session_cookie_is_signed_httponly_and_strict(client: TestClient, keys: Keys) -> None:
     """The session cookie is HttpOnly and SameSite=strict, and holds no API key."""
     page = client.get("/web/login")
-    response = client.post("/web/login", data={"api_key": keys.alice,
-                                               "csrf": csrf_of(page.text)},
-                           follow_redirects=False)
+    response = client.post(
+        "/web/login",
+        data={"api_key": keys.alice, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
     cookie = response.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
     assert keys.alice not in cookie

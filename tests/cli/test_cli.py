@@ -11,13 +11,23 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-FIELDS = {"id", "kind", "status", "jurisdiction", "received_at", "ack_due_at", "due_at",
-          "completed_at", "tasks"}
+FIELDS = {
+    "id",
+    "kind",
+    "status",
+    "jurisdiction",
+    "received_at",
+    "ack_due_at",
+    "due_at",
+    "completed_at",
+    "tasks",
+}
 
 
 def dsr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dsr", *args], env=env, text=True,
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dsr", *args], env=env, text=True, capture_output=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -36,21 +46,25 @@ def _count_requests(var: Path) -> int:
         return int(conn.execute(sa.text("select count(*) from requests")).scalar() or 0)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["submit", "access", "--email", "not-an-address"], "email"),
-    (["submit", "access", "--email", "a@b.vn", "--phone", "12"], "phone"),
-    (["submit", "delete", "--email", "a@b.vn"], "kind"),
-    (["submit", "rectify", "--email", "a@b.vn", "--set", "shoe_size=42"], "field"),
-    (["submit", "access", "--email", "a@b.vn", "--jurisdiction", "mars"], "jurisdiction"),
-    (["submit", "access", "--email", "a@b.vn", "--language", "fr"], "language"),
-    (["submit", "access"], "email"),
-    (["status", "0" * 32], "no request"),
-    (["verify", "0" * 32, "123456"], "no request"),
-    (["retry", "0" * 32], "no request"),
-    (["list", "--status", "sleeping"], "status"),
-])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(env: dict[str, str], tmp_path: Path,
-                                                         args: list[str], needle: str) -> None:
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["submit", "access", "--email", "not-an-address"], "email"),
+        (["submit", "access", "--email", "a@b.vn", "--phone", "12"], "phone"),
+        (["submit", "delete", "--email", "a@b.vn"], "kind"),
+        (["submit", "rectify", "--email", "a@b.vn", "--set", "shoe_size=42"], "field"),
+        (["submit", "access", "--email", "a@b.vn", "--jurisdiction", "mars"], "jurisdiction"),
+        (["submit", "access", "--email", "a@b.vn", "--language", "fr"], "language"),
+        (["submit", "access"], "email"),
+        (["status", "0" * 32], "no such request"),
+        (["verify", "0" * 32, "123456"], "no such request"),
+        (["retry", "0" * 32], "no such request"),
+        (["list", "--status", "sleeping"], "status"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    env: dict[str, str], tmp_path: Path, args: list[str], needle: str
+) -> None:
     """Malformed input, unknown kinds, fields and ids: exit 2, one clear stderr line, no rows."""
     before = _count_requests(tmp_path / "var")
     done = dsr(env, *args)
@@ -61,8 +75,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(env: dict[str, str], tm
     assert _count_requests(tmp_path / "var") == before
 
 
-def test_rejected_submit_does_not_even_create_the_ledger(env: dict[str, str],
-                                                         tmp_path: Path) -> None:
+def test_rejected_submit_does_not_even_create_the_ledger(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     """A malformed first request leaves no ledger file behind."""
     assert dsr(env, "submit", "erase", "--email", "@@").returncode == 2
     assert not (tmp_path / "var" / "dsr.db").exists()
@@ -70,8 +85,18 @@ def test_rejected_submit_does_not_even_create_the_ledger(env: dict[str, str],
 
 def test_submit_status_and_list_json(env: dict[str, str], tmp_path: Path) -> None:
     """submit/status/list --json expose the documented request fields in ISO 8601 UTC."""
-    done = dsr(env, "submit", "erase", "--email", " Nguyen.Van.A@Gmail.com ",
-               "--phone", "84-912-345-678", "--jurisdiction", "gdpr", "--json")
+    done = dsr(
+        env,
+        "submit",
+        "erase",
+        "--email",
+        " Nguyen.Van.A@Gmail.com ",
+        "--phone",
+        "84-912-345-678",
+        "--jurisdiction",
+        "gdpr",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)
     assert FIELDS <= created.keys()
@@ -89,13 +114,17 @@ def test_submit_status_and_list_json(env: dict[str, str], tmp_path: Path) -> Non
 
 def test_staff_verified_submission_records_who(env: dict[str, str], tmp_path: Path) -> None:
     """--verified --by puts the staff member in the audit log and skips the code."""
-    done = dsr(env, "submit", "access", "--email", "a@b.vn", "--verified", "--by", "lan.nguyen",
-               "--json")
+    done = dsr(
+        env, "submit", "access", "--email", "a@b.vn", "--verified", "--by", "lan.nguyen", "--json"
+    )
     data = json.loads(done.stdout)
     assert data["status"] in ("verified", "in_progress") and data["verified_by"] == "lan.nguyen"
     with sa.create_engine(f"sqlite:///{tmp_path / 'var' / 'dsr.db'}").connect() as conn:
-        actors = conn.execute(sa.text("select actor from audit_events where action="
-                                      "'verified_by_staff'")).scalars().all()
+        actors = (
+            conn.execute(sa.text("select actor from audit_events where action='verified_by_staff'"))
+            .scalars()
+            .all()
+        )
     assert actors == ["lan.nguyen"]
 
 
@@ -114,16 +143,16 @@ def test_audit_verify_finds_the_first_broken_link(env: dict[str, str], tmp_path:
 
 def test_broker_down_keeps_the_request_for_redrive(env: dict[str, str], tmp_path: Path) -> None:
     """With Redis unreachable, submit still saves the request, warns, and re-drive finds it."""
-    from dsr.smtp_sink import free_port
+    from dsr.demo.smtp_sink import free_port
 
     env = dict(env, DSR_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     done = dsr(env, "submit", "access", "--email", "a@b.vn", "--verified", "--by", "t")
     assert done.returncode == 0 and "broker unreachable" in done.stderr
     request_id = done.stdout.strip()
-    from config.settings import Settings
-    from dsr.db import session_scope
-    from dsr.redrive import stuck
-    from dsr.runtime import Runtime
+    from dsr.config.settings import Settings
+    from dsr.core.db import session_scope
+    from dsr.core.redrive import stuck
+    from dsr.core.runtime import Runtime
 
     rt = Runtime(Settings(var_dir=tmp_path / "var"))
     with session_scope(rt.db_url) as session:
@@ -132,10 +161,11 @@ def test_broker_down_keeps_the_request_for_redrive(env: dict[str, str], tmp_path
 
 def test_ledger_down_is_one_line_not_a_traceback(env: dict[str, str]) -> None:
     """An unreachable ledger database is reported in one line, exit 1."""
-    from dsr.smtp_sink import free_port
+    from dsr.demo.smtp_sink import free_port
 
     env = dict(env, DSR_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x")
     done = dsr(env, "list")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "error: the ledger database is unreachable (OperationalError)"]
+        "error: the ledger database is unreachable (OperationalError)"
+    ]

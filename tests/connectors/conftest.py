@@ -10,9 +10,7 @@ import pytest
 from tests.connectors.stores import SQL_STORES, Harness, make_recordings
 
 ENGINES = ["sqlite", "postgres", "mariadb"]
-INSTANCES = [(store, engine) for store in SQL_STORES for engine in ENGINES] + [
-    ("recordings", "fs")
-]
+INSTANCES = [(store, engine) for store in SQL_STORES for engine in ENGINES] + [("recordings", "fs")]
 
 
 def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
@@ -25,8 +23,11 @@ def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """One connector (three SQL stores on three engines, and the recordings archive)."""
     name, engine = request.param
-    harness = (make_recordings(tmp_path) if name == "recordings"
-               else SQL_STORES[name](tmp_path, _url(request, engine, tmp_path)))
+    harness = (
+        make_recordings(tmp_path)
+        if name == "recordings"
+        else SQL_STORES[name](tmp_path, _url(request, engine, tmp_path))
+    )
     yield harness
     harness.close()
 

@@ -20,19 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from config.settings import CONFIG_DIR
-from connectors.base import Action, Connector, RetentionRule
-from connectors.registry import load_connectors, read_entries
-from connectors.sql_purge import cutoff_for
-from dsr.demo_stores import (
-    calls,
-    create_store,
-    customers,
-    order_items,
-    orders,
-    recordings_index,
-    subscribers,
-)
+from dsr.config.settings import CONFIG_DIR
+from dsr.connectors.base import Action, Connector, RetentionRule
+from dsr.connectors.recordings_schema import calls, recordings_index
+from dsr.connectors.registry import load_connectors, read_entries
+from dsr.connectors.sql_purge import cutoff_for
+from dsr.demo.stores import create_store, customers, order_items, orders, subscribers
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, normalise_value
 
 SECRET = "contract-suite-secret-key"
@@ -46,8 +39,7 @@ HOLD_PHONE, HOLD_EMAIL, HOLD_CID = "+84977000009", "held@example.com", "CHELD"
 
 SUBJECT = Identity({EMAIL: {A_EMAIL}, PHONE: {A_PHONE}, CUSTOMER_ID: {A_CID}})
 BYSTANDER = Identity({EMAIL: {B_EMAIL}, PHONE: {B_PHONE}, CUSTOMER_ID: {B_CID}})
-NOBODY = Identity({EMAIL: {"nobody@example.com"}, PHONE: {"+84911000001"},
-                   CUSTOMER_ID: {"C9999"}})
+NOBODY = Identity({EMAIL: {"nobody@example.com"}, PHONE: {"+84911000001"}, CUSTOMER_ID: {"C9999"}})
 N_OLD = 7  # aged rows a sweep must purge
 
 
@@ -119,116 +111,260 @@ def _young(rule: RetentionRule, now: datetime, days: int = 0) -> datetime:
 
 # -- CRM ---------------------------------------------------------------------------------------
 
-def customer(cid: str, name: str, email: str | None, phone: str | None, *, created: datetime,
-             active: datetime | None) -> dict[str, Any]:
-    return {"customer_id": cid, "full_name": name, "email": email,
-            "email_norm": norm(EMAIL, email), "phone": phone, "phone_norm": norm(PHONE, phone),
-            "address": "25 Nguyễn Trãi, Thanh Xuân, Hà Nội", "gender": "nam",
-            "courses": "IELTS 6.5", "status": "active", "last_activity_at": active,
-            "created_at": created}
+
+def customer(
+    cid: str,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    *,
+    created: datetime,
+    active: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "customer_id": cid,
+        "full_name": name,
+        "email": email,
+        "email_norm": norm(EMAIL, email),
+        "phone": phone,
+        "phone_norm": norm(PHONE, phone),
+        "address": "25 Nguyễn Trãi, Thanh Xuân, Hà Nội",
+        "gender": "nam",
+        "courses": "IELTS 6.5",
+        "status": "active",
+        "last_activity_at": active,
+        "created_at": created,
+    }
 
 
 def make_crm(tmp_path: Path, url: str) -> Harness:
     engine = sa.create_engine(url)
     create_store(engine, "crm")
-    _insert(engine, customers, [
-        customer(A_CID, A_NAME, A_EMAIL_RAW, A_PHONE_RAW, created=datetime(2020, 3, 1, 8, 30),
-                 active=datetime(2024, 6, 1)),
-        # A second account of the same person, sharing only the phone (S8: both are found).
-        customer("C0002", A_NAME, "a.nguyen@work.vn", "+84 912 345 678",
-                 created=datetime(2021, 9, 15), active=datetime(2024, 5, 1)),
-        customer(B_CID, B_NAME, B_EMAIL_RAW, B_PHONE_RAW, created=datetime(2022, 1, 10),
-                 active=datetime(2024, 6, 1)),
-    ])
+    _insert(
+        engine,
+        customers,
+        [
+            customer(
+                A_CID,
+                A_NAME,
+                A_EMAIL_RAW,
+                A_PHONE_RAW,
+                created=datetime(2020, 3, 1, 8, 30),
+                active=datetime(2024, 6, 1),
+            ),
+            # A second account of the same person, sharing only the phone (S8: both are found).
+            customer(
+                "C0002",
+                A_NAME,
+                "a.nguyen@work.vn",
+                "+84 912 345 678",
+                created=datetime(2021, 9, 15),
+                active=datetime(2024, 5, 1),
+            ),
+            customer(
+                B_CID,
+                B_NAME,
+                B_EMAIL_RAW,
+                B_PHONE_RAW,
+                created=datetime(2022, 1, 10),
+                active=datetime(2024, 6, 1),
+            ),
+        ],
+    )
     rule = RetentionRule("crm", "customers", "last_activity_at", days=1095)
     now = datetime(2025, 6, 1, 12, 0)
 
     def add_purge_rows() -> None:
-        old = [customer(f"OLD-{i:02}", f"Khách cũ {i}", f"old{i:02}@example.com", None,
-                        created=datetime(2015, 1, 1), active=_aged(rule, now, i))
-               for i in range(N_OLD)]
-        _insert(engine, customers, old + [
-            customer("HLD-01", "Khách đang tranh chấp", None, HOLD_PHONE,
-                     created=datetime(2015, 1, 1), active=datetime(2016, 1, 1)),
-            customer("YNG-01", "Khách mới", None, None, created=datetime(2020, 1, 1),
-                     active=_young(rule, now)),
-            customer("YNG-02", "Khách mới 2", None, None, created=datetime(2020, 1, 1),
-                     active=_young(rule, now, 30)),
-            customer("NUL-01", "Chưa từng hoạt động", None, None, created=datetime(2010, 1, 1),
-                     active=None),
-        ])
+        old = [
+            customer(
+                f"OLD-{i:02}",
+                f"Khách cũ {i}",
+                f"old{i:02}@example.com",
+                None,
+                created=datetime(2015, 1, 1),
+                active=_aged(rule, now, i),
+            )
+            for i in range(N_OLD)
+        ]
+        _insert(
+            engine,
+            customers,
+            old
+            + [
+                customer(
+                    "HLD-01",
+                    "Khách đang tranh chấp",
+                    None,
+                    HOLD_PHONE,
+                    created=datetime(2015, 1, 1),
+                    active=datetime(2016, 1, 1),
+                ),
+                customer(
+                    "YNG-01",
+                    "Khách mới",
+                    None,
+                    None,
+                    created=datetime(2020, 1, 1),
+                    active=_young(rule, now),
+                ),
+                customer(
+                    "YNG-02",
+                    "Khách mới 2",
+                    None,
+                    None,
+                    created=datetime(2020, 1, 1),
+                    active=_young(rule, now, 30),
+                ),
+                customer(
+                    "NUL-01",
+                    "Chưa từng hoạt động",
+                    None,
+                    None,
+                    created=datetime(2010, 1, 1),
+                    active=None,
+                ),
+            ],
+        )
 
     h = Harness(
-        connector=build_connector(tmp_path, "crm", url), engine=engine,
-        by_kind={EMAIL: 1, PHONE: 2, CUSTOMER_ID: 1}, bystander_count=1,
-        access=[("customers", Action.EXPORTED, 2)], collected_from="2020-03-01T08:30:00",
-        rectify=[("customers", Action.UPDATED, 2)], erase=[("customers", Action.ERASED, 2)],
-        tables=["customers"], rule=rule, purge_now=now, held=Identity({PHONE: {HOLD_PHONE}}),
+        connector=build_connector(tmp_path, "crm", url),
+        engine=engine,
+        by_kind={EMAIL: 1, PHONE: 2, CUSTOMER_ID: 1},
+        bystander_count=1,
+        access=[("customers", Action.EXPORTED, 2)],
+        collected_from="2020-03-01T08:30:00",
+        rectify=[("customers", Action.UPDATED, 2)],
+        erase=[("customers", Action.ERASED, 2)],
+        tables=["customers"],
+        rule=rule,
+        purge_now=now,
+        held=Identity({PHONE: {HOLD_PHONE}}),
         add_purge_rows=add_purge_rows,
         old_live=lambda: h.count("customers", "customer_id LIKE 'OLD-%'"),
-        protected=lambda: h.rows("SELECT * FROM customers WHERE customer_id NOT LIKE 'OLD-%' "
-                                 "ORDER BY id"),
+        protected=lambda: h.rows(
+            "SELECT * FROM customers WHERE customer_id NOT LIKE 'OLD-%' ORDER BY id"
+        ),
     )
     return h
 
 
 # -- newsletter --------------------------------------------------------------------------------
 
-def subscriber(email: str, name: str | None, *, subscribed: datetime,
-               unsubscribed: datetime | None = None) -> dict[str, Any]:
-    return {"email": email, "email_norm": norm(EMAIL, email), "name": name,
-            "subscribed_at": subscribed, "consent_source": "website",
-            "unsubscribed_at": unsubscribed}
+
+def subscriber(
+    email: str, name: str | None, *, subscribed: datetime, unsubscribed: datetime | None = None
+) -> dict[str, Any]:
+    return {
+        "email": email,
+        "email_norm": norm(EMAIL, email),
+        "name": name,
+        "subscribed_at": subscribed,
+        "consent_source": "website",
+        "unsubscribed_at": unsubscribed,
+    }
 
 
 def make_newsletter(tmp_path: Path, url: str) -> Harness:
     engine = sa.create_engine(url)
     create_store(engine, "newsletter")
-    _insert(engine, subscribers, [
-        subscriber(A_EMAIL_RAW, A_NAME, subscribed=datetime(2021, 2, 3, 7, 45)),
-        subscriber(B_EMAIL_RAW, B_NAME, subscribed=datetime(2022, 2, 2)),
-    ])
-    rule = RetentionRule("newsletter", "subscribers", "unsubscribed_at", days=30,
-                         only_when_set="unsubscribed_at")
+    _insert(
+        engine,
+        subscribers,
+        [
+            subscriber(A_EMAIL_RAW, A_NAME, subscribed=datetime(2021, 2, 3, 7, 45)),
+            subscriber(B_EMAIL_RAW, B_NAME, subscribed=datetime(2022, 2, 2)),
+        ],
+    )
+    rule = RetentionRule(
+        "newsletter", "subscribers", "unsubscribed_at", days=30, only_when_set="unsubscribed_at"
+    )
     now = datetime(2025, 6, 1, 12, 0)
 
     def add_purge_rows() -> None:
-        old = [subscriber(f"old{i:02}@example.com", None, subscribed=datetime(2019, 1, 1),
-                          unsubscribed=_aged(rule, now, i)) for i in range(N_OLD)]
-        _insert(engine, subscribers, old + [
-            subscriber(HOLD_EMAIL, None, subscribed=datetime(2015, 1, 1),
-                       unsubscribed=datetime(2016, 1, 1)),
-            subscriber("yng01@example.com", None, subscribed=datetime(2019, 1, 1),
-                       unsubscribed=_young(rule, now)),
-            # Subscribed long ago and never left: no unsubscribe date, never ages out.
-            subscriber("loyal@example.com", None, subscribed=datetime(2010, 1, 1)),
-        ])
+        old = [
+            subscriber(
+                f"old{i:02}@example.com",
+                None,
+                subscribed=datetime(2019, 1, 1),
+                unsubscribed=_aged(rule, now, i),
+            )
+            for i in range(N_OLD)
+        ]
+        _insert(
+            engine,
+            subscribers,
+            old
+            + [
+                subscriber(
+                    HOLD_EMAIL,
+                    None,
+                    subscribed=datetime(2015, 1, 1),
+                    unsubscribed=datetime(2016, 1, 1),
+                ),
+                subscriber(
+                    "yng01@example.com",
+                    None,
+                    subscribed=datetime(2019, 1, 1),
+                    unsubscribed=_young(rule, now),
+                ),
+                # Subscribed long ago and never left: no unsubscribe date, never ages out.
+                subscriber("loyal@example.com", None, subscribed=datetime(2010, 1, 1)),
+            ],
+        )
 
     h = Harness(
-        connector=build_connector(tmp_path, "newsletter", url), engine=engine,
-        by_kind={EMAIL: 1}, bystander_count=1,
-        access=[("subscribers", Action.EXPORTED, 1)], collected_from="2021-02-03T07:45:00",
+        connector=build_connector(tmp_path, "newsletter", url),
+        engine=engine,
+        by_kind={EMAIL: 1},
+        bystander_count=1,
+        access=[("subscribers", Action.EXPORTED, 1)],
+        collected_from="2021-02-03T07:45:00",
         rectify=[("subscribers", Action.UPDATED, 1)],
         erase=[("subscribers", Action.ERASED, 1), ("suppression", Action.RETAINED, 1)],
-        tables=["subscribers", "suppression"], rule=rule, purge_now=now,
-        held=Identity({EMAIL: {HOLD_EMAIL}}), add_purge_rows=add_purge_rows,
+        tables=["subscribers", "suppression"],
+        rule=rule,
+        purge_now=now,
+        held=Identity({EMAIL: {HOLD_EMAIL}}),
+        add_purge_rows=add_purge_rows,
         old_live=lambda: h.count("subscribers", "email LIKE 'old%'"),
-        protected=lambda: h.rows("SELECT * FROM subscribers WHERE email NOT LIKE 'old%' "
-                                 "ORDER BY id"),
+        protected=lambda: h.rows(
+            "SELECT * FROM subscribers WHERE email NOT LIKE 'old%' ORDER BY id"
+        ),
     )
     return h
 
 
 # -- orders ------------------------------------------------------------------------------------
 
-def order(no: str, cid: str | None, email: str | None, name: str, phone: str | None, *,
-          status: str, total: str, created: datetime) -> dict[str, Any]:
-    return {"order_no": no, "customer_id": cid, "email": email, "email_norm": norm(EMAIL, email),
-            "recipient_name": name, "shipping_address": "8 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
-            "shipping_phone": phone, "phone_norm": norm(PHONE, phone), "status": status,
-            "delivery_partner": "Giao Hàng Nhanh (GHN)", "total": Decimal(total),
-            "payment_method": "card", "card_last4": "4242", "created_at": created,
-            "delivered_at": created + timedelta(days=3) if status == "delivered" else None}
+
+def order(
+    no: str,
+    cid: str | None,
+    email: str | None,
+    name: str,
+    phone: str | None,
+    *,
+    status: str,
+    total: str,
+    created: datetime,
+) -> dict[str, Any]:
+    return {
+        "order_no": no,
+        "customer_id": cid,
+        "email": email,
+        "email_norm": norm(EMAIL, email),
+        "recipient_name": name,
+        "shipping_address": "8 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
+        "shipping_phone": phone,
+        "phone_norm": norm(PHONE, phone),
+        "status": status,
+        "delivery_partner": "Giao Hàng Nhanh (GHN)",
+        "total": Decimal(total),
+        "payment_method": "card",
+        "card_last4": "4242",
+        "created_at": created,
+        "delivered_at": created + timedelta(days=3) if status == "delivered" else None,
+    }
 
 
 def _add_orders(engine: sa.Engine, rows: list[tuple[dict[str, Any], int]]) -> None:
@@ -238,53 +374,155 @@ def _add_orders(engine: sa.Engine, rows: list[tuple[dict[str, Any], int]]) -> No
             inserted = conn.execute(sa.insert(orders).values(row)).inserted_primary_key
             assert inserted is not None
             oid = inserted[0]
-            conn.execute(sa.insert(order_items), [
-                {"order_id": oid, "sku": f"SKU-{i}", "product_name": "Sách luyện thi",
-                 "quantity": 1, "unit_price": Decimal("100000.00")} for i in range(n)])
+            conn.execute(
+                sa.insert(order_items),
+                [
+                    {
+                        "order_id": oid,
+                        "sku": f"SKU-{i}",
+                        "product_name": "Sách luyện thi",
+                        "quantity": 1,
+                        "unit_price": Decimal("100000.00"),
+                    }
+                    for i in range(n)
+                ],
+            )
 
 
 def make_orders(tmp_path: Path, url: str) -> Harness:
     engine = sa.create_engine(url)
     create_store(engine, "orders")
-    _add_orders(engine, [
-        (order("A1", A_CID, A_EMAIL_RAW, A_NAME, A_PHONE_RAW, status="delivered",
-               total="1500000.00", created=datetime(2023, 5, 10, 14, 0)), 2),
-        (order("A2", A_CID, A_EMAIL_RAW, A_NAME, A_PHONE_RAW, status="pending",
-               total="350000.50", created=datetime(2024, 2, 1, 9, 15)), 1),
-        (order("B1", B_CID, B_EMAIL_RAW, B_NAME, B_PHONE_RAW, status="delivered",
-               total="99000.00", created=datetime(2023, 8, 8)), 1),
-    ])
-    rule = RetentionRule("orders", "orders", "created_at", days=3653, action="anonymise",
-                         fiscal_year_end=True)
+    _add_orders(
+        engine,
+        [
+            (
+                order(
+                    "A1",
+                    A_CID,
+                    A_EMAIL_RAW,
+                    A_NAME,
+                    A_PHONE_RAW,
+                    status="delivered",
+                    total="1500000.00",
+                    created=datetime(2023, 5, 10, 14, 0),
+                ),
+                2,
+            ),
+            (
+                order(
+                    "A2",
+                    A_CID,
+                    A_EMAIL_RAW,
+                    A_NAME,
+                    A_PHONE_RAW,
+                    status="pending",
+                    total="350000.50",
+                    created=datetime(2024, 2, 1, 9, 15),
+                ),
+                1,
+            ),
+            (
+                order(
+                    "B1",
+                    B_CID,
+                    B_EMAIL_RAW,
+                    B_NAME,
+                    B_PHONE_RAW,
+                    status="delivered",
+                    total="99000.00",
+                    created=datetime(2023, 8, 8),
+                ),
+                1,
+            ),
+        ],
+    )
+    rule = RetentionRule(
+        "orders", "orders", "created_at", days=3653, action="anonymise", fiscal_year_end=True
+    )
     now = datetime(2023, 6, 15, 12, 0)  # cutoff 2013-01-01: fiscal year 2012 and before
 
     def add_purge_rows() -> None:
-        old = [(order(f"OLD-{i:02}", f"CO{i:02}", f"old{i:02}@example.com", f"Người nhận {i}",
-                      f"091100{i:04}", status="delivered", total="10.00",
-                      created=_aged(rule, now, i)), 1) for i in range(N_OLD)]
-        _add_orders(engine, old + [
-            (order("HLD-01", HOLD_CID, None, "Người bị giữ", "0977 000 009",
-                   status="delivered", total="20.00", created=datetime(2011, 3, 3)), 1),
-            (order("YNG-01", "CY1", None, "Người nhận mới", "0911 000 001",
-                   status="delivered", total="30.00", created=cutoff_for(rule, now)), 1),
-            (order("YNG-02", "CY2", None, "Người nhận mới", "0911 000 002",
-                   status="pending", total="40.00", created=datetime(2013, 5, 1)), 1),
-        ])
+        old = [
+            (
+                order(
+                    f"OLD-{i:02}",
+                    f"CO{i:02}",
+                    f"old{i:02}@example.com",
+                    f"Người nhận {i}",
+                    f"091100{i:04}",
+                    status="delivered",
+                    total="10.00",
+                    created=_aged(rule, now, i),
+                ),
+                1,
+            )
+            for i in range(N_OLD)
+        ]
+        _add_orders(
+            engine,
+            old
+            + [
+                (
+                    order(
+                        "HLD-01",
+                        HOLD_CID,
+                        None,
+                        "Người bị giữ",
+                        "0977 000 009",
+                        status="delivered",
+                        total="20.00",
+                        created=datetime(2011, 3, 3),
+                    ),
+                    1,
+                ),
+                (
+                    order(
+                        "YNG-01",
+                        "CY1",
+                        None,
+                        "Người nhận mới",
+                        "0911 000 001",
+                        status="delivered",
+                        total="30.00",
+                        created=cutoff_for(rule, now),
+                    ),
+                    1,
+                ),
+                (
+                    order(
+                        "YNG-02",
+                        "CY2",
+                        None,
+                        "Người nhận mới",
+                        "0911 000 002",
+                        status="pending",
+                        total="40.00",
+                        created=datetime(2013, 5, 1),
+                    ),
+                    1,
+                ),
+            ],
+        )
 
     h = Harness(
-        connector=build_connector(tmp_path, "orders", url), engine=engine,
-        by_kind={EMAIL: 5, PHONE: 5, CUSTOMER_ID: 5}, bystander_count=2,
+        connector=build_connector(tmp_path, "orders", url),
+        engine=engine,
+        by_kind={EMAIL: 5, PHONE: 5, CUSTOMER_ID: 5},
+        bystander_count=2,
         access=[("orders", Action.EXPORTED, 2), ("order_items", Action.EXPORTED, 3)],
         collected_from="2023-05-10T14:00:00",
         rectify=[("orders", Action.HISTORICAL, 1), ("orders", Action.UPDATED, 1)],
         erase=[("orders", Action.ANONYMISED, 2), ("order_items", Action.RETAINED, 3)],
-        tables=["orders", "order_items"], rule=rule, purge_now=now,
-        held=Identity({CUSTOMER_ID: {HOLD_CID}}), add_purge_rows=add_purge_rows,
-        old_live=lambda: h.count("orders", "order_no LIKE 'OLD-%' "
-                                 "AND shipping_phone IS NOT NULL"),
-        protected=lambda: (h.rows("SELECT * FROM orders WHERE order_no NOT LIKE 'OLD-%' "
-                                  "ORDER BY id"),
-                           h.rows("SELECT * FROM order_items ORDER BY id")),
+        tables=["orders", "order_items"],
+        rule=rule,
+        purge_now=now,
+        held=Identity({CUSTOMER_ID: {HOLD_CID}}),
+        add_purge_rows=add_purge_rows,
+        old_live=lambda: h.count("orders", "order_no LIKE 'OLD-%' AND shipping_phone IS NOT NULL"),
+        protected=lambda: (
+            h.rows("SELECT * FROM orders WHERE order_no NOT LIKE 'OLD-%' ORDER BY id"),
+            h.rows("SELECT * FROM order_items ORDER BY id"),
+        ),
         purge_deletes=False,
     )
     return h
@@ -292,12 +530,15 @@ def make_orders(tmp_path: Path, url: str) -> Harness:
 
 # -- recordings --------------------------------------------------------------------------------
 
+
 def write_wav(path: Path, seconds: float = 0.05, hz: int = 440) -> None:
     """A real, tiny mono 16-bit WAV file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = 8000
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i / rate)))
-                      for i in range(int(rate * seconds)))
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i / rate)))
+        for i in range(int(rate * seconds))
+    )
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -306,9 +547,16 @@ def write_wav(path: Path, seconds: float = 0.05, hz: int = 440) -> None:
 
 
 def call(cid: str, phone: str | None, started: datetime, file: str) -> dict[str, Any]:
-    return {"id": cid, "caller_phone": phone, "phone_norm": norm(PHONE, phone),
-            "agent": "Lê Thị Hoa", "started_at": started, "duration_s": 95,
-            "topic": "Hỏi học phí khoá IELTS", "file": file}
+    return {
+        "id": cid,
+        "caller_phone": phone,
+        "phone_norm": norm(PHONE, phone),
+        "agent": "Lê Thị Hoa",
+        "started_at": started,
+        "duration_s": 95,
+        "topic": "Hỏi học phí khoá IELTS",
+        "file": file,
+    }
 
 
 def add_calls(root: Path, rows: list[dict[str, Any]], *, with_audio: bool = True) -> None:
@@ -324,22 +572,31 @@ def add_calls(root: Path, rows: list[dict[str, Any]], *, with_audio: bool = True
 
 def make_recordings(tmp_path: Path) -> Harness:
     root = tmp_path / "recordings"
-    add_calls(root, [
-        call("call-a1", A_PHONE_RAW, datetime(2024, 5, 2, 10, 0), "call-a1.wav"),
-        call("call-a2", "+84 912 345 678", datetime(2024, 7, 1, 15, 30), "2024/call-a2.wav"),
-        call("call-b1", B_PHONE_RAW, datetime(2024, 6, 10, 9, 0), "call-b1.wav"),
-    ])
+    add_calls(
+        root,
+        [
+            call("call-a1", A_PHONE_RAW, datetime(2024, 5, 2, 10, 0), "call-a1.wav"),
+            call("call-a2", "+84 912 345 678", datetime(2024, 7, 1, 15, 30), "2024/call-a2.wav"),
+            call("call-b1", B_PHONE_RAW, datetime(2024, 6, 10, 9, 0), "call-b1.wav"),
+        ],
+    )
     engine = sa.create_engine(f"sqlite:///{root / 'index.db'}")
     rule = RetentionRule("recordings", "calls", "started_at", days=180)
     now = datetime(2024, 9, 1, 12, 0)
     audio = root / "audio"
 
     def add_purge_rows() -> None:
-        add_calls(root, [call(f"old-{i:02}", None, _aged(rule, now, i), f"old/old-{i:02}.wav")
-                         for i in range(N_OLD)] + [
-            call("hld-01", HOLD_PHONE, datetime(2023, 1, 1), "hld-01.wav"),
-            call("yng-01", None, _young(rule, now), "yng-01.wav"),
-        ])
+        add_calls(
+            root,
+            [
+                call(f"old-{i:02}", None, _aged(rule, now, i), f"old/old-{i:02}.wav")
+                for i in range(N_OLD)
+            ]
+            + [
+                call("hld-01", HOLD_PHONE, datetime(2023, 1, 1), "hld-01.wav"),
+                call("yng-01", None, _young(rule, now), "yng-01.wav"),
+            ],
+        )
 
     def old_live() -> int:
         rows = h.count("calls", "id LIKE 'old-%'")
@@ -348,23 +605,33 @@ def make_recordings(tmp_path: Path) -> Harness:
 
     def protected() -> Any:
         rows = h.rows("SELECT * FROM calls WHERE id NOT LIKE 'old-%' ORDER BY id")
-        return rows, sorted(str(p.relative_to(audio)) for p in audio.rglob("*.wav")
-                            if "old" not in p.parts)
+        return rows, sorted(
+            str(p.relative_to(audio)) for p in audio.rglob("*.wav") if "old" not in p.parts
+        )
 
     h = Harness(
-        connector=build_connector(tmp_path, "recordings"), engine=engine,
-        by_kind={PHONE: 2}, bystander_count=1,
+        connector=build_connector(tmp_path, "recordings"),
+        engine=engine,
+        by_kind={PHONE: 2},
+        bystander_count=1,
         access=[("calls", Action.EXPORTED, 2), ("audio", Action.EXPORTED, 2)],
         collected_from="2024-05-02T10:00:00",
         rectify=[("calls", Action.HISTORICAL, 2)],
         erase=[("calls", Action.ERASED, 2), ("audio", Action.ERASED, 2)],
-        tables=["calls"], rule=rule, purge_now=now, held=Identity({PHONE: {HOLD_PHONE}}),
-        add_purge_rows=add_purge_rows, old_live=old_live, protected=protected,
+        tables=["calls"],
+        rule=rule,
+        purge_now=now,
+        held=Identity({PHONE: {HOLD_PHONE}}),
+        add_purge_rows=add_purge_rows,
+        old_live=old_live,
+        protected=protected,
         extra={"root": root},
     )
     return h
 
 
 SQL_STORES: dict[str, Callable[[Path, str], Harness]] = {
-    "crm": make_crm, "newsletter": make_newsletter, "orders": make_orders,
+    "crm": make_crm,
+    "newsletter": make_newsletter,
+    "orders": make_orders,
 }

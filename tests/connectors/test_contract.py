@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Action, Connector, Operation, TaskResult
-from connectors.sql import SqlStore
+from dsr.connectors.base import Action, Connector, Operation, TaskResult
+from dsr.connectors.sql import SqlStore
 from dsr.errors import NotApplicable
 from dsr.identity import (
     CUSTOMER_ID,
@@ -35,8 +35,11 @@ from tests.connectors.stores import (
 SUBJECT_VALUES = {EMAIL: A_EMAIL, PHONE: A_PHONE, CUSTOMER_ID: A_CID}
 INJECTIONS = {"' OR 1=1 --", '"; DROP TABLE customers; --', "x') OR ('1'='1"}
 NEW_NAME = "Nguyễn Văn Anh"
-CHANGES = {"phone": "0903 111 222", "address": "12 Lý Thường Kiệt, Hoàn Kiếm, Hà Nội",
-           "name": unicodedata.normalize("NFD", NEW_NAME)}
+CHANGES = {
+    "phone": "0903 111 222",
+    "address": "12 Lý Thường Kiệt, Hoàn Kiếm, Hà Nội",
+    "name": unicodedata.normalize("NFD", NEW_NAME),
+}
 
 
 def summary(result: TaskResult) -> list[tuple[str, Action, int]]:
@@ -153,8 +156,12 @@ def test_rectified_names_are_stored_in_nfc(store: Harness, staging: Path) -> Non
         assert Action.UPDATED not in {o.action for o in result.outcomes}
         return
     c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes={"name": CHANGES["name"]})
-    stored = [row[spec.rectifiable["name"]] for spec in c.config.tables if "name" in
-              spec.rectifiable for row in c.find(SUBJECT).records.get(spec.name, [])]
+    stored = [
+        row[spec.rectifiable["name"]]
+        for spec in c.config.tables
+        if "name" in spec.rectifiable
+        for row in c.find(SUBJECT).records.get(spec.name, [])
+    ]
     assert NEW_NAME in stored
     assert unicodedata.normalize("NFD", NEW_NAME) not in stored
     again = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes={"name": NEW_NAME})
@@ -183,8 +190,9 @@ def test_purge_dry_run_changes_nothing(store: Harness) -> None:
     """A dry-run sweep counts the aged rows (and held ones it would skip) and changes nothing."""
     store.add_purge_rows()
     protected, old = store.protected(), store.old_live()
-    report = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
-                                   dry_run=True, chunk_size=3)
+    report = store.connector.purge(
+        store.rule, now=store.purge_now, held=store.held, dry_run=True, chunk_size=3
+    )
     assert (report.matched, report.purged, report.skipped_held) == (N_OLD, 0, 1)
     assert report.dry_run and report.done and report.chunks == 0
     assert store.protected() == protected and store.old_live() == old
@@ -195,8 +203,7 @@ def test_purge_takes_aged_rows_and_spares_young_and_held(store: Harness) -> None
     store.add_purge_rows()
     protected = store.protected()
     total = {t: store.count(t) for t in store.tables}
-    report = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
-                                   chunk_size=3)
+    report = store.connector.purge(store.rule, now=store.purge_now, held=store.held, chunk_size=3)
     assert (report.matched, report.purged, report.skipped_held) == (N_OLD, N_OLD, 1)
     # 7 rows from 3 keys per chunk: more than one chunk (fast chunks grow, so 2 or 3).
     assert report.done and 2 <= report.chunks <= 3
@@ -214,12 +221,12 @@ def test_purge_killed_half_way_resumes_to_the_same_end(store: Harness) -> None:
     """A sweep stopped after one chunk reports not done; rerun, it finishes and spares the young."""
     store.add_purge_rows()
     protected = store.protected()
-    first = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
-                                  chunk_size=3, max_chunks=1)
+    first = store.connector.purge(
+        store.rule, now=store.purge_now, held=store.held, chunk_size=3, max_chunks=1
+    )
     assert (first.purged, first.chunks, first.done) == (3, 1, False)
     assert store.old_live() == N_OLD - 3
-    second = store.connector.purge(store.rule, now=store.purge_now, held=store.held,
-                                   chunk_size=3)
+    second = store.connector.purge(store.rule, now=store.purge_now, held=store.held, chunk_size=3)
     assert (second.matched, second.purged, second.done) == (N_OLD - 3, N_OLD - 3, True)
     assert store.old_live() == 0
     assert store.protected() == protected

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Action, Operation, RetentionRule
-from connectors.recordings import HISTORICAL_REASON, RecordingArchive
+from dsr.connectors.base import Action, Operation, RetentionRule
+from dsr.connectors.recordings import HISTORICAL_REASON, RecordingArchive
 from dsr.errors import ConfigError, FatalStoreError
 from dsr.identity import Identity
 from tests.connectors.stores import (
@@ -42,14 +42,17 @@ def test_paths_outside_the_archive_are_refused(
     if crafted == "link.wav":
         (root / "audio" / "link.wav").symlink_to(outside)
     crafted = crafted.format(outside=outside)
-    add_calls(root, [call("call-evil", A_PHONE_RAW, datetime(2020, 1, 1), crafted)],
-              with_audio=False)
+    add_calls(
+        root, [call("call-evil", A_PHONE_RAW, datetime(2020, 1, 1), crafted)], with_audio=False
+    )
     before = archive.count("calls")
     c = archive.connector
-    for attempt in (lambda: c.find(SUBJECT),
-                    lambda: c.apply(Operation.ACCESS, SUBJECT, staging=staging),
-                    lambda: c.apply(Operation.ERASE, SUBJECT, staging=staging),
-                    lambda: c.purge(archive.rule, now=archive.purge_now, held=Identity())):
+    for attempt in (
+        lambda: c.find(SUBJECT),
+        lambda: c.apply(Operation.ACCESS, SUBJECT, staging=staging),
+        lambda: c.apply(Operation.ERASE, SUBJECT, staging=staging),
+        lambda: c.purge(archive.rule, now=archive.purge_now, held=Identity()),
+    ):
         with pytest.raises(FatalStoreError, match="call-evil names a file outside the archive"):
             attempt()
     assert outside.read_bytes() == b"not yours"
@@ -77,7 +80,9 @@ def test_erase_tolerates_audio_already_gone(archive: Harness, staging: Path) -> 
     (root / "audio" / "call-a1.wav").unlink()
     result = archive.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
     assert [(o.table, o.action, o.count) for o in result.outcomes] == [
-        ("calls", Action.ERASED, 2), ("audio", Action.ERASED, 2)]
+        ("calls", Action.ERASED, 2),
+        ("audio", Action.ERASED, 2),
+    ]
     assert not (root / "audio" / "2024" / "call-a2.wav").exists()
     assert (root / "audio" / "call-b1.wav").is_file()
 
@@ -85,8 +90,9 @@ def test_erase_tolerates_audio_already_gone(archive: Harness, staging: Path) -> 
 def test_rectify_reports_recordings_as_history(archive: Harness, staging: Path) -> None:
     """Rectify never rewrites call metadata and says why."""
     before = archive.rows("SELECT * FROM calls ORDER BY id")
-    result = archive.connector.apply(Operation.RECTIFY, SUBJECT, staging=staging,
-                                     changes={"phone": "0903 111 222"})
+    result = archive.connector.apply(
+        Operation.RECTIFY, SUBJECT, staging=staging, changes={"phone": "0903 111 222"}
+    )
     assert result.outcomes[0].reason == HISTORICAL_REASON
     assert archive.rows("SELECT * FROM calls ORDER BY id") == before
 
@@ -102,7 +108,9 @@ def test_missing_index_is_fatal_and_creates_nothing(tmp_path: Path) -> None:
 
 def test_purge_refuses_rules_it_cannot_honour(archive: Harness) -> None:
     """A rule naming another table or asking to anonymise recordings is a configuration error."""
-    for rule in (RetentionRule("recordings", "other", "started_at", 1),
-                 RetentionRule("recordings", "calls", "started_at", 1, action="anonymise")):
+    for rule in (
+        RetentionRule("recordings", "other", "started_at", 1),
+        RetentionRule("recordings", "calls", "started_at", 1, action="anonymise"),
+    ):
         with pytest.raises(ConfigError):
             archive.connector.purge(rule, now=archive.purge_now, held=Identity())

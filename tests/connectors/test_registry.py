@@ -9,17 +9,20 @@ from typing import Any
 import pytest
 import yaml
 
-from config.settings import CONFIG_DIR
-from connectors.recordings import RecordingArchive
-from connectors.registry import dependency_stages, load_connectors, rectifiable_fields
-from connectors.sql import SqlStore
+from dsr.config.settings import CONFIG_DIR
+from dsr.connectors.recordings import RecordingArchive
+from dsr.connectors.registry import dependency_stages, load_connectors, rectifiable_fields
+from dsr.connectors.sql import SqlStore
 from dsr.errors import ConfigError
 
 DEFAULT = CONFIG_DIR / "connectors.yaml"
 SQL_ENTRY: dict[str, Any] = {
-    "name": "shop", "kind": "sql", "url": "sqlite:///{data_dir}/shop.db",
-    "tables": [{"name": "customers", "match": {"email": "email_norm"},
-                "erase": {"mode": "delete"}}],
+    "name": "shop",
+    "kind": "sql",
+    "url": "sqlite:///{data_dir}/shop.db",
+    "tables": [
+        {"name": "customers", "match": {"email": "email_norm"}, "erase": {"mode": "delete"}}
+    ],
 }
 
 
@@ -42,18 +45,40 @@ def test_default_file_builds_every_connector(tmp_path: Path) -> None:
 def test_dependency_stages_of_the_default_file(tmp_path: Path) -> None:
     """The CRM runs first; the stores keyed by what it provides run after it."""
     connectors = load_connectors(DEFAULT, data_dir=tmp_path, secret_key="k", region="VN")
-    assert dependency_stages(connectors) == {"crm": 0, "newsletter": 1, "orders": 1,
-                                             "recordings": 1}
+    assert dependency_stages(connectors) == {
+        "crm": 0,
+        "newsletter": 1,
+        "orders": 1,
+        "recordings": 1,
+    }
 
 
 def test_a_dependency_cycle_is_a_config_error(tmp_path: Path) -> None:
     """Two stores each needing what only the other provides cannot be ordered."""
-    a = {**SQL_ENTRY, "name": "a", "tables": [{"name": "t", "match": {"phone": "p"},
-                                               "provides": {"email": "e"},
-                                               "erase": {"mode": "delete"}}]}
-    b = {**SQL_ENTRY, "name": "b", "tables": [{"name": "t", "match": {"email": "e"},
-                                               "provides": {"phone": "p"},
-                                               "erase": {"mode": "delete"}}]}
+    a = {
+        **SQL_ENTRY,
+        "name": "a",
+        "tables": [
+            {
+                "name": "t",
+                "match": {"phone": "p"},
+                "provides": {"email": "e"},
+                "erase": {"mode": "delete"},
+            }
+        ],
+    }
+    b = {
+        **SQL_ENTRY,
+        "name": "b",
+        "tables": [
+            {
+                "name": "t",
+                "match": {"email": "e"},
+                "provides": {"phone": "p"},
+                "erase": {"mode": "delete"},
+            }
+        ],
+    }
     with pytest.raises(ConfigError, match="cycle"):
         dependency_stages(load(tmp_path, [a, b]))
 
@@ -88,9 +113,14 @@ def _broken(change: str) -> dict[str, Any]:
     elif change == "table name with a path":
         table["name"] = "../etc"
     elif change == "child before parent":
-        entry["tables"].insert(0, {"name": "items", "parent": {"table": "customers",
-                                                               "column": "customer"},
-                                   "erase": {"mode": "keep"}})
+        entry["tables"].insert(
+            0,
+            {
+                "name": "items",
+                "parent": {"table": "customers", "column": "customer"},
+                "erase": {"mode": "keep"},
+            },
+        )
     elif change == "no url":
         del entry["url"]
     elif change == "unknown key":
@@ -98,11 +128,21 @@ def _broken(change: str) -> dict[str, Any]:
     return entry
 
 
-@pytest.mark.parametrize("change", [
-    "no table name", "no match", "no erase", "bad erase mode", "anonymise without columns",
-    "unknown identifier kind", "table name with a path", "child before parent", "no url",
-    "unknown key",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "no table name",
+        "no match",
+        "no erase",
+        "bad erase mode",
+        "anonymise without columns",
+        "unknown identifier kind",
+        "table name with a path",
+        "child before parent",
+        "no url",
+        "unknown key",
+    ],
+)
 def test_invalid_entries_are_config_errors(tmp_path: Path, change: str) -> None:
     """Each malformed table or connector entry is a ConfigError naming the connector."""
     with pytest.raises(ConfigError, match="connector 'shop'"):

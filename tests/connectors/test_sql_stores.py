@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import Action, Operation
-from connectors.sql import SqlStore, SuppressedAddress
-from connectors.sql_tables import REDACTED
-from connectors.sql_writes import keyed_hash
+from dsr.connectors.base import Action, Operation
+from dsr.connectors.sql import SqlStore, SuppressedAddress
+from dsr.connectors.sql_tables import REDACTED
+from dsr.connectors.sql_writes import keyed_hash
 from dsr.errors import FatalStoreError, InvalidInput, RetriableStoreError
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, suppression_hash
 from tests.connectors.stores import (
@@ -29,8 +29,10 @@ from tests.connectors.stores import (
     make_orders,
 )
 
-ORDER_COLUMNS = ("order_no, total, recipient_name, shipping_address, shipping_phone, "
-                 "phone_norm, email, email_norm, card_last4, status")
+ORDER_COLUMNS = (
+    "order_no, total, recipient_name, shipping_address, shipping_phone, "
+    "phone_norm, email, email_norm, card_last4, status"
+)
 
 
 def test_orders_erase_anonymises_and_keeps_amounts(
@@ -45,12 +47,12 @@ def test_orders_erase_anonymises_and_keeps_amounts(
             assert "Luật Kế toán" in (by_table[table].legal_basis or "")
             # Latest order 2024-02-01: fiscal year ends 2024-12-31, plus 10 years.
             assert by_table[table].retained_until == "2034-12-31"
-        rows = h.rows(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no IN ('A1', 'A2') "
-                      "ORDER BY order_no")
+        rows = h.rows(
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no IN ('A1', 'A2') ORDER BY order_no"
+        )
         assert [Decimal(r[1]) for r in rows] == [Decimal("1500000.00"), Decimal("350000.50")]
         for r in rows:
-            assert r[2:8] == (REDACTED, REDACTED, None, None, keyed_hash(SECRET, A_EMAIL_RAW),
-                              None)
+            assert r[2:8] == (REDACTED, REDACTED, None, None, keyed_hash(SECRET, A_EMAIL_RAW), None)
             assert r[8] == "4242"  # the last four digits are not personal on their own
         assert h.count("order_items") == 4
         bystander = h.rows(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = 'B1'")[0]
@@ -65,16 +67,23 @@ def test_delivered_orders_are_historical_on_rectify(
     """Rectify rewrites the undelivered order only; the delivered one is reported as history."""
     h = make_orders(tmp_path, sql_url)
     try:
-        result = h.connector.apply(Operation.RECTIFY, SUBJECT, staging=staging,
-                                   changes={"phone": "0903 111 222", "email": "x@example.com"})
+        result = h.connector.apply(
+            Operation.RECTIFY,
+            SUBJECT,
+            staging=staging,
+            changes={"phone": "0903 111 222", "email": "x@example.com"},
+        )
         historical, updated = result.outcomes
         assert historical.action is Action.HISTORICAL and historical.count == 1
-        assert historical.reason == ("delivered or returned orders are historical records and "
-                                     "are not rewritten")
+        assert historical.reason == (
+            "delivered or returned orders are historical records and are not rewritten"
+        )
         assert (updated.action, updated.count, updated.fields) == (Action.UPDATED, 1, ["phone"])
         assert updated.reason == "not held in this store: email"
-        rows = h.rows("SELECT order_no, shipping_phone, phone_norm FROM orders "
-                      "WHERE order_no IN ('A1', 'A2') ORDER BY order_no")
+        rows = h.rows(
+            "SELECT order_no, shipping_phone, phone_norm FROM orders "
+            "WHERE order_no IN ('A1', 'A2') ORDER BY order_no"
+        )
         assert rows == [("A1", "0912 345 678", A_PHONE), ("A2", "+84903111222", "+84903111222")]
         assert h.connector.recipients == ["Giao Hàng Nhanh (GHN)", "Viettel Post"]
     finally:
@@ -113,7 +122,8 @@ def test_newsletter_erase_suppresses_the_address(
         with pytest.raises(SuppressedAddress):
             store.check_not_suppressed(A_EMAIL_RAW)
         assert h.rows("SELECT email_hash FROM suppression") == [
-            (suppression_hash(A_EMAIL, SECRET),)]
+            (suppression_hash(A_EMAIL, SECRET),)
+        ]
         with pytest.raises(InvalidInput):
             store.is_suppressed("not an address")
     finally:
@@ -158,8 +168,12 @@ def test_rectify_refuses_malformed_values_and_changes_nothing(
     try:
         before = h.rows("SELECT * FROM customers ORDER BY id")
         with pytest.raises(InvalidInput):
-            h.connector.apply(Operation.RECTIFY, SUBJECT, staging=staging,
-                              changes={"phone": "12", "address": "somewhere"})
+            h.connector.apply(
+                Operation.RECTIFY,
+                SUBJECT,
+                staging=staging,
+                changes={"phone": "12", "address": "somewhere"},
+            )
         assert h.rows("SELECT * FROM customers ORDER BY id") == before
     finally:
         h.close()
@@ -173,8 +187,12 @@ def test_missing_table_or_column_is_fatal(sql_url: str, tmp_path: Path) -> None:
             store.find(SUBJECT)
         assert A_EMAIL not in str(missing.value)
         engine = sa.create_engine(sql_url)
-        sa.Table("customers", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("email_norm", sa.String(320))).create(engine)
+        sa.Table(
+            "customers",
+            sa.MetaData(),
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("email_norm", sa.String(320)),
+        ).create(engine)
         engine.dispose()
         fresh = build_connector(tmp_path, "crm", sql_url)
         with pytest.raises(FatalStoreError, match="has no column .*phone_norm"):

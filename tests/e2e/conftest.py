@@ -12,14 +12,14 @@ import dramatiq
 import pytest
 from sqlmodel import Session
 
-from config.settings import Settings
-from dsr import intake
-from dsr.db import get_engine, migrate
-from dsr.models import Request
-from dsr.runtime import Runtime
-from dsr.seed import seed
-from dsr.smtp_sink import MailSink
-from dsr.views import request_json
+from dsr.config.settings import Settings
+from dsr.core import intake
+from dsr.core.db import get_engine, migrate
+from dsr.core.models import Request
+from dsr.core.runtime import Runtime
+from dsr.core.views import request_json
+from dsr.demo.seed import seed
+from dsr.demo.smtp_sink import MailSink
 from tests import services
 
 
@@ -30,13 +30,12 @@ class Pipeline:
     worker: Any
 
     def submit(self, kind: str, email: str, **kw: Any) -> str:
-        from workers.actors import enqueue
+        from dsr.workers.actors import enqueue
 
         kw.setdefault("verified", True)
         kw.setdefault("by", "test-staff")
         with Session(get_engine(self.rt.db_url), expire_on_commit=False) as session:
-            request, follow = intake.submit(session, self.rt,
-                                            intake.Submission(kind, email, **kw))
+            request, follow = intake.submit(session, self.rt, intake.Submission(kind, email, **kw))
             session.commit()
         enqueue(follow)
         return request.id
@@ -74,17 +73,25 @@ def request_status(rt: Runtime, request_id: str) -> str:
 
 
 def make_settings(tmp: Path, db_url: str, smtp_port: int, **extra: Any) -> Settings:
-    return Settings(database_url=db_url, smtp_host="127.0.0.1", smtp_port=smtp_port,
-                    data_dir=tmp / "data", export_dir=tmp / "exports", var_dir=tmp / "var",
-                    task_min_backoff_ms=50, task_max_backoff_ms=200, **extra)
+    return Settings(
+        database_url=db_url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        data_dir=tmp / "data",
+        export_dir=tmp / "exports",
+        var_dir=tmp / "var",
+        task_min_backoff_ms=50,
+        task_max_backoff_ms=200,
+        **extra,
+    )
 
 
 @pytest.fixture
 def pipeline(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Pipeline]:
     """Seeded demo stores, a PostgreSQL ledger and an in-process dramatiq worker."""
     services.redis_url_or_skip()
-    from workers import runtime
-    from workers.broker import broker
+    from dsr.workers import runtime
+    from dsr.workers.broker import broker
 
     settings = make_settings(tmp_path, postgres_url, smtp.port)
     seed(settings.resolved_data_dir, 50, secret_key=settings.secret_key, reset=True)

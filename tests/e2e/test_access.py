@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from dsr.seed import DEMO_SUBJECT
+from dsr.demo.seed import DEMO_SUBJECT
 from tests.e2e.conftest import Pipeline
 
 
@@ -24,9 +24,16 @@ def test_access_request_replies_with_crm_record(pipeline: Pipeline) -> None:
     data = pipeline.wait(request_id)
     assert data["completed_at"] is not None
     assert {t["connector"]: t["status"] for t in data["tasks"]} == {
-        "crm": "done", "newsletter": "done", "orders": "done", "recordings": "done"}
-    replies = [m for m in pipeline.smtp.to(email) if request_id[:8] in m["Subject"]
-               and "reply" in m["Message-ID"]]
+        "crm": "done",
+        "newsletter": "done",
+        "orders": "done",
+        "recordings": "done",
+    }
+    replies = [
+        m
+        for m in pipeline.smtp.to(email)
+        if request_id[:8] in m["Subject"] and "reply" in m["Message-ID"]
+    ]
     assert len(replies) == 1
     bundle = _zip_of(replies[0])
     crm_rows = json.loads(bundle.read("crm/customers.json"))

@@ -8,11 +8,11 @@ from pathlib import Path
 import dramatiq
 import sqlalchemy as sa
 
-from dsr import intake, tasks
-from dsr.db import migrate, session_scope
-from dsr.demo_stores import create_store
-from dsr.runtime import Runtime
-from dsr.smtp_sink import MailSink, free_port
+from dsr.core import intake, tasks
+from dsr.core.db import migrate, session_scope
+from dsr.core.runtime import Runtime
+from dsr.demo.smtp_sink import MailSink, free_port
+from dsr.demo.stores import create_store
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -34,17 +34,19 @@ connectors:
 def _runtime(tmp_path: Path, db_url: str, store_url: str, smtp_port: int) -> Runtime:
     cfg = tmp_path / f"connectors-{time.monotonic_ns()}.yaml"
     cfg.write_text(CONFIG.format(url=store_url))
-    return Runtime(make_settings(tmp_path, db_url, smtp_port, connectors_file=cfg,
-                                 task_max_retries=2))
+    return Runtime(
+        make_settings(tmp_path, db_url, smtp_port, connectors_file=cfg, task_max_retries=2)
+    )
 
 
 def test_unreachable_store_needs_attention_then_retry_completes(
-        tmp_path: Path, postgres_url: str, smtp: MailSink) -> None:
+    tmp_path: Path, postgres_url: str, smtp: MailSink
+) -> None:
     """Retries run out: ops are alerted, the subject gets no reply; `retry` then completes it."""
     services.redis_url_or_skip()
-    from workers import runtime
-    from workers.actors import enqueue
-    from workers.broker import broker
+    from dsr.workers import runtime
+    from dsr.workers.actors import enqueue
+    from dsr.workers.broker import broker
 
     dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=1"
     rt = _runtime(tmp_path, postgres_url, dead, smtp.port)
@@ -55,12 +57,16 @@ def test_unreachable_store_needs_attention_then_retry_completes(
     worker.start()
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(session, rt, intake.Submission(
-                "erase", EMAIL, verified=True, by="t"))
+            request, follow = intake.submit(
+                session, rt, intake.Submission("erase", EMAIL, verified=True, by="t")
+            )
         enqueue(follow)
         until(lambda: request_status(rt, request.id) == "needs_attention")
-        alert = until(lambda: [m for m in smtp.to(rt.settings.ops_email)
-                                if "connector_failed" in m["Message-ID"]])
+        alert = until(
+            lambda: [
+                m for m in smtp.to(rt.settings.ops_email) if "connector_failed" in m["Message-ID"]
+            ]
+        )
         assert request.id[:8] in alert[0]["Subject"]
         assert EMAIL not in alert[0].as_string()
         assert not [m for m in smtp.to(EMAIL) if ".reply@" in m["Message-ID"]]
@@ -69,9 +75,14 @@ def test_unreachable_store_needs_attention_then_retry_completes(
         live = sa.create_engine(postgres_url)
         create_store(live, "crm")
         with live.begin() as conn:
-            conn.execute(sa.text("INSERT INTO customers (customer_id, full_name, email, "
-                                 "email_norm, status, created_at) VALUES ('KH7', 'Lê Văn Cường',"
-                                 " :e, :e, 'active', now())"), {"e": EMAIL})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO customers (customer_id, full_name, email, "
+                    "email_norm, status, created_at) VALUES ('KH7', 'Lê Văn Cường',"
+                    " :e, :e, 'active', now())"
+                ),
+                {"e": EMAIL},
+            )
         fixed = _runtime(tmp_path, postgres_url, postgres_url, smtp.port)
         runtime.set_runtime(fixed)
         with session_scope(fixed.db_url) as session:

@@ -9,12 +9,12 @@ import dramatiq
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dsr import audit, intake
-from dsr.db import get_engine, migrate, session_scope
-from dsr.models import Request
-from dsr.runtime import Runtime
-from dsr.seed import seed
-from dsr.smtp_sink import MailSink
+from dsr.core import audit, intake
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.models import Request
+from dsr.core.runtime import Runtime
+from dsr.demo.seed import seed
+from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings, until
 
@@ -22,18 +22,27 @@ REQUESTS = 40
 
 
 def test_concurrent_requests_all_complete_with_one_reply_each(
-        tmp_path: Path, postgres_url: str, smtp: MailSink) -> None:
+    tmp_path: Path, postgres_url: str, smtp: MailSink
+) -> None:
     """Parallel tasks finishing together never lose fan-in, deadlock, or fork the audit chain."""
     services.redis_url_or_skip()
-    from workers import runtime
-    from workers.actors import enqueue
-    from workers.broker import broker
+    from dsr.workers import runtime
+    from dsr.workers.actors import enqueue
+    from dsr.workers.broker import broker
 
     settings = make_settings(tmp_path, postgres_url, smtp.port)
     seed(settings.resolved_data_dir, 300, secret_key=settings.secret_key, reset=True)
     with sa.create_engine(f"sqlite:///{settings.resolved_data_dir / 'crm.db'}").connect() as c:
-        emails = c.execute(sa.text("select distinct email_norm from customers where email_norm "
-                                   f"is not null limit {REQUESTS}")).scalars().all()
+        emails = (
+            c.execute(
+                sa.text(
+                    "select distinct email_norm from customers where email_norm "
+                    f"is not null limit {REQUESTS}"
+                )
+            )
+            .scalars()
+            .all()
+        )
     rt = Runtime(settings)
     migrate(rt.db_url)
     runtime.set_runtime(rt)
@@ -44,16 +53,29 @@ def test_concurrent_requests_all_complete_with_one_reply_each(
         ids = []
         for n, email in enumerate(emails):
             with session_scope(rt.db_url) as session:
-                request, follow = intake.submit(session, rt, intake.Submission(
-                    "erase" if n % 3 == 0 else "access", email, verified=True, by="t"))
+                request, follow = intake.submit(
+                    session,
+                    rt,
+                    intake.Submission(
+                        "erase" if n % 3 == 0 else "access", email, verified=True, by="t"
+                    ),
+                )
             enqueue(follow)
             ids.append(request.id)
         with Session(get_engine(rt.db_url)) as session:
-            until(lambda: session.exec(select(Request).where(
-                Request.status == "completed")).all().__len__() == len(ids), timeout=180)
+            until(
+                lambda: (
+                    session.exec(select(Request).where(Request.status == "completed"))
+                    .all()
+                    .__len__()
+                    == len(ids)
+                ),
+                timeout=180,
+            )
             assert audit.verify(session).ok
-        replies = Counter(r.message["Message-ID"] for r in smtp.messages()
-                          if ".reply@" in r.message["Message-ID"])
+        replies = Counter(
+            r.message["Message-ID"] for r in smtp.messages() if ".reply@" in r.message["Message-ID"]
+        )
         assert len(replies) == len(ids) and set(replies.values()) == {1}
     finally:
         worker.stop()

@@ -13,13 +13,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from config.settings import Settings
-from dsr import intake
-from dsr.db import get_engine, migrate, session_scope
-from dsr.demo_stores import create_store
-from dsr.models import ConnectorTask
-from dsr.runtime import Runtime
-from dsr.smtp_sink import MailSink
+from dsr.config.settings import Settings
+from dsr.core import intake
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.models import ConnectorTask
+from dsr.core.runtime import Runtime
+from dsr.demo.smtp_sink import MailSink
+from dsr.demo.stores import create_store
 from tests import services
 from tests.e2e.conftest import request_status, until
 
@@ -47,53 +47,90 @@ def _slow_crm(url: str) -> None:
     create_store(engine, "crm")
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE customers RENAME TO customers_data"))
-        conn.execute(sa.text(
-            "CREATE FUNCTION slow(s float) RETURNS boolean LANGUAGE plpgsql AS "
-            "$$ BEGIN PERFORM pg_sleep(s); RETURN true; END $$"))
-        conn.execute(sa.text(
-            f"CREATE VIEW customers AS SELECT c.* FROM customers_data c "
-            f"WHERE (SELECT slow({SLOW_SECONDS}))"))
-        conn.execute(sa.text(
-            "INSERT INTO customers_data (customer_id, full_name, email, email_norm, status, "
-            "created_at) VALUES ('KH900001', 'Trần Thị Bình', :e, :e, 'active', :t)"),
-            {"e": EMAIL, "t": datetime(2024, 5, 1)})
+        conn.execute(
+            sa.text(
+                "CREATE FUNCTION slow(s float) RETURNS boolean LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_sleep(s); RETURN true; END $$"
+            )
+        )
+        conn.execute(
+            sa.text(
+                f"CREATE VIEW customers AS SELECT c.* FROM customers_data c "
+                f"WHERE (SELECT slow({SLOW_SECONDS}))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO customers_data (customer_id, full_name, email, email_norm, status, "
+                "created_at) VALUES ('KH900001', 'Trần Thị Bình', :e, :e, 'active', :t)"
+            ),
+            {"e": EMAIL, "t": datetime(2024, 5, 1)},
+        )
     engine.dispose()
 
 
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads",
-         "2", "--skip-logging"], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "dsr.workers.actors",
+            "--processes",
+            "1",
+            "--threads",
+            "2",
+            "--skip-logging",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def test_sigkill_mid_task_then_new_worker_completes_once(tmp_path: Path, postgres_url: str,
-                                                         smtp: MailSink) -> None:
+def test_sigkill_mid_task_then_new_worker_completes_once(
+    tmp_path: Path, postgres_url: str, smtp: MailSink
+) -> None:
     """dramatiq re-delivers the dead worker's message; the request completes with one reply."""
     redis_url = services.redis_url_or_skip()
     _slow_crm(postgres_url)
     connectors_file = tmp_path / "connectors.yaml"
     connectors_file.write_text(CONNECTORS.format(url=postgres_url))
-    env = dict(os.environ, DSR_DATABASE_URL=postgres_url, DSR_REDIS_URL=redis_url,
-               DSR_CONNECTORS_FILE=str(connectors_file), DSR_SMTP_PORT=str(smtp.port),
-               DSR_SMTP_HOST="127.0.0.1", DSR_EXPORT_DIR=str(tmp_path / "exports"),
-               DSR_VAR_DIR=str(tmp_path / "var"), DSR_BROKER_HEARTBEAT_TIMEOUT_MS="2000",
-               DSR_BROKER_MAINTENANCE_CHANCE="1000000", DSR_TASK_LEASE_SECONDS="1")
-    settings = Settings(database_url=postgres_url, redis_url=redis_url,
-                        connectors_file=connectors_file, smtp_port=smtp.port,
-                        export_dir=tmp_path / "exports", var_dir=tmp_path / "var")
+    env = dict(
+        os.environ,
+        DSR_DATABASE_URL=postgres_url,
+        DSR_REDIS_URL=redis_url,
+        DSR_CONNECTORS_FILE=str(connectors_file),
+        DSR_SMTP_PORT=str(smtp.port),
+        DSR_SMTP_HOST="127.0.0.1",
+        DSR_EXPORT_DIR=str(tmp_path / "exports"),
+        DSR_VAR_DIR=str(tmp_path / "var"),
+        DSR_BROKER_HEARTBEAT_TIMEOUT_MS="2000",
+        DSR_BROKER_MAINTENANCE_CHANCE="1000000",
+        DSR_TASK_LEASE_SECONDS="1",
+    )
+    settings = Settings(
+        database_url=postgres_url,
+        redis_url=redis_url,
+        connectors_file=connectors_file,
+        smtp_port=smtp.port,
+        export_dir=tmp_path / "exports",
+        var_dir=tmp_path / "var",
+    )
     rt = Runtime(settings)
     migrate(rt.db_url)
-    from workers.actors import enqueue
-    from workers.broker import broker
+    from dsr.workers.actors import enqueue
+    from dsr.workers.broker import broker
 
     broker.flush_all()
     first = _start_worker(env)
     second = None
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(session, rt, intake.Submission(
-                "access", EMAIL, verified=True, by="t"))
+            request, follow = intake.submit(
+                session, rt, intake.Submission("access", EMAIL, verified=True, by="t")
+            )
         enqueue(follow)
         until(lambda: _task_status(rt, request.id) == "running")
         time.sleep(0.5)
@@ -106,8 +143,9 @@ def test_sigkill_mid_task_then_new_worker_completes_once(tmp_path: Path, postgre
         replies = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")]
         assert len(replies) == 1
         with Session(get_engine(rt.db_url)) as session:
-            task = session.exec(select(ConnectorTask).where(
-                ConnectorTask.request_id == request.id)).one()
+            task = session.exec(
+                select(ConnectorTask).where(ConnectorTask.request_id == request.id)
+            ).one()
         assert task.status == "done" and task.records == 1 and task.attempts == 2
     finally:
         for proc in (first, second):
@@ -120,6 +158,7 @@ def test_sigkill_mid_task_then_new_worker_completes_once(tmp_path: Path, postgre
 
 def _task_status(rt: Runtime, request_id: str) -> str | None:
     with Session(get_engine(rt.db_url)) as session:
-        task = session.exec(select(ConnectorTask).where(
-            ConnectorTask.request_id == request_id)).first()
+        task = session.exec(
+            select(ConnectorTask).where(ConnectorTask.request_id == request_id)
+        ).first()
         return task.status if task else None

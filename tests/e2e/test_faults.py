@@ -11,13 +11,14 @@ import dramatiq
 import pytest
 from sqlmodel import Session, select
 
-from dsr import aggregate, audit, dispatch, intake, outbox, redrive, smtp_sink, tasks
-from dsr.db import get_engine, migrate, session_scope
-from dsr.models import AuditEvent, ConnectorTask, Outbox, Request
-from dsr.runtime import Runtime
-from dsr.seed import DEMO_SUBJECT, seed
-from dsr.smtp_sink import MailSink
-from dsr.steps import Step
+from dsr.core import aggregate, audit, delivery, dispatch, intake, outbox, redrive, tasks
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.models import AuditEvent, ConnectorTask, Outbox, Request
+from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
+from dsr.demo import smtp_sink
+from dsr.demo.seed import DEMO_SUBJECT, seed
+from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -28,7 +29,7 @@ CORE: dict[str, Callable[[Session, Runtime, str], list[Step]]] = {
     "advance": dispatch.advance,
     "fan_in": tasks.fan_in,
     "aggregate": aggregate.aggregate,
-    "deliver": lambda s, rt, i: outbox.deliver(s, rt.settings, i),
+    "deliver": lambda s, rt, i: delivery.deliver(s, rt.settings, i),
 }
 
 
@@ -41,14 +42,16 @@ def _runtime(tmp_path: Path, db_url: str, port: int, **extra: Any) -> Runtime:
 
 
 @pytest.mark.parametrize("kind", ["access", "erase", "rectify"])
-def test_every_step_twice_gives_one_reply(tmp_path: Path, postgres_url: str, smtp: MailSink,
-                                          kind: str) -> None:
+def test_every_step_twice_gives_one_reply(
+    tmp_path: Path, postgres_url: str, smtp: MailSink, kind: str
+) -> None:
     """Each step executed twice (a duplicate delivery) still yields one reply and one run each."""
     rt = _runtime(tmp_path, postgres_url, smtp.port)
     changes = {"address": "5 Trần Phú, Hà Nội"} if kind == "rectify" else {}
     with session_scope(rt.db_url) as session:
-        request, queue = intake.submit(session, rt, intake.Submission(
-            kind, EMAIL, changes=changes, verified=True, by="t"))
+        request, queue = intake.submit(
+            session, rt, intake.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+        )
     executed = 0
     while queue:
         step = queue.pop(0)
@@ -60,11 +63,15 @@ def test_every_step_twice_gives_one_reply(tmp_path: Path, postgres_url: str, smt
     with Session(get_engine(rt.db_url)) as session:
         final = session.get(Request, request.id)
         assert final is not None and final.status == "completed"
-        runs = session.exec(select(ConnectorTask).where(
-            ConnectorTask.request_id == request.id)).all()
+        runs = session.exec(
+            select(ConnectorTask).where(ConnectorTask.request_id == request.id)
+        ).all()
         assert runs and all(t.attempts == 1 for t in runs)
-        done_events = session.exec(select(AuditEvent).where(
-            AuditEvent.request_id == request.id, AuditEvent.action == "task_done")).all()
+        done_events = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.request_id == request.id, AuditEvent.action == "task_done"
+            )
+        ).all()
         assert len(done_events) == len(runs)
         assert audit.verify(session).ok
     replies = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")]
@@ -75,9 +82,9 @@ def test_every_step_twice_gives_one_reply(tmp_path: Path, postgres_url: str, smt
 def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres_url: str) -> None:
     """With SMTP down the request waits in `replying`; once it is back, exactly one reply lands."""
     services.redis_url_or_skip()
-    from workers import runtime
-    from workers.actors import enqueue
-    from workers.broker import broker
+    from dsr.workers import runtime
+    from dsr.workers.actors import enqueue
+    from dsr.workers.broker import broker
 
     port = smtp_sink.free_port()  # nothing listens here yet
     rt = _runtime(tmp_path, postgres_url, port, task_max_retries=2, smtp_timeout=2.0)
@@ -87,8 +94,9 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
     worker.start()
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(session, rt, intake.Submission(
-                "access", EMAIL, verified=True, by="t"))
+            request, follow = intake.submit(
+                session, rt, intake.Submission("access", EMAIL, verified=True, by="t")
+            )
         enqueue(follow)
         row = until(lambda: _reply_row(rt, request.id, min_attempts=3))
         assert row.status == "pending"
@@ -102,8 +110,9 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
             with session_scope(rt.db_url) as session:  # a second re-drive must not resend
                 enqueue(redrive.stuck(session, rt, older_than_seconds=0))
             time.sleep(0.5)
-            replies = [m for m in sink.to(EMAIL)
-                       if m["Message-ID"].startswith(f"<{request.id}.reply@")]
+            replies = [
+                m for m in sink.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")
+            ]
             assert len(replies) == 1
         finally:
             controller.stop()

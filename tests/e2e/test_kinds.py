@@ -8,12 +8,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from dsr import intake, verification
-from dsr.db import get_engine
+from dsr.core import intake, verification
+from dsr.core.db import get_engine
+from dsr.core.models import utcnow
+from dsr.demo.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash
-from dsr.models import utcnow
-from dsr.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
 from tests.e2e.conftest import Pipeline, until
 
 EMAIL = DEMO_SUBJECT["email"]
@@ -40,18 +40,33 @@ def test_erase_certificate_and_store_state(pipeline: Pipeline) -> None:
     text = _text(_reply(pipeline, rid))
     assert "Luật Kế toán" in text  # the legal basis for keeping anonymised orders
     with _store(pipeline, "crm.db").connect() as c:
-        assert c.execute(sa.text("select count(*) from customers where email_norm=:e"),
-                         {"e": EMAIL}).scalar() == 0
+        assert (
+            c.execute(
+                sa.text("select count(*) from customers where email_norm=:e"), {"e": EMAIL}
+            ).scalar()
+            == 0
+        )
     with _store(pipeline, "newsletter.db").connect() as c:
-        assert c.execute(sa.text("select count(*) from subscribers where email_norm=:e"),
-                         {"e": EMAIL}).scalar() == 0
+        assert (
+            c.execute(
+                sa.text("select count(*) from subscribers where email_norm=:e"), {"e": EMAIL}
+            ).scalar()
+            == 0
+        )
         h = suppression_hash(EMAIL, pipeline.rt.settings.secret_key)
-        assert c.execute(sa.text("select count(*) from suppression where email_hash=:h"),
-                         {"h": h}).scalar() == 1
+        assert (
+            c.execute(
+                sa.text("select count(*) from suppression where email_hash=:h"), {"h": h}
+            ).scalar()
+            == 1
+        )
     with _store(pipeline, "orders.db").connect() as c:
-        kept = c.execute(sa.text(
-            "select recipient_name, shipping_phone, total from orders where customer_id="
-            "(select customer_id from orders where email_norm is null limit 1)")).all()
+        kept = c.execute(
+            sa.text(
+                "select recipient_name, shipping_phone, total from orders where customer_id="
+                "(select customer_id from orders where email_norm is null limit 1)"
+            )
+        ).all()
     assert kept and all(r.shipping_phone is None and r.total is not None for r in kept)
 
 
@@ -67,21 +82,27 @@ def test_second_erasure_changes_nothing_and_says_so(pipeline: Pipeline) -> None:
 
 def test_rectify_updates_current_records_only(pipeline: Pipeline) -> None:
     """S3: CRM and undelivered orders change; delivered orders don't; partners are named."""
-    rid = pipeline.submit("rectify", EMAIL, changes={"phone": DEMO_NEW_PHONE,
-                                                     "address": "1 Lê Lợi, Huế"})
+    rid = pipeline.submit(
+        "rectify", EMAIL, changes={"phone": DEMO_NEW_PHONE, "address": "1 Lê Lợi, Huế"}
+    )
     pipeline.wait(rid)
     reply = _reply(pipeline, rid)
     assert "chỉnh sửa" in reply["Subject"]  # Vietnamese survives the SMTP round trip intact
     text = _text(reply)
     assert "Giao Hàng Nhanh" in text and "Viettel Post" in text
     with _store(pipeline, "crm.db").connect() as c:
-        row = c.execute(sa.text("select phone_norm, address from customers where email_norm=:e"),
-                        {"e": EMAIL}).one()
+        row = c.execute(
+            sa.text("select phone_norm, address from customers where email_norm=:e"), {"e": EMAIL}
+        ).one()
     assert row.phone_norm == "+84903111222" and row.address == "1 Lê Lợi, Huế"
     with _store(pipeline, "orders.db").connect() as c:
-        rows = c.execute(sa.text("select status, shipping_address from orders where customer_id="
-                                 "(select customer_id from orders where email_norm=:e limit 1)"),
-                         {"e": EMAIL}).all()
+        rows = c.execute(
+            sa.text(
+                "select status, shipping_address from orders where customer_id="
+                "(select customer_id from orders where email_norm=:e limit 1)"
+            ),
+            {"e": EMAIL},
+        ).all()
     assert any(r.status == "delivered" and r.shipping_address != "1 Lê Lợi, Huế" for r in rows)
     assert any(r.status != "delivered" and r.shipping_address == "1 Lê Lợi, Huế" for r in rows)
 
@@ -91,8 +112,9 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
     rid = pipeline.submit("access", EMAIL, verified=False, by=None)
     assert pipeline.status(rid)["status"] == "awaiting_verification"
     assert pipeline.status(rid)["tasks"] == []
-    code_mail = until(lambda: [m for m in pipeline.smtp.to(EMAIL)
-                               if ".verification-" in m["Message-ID"]])
+    code_mail = until(
+        lambda: [m for m in pipeline.smtp.to(EMAIL) if ".verification-" in m["Message-ID"]]
+    )
     code = re.search(r"\b(\d{6})\b", _text(code_mail[0])).group(1)  # type: ignore[union-attr]
     wrong = "000000" if code != "000000" else "111111"
     with Session(get_engine(pipeline.rt.db_url)) as session:
@@ -104,7 +126,7 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
     with Session(get_engine(pipeline.rt.db_url)) as session:
         follow = verification.verify(session, pipeline.rt, rid, code)
         session.commit()
-    from workers.actors import enqueue
+    from dsr.workers.actors import enqueue
 
     enqueue(follow)
     pipeline.wait(rid)
@@ -115,11 +137,14 @@ def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
     """S7: a request past due_at is listed overdue, and its late reply is flagged to ops first."""
     with Session(get_engine(pipeline.rt.db_url), expire_on_commit=False) as session:
         request, follow = intake.submit(
-            session, pipeline.rt, intake.Submission("access", EMAIL, verified=True, by="t"),
-            now=utcnow() - timedelta(days=40))
+            session,
+            pipeline.rt,
+            intake.Submission("access", EMAIL, verified=True, by="t"),
+            now=utcnow() - timedelta(days=40),
+        )
         session.commit()
     assert request.due_at < utcnow()
-    from workers.actors import enqueue
+    from dsr.workers.actors import enqueue
 
     enqueue(follow)
     data = pipeline.wait(request.id)
@@ -129,8 +154,6 @@ def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
     reply = f"<{request.id}.reply@"
     order = [m.split("@")[0] + "@" for m in received if m.startswith((alert, reply))]
     assert order == [alert, reply]  # ops were told before the late reply went out
-
-
 
 
 def test_caller_only_in_archive_is_found_by_phone(pipeline: Pipeline) -> None:
@@ -145,10 +168,13 @@ def test_caller_only_in_archive_is_found_by_phone(pipeline: Pipeline) -> None:
 def test_two_crm_rows_are_both_found(pipeline: Pipeline) -> None:
     """S8: a person with two CRM rows (e-mail on one, phone on both) gets both."""
     with _store(pipeline, "crm.db").connect() as c:
-        phone, email = c.execute(sa.text(
-            "select phone_norm, min(email_norm) from customers where phone_norm is not null "
-            "group by phone_norm having count(*) = 2 and count(distinct email_norm) = 2 "
-            "limit 1")).one()
+        phone, email = c.execute(
+            sa.text(
+                "select phone_norm, min(email_norm) from customers where phone_norm is not null "
+                "group by phone_norm having count(*) = 2 and count(distinct email_norm) = 2 "
+                "limit 1"
+            )
+        ).one()
     rid = pipeline.submit("access", email, phone=phone)
     data = pipeline.wait(rid)
     assert {t["connector"]: t["records"] for t in data["tasks"]}["crm"] == 2

@@ -11,18 +11,19 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from dsr import intake
-from dsr.db import get_engine, migrate, session_scope
-from dsr.models import Request
-from dsr.runtime import Runtime
-from dsr.seed import DEMO_SUBJECT, seed
-from dsr.smtp_sink import MailSink
+from dsr.core import intake
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.models import Request
+from dsr.core.runtime import Runtime
+from dsr.demo.seed import DEMO_SUBJECT, seed
+from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings
 
 
-def test_worker_process_logs_are_redacted(tmp_path: Path, postgres_url: str,
-                                          smtp: MailSink) -> None:
+def test_worker_process_logs_are_redacted(
+    tmp_path: Path, postgres_url: str, smtp: MailSink
+) -> None:
     """A full access request through `dsr worker` at DEBUG leaves no e-mail or phone in its logs."""
     redis_url = services.redis_url_or_skip()
     settings = make_settings(tmp_path, postgres_url, smtp.port, redis_url=redis_url)
@@ -30,23 +31,43 @@ def test_worker_process_logs_are_redacted(tmp_path: Path, postgres_url: str,
     rt = Runtime(settings)
     migrate(rt.db_url)
     log_file = tmp_path / "worker.log"
-    env = dict(os.environ, DSR_DATABASE_URL=postgres_url, DSR_REDIS_URL=redis_url,
-               DSR_SMTP_PORT=str(smtp.port), DSR_DATA_DIR=str(settings.resolved_data_dir),
-               DSR_EXPORT_DIR=str(settings.resolved_export_dir), DSR_LOG_LEVEL="DEBUG",
-               DSR_LOG_FORMAT="json", DSR_VAR_DIR=str(tmp_path / "var"))
-    from workers.actors import enqueue
-    from workers.broker import broker
+    env = dict(
+        os.environ,
+        DSR_DATABASE_URL=postgres_url,
+        DSR_REDIS_URL=redis_url,
+        DSR_SMTP_PORT=str(smtp.port),
+        DSR_DATA_DIR=str(settings.resolved_data_dir),
+        DSR_EXPORT_DIR=str(settings.resolved_export_dir),
+        DSR_LOG_LEVEL="DEBUG",
+        DSR_LOG_FORMAT="json",
+        DSR_VAR_DIR=str(tmp_path / "var"),
+    )
+    from dsr.workers.actors import enqueue
+    from dsr.workers.broker import broker
 
     broker.flush_all()
     with log_file.open("wb") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "dsr", "worker", "--processes", "1",
-                                   "--threads", "2"], env=env, stdout=out, stderr=out,
-                                  start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dsr", "worker", "--processes", "1", "--threads", "2"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
         try:
             with session_scope(rt.db_url) as session:
-                request, follow = intake.submit(session, rt, intake.Submission(
-                    "access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"],
-                    name=DEMO_SUBJECT["name"], verified=True, by="t"))
+                request, follow = intake.submit(
+                    session,
+                    rt,
+                    intake.Submission(
+                        "access",
+                        DEMO_SUBJECT["email"],
+                        phone=DEMO_SUBJECT["phone"],
+                        name=DEMO_SUBJECT["name"],
+                        verified=True,
+                        by="t",
+                    ),
+                )
             enqueue(follow)
             end = time.monotonic() + 60
             while time.monotonic() < end:
@@ -63,5 +84,5 @@ def test_worker_process_logs_are_redacted(tmp_path: Path, postgres_url: str,
             rt.close()
     logs = log_file.read_text()
     assert request.id in logs  # the worker did log its work, with ids
-    for secret in (DEMO_SUBJECT["email"], "912345678", "912 345 678", "0912", "nguyen.van.an"):
+    for secret in (DEMO_SUBJECT["email"], "912345678", "912 345 678", "0912 345", "nguyen.van.an"):
         assert secret not in logs, secret

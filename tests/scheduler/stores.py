@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from config.settings import CONFIG_DIR, Settings
-from dsr.demo_stores import STORES
-from dsr.runtime import Runtime
-from dsr.seed import seed, store_paths
+from dsr.config.settings import CONFIG_DIR, Settings
+from dsr.core.runtime import Runtime
+from dsr.demo.seed import seed, store_paths
+from dsr.demo.stores import STORES
 
 SECRET = "scheduler-tests-secret-key"
 # The seeded "today" and the sweeps' frozen clock (a past instant, so `--as-of` accepts it).
@@ -26,14 +26,20 @@ AGE = {
     ("recordings", "calls"): ("started_at", NAIVE_NOW - timedelta(days=180)),
     ("newsletter", "subscribers"): ("unsubscribed_at", NAIVE_NOW - timedelta(days=30)),
     ("crm", "customers"): ("last_activity_at", NAIVE_NOW - timedelta(days=1096)),
-    ("orders", "orders"): ("created_at",
-                           datetime((NAIVE_NOW - timedelta(days=3653)).year, 1, 1)),
+    ("orders", "orders"): ("created_at", datetime((NAIVE_NOW - timedelta(days=3653)).year, 1, 1)),
 }
-MATCH = {"calls": {"phone": "phone_norm"}, "subscribers": {"email": "email_norm"},
-         "customers": {"email": "email_norm", "phone": "phone_norm"},
-         "orders": {"email": "email_norm", "phone": "phone_norm"}}
-TABLES = {"crm": ["customers"], "newsletter": ["subscribers", "suppression"],
-          "orders": ["orders", "order_items"], "recordings": ["calls"]}
+MATCH = {
+    "calls": {"phone": "phone_norm"},
+    "subscribers": {"email": "email_norm"},
+    "customers": {"email": "email_norm", "phone": "phone_norm"},
+    "orders": {"email": "email_norm", "phone": "phone_norm"},
+}
+TABLES = {
+    "crm": ["customers"],
+    "newsletter": ["subscribers", "suppression"],
+    "orders": ["orders", "order_items"],
+    "recordings": ["calls"],
+}
 
 
 @dataclass
@@ -59,8 +65,7 @@ class Stores:
                 for name in tables:
                     table = sa.Table(name, meta, autoload_with=conn)
                     key = list(table.primary_key.columns)[0].name
-                    out[name] = {r[key]: dict(r) for r in
-                                 conn.execute(sa.select(table)).mappings()}
+                    out[name] = {r[key]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
         audio = self.data_dir / "recordings" / "audio"
         out["audio"] = {p.name for p in audio.iterdir()}
         return out
@@ -102,8 +107,14 @@ def connectors_file(tmp: Path, url: str | None) -> Path:
 
 
 def settings(tmp: Path, ledger_url: str, **extra: Any) -> Settings:
-    return Settings(database_url=ledger_url, data_dir=tmp / "data", var_dir=tmp / "var",
-                    export_dir=tmp / "exports", secret_key=SECRET, **extra)
+    return Settings(
+        database_url=ledger_url,
+        data_dir=tmp / "data",
+        var_dir=tmp / "var",
+        export_dir=tmp / "exports",
+        secret_key=SECRET,
+        **extra,
+    )
 
 
 def seeded_stores(tmp: Path, ledger_url: str, store_url: str | None) -> Stores:

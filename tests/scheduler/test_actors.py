@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dsr import intake
-from dsr.db import get_engine, migrate, session_scope
-from dsr.models import PurgeRun, Request, RequestStatus, utcnow
-from dsr.runtime import Runtime
-from dsr.smtp_sink import MailSink
+from dsr.core import intake
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.models import PurgeRun, Request, RequestStatus, utcnow
+from dsr.core.runtime import Runtime
+from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.scheduler.stores import seeded_stores, settings
 
@@ -38,13 +38,20 @@ def _until(check: Callable[[], Any], timeout: float = 60) -> Any:
 def rt(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Runtime]:
     """Seeded stores, a PostgreSQL ledger and an in-process worker running every actor."""
     services.redis_url_or_skip()
-    from workers import maintenance, runtime  # noqa: F401 - declares the scheduler's actors
-    from workers.broker import broker
+    from dsr.workers import maintenance, runtime  # noqa: F401 - declares the scheduler's actors
+    from dsr.workers.broker import broker
 
     seeded = seeded_stores(tmp_path, postgres_url, None)
     seeded.rt.close()
-    rt = Runtime(settings(tmp_path, postgres_url, smtp_port=smtp.port, ops_email=OPS,
-                          connectors_file=seeded.rt.settings.connectors_file))
+    rt = Runtime(
+        settings(
+            tmp_path,
+            postgres_url,
+            smtp_port=smtp.port,
+            ops_email=OPS,
+            connectors_file=seeded.rt.settings.connectors_file,
+        )
+    )
     migrate(rt.db_url)
     runtime.set_runtime(rt)
     broker.flush_all()
@@ -60,9 +67,12 @@ def rt(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Runtime]:
 
 def _request(rt: Runtime, email: str, *, days_ago: float, verified: bool = False) -> str:
     with session_scope(rt.db_url) as session:
-        request, _ = intake.submit(session, rt, intake.Submission(
-            "access", email, verified=verified, by="staff" if verified else None),
-            now=utcnow() - timedelta(days=days_ago))
+        request, _ = intake.submit(
+            session,
+            rt,
+            intake.Submission("access", email, verified=verified, by="staff" if verified else None),
+            now=utcnow() - timedelta(days=days_ago),
+        )
         request.updated_at = request.received_at  # idle since it was received
         session.add(request)
         return request.id
@@ -70,42 +80,50 @@ def _request(rt: Runtime, email: str, *, days_ago: float, verified: bool = False
 
 def test_purge_actor_sweeps_one_store(rt: Runtime) -> None:
     """purge_store(connector) sweeps that store now and records a finished purge run."""
-    from workers.maintenance import purge_store
+    from dsr.workers.maintenance import purge_store
 
     index = sa.create_engine(f"sqlite:///{rt.settings.resolved_data_dir}/recordings/index.db")
     cutoff = (utcnow() - timedelta(days=180)).replace(tzinfo=None)
     with index.connect() as conn:
-        old = conn.execute(sa.text("SELECT COUNT(*) FROM calls WHERE started_at < :c"),
-                           {"c": cutoff}).scalar_one()
+        old = conn.execute(
+            sa.text("SELECT COUNT(*) FROM calls WHERE started_at < :c"), {"c": cutoff}
+        ).scalar_one()
     purge_store.send("recordings")
 
     def finished() -> PurgeRun | None:
         with Session(get_engine(rt.db_url)) as session:
-            return session.exec(select(PurgeRun).where(PurgeRun.finished_at.is_not(None))  # type: ignore[union-attr]
-                                ).first()
+            return session.exec(
+                select(PurgeRun).where(PurgeRun.finished_at.is_not(None))  # type: ignore[union-attr]
+            ).first()
 
     run = _until(finished)
     assert run.connector == "recordings" and run.report["stores"][0]["purged"] == old > 0
     with index.connect() as conn:
-        assert conn.execute(sa.text("SELECT COUNT(*) FROM calls WHERE started_at < :c"),
-                            {"c": cutoff}).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.text("SELECT COUNT(*) FROM calls WHERE started_at < :c"), {"c": cutoff}
+            ).scalar_one()
+            == 0
+        )
     index.dispose()
 
 
 def test_watchdog_actor_mails_ops_about_an_overdue_request(rt: Runtime, smtp: MailSink) -> None:
     """deadline_watchdog() sends the overdue and unacknowledged escalations to ops."""
-    from workers.maintenance import deadline_watchdog
+    from dsr.workers.maintenance import deadline_watchdog
 
     request_id = _request(rt, "late.subject@example.com", days_ago=40)
     deadline_watchdog.send()
     messages = _until(lambda: len(smtp.to(OPS)) == 2 and smtp.to(OPS))
     assert {str(m["Message-ID"]).split("@")[0] for m in messages} == {
-        f"<{request_id}.reminder-overdue", f"<{request_id}.reminder-ack_overdue"}
+        f"<{request_id}.reminder-overdue",
+        f"<{request_id}.reminder-ack_overdue",
+    }
 
 
 def test_redrive_actor_restarts_a_request_whose_message_was_lost(rt: Runtime) -> None:
     """redrive_stuck() re-sends the dispatch of a verified request idle past the threshold."""
-    from workers.maintenance import redrive_stuck
+    from dsr.workers.maintenance import redrive_stuck
 
     request_id = _request(rt, "nguyen.van.an@example.com", days_ago=1, verified=True)
     redrive_stuck.send()
@@ -120,7 +138,7 @@ def test_redrive_actor_restarts_a_request_whose_message_was_lost(rt: Runtime) ->
 
 def test_cleanup_actor_forgets_expired_codes(rt: Runtime) -> None:
     """cleanup_expired() removes the hash of a verification code past its expiry."""
-    from workers.maintenance import cleanup_expired
+    from dsr.workers.maintenance import cleanup_expired
 
     request_id = _request(rt, "slow.subject@example.com", days_ago=3)
     cleanup_expired.send()

@@ -20,22 +20,26 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
-from dsr import retention
-from dsr.db import get_engine, migrate
-from dsr.runtime import Runtime
-from scheduler.app import STORE, TABLE, SchedulerApp
+from dsr.core import retention
+from dsr.core.db import get_engine, migrate
+from dsr.core.runtime import Runtime
+from dsr.scheduler.app import STORE, TABLE, SchedulerApp
 from tests.scheduler.stores import settings
 
 # Monthly slots: real time never reaches a new one while a test runs.
-MONTHLY = {"sweep": "0 2 1 * *", "watchdog": "10 2 1 * *", "redrive": "20 2 1 * *",
-           "cleanup": "30 2 1 * *"}
+MONTHLY = {
+    "sweep": "0 2 1 * *",
+    "watchdog": "10 2 1 * *",
+    "redrive": "20 2 1 * *",
+    "cleanup": "30 2 1 * *",
+}
 ONE_EACH = Counter(purge_store=4, deadline_watchdog=1, redrive_stuck=1, cleanup_expired=1)
 MakeApp = Callable[..., SchedulerApp]
 
 
 def queued() -> Counter[str]:
     """Messages waiting in the broker's queue, by actor."""
-    from workers.broker import broker
+    from dsr.workers.broker import broker
 
     raw = broker.client.hvals(f"{broker.namespace}:dsr.msgs")
     return Counter(json.loads(m)["actor_name"] for m in raw)
@@ -44,8 +48,11 @@ def queued() -> Counter[str]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The job store's database: a SQLite or PostgreSQL ledger."""
-    url = (f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite"
-           else str(request.getfixturevalue("postgres_url")))
+    url = (
+        f"sqlite:///{tmp_path / 'ledger.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     migrate(url)
     yield url
     get_engine(url).dispose()
@@ -54,7 +61,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def make_app(ledger: str, tmp_path: Path, redis_url: str) -> Iterator[MakeApp]:
     """Schedulers sharing one Redis namespace and one job store, started paused."""
-    from workers.broker import broker
+    from dsr.workers.broker import broker
 
     namespace = f"dsr-test-sched-{uuid.uuid4().hex[:8]}"
     rt = Runtime(settings(tmp_path, ledger))
@@ -80,8 +87,9 @@ def _miss_slots(scheduler: BackgroundScheduler, days: int = 100) -> None:
     """Move every stored job's next run ~3 monthly slots into the past (a downtime)."""
     since = datetime.now(UTC) - timedelta(days=days)
     for job in scheduler.get_jobs(jobstore=STORE):
-        scheduler.modify_job(job.id, jobstore=STORE,
-                             next_run_time=job.trigger.get_next_fire_time(None, since))
+        scheduler.modify_job(
+            job.id, jobstore=STORE, next_run_time=job.trigger.get_next_fire_time(None, since)
+        )
 
 
 def _settle(apps: list[SchedulerApp], expected: Counter[str], timeout: float = 20) -> None:
@@ -100,8 +108,12 @@ def test_two_schedulers_run_each_job_once_per_slot(make_app: MakeApp) -> None:
     """Only the leader runs due jobs; even both running, a slot already run is not run again."""
     a, b = make_app(), make_app()
     assert a.tick() and not b.tick()
-    assert {j.id for j in a.jobs()} == {"retention_sweep", "deadline_watchdog", "redrive",
-                                        "cleanup"}
+    assert {j.id for j in a.jobs()} == {
+        "retention_sweep",
+        "deadline_watchdog",
+        "redrive",
+        "cleanup",
+    }
     _miss_slots(a.scheduler)
     _settle([a], ONE_EACH)
     assert b.scheduler.state == STATE_PAUSED and not b.jobs()
@@ -121,8 +133,9 @@ def test_restart_after_missed_slots_runs_one_catch_up(make_app: MakeApp, ledger:
     first.shutdown()  # the process stops; its lock is freed
 
     offline = BackgroundScheduler(timezone=UTC)
-    offline.add_jobstore(SQLAlchemyJobStore(engine=get_engine(ledger), tablename=TABLE),
-                         alias=STORE)
+    offline.add_jobstore(
+        SQLAlchemyJobStore(engine=get_engine(ledger), tablename=TABLE), alias=STORE
+    )
     offline.start(paused=True)
     _miss_slots(offline)  # three monthly slots pass while nothing runs
     stored = {j.id: j.next_run_time for j in offline.get_jobs(jobstore=STORE)}
@@ -154,7 +167,7 @@ def test_a_changed_timetable_replaces_the_stored_job(make_app: MakeApp) -> None:
 
 def test_losing_the_lock_pauses_the_scheduler(make_app: MakeApp) -> None:
     """A leader whose lock was taken over pauses at its next round and runs nothing more."""
-    from workers.broker import broker
+    from dsr.workers.broker import broker
 
     a, b = make_app(), make_app()
     a.tick()

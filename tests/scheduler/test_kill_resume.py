@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsr import retention
-from dsr.db import get_engine, migrate
-from dsr.models import PurgeRun
-from dsr.runtime import Runtime
+from dsr.core import retention
+from dsr.core.db import get_engine, migrate
+from dsr.core.models import PurgeRun
+from dsr.core.runtime import Runtime
 from tests import services
 from tests.scheduler.stores import (
     NOW,
@@ -52,10 +52,20 @@ def _customers(url: str) -> dict[int, dict[str, Any]]:
 
 
 def _purge(env: dict[str, str]) -> subprocess.Popen[str]:
-    args = [DSR, "purge", "--connector", "crm", "--chunk-size", str(CHUNK),
-            "--as-of", NOW.strftime("%Y-%m-%dT%H:%M:%S"), "--json"]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    args = [
+        DSR,
+        "purge",
+        "--connector",
+        "crm",
+        "--chunk-size",
+        str(CHUNK),
+        "--as-of",
+        NOW.strftime("%Y-%m-%dT%H:%M:%S"),
+        "--json",
+    ]
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _blocked_by(url: str, me: int, proc: subprocess.Popen[str]) -> int:
@@ -77,7 +87,8 @@ def _blocked_by(url: str, me: int, proc: subprocess.Popen[str]) -> int:
 
 
 def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
-        tmp_path: Path, postgres_url: str, second_postgres_url: str) -> None:
+    tmp_path: Path, postgres_url: str, second_postgres_url: str
+) -> None:
     """SIGKILL mid-sweep, then a rerun, leaves exactly what an uninterrupted sweep leaves."""
     killed = seeded_stores(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}", postgres_url)
     copy_stores(tmp_path / "a" / "data", second_postgres_url)
@@ -87,13 +98,19 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
     first_chunk = {k for k in aged_keys if k < aged_keys[0] + CHUNK}
     in_second_chunk = min(k for k in aged_keys if k >= aged_keys[0] + CHUNK)
 
-    env = {**os.environ, "DSR_DATABASE_URL": killed.rt.db_url, "DSR_SECRET_KEY": SECRET,
-           "DSR_CONNECTORS_FILE": str(killed.rt.settings.connectors_file),
-           "DSR_DATA_DIR": str(killed.data_dir), "DSR_VAR_DIR": str(tmp_path / "a" / "var")}
+    env = {
+        **os.environ,
+        "DSR_DATABASE_URL": killed.rt.db_url,
+        "DSR_SECRET_KEY": SECRET,
+        "DSR_CONNECTORS_FILE": str(killed.rt.settings.connectors_file),
+        "DSR_DATA_DIR": str(killed.data_dir),
+        "DSR_VAR_DIR": str(tmp_path / "a" / "var"),
+    }
     locker = sa.create_engine(postgres_url)
     with locker.connect() as conn:
-        conn.execute(sa.text("SELECT id FROM customers WHERE id = :k FOR UPDATE"),
-                     {"k": in_second_chunk})  # the second chunk waits here
+        conn.execute(
+            sa.text("SELECT id FROM customers WHERE id = :k FOR UPDATE"), {"k": in_second_chunk}
+        )  # the second chunk waits here
         me = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         proc = _purge(env)
         backend = _blocked_by(postgres_url, me, proc)
@@ -113,11 +130,16 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
     proc = _purge(env)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    report, = json.loads(out)["stores"]
+    (report,) = json.loads(out)["stores"]
     assert report["purged"] == len(aged_keys) - len(first_chunk)
 
-    fresh = Runtime(settings(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}",
-                             connectors_file=connectors_file(tmp_path / "b", second_postgres_url)))
+    fresh = Runtime(
+        settings(
+            tmp_path / "b",
+            f"sqlite:///{tmp_path / 'b.db'}",
+            connectors_file=connectors_file(tmp_path / "b", second_postgres_url),
+        )
+    )
     migrate(fresh.db_url)
     retention.sweep(fresh, "crm", now=NOW, chunk_size=CHUNK)
     assert _customers(postgres_url) == _customers(second_postgres_url)

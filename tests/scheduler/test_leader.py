@@ -11,7 +11,7 @@ import redis
 from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
-from scheduler.leader import Leader
+from dsr.scheduler.leader import Leader
 
 
 @pytest.fixture
@@ -32,11 +32,15 @@ def key(client: redis.Redis) -> Iterator[str]:
 
 def _pair(client: redis.Redis, key: str, ttl: float, events: list[str]) -> tuple[Leader, Leader]:
     def hooks(who: str) -> dict[str, object]:
-        return {"on_elected": lambda: events.append(f"{who}+"),
-                "on_lost": lambda: events.append(f"{who}-")}
+        return {
+            "on_elected": lambda: events.append(f"{who}+"),
+            "on_lost": lambda: events.append(f"{who}-"),
+        }
 
-    return (Leader(client, key, ttl=ttl, **hooks("a")),  # type: ignore[arg-type]
-            Leader(client, key, ttl=ttl, **hooks("b")))  # type: ignore[arg-type]
+    return (
+        Leader(client, key, ttl=ttl, **hooks("a")),  # type: ignore[arg-type]
+        Leader(client, key, ttl=ttl, **hooks("b")),
+    )  # type: ignore[arg-type]
 
 
 def test_only_one_of_two_leads_and_renewal_keeps_it(client: redis.Redis, key: str) -> None:
@@ -66,8 +70,9 @@ def test_nobody_else_can_release_or_extend_the_lock(client: redis.Redis, key: st
     assert client.get(key) == a.identity.encode() and a.tick()
 
 
-def test_follower_takes_over_within_the_expiry_when_the_leader_dies(client: redis.Redis,
-                                                                    key: str) -> None:
+def test_follower_takes_over_within_the_expiry_when_the_leader_dies(
+    client: redis.Redis, key: str
+) -> None:
     """A leader that stops renewing loses the lock after its ttl; the old leader then steps down."""
     events: list[str] = []
     a, b = _pair(client, key, 1.0, events)
@@ -91,6 +96,7 @@ def test_resigning_hands_over_at_once(client: redis.Redis, key: str) -> None:
 
 def test_a_leader_that_cannot_start_gives_the_lock_back(client: redis.Redis, key: str) -> None:
     """If taking up leadership fails (ledger down), the lock is freed for another process."""
+
     def broken() -> None:
         raise RuntimeError("ledger unreachable")
 
@@ -98,8 +104,9 @@ def test_a_leader_that_cannot_start_gives_the_lock_back(client: redis.Redis, key
     assert not a.tick() and client.get(key) is None
 
 
-def test_threaded_rounds_hand_over_when_the_leader_thread_stops(client: redis.Redis,
-                                                                key: str) -> None:
+def test_threaded_rounds_hand_over_when_the_leader_thread_stops(
+    client: redis.Redis, key: str
+) -> None:
     """With background rounds, the follower takes over once the leader stops renewing."""
     a, b = Leader(client, key, ttl=1.0, interval=0.1), Leader(client, key, ttl=1.0, interval=0.1)
     a.start()

@@ -15,8 +15,8 @@ import pytest
 import redis
 import yaml
 
-from config.settings import CONFIG_DIR
-from dsr.db import migrate
+from dsr.config.settings import CONFIG_DIR
+from dsr.core.db import migrate
 
 DSR = str(Path(sys.executable).parent / "dsr")
 TTL = 2.0
@@ -26,17 +26,29 @@ TTL = 2.0
 def env(tmp_path: Path, redis_url: str) -> Iterator[dict[str, str]]:
     """Environment of two scheduler processes: a shared ledger, Redis and a short lock ttl."""
     document = yaml.safe_load((CONFIG_DIR / "retention.yaml").read_text("utf-8"))
-    document.update(leader_ttl_seconds=TTL, schedule={
-        "sweep": "0 2 1 * *", "watchdog": "10 2 1 * *", "redrive": "20 2 1 * *",
-        "cleanup": "30 2 1 * *"})
+    document.update(
+        leader_ttl_seconds=TTL,
+        schedule={
+            "sweep": "0 2 1 * *",
+            "watchdog": "10 2 1 * *",
+            "redrive": "20 2 1 * *",
+            "cleanup": "30 2 1 * *",
+        },
+    )
     retention_file = tmp_path / "retention.yaml"
     retention_file.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
     migrate(ledger)
     namespace = f"dsr-test-proc-{uuid.uuid4().hex[:8]}"
-    yield {**os.environ, "DSR_DATABASE_URL": ledger, "DSR_REDIS_URL": redis_url,
-           "DSR_BROKER_NAMESPACE": namespace, "DSR_RETENTION_FILE": str(retention_file),
-           "DSR_VAR_DIR": str(tmp_path / "var"), "DSR_DATA_DIR": str(tmp_path / "data")}
+    yield {
+        **os.environ,
+        "DSR_DATABASE_URL": ledger,
+        "DSR_REDIS_URL": redis_url,
+        "DSR_BROKER_NAMESPACE": namespace,
+        "DSR_RETENTION_FILE": str(retention_file),
+        "DSR_VAR_DIR": str(tmp_path / "var"),
+        "DSR_DATA_DIR": str(tmp_path / "data"),
+    }
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{namespace}:*"):
         client.delete(key)
@@ -58,8 +70,13 @@ def test_second_scheduler_takes_over_when_the_leader_is_killed(env: dict[str, st
     """SIGKILL the leading process: the other leads within the lock's expiry; SIGTERM frees it."""
     procs = {}
     for _ in range(2):
-        p = subprocess.Popen([DSR, "scheduler"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [DSR, "scheduler"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         procs[p.pid] = p
     client = redis.Redis.from_url(env["DSR_REDIS_URL"])
     key = f"{env['DSR_BROKER_NAMESPACE']}:scheduler:leader"

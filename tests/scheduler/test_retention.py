@@ -10,14 +10,14 @@ import pytest
 import yaml
 from sqlmodel import Session, col, select
 
-from config.settings import CONFIG_DIR
-from connectors.sql_tables import REDACTED
-from dsr import audit, holds, retention
-from dsr.db import get_engine
+from dsr.config.settings import CONFIG_DIR
+from dsr.connectors.sql_tables import REDACTED
+from dsr.core import audit, holds, retention
+from dsr.core.db import get_engine
+from dsr.core.models import AuditEvent, PurgeRun
+from dsr.core.runtime import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
-from dsr.models import AuditEvent, PurgeRun
-from dsr.runtime import Runtime
 from tests.scheduler.stores import NOW, Stores, aged, audio_name, held, settings
 
 REDACT = ("recipient_name", "shipping_address")
@@ -26,24 +26,37 @@ NULLED = ("shipping_phone", "phone_norm", "email_norm")
 
 def _live(row: dict[str, Any]) -> bool:
     """An order not yet anonymised (the connector's own test of a live row)."""
-    return (any(row[c] is None or row[c] != REDACTED for c in REDACT)
-            or any(row[c] is not None for c in NULLED))
+    return any(row[c] is None or row[c] != REDACTED for c in REDACT) or any(
+        row[c] is not None for c in NULLED
+    )
 
 
 def _sweep_all(stores: Stores, **kw: Any) -> dict[str, Any]:
     policy = retention.policy_for(stores.rt)
-    return {r.table: r for c in policy.connectors
-            for r in retention.sweep(stores.rt, c, now=NOW, by="test", **kw)}
+    return {
+        r.table: r
+        for c in policy.connectors
+        for r in retention.sweep(stores.rt, c, now=NOW, by="test", **kw)
+    }
 
 
 def _hold_aged_subjects(stores: Stores, before: dict[str, Any]) -> dict[str, set[str]]:
     """Put on hold one subject with aged rows in each store; their identifiers."""
-    def first(table: str, column: str, extra: Any = lambda r: True) -> str:
-        return str(sorted(r[column] for r in before[table].values()
-                          if aged(table, r) and r[column] and extra(r))[0])
 
-    emails = {first("customers", "email_norm"), first("subscribers", "email_norm"),
-              first("orders", "email_norm", _live)}
+    def first(table: str, column: str, extra: Any = lambda r: True) -> str:
+        return str(
+            sorted(
+                r[column]
+                for r in before[table].values()
+                if aged(table, r) and r[column] and extra(r)
+            )[0]
+        )
+
+    emails = {
+        first("customers", "email_norm"),
+        first("subscribers", "email_norm"),
+        first("orders", "email_norm", _live),
+    }
     phone = first("calls", "phone_norm")
     with Session(get_engine(stores.rt.db_url)) as session:
         for email in sorted(emails):
@@ -66,16 +79,27 @@ def test_shipped_rules_are_the_documented_defaults() -> None:
     assert policy.schedule["sweep"] == "0 2 * * *" and policy.timezone == "Asia/Ho_Chi_Minh"
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"connector": "billing"}, "unknown connector 'billing'"),
-    ({"table": "invoices"}, "unknown table 'invoices'"),
-])
-def test_rule_naming_an_unknown_store_is_a_config_error(tmp_path: Path, change: dict[str, str],
-                                                        problem: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"connector": "billing"}, "unknown connector 'billing'"),
+        ({"table": "invoices"}, "unknown table 'invoices'"),
+    ],
+)
+def test_rule_naming_an_unknown_store_is_a_config_error(
+    tmp_path: Path, change: dict[str, str], problem: str
+) -> None:
     """A rule naming a connector or table that connectors.yaml lacks stops start-up."""
     document = yaml.safe_load((CONFIG_DIR / "retention.yaml").read_text("utf-8"))
-    document["rules"].append({"connector": "crm", "table": "customers",
-                              "column": "last_activity_at", "days": 1, **change})
+    document["rules"].append(
+        {
+            "connector": "crm",
+            "table": "customers",
+            "column": "last_activity_at",
+            "days": 1,
+            **change,
+        }
+    )
     path = tmp_path / "retention.yaml"
     path.write_text(yaml.safe_dump(document), "utf-8")
     rt = Runtime(settings(tmp_path, "sqlite://", retention_file=path))
@@ -101,23 +125,32 @@ def test_sweep_takes_everything_aged_and_nothing_young_or_held(demo: Stores) -> 
         assert reports[table].skipped_held == len(spared) and reports[table].done
 
     orders, after_orders = before["orders"], after["orders"]
-    changed = {k for k, r in orders.items()
-               if aged("orders", r) and _live(r) and not held("orders", r, values)}
+    changed = {
+        k
+        for k, r in orders.items()
+        if aged("orders", r) and _live(r) and not held("orders", r, values)
+    }
     assert changed and set(after_orders) == set(orders)
     for key, row in after_orders.items():
         if key in changed:
             assert all(row[c] == REDACTED for c in REDACT) and all(row[c] is None for c in NULLED)
-            assert (row["total"], row["created_at"]) == (orders[key]["total"],
-                                                       orders[key]["created_at"])
+            assert (row["total"], row["created_at"]) == (
+                orders[key]["total"],
+                orders[key]["created_at"],
+            )
         else:
             assert row == orders[key]
     assert reports["orders"].purged == len(changed) and reports["orders"].skipped_held >= 1
     assert after["order_items"] == before["order_items"]
 
-    deleted = {r["email_norm"] for k, r in before["subscribers"].items()
-               if k not in after["subscribers"] and r["email_norm"]}
+    deleted = {
+        r["email_norm"]
+        for k, r in before["subscribers"].items()
+        if k not in after["subscribers"] and r["email_norm"]
+    }
     assert {suppression_hash(e, demo.rt.settings.secret_key) for e in deleted} <= set(
-        after["suppression"])
+        after["suppression"]
+    )
     calls_gone = {audio_name(r) for k, r in before["calls"].items() if k not in after["calls"]}
     assert after["audio"] == before["audio"] - calls_gone
 
@@ -125,10 +158,12 @@ def test_sweep_takes_everything_aged_and_nothing_young_or_held(demo: Stores) -> 
         runs = list(session.exec(select(PurgeRun).where(col(PurgeRun.dry_run).is_(False))))
         assert sorted(r.connector for r in runs) == ["crm", "newsletter", "orders", "recordings"]
         assert all(r.finished_at and r.report["status"] == "finished" for r in runs)
-        events = list(session.exec(select(AuditEvent).where(
-            AuditEvent.action == "retention_purged")))
+        events = list(
+            session.exec(select(AuditEvent).where(AuditEvent.action == "retention_purged"))
+        )
         assert {e.detail["table"]: e.detail["purged"] for e in events} == {
-            t: r.purged for t, r in reports.items()}
+            t: r.purged for t, r in reports.items()
+        }
         assert audit.verify(session).ok
 
 
@@ -142,27 +177,35 @@ def test_dry_run_reports_what_would_go_and_changes_nothing(demo: Stores) -> None
         assert (reports[table].matched, reports[table].purged) == (expected, 0)
     with Session(get_engine(demo.rt.db_url)) as session:
         assert all(r.dry_run for r in session.exec(select(PurgeRun)))
-        assert not list(session.exec(select(AuditEvent).where(
-            AuditEvent.action == "retention_purged")))
+        assert not list(
+            session.exec(select(AuditEvent).where(AuditEvent.action == "retention_purged"))
+        )
 
 
 @pytest.mark.parametrize("demo", ["sqlite"], indirect=True)
 def test_lifting_a_hold_lets_the_next_sweep_take_the_rows(demo: Stores) -> None:
     """Held rows survive the sweep; once the hold is lifted, the next sweep removes them."""
     before = demo.snapshot()
-    phone = sorted(r["phone_norm"] for r in before["calls"].values()
-                   if aged("calls", r) and r["phone_norm"])[0]
+    phone = sorted(
+        r["phone_norm"] for r in before["calls"].values() if aged("calls", r) and r["phone_norm"]
+    )[0]
     mine = {k for k, r in before["calls"].items() if aged("calls", r) and r["phone_norm"] == phone}
     with Session(get_engine(demo.rt.db_url)) as session:
-        hold_id = holds.add(session, email=None, phone=phone, reason="court order", by="test",
-                            connectors=["recordings"]).id
+        hold_id = holds.add(
+            session,
+            email=None,
+            phone=phone,
+            reason="court order",
+            by="test",
+            connectors=["recordings"],
+        ).id
         session.commit()
     retention.sweep(demo.rt, "recordings", now=NOW)
     assert mine <= set(demo.snapshot()["calls"])
     with Session(get_engine(demo.rt.db_url)) as session:
         holds.lift(session, hold_id, by="test")
         session.commit()
-    report, = retention.sweep(demo.rt, "recordings", now=NOW)
+    (report,) = retention.sweep(demo.rt, "recordings", now=NOW)
     assert report.purged == len(mine) and not mine & set(demo.snapshot()["calls"])
 
 
@@ -179,11 +222,13 @@ def test_sweep_refuses_an_unknown_connector(demo: Stores) -> None:
 def test_max_chunks_stops_early_and_a_rerun_finishes(demo: Stores) -> None:
     """A sweep stopped after a chunk reports itself incomplete; the next run finishes the job."""
     policy = replace(retention.policy_for(demo.rt), chunk_size=3)
-    first, = retention.sweep(demo.rt, "crm", now=NOW, max_chunks=1, policy=policy)
-    second, = retention.sweep(demo.rt, "crm", now=NOW, policy=policy)
+    (first,) = retention.sweep(demo.rt, "crm", now=NOW, max_chunks=1, policy=policy)
+    (second,) = retention.sweep(demo.rt, "crm", now=NOW, policy=policy)
     assert (first.done, first.chunks, second.done) == (False, 1, True)
     assert first.purged + second.purged == first.matched
     with Session(get_engine(demo.rt.db_url)) as session:
-        statuses = [r.report["status"] for r in session.exec(
-            select(PurgeRun).order_by(col(PurgeRun.started_at)))]
+        statuses = [
+            r.report["status"]
+            for r in session.exec(select(PurgeRun).order_by(col(PurgeRun.started_at)))
+        ]
     assert statuses == ["incomplete", "finished"]

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from dsr import intake, outbox, watchdog
-from dsr.bundle import bundle_path
-from dsr.db import get_engine, migrate, session_scope
-from dsr.models import Outbox, OutboxStatus, Request, RequestStatus
-from dsr.runtime import Runtime
-from dsr.smtp_sink import MailSink
-from dsr.steps import Step
+from dsr.core import delivery, intake, outbox, paths, watchdog
+from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus
+from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
+from dsr.demo.smtp_sink import MailSink
 from tests.scheduler.stores import settings
 
 RECEIVED = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hồ Chí Minh City
@@ -25,8 +24,11 @@ OPS = "ops@example.com"
 @pytest.fixture(params=["sqlite", "postgres"])
 def rt(request: pytest.FixtureRequest, tmp_path: Path, smtp: MailSink) -> Iterator[Runtime]:
     """A runtime whose ledger is SQLite or PostgreSQL and whose mail goes to a real SMTP server."""
-    url = (f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite"
-           else str(request.getfixturevalue("postgres_url")))
+    url = (
+        f"sqlite:///{tmp_path / 'ledger.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     migrate(url)
     runtime = Runtime(settings(tmp_path, url, smtp_port=smtp.port, ops_email=OPS))
     yield runtime
@@ -42,7 +44,7 @@ def _submit(rt: Runtime, email: str, *, now: datetime = RECEIVED) -> tuple[Reque
 def _deliver(rt: Runtime, follow: list[Step]) -> None:
     for step in follow:
         with session_scope(rt.db_url) as session:
-            outbox.deliver(session, rt.settings, step.id)
+            delivery.deliver(session, rt.settings, step.id)
 
 
 def _watch_twice(rt: Runtime, now: datetime) -> list[Step]:
@@ -56,8 +58,9 @@ def _watch_twice(rt: Runtime, now: datetime) -> list[Step]:
     return found
 
 
-def test_reminders_at_d7_d2_and_escalation_at_d_plus_1_reach_ops_once(rt: Runtime,
-                                                                      smtp: MailSink) -> None:
+def test_reminders_at_d7_d2_and_escalation_at_d_plus_1_reach_ops_once(
+    rt: Runtime, smtp: MailSink
+) -> None:
     """At D-7, D-2 and D+1 ops get the due reminders and escalations, each exactly once."""
     acked, ack_steps = _submit(rt, "acked.subject@example.com")
     _deliver(rt, [s for s in ack_steps if s.actor == "deliver"][:1])  # the acknowledgement
@@ -76,10 +79,11 @@ def test_reminders_at_d7_d2_and_escalation_at_d_plus_1_reach_ops_once(rt: Runtim
         return {outbox.message_id(r.id, f"reminder:{p}", rt.settings) for r, p in pairs}
 
     expected = [
-        (due - timedelta(days=7) + timedelta(hours=1),
-         ids((acked, "due_7d"), (silent, "due_7d"), (silent, "ack_overdue"))),
-        (due - timedelta(days=2) + timedelta(hours=1),
-         ids((acked, "due_2d"), (silent, "due_2d"))),
+        (
+            due - timedelta(days=7) + timedelta(hours=1),
+            ids((acked, "due_7d"), (silent, "due_7d"), (silent, "ack_overdue")),
+        ),
+        (due - timedelta(days=2) + timedelta(hours=1), ids((acked, "due_2d"), (silent, "due_2d"))),
         (due + timedelta(days=1), ids((acked, "overdue"), (silent, "overdue"))),
     ]
     seen: set[str] = set()
@@ -111,12 +115,15 @@ def _completed(rt: Runtime, email: str, at: datetime) -> tuple[Path, Path, Path]
         row.status, row.completed_at, row.updated_at = RequestStatus.COMPLETED, at, at
         row.code_hash = None  # verified long ago
         session.add(row)
-        ack = session.exec(select(Outbox).where(Outbox.request_id == request.id,
-                                                Outbox.purpose == "acknowledgement")).one()
+        ack = session.exec(
+            select(Outbox).where(
+                Outbox.request_id == request.id, Outbox.purpose == "acknowledgement"
+            )
+        ).one()
         ack.status = OutboxStatus.SENT
         session.add(ack)
         sent = Path(ack.path)
-    bundle = bundle_path(rt.settings.resolved_export_dir, request.id)
+    bundle = paths.bundle(rt.settings.resolved_export_dir, request.id)
     staged = bundle.parent / "stores" / "crm" / "customers.json"
     staged.parent.mkdir(parents=True)
     staged.write_text("[]")

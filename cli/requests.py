@@ -1,0 +1,120 @@
+"""Request commands: submit, verify, status, retry, redrive, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from dsr.cli.app import JsonOpt, app, emit, service
+from dsr.core.intake import Submission
+from dsr.errors import InvalidInput
+from dsr.service import Caller
+
+
+def _parse_sets(values: list[str]) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for item in values:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise InvalidInput(f"--set takes FIELD=VALUE, got {item!r}")
+        changes[field.strip()] = value
+    return changes
+
+
+def _request_line(d: dict[str, Any]) -> str:
+    tasks = ", ".join(f"{t['connector']}={t['status']}({t['records']})" for t in d["tasks"])
+    return f"{d['id']}  {d['kind']:<7} {d['status']:<22} due {d['due_at']}" + (
+        f"  [{tasks}]" if tasks else ""
+    )
+
+
+def _status_text(d: dict[str, Any]) -> str:
+    lines = [
+        f"request {d['id']} ({d['kind']}, {d['jurisdiction']}): {d['status']}",
+        f"  received {d['received_at']}  ack due {d['ack_due_at']}  due {d['due_at']}",
+    ]
+    if d["completed_at"]:
+        lines.append(f"  completed {d['completed_at']}")
+    for t in d["tasks"]:
+        lines.append(
+            f"  {t['connector']:<12} {t['status']:<8} {t['records']} records"
+            + (f"  ({t['error']})" if t["error"] else "")
+        )
+    if d["reply"]:
+        lines.append(f"  reply {d['reply']['status']}: {d['reply']['path']}")
+    return "\n".join(lines)
+
+
+@app.command()
+def submit(
+    kind: str = typer.Argument(..., help="access, rectify or erase"),
+    email: str = typer.Option(..., "--email", help="The subject's e-mail address."),
+    phone: str | None = typer.Option(None, "--phone"),
+    name: str | None = typer.Option(None, "--name"),
+    sets: list[str] = typer.Option([], "--set", help="FIELD=VALUE (rectify)."),
+    jurisdiction: str | None = typer.Option(None, "--jurisdiction"),
+    language: str | None = typer.Option(None, "--language", help="vi or en"),
+    verified: bool = typer.Option(False, "--verified", help="Staff vouch for the subject."),
+    by: str | None = typer.Option(None, "--by", help="The staff member (audit log)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """File a request; prints its id."""
+    sub = Submission(
+        kind=kind,
+        email=email,
+        phone=phone,
+        name=name,
+        changes=_parse_sets(sets),
+        jurisdiction=jurisdiction,
+        language=language,
+        verified=verified,
+        by=by or ("staff" if verified else None),
+    )
+    emit(service().submit(sub), as_json, lambda d: d["id"])
+
+
+@app.command()
+def verify(request_id: str, code: str, as_json: bool = JsonOpt) -> None:
+    """The subject's one-time code; the request continues."""
+    emit(service().verify(request_id, code), as_json, _request_line)
+
+
+@app.command()
+def status(request_id: str, as_json: bool = JsonOpt) -> None:
+    """The request, its due date and each connector task."""
+    emit(service().status(request_id, by=Caller.staff("cli")), as_json, _status_text)
+
+
+@app.command()
+def retry(request_id: str, by: str = typer.Option("ops", "--by"), as_json: bool = JsonOpt) -> None:
+    """Re-drive a needs_attention request's failed tasks."""
+    emit(service().retry(request_id, by=Caller.staff(by)), as_json, _request_line)
+
+
+@app.command()
+def redrive(
+    request_id: str | None = typer.Argument(None, help="One request (default: all)."),
+    by: str = typer.Option("ops", "--by"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Re-drive stuck work now (lost messages): one request, or all."""
+    emit(
+        service().redrive(request_id, by=Caller.staff(by)),
+        as_json,
+        lambda d: f"re-sent {d['steps']} step(s)",
+    )
+
+
+@app.command("list")
+def list_requests(
+    status_: str | None = typer.Option(None, "--status"),
+    overdue: bool = typer.Option(False, "--overdue", help="Open requests past due_at."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Requests, newest first."""
+    emit(
+        service().listing(status=status_, overdue=overdue),
+        as_json,
+        lambda rows: "\n".join(_request_line(d) for d in rows) or "no requests",
+    )

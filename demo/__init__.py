@@ -1,0 +1,2 @@
+"""The demo: synthetic stores, an SMTP sink, the embedded end-to-end run (never imported by the
+core)."""

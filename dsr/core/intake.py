@@ -1,0 +1,132 @@
+"""Intake: validate a request completely, then write it (bad input writes nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from dsr.connectors.registry import rectifiable_fields
+from dsr.core import audit, deadlines, steps, verification
+from dsr.core.models import LANGUAGES, Request, RequestKind, RequestStatus, utcnow
+from dsr.core.runtime import Runtime
+from dsr.errors import InvalidInput
+from dsr.identity import (
+    EMAIL,
+    NAME,
+    PHONE,
+    Identity,
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+)
+
+
+@dataclass
+class Submission:
+    kind: str
+    email: str
+    phone: str | None = None
+    name: str | None = None
+    changes: dict[str, str] = field(default_factory=dict)
+    jurisdiction: str | None = None
+    language: str | None = None
+    verified: bool = False
+    by: str | None = None  # the staff member who filed or verified it
+
+
+def _normalised_changes(raw: dict[str, str], allowed: set[str], region: str) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for fld, value in raw.items():
+        if fld not in allowed:
+            raise InvalidInput(f"unknown field {fld!r} (rectifiable: {', '.join(sorted(allowed))})")
+        if fld == PHONE:
+            changes[fld] = normalise_phone(value, region)
+        elif fld == EMAIL:
+            changes[fld] = normalise_email(value)
+        elif fld == NAME:
+            changes[fld] = normalise_name(value)
+        else:
+            text = " ".join(value.split())
+            if not text:
+                raise InvalidInput(f"empty value for field {fld!r}")
+            changes[fld] = text
+    return changes
+
+
+def validate(rt: Runtime, sub: Submission) -> Submission:
+    """The normalised submission, or InvalidInput naming the first problem."""
+    if sub.kind not in RequestKind.__members__.values():
+        raise InvalidInput(f"unknown request kind {sub.kind!r} (access, rectify, erase)")
+    region = rt.settings.default_region
+    language = sub.language or rt.settings.default_language
+    if language not in LANGUAGES:
+        raise InvalidInput(f"unknown language {language!r} (vi, en)")
+    jurisdiction = sub.jurisdiction or rt.settings.default_jurisdiction
+    if jurisdiction not in rt.profiles:
+        raise InvalidInput(f"unknown jurisdiction {jurisdiction!r} ({', '.join(rt.profiles)})")
+    if sub.kind == RequestKind.RECTIFY and not sub.changes:
+        raise InvalidInput("a rectify request needs at least one --set FIELD=VALUE")
+    if sub.kind != RequestKind.RECTIFY and sub.changes:
+        raise InvalidInput("--set is only for rectify requests")
+    if sub.verified and not sub.by:
+        raise InvalidInput("--verified needs --by STAFF (recorded in the audit log)")
+    return Submission(
+        kind=sub.kind,
+        email=normalise_email(sub.email),
+        phone=normalise_phone(sub.phone, region) if sub.phone else None,
+        name=normalise_name(sub.name) if sub.name else None,
+        changes=_normalised_changes(sub.changes, rectifiable_fields(rt.connectors), region),
+        jurisdiction=jurisdiction,
+        language=language,
+        verified=sub.verified,
+        by=sub.by,
+    )
+
+
+def submit(
+    session: Session, rt: Runtime, raw: Submission, *, now: datetime | None = None
+) -> tuple[Request, list[steps.Step]]:
+    """File a request: ledger row, acknowledgement, then verification or dispatch."""
+    sub = validate(rt, raw)
+    now = now or utcnow()
+    assert sub.jurisdiction is not None and sub.language is not None
+    due = deadlines.compute(sub.kind, sub.jurisdiction, now, rt.profiles)
+    identity = Identity()
+    identity.add(EMAIL, [sub.email])
+    identity.add(PHONE, [sub.phone])
+    identity.add(NAME, [sub.name])
+    request = Request(
+        kind=sub.kind,
+        status=RequestStatus.RECEIVED,
+        jurisdiction=sub.jurisdiction,
+        language=sub.language,
+        email=sub.email,
+        phone=sub.phone,
+        name=sub.name,
+        identity=identity.to_json(),
+        changes=sub.changes,
+        received_at=now,
+        ack_due_at=due.ack_due_at,
+        due_at=due.due_at,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=sub.by or "subject",
+        action="received",
+        request_id=request.id,
+        kind=sub.kind,
+        jurisdiction=sub.jurisdiction,
+        fields=sorted(sub.changes),
+    )
+    out = [verification.acknowledge(session, rt, request)]
+    if sub.verified:
+        assert sub.by is not None
+        out += verification.mark_verified(session, request, by=sub.by)
+    else:
+        out += verification.send_code(session, rt, request, now=now)
+    return request, out

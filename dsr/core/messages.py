@@ -1,0 +1,91 @@
+"""Queue the e-mails a request produces (acknowledgement, code, ops alerts) in the outbox."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from dsr.config.settings import Settings
+from dsr.core import outbox, replies, steps
+from dsr.core.models import Request
+
+
+def context(request: Request, settings: Settings) -> replies.ReplyContext:
+    return replies.ReplyContext(
+        request_id=request.id,
+        kind=request.kind,
+        language=request.language,
+        company=settings.company_name,
+        received_at=request.received_at,
+        due_at=request.due_at,
+        changes=dict(request.changes or {}),
+        subject_name=request.name,
+    )
+
+
+def acknowledgement(session: Session, settings: Settings, request: Request) -> steps.Step:
+    message = replies.render_acknowledgement(context(request, settings))
+    row = outbox.queue(
+        session,
+        settings,
+        request_id=request.id,
+        purpose="acknowledgement",
+        recipient=request.email,
+        message=message,
+    )
+    return steps.deliver(row.id)
+
+
+def verification_code(
+    session: Session, settings: Settings, request: Request, code: str, *, attempt: int
+) -> steps.Step:
+    hours = max(1, settings.verification_ttl_seconds // 3600)
+    message = replies.render_verification(context(request, settings), code, hours)
+    row = outbox.queue(
+        session,
+        settings,
+        request_id=request.id,
+        purpose=f"verification:{attempt}",
+        recipient=request.email,
+        message=message,
+    )
+    return steps.deliver(row.id)
+
+
+def ops_alert(
+    session: Session,
+    settings: Settings,
+    request: Request,
+    what: str,
+    stores: list[replies.StoreReport] | None = None,
+    *,
+    occasion: str | None = None,
+) -> steps.Step:
+    """One alert per (request, reason, occasion); ids and connector names only, no personal
+    data. ``occasion`` tells apart a reason that can recur (a task failing again after retry)."""
+    message = replies.render_ops_alert(context(request, settings), stores or [], what)
+    purpose = f"ops:{what}" + (f":{occasion}" if occasion else "")
+    row = outbox.queue(
+        session,
+        settings,
+        request_id=request.id,
+        purpose=purpose,
+        recipient=settings.ops_email,
+        message=message,
+    )
+    return steps.deliver(row.id)
+
+
+def reminder(
+    session: Session, settings: Settings, request: Request, when: str, *, purpose: str
+) -> steps.Step:
+    """A deadline reminder to ops (``when``: due_soon, overdue, ack_overdue), once per purpose."""
+    message = replies.render_reminder(context(request, settings), when)
+    row = outbox.queue(
+        session,
+        settings,
+        request_id=request.id,
+        purpose=purpose,
+        recipient=settings.ops_email,
+        message=message,
+    )
+    return steps.deliver(row.id)

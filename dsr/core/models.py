@@ -1,0 +1,223 @@
+"""The ledger: requests, connector tasks, reply outbox, audit events, holds and purge runs.
+
+The ledger, not the broker, is the source of truth; a message only says "look at row X".
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+LANGUAGES = ("vi", "en")  # what replies, pages and summaries are written in
+
+
+class RequestKind(StrEnum):
+    ACCESS = "access"
+    RECTIFY = "rectify"
+    ERASE = "erase"
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    AWAITING_VERIFICATION = "awaiting_verification"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    REPLYING = "replying"
+    COMPLETED = "completed"
+    NEEDS_ATTENTION = "needs_attention"
+    NEEDS_REVIEW = "needs_review"
+    REJECTED = "rejected"
+    CANCELED = "canceled"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+TERMINAL_TASK = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.SKIPPED)
+OPEN_REQUEST = (
+    RequestStatus.RECEIVED,
+    RequestStatus.AWAITING_VERIFICATION,
+    RequestStatus.VERIFIED,
+    RequestStatus.IN_PROGRESS,
+    RequestStatus.REPLYING,
+    RequestStatus.NEEDS_ATTENTION,
+    RequestStatus.NEEDS_REVIEW,
+)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every engine (SQLite hands back naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name in ("sqlite", "mysql") else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kw))
+
+
+class Request(SQLModel, table=True):
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_status_due", "status", "due_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=32, index=True)
+    jurisdiction: str = Field(max_length=16)
+    language: str = Field(max_length=8, default="vi")
+    email: str = Field(max_length=320)
+    phone: str | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=200)
+    identity: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    verified_email: str | None = Field(default=None, max_length=320)
+    verified_by: str | None = Field(default=None, max_length=120)
+    code_hash: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = _ts(nullable=True)
+    code_attempts: int = 0
+    received_at: datetime = _ts(nullable=False)
+    ack_due_at: datetime | None = _ts(nullable=True)
+    acknowledged_at: datetime | None = _ts(nullable=True)
+    due_at: datetime = _ts(nullable=False)
+    completed_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts(nullable=False)
+    attention: str | None = Field(default=None, max_length=500)
+    late: bool = False
+
+
+class ConnectorTask(SQLModel, table=True):
+    __tablename__ = "connector_tasks"
+    __table_args__ = (UniqueConstraint("request_id", "connector"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    connector: str = Field(max_length=64)
+    stage: int = 0
+    status: str = Field(max_length=16, index=True)
+    records: int = 0
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    started_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Outbox(SQLModel, table=True):
+    """One e-mail to send; ``purpose`` is unique per request so a message exists once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("request_id", "purpose"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    request_id: str | None = Field(default=None, index=True, max_length=32)
+    purpose: str = Field(max_length=64)
+    recipient: str = Field(max_length=320)
+    message_id: str = Field(max_length=200)
+    path: str = Field(max_length=500)  # the rendered message on disk, never a blob here
+    status: str = Field(max_length=16, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Hash-chained: each event stores the previous event's hash. No raw personal data."""
+
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor: str = Field(max_length=120)
+    action: str = Field(max_length=64)
+    request_id: str | None = Field(default=None, index=True, max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """One row: the chain's tip. Locking it serialises appends so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class Hold(SQLModel, table=True):
+    """A legal hold: erasure of the subject's data is deferred and sweeps skip it."""
+
+    __tablename__ = "holds"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    phone: str | None = Field(default=None, max_length=20, index=True)
+    connectors: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason: str = Field(max_length=500)
+    until: datetime | None = _ts(nullable=True)
+    created_by: str = Field(max_length=120)
+    created_at: datetime = _ts(nullable=False)
+    lifted_at: datetime | None = _ts(nullable=True)
+
+
+class PurgeRun(SQLModel, table=True):
+    __tablename__ = "purge_runs"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    connector: str = Field(max_length=64)
+    dry_run: bool = False
+    started_at: datetime = _ts(nullable=False)
+    finished_at: datetime | None = _ts(nullable=True)
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts(nullable=False)
+    revoked_at: datetime | None = _ts(nullable=True)

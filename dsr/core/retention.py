@@ -1,0 +1,262 @@
+"""Retention rules (``config/retention.yaml``) and the sweep that applies them to one connector.
+
+A sweep runs each of the connector's rules through its ``purge`` (chunked, one transaction per
+chunk, held subjects skipped) and records a ``PurgeRun`` row with the counts, plus one audit event
+per store. It is resumable because every purge statement selects only aged rows still in place:
+a rerun of a killed sweep continues where it stopped. The killed run's row, left unfinished, is
+marked superseded by the next run. The ledger is never held in a transaction while a store is
+swept (on SQLite that would block every other writer for the whole sweep).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import col, select
+
+from dsr.connectors.base import Connector, PurgeReport, RetentionRule
+from dsr.core import audit, holds
+from dsr.core.db import session_scope
+from dsr.core.models import PurgeRun, utcnow
+from dsr.core.runtime import Runtime
+from dsr.errors import ConfigError, InvalidInput
+
+DEFAULT_SCHEDULE = {
+    "sweep": "0 2 * * *",
+    "watchdog": "0 * * * *",
+    "redrive": "*/5 * * * *",
+    "cleanup": "30 * * * *",
+}
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connector: str
+    table: str
+    column: str
+    days: int = Field(ge=0)
+    action: Literal["delete", "anonymise"] = "delete"
+    fiscal_year_end: bool = False
+    only_when_set: str | None = None
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[_Rule]
+    chunk_size: int = Field(default=5000, ge=1)
+    reminder_days: list[int] = Field(default_factory=lambda: [7, 2])
+    timezone: str = "Asia/Ho_Chi_Minh"
+    schedule: dict[Literal["sweep", "watchdog", "redrive", "cleanup"], str] = Field(
+        default_factory=dict
+    )
+    leader_ttl_seconds: float = Field(default=30.0, gt=0)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parsed retention file: rules, sweep chunk size, reminder points and the timetable."""
+
+    rules: tuple[RetentionRule, ...]
+    chunk_size: int = 5000
+    reminder_days: tuple[int, ...] = (7, 2)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    schedule: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEDULE))
+    leader_ttl_seconds: float = 30.0
+
+    @property
+    def connectors(self) -> list[str]:
+        """Connectors with at least one rule, in file order."""
+        return list(dict.fromkeys(r.connector for r in self.rules))
+
+    def for_connector(self, name: str) -> list[RetentionRule]:
+        return [r for r in self.rules if r.connector == name]
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a retention file (ConfigError on anything wrong)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        doc = _Document.model_validate(raw)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read ({type(err).__name__})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in err.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    try:
+        ZoneInfo(doc.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: unknown timezone {doc.timezone!r}") from None
+    if any(d < 1 for d in doc.reminder_days):
+        raise ConfigError(f"{path}: reminder_days must be whole days of at least 1")
+    rules = tuple(RetentionRule(**r.model_dump()) for r in doc.rules)
+    seen = [(r.connector, r.table) for r in rules]
+    if len(set(seen)) != len(seen):
+        raise ConfigError(f"{path}: more than one rule for the same connector and table")
+    schedule = {**DEFAULT_SCHEDULE, **{str(k): v for k, v in doc.schedule.items()}}
+    return Policy(
+        rules,
+        doc.chunk_size,
+        tuple(sorted(set(doc.reminder_days), reverse=True)),
+        doc.timezone,
+        schedule,
+        doc.leader_ttl_seconds,
+    )
+
+
+def check(policy: Policy, connectors: Mapping[str, Connector]) -> Policy:
+    """Refuse rules naming a connector or table that ``connectors.yaml`` does not define."""
+    for rule in policy.rules:
+        connector = connectors.get(rule.connector)
+        if connector is None:
+            raise ConfigError(f"retention rule names unknown connector {rule.connector!r}")
+        tables = connector.retention_tables
+        if rule.table not in tables:
+            raise ConfigError(
+                f"retention rule for {rule.connector!r} names unknown table "
+                f"{rule.table!r} (known: {', '.join(sorted(tables))})"
+            )
+    return policy
+
+
+def policy_for(rt: Runtime) -> Policy:
+    """The process's retention file, checked against its connectors."""
+    return check(load_policy(rt.settings.retention_file), rt.connectors)
+
+
+def sweep(
+    rt: Runtime,
+    connector: str,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    chunk_size: int | None = None,
+    max_chunks: int | None = None,
+    by: str = "scheduler",
+    policy: Policy | None = None,
+) -> list[PurgeReport]:
+    """Apply every rule of one connector as of ``now``; a PurgeRun row records what happened."""
+    policy = policy or policy_for(rt)
+    store = rt.connectors.get(connector)
+    if store is None:
+        raise InvalidInput(f"unknown connector {connector!r}")
+    now = now or utcnow()
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+    size = chunk_size or policy.chunk_size
+    with session_scope(rt.db_url) as session:
+        held = holds.held_identity(session, connector, now)
+        run_id = _open_run(
+            session, connector, dry_run, {"as_of": now.isoformat(), "chunk_size": size}
+        )
+    reports: list[PurgeReport] = []
+    try:
+        for rule in policy.for_connector(connector):
+            reports.append(
+                store.purge(
+                    rule,
+                    now=now,
+                    held=held,
+                    dry_run=dry_run,
+                    chunk_size=size,
+                    max_chunks=max_chunks,
+                )
+            )
+            _update_run(rt, run_id, reports, "running")
+    except Exception as err:
+        _update_run(rt, run_id, reports, "failed", by=by, error=type(err).__name__)
+        raise
+    status = "finished" if all(r.done for r in reports) else "incomplete"
+    _update_run(rt, run_id, reports, status, by=by)
+    return reports
+
+
+def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any]) -> str:
+    started = utcnow()
+    run = PurgeRun(
+        connector=connector,
+        dry_run=dry_run,
+        started_at=started,
+        report={**info, "status": "running", "stores": []},
+    )
+    for stale in session.exec(
+        select(PurgeRun).where(PurgeRun.connector == connector, col(PurgeRun.finished_at).is_(None))
+    ):
+        # A run that never finished was killed; this one continues its work.
+        stale.report = {**stale.report, "status": "superseded", "superseded_by": run.id}
+        stale.finished_at = started
+        session.add(stale)
+    session.add(run)
+    return run.id
+
+
+def _update_run(
+    rt: Runtime,
+    run_id: str,
+    reports: list[PurgeReport],
+    status: str,
+    *,
+    by: str | None = None,
+    error: str | None = None,
+) -> None:
+    with session_scope(rt.db_url) as session:
+        run = session.get(PurgeRun, run_id)
+        assert run is not None
+        stores = [asdict(r) for r in reports]
+        run.report = {
+            **run.report,
+            "status": status,
+            "stores": stores,
+            **({"error": error} if error else {}),
+        }
+        if by is not None:  # the run is over: finished, incomplete or failed
+            run.finished_at = utcnow()
+            _audit(session, run, stores, status, by, error)
+        session.add(run)
+
+
+def _audit(
+    session: Any,
+    run: PurgeRun,
+    stores: list[dict[str, Any]],
+    status: str,
+    by: str,
+    error: str | None,
+) -> None:
+    if run.dry_run:
+        return  # a dry run changed nothing; its PurgeRun row says what it saw
+    for s in stores:
+        audit.record(
+            session,
+            actor=by,
+            action="retention_purged",
+            run_id=run.id,
+            connector=s["connector"],
+            table=s["table"],
+            rule_action=s["action"],
+            cutoff=s["cutoff"],
+            matched=s["matched"],
+            purged=s["purged"],
+            skipped_held=s["skipped_held"],
+            done=s["done"],
+        )
+    if status == "failed":
+        audit.record(
+            session,
+            actor=by,
+            action="retention_failed",
+            run_id=run.id,
+            connector=run.connector,
+            error=error,
+        )

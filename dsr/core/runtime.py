@@ -1,0 +1,45 @@
+"""Everything a process builds once from configuration: settings, connectors, deadline profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from dsr.config.settings import Settings, get_settings
+from dsr.connectors.base import Connector
+from dsr.connectors.registry import dependency_stages, load_connectors
+from dsr.core.deadlines import Profile, load_profiles
+
+
+@dataclass
+class Runtime:
+    """Built once per process; entry points pass it down instead of re-reading configuration."""
+
+    settings: Settings = field(default_factory=get_settings)
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.resolved_database_url
+
+    @cached_property
+    def connectors(self) -> dict[str, Connector]:
+        s = self.settings
+        return load_connectors(
+            s.connectors_file,
+            data_dir=s.resolved_data_dir,
+            secret_key=s.secret_key,
+            region=s.default_region,
+        )
+
+    @cached_property
+    def stages(self) -> dict[str, int]:
+        return dependency_stages(self.connectors)
+
+    @cached_property
+    def profiles(self) -> dict[str, Profile]:
+        return load_profiles(self.settings.jurisdictions_file)
+
+    def close(self) -> None:
+        if "connectors" in self.__dict__:
+            for connector in self.connectors.values():
+                connector.close()

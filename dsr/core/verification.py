@@ -1,0 +1,103 @@
+"""Proof of right (S4): nothing is searched until the subject proves control of the address.
+
+The one-time code is stored only as a keyed hash, expires, and allows a few attempts. Replies go
+to ``verified_email``, which is only ever set from the address the code was sent to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from dsr.core import audit, messages, steps
+from dsr.core.db import changed
+from dsr.core.models import Request, RequestStatus, utcnow
+from dsr.core.runtime import Runtime
+from dsr.errors import InvalidInput, NotFound, StateConflict
+
+
+def _code_hash(secret: str, request_id: str, code: str) -> str:
+    return hmac.new(secret.encode(), f"{request_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def acknowledge(session: Session, rt: Runtime, request: Request) -> steps.Step:
+    return messages.acknowledgement(session, rt.settings, request)
+
+
+def send_code(
+    session: Session, rt: Runtime, request: Request, *, now: datetime | None = None
+) -> list[steps.Step]:
+    """Issue a fresh code to the address on file; the request waits for it."""
+    now = now or utcnow()
+    code = f"{secrets.randbelow(10**6):06d}"
+    request.status = RequestStatus.AWAITING_VERIFICATION
+    request.code_hash = _code_hash(rt.settings.secret_key, request.id, code)
+    request.code_expires_at = now + timedelta(seconds=rt.settings.verification_ttl_seconds)
+    request.code_attempts = 0
+    request.updated_at = now
+    session.add(request)
+    audit.record(session, actor="system", action="verification_sent", request_id=request.id)
+    return [messages.verification_code(session, rt.settings, request, code, attempt=1)]
+
+
+def mark_verified(session: Session, request: Request, *, by: str) -> list[steps.Step]:
+    """Staff vouch for the subject; the audit log records who."""
+    now = utcnow()
+    request.status = RequestStatus.VERIFIED
+    request.verified_email = request.email
+    request.verified_by = by
+    request.updated_at = now
+    session.add(request)
+    audit.record(session, actor=by, action="verified_by_staff", request_id=request.id)
+    return [steps.dispatch(request.id)]
+
+
+def verify(session: Session, rt: Runtime, request_id: str, code: str) -> list[steps.Step]:
+    """Check the subject's code; on success the request continues to dispatch."""
+    request = session.get(Request, request_id)
+    if request is None:
+        raise NotFound(f"no request {request_id}")
+    if request.status != RequestStatus.AWAITING_VERIFICATION:
+        raise StateConflict(f"request {request_id} is {request.status}, not awaiting verification")
+    now = utcnow()
+    if request.code_expires_at is None or now > request.code_expires_at:
+        raise InvalidInput("the verification code has expired")
+    if request.code_attempts >= rt.settings.verification_max_attempts:
+        raise InvalidInput("too many wrong codes; the request must be filed again")
+    expected = request.code_hash or ""
+    if not hmac.compare_digest(
+        expected, _code_hash(rt.settings.secret_key, request.id, code.strip())
+    ):
+        # The failed attempt must count even though the command fails.
+        session.execute(
+            update(Request)
+            .where(col(Request.id) == request.id)
+            .values(code_attempts=Request.code_attempts + 1)
+        )
+        audit.record(session, actor="subject", action="verification_failed", request_id=request.id)
+        session.commit()
+        raise InvalidInput("wrong verification code")
+    won = changed(
+        session,
+        update(Request)
+        .where(
+            col(Request.id) == request.id,
+            col(Request.status) == RequestStatus.AWAITING_VERIFICATION,
+        )
+        .values(
+            status=RequestStatus.VERIFIED,
+            verified_email=request.email,
+            code_hash=None,
+            code_expires_at=None,
+            updated_at=now,
+        ),
+    )
+    if not won:
+        raise StateConflict(f"request {request_id} was verified concurrently")
+    audit.record(session, actor="subject", action="verified", request_id=request.id)
+    return [steps.dispatch(request.id)]

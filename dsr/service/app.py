@@ -1,0 +1,363 @@
+"""The application service: what every door (CLI, HTTP API, web pages, demo) may do.
+
+Each method is one unit of work: open a short transaction, call the core, commit, then hand the
+next steps to ``enqueue``. A broker that cannot be reached never fails a request that is already
+committed: the ledger holds the work and re-drive sends it; the door is told through ``warn``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlmodel import Session, col, select
+
+from dsr.core import (
+    apikeys,
+    audit,
+    holds,
+    intake,
+    paths,
+    redrive,
+    retention,
+    tasks,
+    verification,
+)
+from dsr.core.apikeys import Role
+from dsr.core.db import migrate, session_scope
+from dsr.core.deadlines import overdue_clause
+from dsr.core.models import ApiKey, AuditEvent, Hold, Request, RequestStatus, utcnow
+from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
+from dsr.core.views import iso, request_json, requests_json
+from dsr.errors import InvalidInput, NotFound, PermissionDenied, StoreError
+
+log = structlog.get_logger(__name__)
+Enqueue = Callable[[Iterable[Step]], None]
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # models.new_id(): uuid4 hex
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do."""
+
+    actor: str
+    role: Role
+
+    @classmethod
+    def staff(cls, by: str) -> Caller:
+        """An operator at the command line (shell access to the ledger is ops access)."""
+        return cls(by, Role.OPS)
+
+    def may(self, needed: Role) -> bool:
+        return apikeys.allows(self.role, needed)
+
+
+def _warn_in_log(message: str) -> None:
+    log.warning("enqueue_failed", detail=message)
+
+
+class Service:
+    """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
+
+    def __init__(
+        self, rt: Runtime, enqueue: Enqueue, *, warn: Callable[[str], None] = _warn_in_log
+    ) -> None:
+        self.rt = rt
+        self._enqueue = enqueue
+        self._warn = warn
+        self._migrated = False
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work on the ledger (schema brought up to date on first use)."""
+        if not self._migrated:
+            migrate(self.rt.db_url)
+            self._migrated = True
+        with session_scope(self.rt.db_url) as session:
+            yield session
+
+    def send(self, follow: Iterable[Step]) -> None:
+        """Enqueue committed work; with the broker down, the ledger keeps it for re-drive."""
+        follow = list(follow)
+        if not follow:
+            return
+        try:
+            self._enqueue(follow)
+        except Exception as err:  # noqa: BLE001 - any broker failure; the ledger holds the work
+            self._warn(
+                f"broker unreachable ({type(err).__name__}); the request is saved and "
+                "re-drive will send it"
+            )
+
+    def _load(self, session: Session, request_id: str) -> Request:
+        request = session.get(Request, request_id) if _REQUEST_ID.fullmatch(request_id) else None
+        if request is None:
+            raise NotFound("no such request")
+        return request
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def submit(self, sub: intake.Submission) -> dict[str, Any]:
+        """File a request: validated completely before anything is written."""
+        intake.validate(self.rt, sub)
+        with self.session() as session:
+            request, follow = intake.submit(session, self.rt, sub)
+            session.commit()
+            data = request_json(session, request)
+        self.send(follow)
+        return data
+
+    def verify(self, request_id: str, code: str) -> dict[str, Any]:
+        """The subject's one-time code; on success the request continues to its stores."""
+        with self.session() as session:
+            self._load(session, request_id)
+            follow = verification.verify(session, self.rt, request_id, code)
+            session.commit()
+            data = request_json(session, self._load(session, request_id))
+        self.send(follow)
+        return data
+
+    def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
+        """Re-drive a needs_attention request's failed tasks (ops)."""
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            self._load(session, request_id)
+            follow = tasks.retry(session, self.rt, request_id, by=by.actor)
+            session.commit()
+            data = request_json(session, self._load(session, request_id))
+        self.send(follow)
+        return data
+
+    def redrive(self, request_id: str | None = None, *, by: Caller) -> dict[str, Any]:
+        """Re-send the steps of stuck work now: one request, or every request."""
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            if request_id is not None:
+                self._load(session, request_id)
+            follow = redrive.stuck(session, self.rt, older_than_seconds=0, request_id=request_id)
+        self.send(follow)
+        return {"request_id": request_id, "steps": len(follow)}
+
+    def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
+        """The request with its tasks, who filed it and its audit trail (ids and counts only)."""
+        with self.session() as session:
+            request = self._load(session, request_id)
+            data = request_json(session, request)
+            data["filed_by"] = _filed_by(session, request.id)
+            data["audit"] = [
+                {
+                    "seq": e.seq,
+                    "at": iso(e.at),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "detail": e.detail,
+                }
+                for e in audit.events_for(session, request.id)
+            ]
+        return data
+
+    def listing(
+        self, *, status: str | None = None, overdue: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Requests, newest first; ``overdue``: open ones past their due date."""
+        if status is not None and status not in RequestStatus.__members__.values():
+            raise InvalidInput(f"unknown status {status!r}")
+        with self.session() as session:
+            query = select(Request).order_by(col(Request.received_at).desc())
+            if status:
+                query = query.where(Request.status == status)
+            if overdue:
+                query = query.where(overdue_clause())
+            if limit is not None:
+                query = query.limit(limit)
+            return requests_json(session, list(session.exec(query)))
+
+    def export(self, request_id: str, *, by: Caller) -> Path:
+        """The access bundle for ops, or for the support key that filed the request; the
+        download is recorded in the audit log."""
+        with self.session() as session:
+            self._load(session, request_id)
+            if not by.may(Role.OPS) and _filed_by(session, request_id) != by.actor:
+                raise PermissionDenied("support may download only the exports it filed")
+        path = self.bundle(request_id)
+        self.record_download(request_id, actor=by.actor)
+        return path
+
+    def bundle(self, request_id: str) -> Path:
+        """The access bundle on disk, or NotFound when there is none (yet)."""
+        path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
+        if not path.is_file():
+            raise NotFound("no export for this request")
+        return path
+
+    def record_download(self, request_id: str, *, actor: str) -> None:
+        """Who downloaded a subject's data goes in the audit log."""
+        with self.session() as session:
+            audit.record(session, actor=actor, action="export_downloaded", request_id=request_id)
+
+    def may_download(self, data: dict[str, Any], by: Caller) -> bool:
+        """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
+        has = paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
+        return has and (by.may(Role.OPS) or data.get("filed_by") == by.actor)
+
+    def _require(self, by: Caller, needed: Role) -> None:
+        if not by.may(needed):
+            raise PermissionDenied("not allowed for this role")
+
+    # -- legal holds ------------------------------------------------------------------------
+
+    def hold_add(
+        self,
+        *,
+        email: str | None,
+        phone: str | None,
+        reason: str,
+        by: Caller,
+        until: datetime | None = None,
+        connectors: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Put a subject on legal hold (all stores, or only some)."""
+        self._require(by, Role.OPS)
+        unknown = [c for c in connectors or [] if c not in self.rt.connectors]
+        if unknown:
+            raise InvalidInput(f"unknown connector {unknown[0]!r}")
+        with self.session() as session:
+            hold = holds.add(
+                session,
+                email=email,
+                phone=phone,
+                reason=reason,
+                by=by.actor,
+                until=until,
+                connectors=connectors,
+                region=self.rt.settings.default_region,
+            )
+            return _hold_json(hold)
+
+    def hold_list(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return [_hold_json(h) for h in holds.active(session)]
+
+    def hold_lift(self, hold_id: str, *, by: Caller) -> dict[str, Any]:
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            return _hold_json(holds.lift(session, hold_id, by=by.actor))
+
+    # -- retention --------------------------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        by: Caller,
+        dry_run: bool = False,
+        connectors: list[str] | None = None,
+        chunk_size: int | None = None,
+        as_of: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A retention sweep now, in this process: per-store counts, and the stores that failed.
+
+        One store being down does not stop the other stores' sweeps.
+        """
+        self._require(by, Role.OPS)
+        policy = retention.policy_for(self.rt)
+        for name in connectors or []:
+            if name not in self.rt.connectors:
+                raise InvalidInput(f"unknown connector {name!r}")
+            if name not in policy.connectors:
+                raise InvalidInput(f"no retention rule for connector {name!r}")
+        now = utcnow()
+        if as_of is not None:
+            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+            if as_of > now and not dry_run:
+                raise InvalidInput("--as-of in the future would purge early; add --dry-run")
+            now = as_of
+        with self.session():
+            pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
+        stores: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for name in connectors or policy.connectors:
+            try:
+                reports = retention.sweep(
+                    self.rt,
+                    name,
+                    now=now,
+                    dry_run=dry_run,
+                    chunk_size=chunk_size,
+                    by=by.actor,
+                    policy=policy,
+                )
+            except StoreError as err:
+                errors.append({"connector": name, "error": str(err)})
+                continue
+            stores += [asdict(r) for r in reports]
+        return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
+
+    # -- API keys and the audit log ---------------------------------------------------------
+
+    def key_create(self, *, name: str, role: str, by: Caller) -> dict[str, Any]:
+        """A new API key; the key itself is in the result once and never stored."""
+        self._require(by, Role.OPS)
+        if role not in Role.__members__.values():
+            raise InvalidInput(f"unknown role {role!r} (support, ops)")  # before the ledger
+        with self.session() as session:
+            row, key = apikeys.create(session, name=name, role=role, by=by.actor)
+            return {**_key_json(row), "key": key}
+
+    def key_list(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return [_key_json(row) for row in apikeys.listing(session)]
+
+    def key_revoke(self, key_id: str, *, by: Caller) -> dict[str, Any]:
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            return _key_json(apikeys.revoke(session, key_id, by=by.actor))
+
+    def audit_verify(self) -> dict[str, Any]:
+        """The audit chain checked link by link; ``ok`` False names the first broken event."""
+        with self.session() as session:
+            return asdict(audit.verify(session))
+
+
+def _filed_by(session: Session, request_id: str) -> str | None:
+    return session.exec(
+        select(AuditEvent.actor)
+        .where(
+            AuditEvent.request_id == request_id,
+            AuditEvent.action == "received",
+        )
+        .order_by(col(AuditEvent.seq))
+        .limit(1)
+    ).first()
+
+
+def _hold_json(hold: Hold) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "email": hold.email,
+        "phone": hold.phone,
+        "reason": hold.reason,
+        "connectors": hold.connectors,
+        "until": iso(hold.until),
+        "created_by": hold.created_by,
+        "created_at": iso(hold.created_at),
+        "lifted_at": iso(hold.lifted_at),
+    }
+
+
+def _key_json(row: ApiKey) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "created_at": iso(row.created_at),
+        "revoked_at": iso(row.revoked_at),
+    }
