@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -162,22 +162,32 @@ class Outbox(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Hash-chained: each event stores the previous event's hash. No raw personal data."""
+    """Appended without a lock (``seq`` comes from the database); the sealer later sets its
+    ``position`` in the hash chain, the previous event's hash and its own. No personal data."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index(
+            "ix_audit_events_unsealed",
+            "seq",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+    )
 
-    seq: int = Field(primary_key=True)
+    seq: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(nullable=False)
     actor: str = Field(max_length=120)
     action: str = Field(max_length=64)
     request_id: str | None = Field(default=None, index=True, max_length=32)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    position: int | None = Field(default=None, unique=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):
-    """One row: the chain's tip. Locking it serialises appends so the chain never forks."""
+    """One row: the sealed chain's tip (``seq`` is its position). Only the sealer writes it."""
 
     __tablename__ = "audit_head"
 

@@ -59,6 +59,7 @@ class _Document(BaseModel):
         default_factory=dict
     )
     leader_ttl_seconds: float = Field(default=30.0, gt=0)
+    audit_seal_seconds: float = Field(default=5.0, gt=0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Policy:
     timezone: str = "Asia/Ho_Chi_Minh"
     schedule: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEDULE))
     leader_ttl_seconds: float = 30.0
+    audit_seal_seconds: float = 5.0
 
     @property
     def connectors(self) -> list[str]:
@@ -102,6 +104,7 @@ def load_policy(path: Path) -> Policy:
         doc.timezone,
         schedule,
         doc.leader_ttl_seconds,
+        doc.audit_seal_seconds,
     )
 
 

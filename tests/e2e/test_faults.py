@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +91,7 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
             until(lambda: request_status(rt, request.id) == "completed" or None)
             with session_scope(rt.db_url) as session:  # a second re-drive must not resend
                 enqueue(redrive.stuck(session, rt, older_than_seconds=0))
-            time.sleep(0.5)
+            broker.join("dsr", timeout=30_000)  # what that re-drive sent has run
             replies = [
                 m for m in sink.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")
             ]
