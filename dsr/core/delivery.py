@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr.config.settings import Settings
-from dsr.core import audit, mailer, messages, steps
+from dsr.core import audit, mailer, messages, notices, steps, webhook
 from dsr.core.db import changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.outbox import REPLY
@@ -17,24 +17,29 @@ from dsr.core.outbox import REPLY
 def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.Step]:
     """Send one pending message and record what followed; a sent message is never resent."""
     row = session.get(Outbox, outbox_id)
-    if row is None or row.status == OutboxStatus.SENT:
-        return []
+    if row is None or row.status != OutboxStatus.PENDING:
+        return []  # sent; or refused for good (ops act: re-drive must not knock again)
     request = session.get(Request, row.request_id) if row.request_id else None
     if row.purpose == REPLY and request is not None:
         alerts = _flag_if_late(session, settings, request)
         session.commit()
         for alert in alerts:  # ops hear of a late reply before the subject receives it
             deliver(session, settings, alert.id)
-    raw = Path(row.path).read_bytes()
     try:
-        mailer.send(raw, recipient=row.recipient, settings=settings)
+        if webhook.is_webhook(row):
+            webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
+        else:
+            mailer.send(Path(row.path).read_bytes(), recipient=row.recipient, settings=settings)
     except Exception as err:
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == row.id)
             .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
         )
+        follow = notices.refused(session, settings, row, err)
         session.commit()
+        if follow is not None:
+            return follow  # a third party refused its notice for good: ops, not retries
         raise
     now = utcnow()
     won = changed(
@@ -59,7 +64,7 @@ def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.
         _after_sent(session, request, row.purpose)
     if row.purpose.startswith("verification"):
         Path(row.path).unlink(missing_ok=True)  # the code must not outlive its e-mail on disk
-    return []
+    return notices.after_sent(session, row, now)
 
 
 def _after_sent(session: Session, request: Request, purpose: str) -> None:
