@@ -14,12 +14,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from dsr.errors import ConfigError
+from dsr import yamlconfig
 from dsr.identity import KINDS
 
 Kind = Literal["email", "phone", "name", "customer_id"]
@@ -213,11 +212,4 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_entry(model: type[M], entry: Mapping[str, Any]) -> M:
     """Validate one connector entry, turning pydantic's errors into one clear ConfigError."""
-    try:
-        return model.model_validate(dict(entry))
-    except ValidationError as err:
-        name = entry.get("name", "?")
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(f"connector {name!r}: {problems}") from None
+    return yamlconfig.validate(model, entry, f"connector {entry.get('name', '?')!r}")

@@ -26,9 +26,8 @@ from dsr.identity import (
     EMAIL,
     NAME,
     PHONE,
-    normalise_email,
-    normalise_name,
-    normalise_phone,
+    normalise_field,
+    normalise_text,
     normalise_value,
 )
 
@@ -153,27 +152,11 @@ def add_suppression(
     return len(missing)
 
 
-def _text(raw: object) -> str:
-    return " ".join(unicodedata.normalize("NFC", str(raw)).split())
-
-
 def prepare_changes(changes: Mapping[str, str], region: str) -> dict[str, str]:
     """The requested new values, normalised as they will be stored; InvalidInput when bad."""
     if not changes:
         raise InvalidInput("rectify needs at least one field to change")
-    out: dict[str, str] = {}
-    for field, raw in changes.items():
-        if field == EMAIL:
-            out[field] = normalise_email(raw)
-        elif field == PHONE:
-            out[field] = normalise_phone(raw, region)
-        elif field == NAME:
-            out[field] = normalise_name(raw)
-        elif text := _text(raw):
-            out[field] = text
-        else:
-            raise InvalidInput(f"empty value for field {field}")
-    return out
+    return {field: normalise_field(field, raw, region) for field, raw in changes.items()}
 
 
 def _current(field: str, stored: object, region: str) -> str | None:
@@ -182,7 +165,7 @@ def _current(field: str, stored: object, region: str) -> str | None:
         return None
     if field in (EMAIL, PHONE, NAME):
         return normalise_value(field, stored, region)
-    return _text(stored)
+    return normalise_text(stored)
 
 
 def is_stale(

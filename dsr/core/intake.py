@@ -18,6 +18,7 @@ from dsr.identity import (
     PHONE,
     Identity,
     normalise_email,
+    normalise_field,
     normalise_name,
     normalise_phone,
 )
@@ -41,17 +42,7 @@ def _normalised_changes(raw: dict[str, str], allowed: set[str], region: str) -> 
     for fld, value in raw.items():
         if fld not in allowed:
             raise InvalidInput(f"unknown field {fld!r} (rectifiable: {', '.join(sorted(allowed))})")
-        if fld == PHONE:
-            changes[fld] = normalise_phone(value, region)
-        elif fld == EMAIL:
-            changes[fld] = normalise_email(value)
-        elif fld == NAME:
-            changes[fld] = normalise_name(value)
-        else:
-            text = " ".join(value.split())
-            if not text:
-                raise InvalidInput(f"empty value for field {fld!r}")
-            changes[fld] = text
+        changes[fld] = normalise_field(fld, value, region)
     return changes
 
 

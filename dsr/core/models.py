@@ -169,6 +169,7 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)  # what the sending changes is recorded
 
 
 class Notice(SQLModel, table=True):

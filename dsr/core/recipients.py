@@ -16,17 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PositiveInt,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from dsr import yamlconfig
 from dsr.connectors.base import Connector
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import normalise_email
@@ -156,17 +148,8 @@ class RecipientBook:
         return list(out.values())
 
 
-def _problems(err: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in err.errors()
-    )
-
-
 def _section(path: Path) -> list[Any]:
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: cannot read ({type(err).__name__})") from None
+    document = yamlconfig.read(path)
     section = document.get("recipients") if isinstance(document, dict) else None
     if section is None:
         return []
@@ -183,11 +166,8 @@ def load(
     for i, entry in enumerate(_section(path)):
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: recipients[{i}] is not a mapping")
-        try:
-            recipients.append(Recipient.model_validate(entry))
-        except ValidationError as err:
-            name = entry.get("id", i)
-            raise ConfigError(f"recipient {name!r}: {_problems(err)}") from None
+        where = f"recipient {entry.get('id', i)!r}"
+        recipients.append(yamlconfig.validate(Recipient, entry, where))
     ids = [r.id for r in recipients]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{path}: a recipient id is listed twice")

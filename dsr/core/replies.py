@@ -33,7 +33,6 @@ _MONTHS_EN = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 ATTACHMENT_NAMES = {"vi": "du-lieu-ca-nhan-{}.zip", "en": "personal-data-{}.zip"}
-REMINDER_CODES = ("due_soon", "overdue", "ack_overdue")  # any other `when` is shown verbatim
 
 
 @dataclass

@@ -120,10 +120,12 @@ class Service:
         """The subject's one-time code; on success the request continues to its stores."""
         with self.session() as session:
             self._load(session, request_id)
-            follow = verification.verify(session, self.rt, request_id, code)
-            session.commit()
+            verdict = verification.verify(session, self.rt, request_id, code)
+            session.commit()  # a wrong code's attempt counts, though the command fails
             data = request_json(session, self._load(session, request_id))
-        self.send(follow)
+        if verdict.refused is not None:
+            raise InvalidInput(verdict.refused)
+        self.send(verdict.follow)
         return data
 
     def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
@@ -186,7 +188,7 @@ class Service:
         download is recorded in the audit log."""
         with self.session() as session:
             self._load(session, request_id)
-            if not by.may(Role.OPS) and _filed_by(session, request_id) != by.actor:
+            if not _may_download(by, _filed_by(session, request_id)):
                 raise PermissionDenied("support may download only the exports it filed")
         path = self.bundle(request_id)
         self.record_download(request_id, actor=by.actor)
@@ -207,7 +209,7 @@ class Service:
     def may_download(self, data: dict[str, Any], by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
         has = paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
-        return has and (by.may(Role.OPS) or data.get("filed_by") == by.actor)
+        return has and _may_download(by, data.get("filed_by"))
 
     def _require(self, by: Caller, needed: Role) -> None:
         if not by.may(needed):
@@ -325,6 +327,11 @@ class Service:
         """The audit chain checked link by link; ``ok`` False names the first broken event."""
         with self.session() as session:
             return asdict(audit.verify(session))
+
+
+def _may_download(by: Caller, filed_by: str | None) -> bool:
+    """A subject's data goes to ops, or to the support key that filed the request."""
+    return by.may(Role.OPS) or filed_by == by.actor
 
 
 def _filed_by(session: Session, request_id: str) -> str | None:
