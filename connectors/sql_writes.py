@@ -168,6 +168,13 @@ def _current(field: str, stored: object, region: str) -> str | None:
     return normalise_text(stored)
 
 
+def is_stale(
+    row: Mapping[str, Any], fields: Mapping[str, str], changes: Mapping[str, str], region: str
+) -> bool:
+    """Whether a row holds, in any of ``fields`` (public name -> column), an old value."""
+    return any(_current(f, row[c], region) != changes[f] for f, c in fields.items())
+
+
 def rectify_table(
     conn: sa.Connection,
     bound: Bound,
@@ -200,11 +207,7 @@ def rectify_table(
     changed = sorted(
         {f for r in current for f, c in fields.items() if _current(f, r[c], region) != changes[f]}
     )
-    stale = [
-        r[spec.key]
-        for r in current
-        if any(_current(f, r[c], region) != changes[f] for f, c in fields.items())
-    ]
+    stale = [r[spec.key] for r in current if is_stale(r, fields, changes, region)]
     if not stale:
         reason = "value already current" + (f"; {note}" if note else "")
         outcomes.append(Outcome(bound.name, Action.UNCHANGED, len(current), reason=reason))

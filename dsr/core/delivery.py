@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr.config.settings import Settings
-from dsr.core import audit, mailer, messages, steps
+from dsr.core import audit, mailer, messages, notices, steps, webhook
 from dsr.core.db import UnitOfWork, changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.outbox import REPLY
@@ -31,9 +31,11 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
     for alert in alerts:  # ops hear of a late reply before the subject receives it
         deliver(uow, settings, alert.id)
     if row.status == OutboxStatus.PENDING:
-        raw = Path(row.path).read_bytes()
         try:
-            mailer.send(raw, recipient=row.recipient, settings=settings)
+            if webhook.is_webhook(row):
+                webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
+            else:
+                mailer.send(Path(row.path).read_bytes(), recipient=row.recipient, settings=settings)
         except Exception as err:
             with uow() as session:
                 session.execute(
@@ -41,12 +43,16 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
                     .where(col(Outbox.id) == row.id)
                     .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
                 )
+                follow = notices.refused(session, settings, row, err)
+            if follow is not None:
+                return follow  # a third party refused its notice for good: ops, not retries
             raise
         with uow() as session:
             _mark_sent(session, row.id)
+    elif row.status == OutboxStatus.FAILED:
+        return []  # refused for good: ops act, re-drive must not knock again
     with uow() as session:
-        _finish(session, row)
-    return []
+        return _finish(session, row)
 
 
 def _mark_sent(session: Session, outbox_id: str) -> None:
@@ -58,7 +64,7 @@ def _mark_sent(session: Session, outbox_id: str) -> None:
     )
 
 
-def _finish(session: Session, row: Outbox) -> None:
+def _finish(session: Session, row: Outbox) -> list[steps.Step]:
     """Record, once, what a sent message changes (its audit event, the request's state)."""
     won = changed(
         session,
@@ -71,7 +77,7 @@ def _finish(session: Session, row: Outbox) -> None:
         .values(finished_at=utcnow()),
     )
     if not won:
-        return
+        return []
     audit.record(
         session,
         actor="system",
@@ -83,6 +89,7 @@ def _finish(session: Session, row: Outbox) -> None:
         _after_sent(session, row.request_id, row.purpose)
     if row.purpose.startswith("verification"):
         Path(row.path).unlink(missing_ok=True)  # the code must not outlive its e-mail on disk
+    return notices.after_sent(session, row, utcnow())
 
 
 def _after_sent(session: Session, request_id: str, purpose: str) -> None:

@@ -83,7 +83,10 @@ def submit(
     sub = validate(rt, raw)
     now = now or utcnow()
     assert sub.jurisdiction is not None and sub.language is not None
-    due = deadlines.compute(sub.kind, sub.jurisdiction, now, rt.profiles)
+    # Where third parties received the data and must act too, the longer period applies
+    # (Decree 356: 15 / 30 days); the acknowledgement names them and says so.
+    third_party = bool(rt.recipients.parties(sub.kind, sub.changes, rt.connectors))
+    due = deadlines.compute(sub.kind, sub.jurisdiction, now, rt.profiles, third_party=third_party)
     identity = Identity()
     identity.add(EMAIL, [sub.email])
     identity.add(PHONE, [sub.phone])

@@ -68,6 +68,17 @@ OPEN_REQUEST = (
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    FAILED = "failed"  # refused for good (a notice's 5xx): never re-sent, ops act
+
+
+class NoticeStatus(StrEnum):
+    """A third party's notice of a rectify or erase (GDPR art. 19)."""
+
+    PENDING = "pending"  # queued in the outbox
+    SENT = "sent"
+    FAILED = "failed"  # the recipient's server refused it for good: ops act
+    NO_CONTACT = "no_contact"  # configured without an address: ops act
+    NOT_NEEDED = "not_needed"  # it holds none of the changed records, or need not hear of this
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -159,6 +170,31 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts(nullable=True)
     finished_at: datetime | None = _ts(nullable=True)  # what the sending changes is recorded
+
+
+class Notice(SQLModel, table=True):
+    """One recipient's notice about one request; exists once per (request, recipient)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("request_id", "recipient"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    recipient: str = Field(max_length=64)  # the id in connectors.yaml
+    name: str = Field(max_length=200)
+    channel: str | None = Field(default=None, max_length=16)  # email | webhook
+    address: str | None = Field(default=None, max_length=320)
+    status: str = Field(max_length=16, index=True)
+    reason: str | None = Field(default=None, max_length=32)  # why not needed
+    records: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attempt: int = 1
+    outbox_id: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, max_length=500)
+    reply_by: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts(nullable=True)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -27,7 +27,10 @@ def _code_hash(secret: str, request_id: str, code: str) -> str:
 
 
 def acknowledge(session: Session, rt: Runtime, request: Request) -> steps.Step:
-    return messages.acknowledgement(session, rt.settings, request)
+    parties = rt.recipients.parties(request.kind, request.changes or {}, rt.connectors)
+    return messages.acknowledgement(
+        session, rt.settings, request, third_parties=[r.name for r in parties]
+    )
 
 
 def send_code(
