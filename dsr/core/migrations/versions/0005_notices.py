@@ -1,7 +1,7 @@
 """notices: one row per (request, recipient) telling a third party of a rectify or erase
 
 Revision ID: 0005_notices
-Revises: 0007_delivery (given 0001; chained after main's 0007_delivery when main was merged in)
+Revises: 0008_audit_seal
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from dsr.core.models import UtcDateTime
 
 revision = "0005_notices"
-down_revision = "0007_delivery"
+down_revision = "0008_audit_seal"
 branch_labels = None
 depends_on = None
 
