@@ -146,7 +146,13 @@ def create_app(
     app.state.service = Service(rt, enqueue or broker_enqueue)
     app.state.broker = (lambda: broker) if broker is not None else _default_broker
     app.state.metrics = metrics.registry(rt.db_url)
-    for router in (routes.router, exports.router, health.router, web.router):
+    for router in (
+        routes.router,
+        routes.complaints_router,
+        exports.router,
+        health.router,
+        web.router,
+    ):
         app.include_router(router)
     app.add_middleware(
         SessionMiddleware,

@@ -149,6 +149,7 @@ profiles:
       access: {days: 10}
       rectify: {days: 10}
       erase: {days: 20}
+      complaint: {days: 15}
 """
 
 

@@ -17,6 +17,7 @@ from dsr.core.models import (
     Outbox,
     OutboxStatus,
     Request,
+    RequestKind,
     RequestStatus,
     TaskStatus,
     utcnow,
@@ -45,6 +46,7 @@ def stuck(
             (RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS, RequestStatus.REPLYING)
         ),
         col(Request.updated_at) <= cutoff,
+        col(Request.kind) != RequestKind.COMPLAINT,  # waits for staff, not for a message
     )
     unsent = select(Outbox).where(
         Outbox.status == OutboxStatus.PENDING, col(Outbox.created_at) <= cutoff

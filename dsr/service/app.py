@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from dsr.core import (
     apikeys,
     audit,
+    complaints,
     holds,
     intake,
     paths,
@@ -32,7 +33,15 @@ from dsr.core import (
 from dsr.core.apikeys import Role
 from dsr.core.db import migrate, session_scope
 from dsr.core.deadlines import overdue_clause
-from dsr.core.models import ApiKey, AuditEvent, Hold, Request, RequestStatus, utcnow
+from dsr.core.models import (
+    ApiKey,
+    AuditEvent,
+    Hold,
+    Request,
+    RequestKind,
+    RequestStatus,
+    utcnow,
+)
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
@@ -153,6 +162,7 @@ class Service:
             request = self._load(session, request_id)
             data = request_json(session, request)
             data["filed_by"] = _filed_by(session, request.id)
+            data["complaint"] = complaints.to_json(complaints.of(session, request.id))
             data["audit"] = [
                 {
                     "seq": e.seq,
@@ -166,15 +176,24 @@ class Service:
         return data
 
     def listing(
-        self, *, status: str | None = None, overdue: bool = False, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        overdue: bool = False,
+        limit: int | None = None,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """Requests, newest first; ``overdue``: open ones past their due date."""
         if status is not None and status not in RequestStatus.__members__.values():
             raise InvalidInput(f"unknown status {status!r}")
+        if kind is not None and kind not in RequestKind.__members__.values():
+            raise InvalidInput(f"unknown request kind {kind!r} ({', '.join(RequestKind)})")
         with self.session() as session:
             query = select(Request).order_by(col(Request.received_at).desc())
             if status:
                 query = query.where(Request.status == status)
+            if kind:
+                query = query.where(Request.kind == kind)
             if overdue:
                 query = query.where(overdue_clause())
             if limit is not None:
@@ -212,6 +231,31 @@ class Service:
     def _require(self, by: Caller, needed: Role) -> None:
         if not by.may(needed):
             raise PermissionDenied("not allowed for this role")
+
+    # -- complaints -------------------------------------------------------------------------
+
+    def answer(
+        self, request_id: str, *, template: str, by: Caller, note: str | None = None
+    ) -> dict[str, Any]:
+        """Staff answer a complaint from a template (support or ops); the reply goes out."""
+        self._require(by, Role.SUPPORT)
+        with self.session() as session:
+            self._load(session, request_id)
+            follow = complaints.answer(
+                session, self.rt, request_id, template=template, by=by.actor, note=note
+            )
+            session.commit()
+            data = request_json(session, self._load(session, request_id))
+            data["complaint"] = complaints.to_json(complaints.of(session, request_id))
+        self.send(follow)
+        return data
+
+    def complaint_templates(self) -> list[dict[str, Any]]:
+        """The answers staff may choose, and whether each needs a note."""
+        return [
+            {"name": name, "needs_note": complaints.needs_note(name)}
+            for name in complaints.answer_templates()
+        ]
 
     # -- legal holds ------------------------------------------------------------------------
 
