@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.api import exports, health, metrics, routes, web
+from dsr.api import exports, health, metrics, routes, web, web_dashboard
 from dsr.api.auth import FORBIDDEN
 from dsr.api.deps import broker_enqueue
 from dsr.api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
@@ -152,6 +152,7 @@ def create_app(
         exports.router,
         health.router,
         web.router,
+        web_dashboard.router,
     ):
         app.include_router(router)
     app.add_middleware(

@@ -31,6 +31,8 @@ from dsr.core import (
     verification,
 )
 from dsr.core.apikeys import Role
+from dsr.core.dashboard import Dashboard
+from dsr.core.dashboard import build as build_dashboard
 from dsr.core.db import migrate, session_scope
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
@@ -256,6 +258,15 @@ class Service:
             {"name": name, "needs_note": complaints.needs_note(name)}
             for name in complaints.answer_templates()
         ]
+
+    # -- the ops dashboard ------------------------------------------------------------------
+
+    def dashboard(self, *, by: Caller) -> Dashboard:
+        """Counts, deadlines, the queues waiting for a person, reply times and store failures."""
+        self._require(by, Role.OPS)
+        zone = self.rt.profiles[self.rt.settings.default_jurisdiction].zone
+        with self.session() as session:
+            return build_dashboard(session, zone=zone)
 
     # -- legal holds ------------------------------------------------------------------------
 
