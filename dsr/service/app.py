@@ -44,6 +44,7 @@ from dsr.core.models import (
     RequestStatus,
     utcnow,
 )
+from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
@@ -317,10 +318,12 @@ class Service:
         connectors: list[str] | None = None,
         chunk_size: int | None = None,
         as_of: datetime | None = None,
+        progress: Report = ignore,
     ) -> dict[str, Any]:
         """A retention sweep now, in this process: per-store counts, and the stores that failed.
 
-        One store being down does not stop the other stores' sweeps.
+        One store being down does not stop the other stores' sweeps. ``progress`` hears of each
+        rule as it starts and ends (the CLI draws it on a terminal).
         """
         self._require(by, Role.OPS)
         policy = retention.policy_for(self.rt)
@@ -339,6 +342,13 @@ class Service:
             pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
         stores: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
+        finished: set[str] = set()
+
+        def relay(p: Progress) -> None:
+            if p.finished:
+                finished.add(p.task)
+            progress(p)
+
         for name in connectors or policy.connectors:
             try:
                 reports = retention.sweep(
@@ -349,9 +359,13 @@ class Service:
                     chunk_size=chunk_size,
                     by=by.actor,
                     policy=policy,
+                    progress=relay,
                 )
             except StoreError as err:
                 errors.append({"connector": name, "error": str(err)})
+                for task in (f"{name}.{r.table}" for r in policy.for_connector(name)):
+                    if task not in finished:  # the rule that failed, and those never reached
+                        progress(Progress(task, 0, None, finished=True, failed=True))
                 continue
             stores += [asdict(r) for r in reports]
         return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
