@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from dsr.core.db import get_engine
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
+    Alert,
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -76,6 +77,7 @@ class LedgerCollector(Collector):
             yield from self._tasks(session)
             yield self._replies(session)
             yield self._purged(session)
+            yield self._alerts(session)
 
     def _requests(self, session: Session) -> Iterator[Metric]:
         by = GaugeMetricFamily(
@@ -165,6 +167,18 @@ class LedgerCollector(Collector):
         for connector, n in sorted(totals.items()):
             purged.add_metric([connector], n)
         return purged
+
+
+    def _alerts(self, session: Session) -> Metric:
+        # From the ledger's alert rows: counted even while SMTP or the export disk is down.
+        raised = CounterMetricFamily(
+            "dsr_alerts", "Alerts raised to ops, by reason.", labels=["reason"]
+        )
+        for reason, n in session.exec(
+            select(Alert.reason, func.count()).group_by(col(Alert.reason))
+        ):
+            raised.add_metric([reason], n)
+        return raised
 
 
 def registry(db_url: str) -> CollectorRegistry:

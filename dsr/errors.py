@@ -40,6 +40,14 @@ class DeliveryError(DsrError):
     """The reply could not be handed to the SMTP server; the outbox row stays pending."""
 
 
+class PermanentDeliveryError(DeliveryError):
+    """The SMTP server refused the message for good (a 5xx reply): retrying will not help."""
+
+
+class StorageFull(DsrError):
+    """A disk we write to is full; what was half-written is removed and the work can resume."""
+
+
 class PermissionDenied(DsrError):
     """The caller's role does not allow this (CLI exit status 2, HTTP 403)."""
 

@@ -8,16 +8,19 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr.config.settings import Settings
-from dsr.core import audit, mailer, messages, steps
+from dsr.core import audit, mailer, messages, steps, undeliverable
 from dsr.core.db import changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.outbox import REPLY
+from dsr.errors import DeliveryError, NotFound, PermanentDeliveryError
 
 
 def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.Step]:
     """Send one pending message and record what followed; a sent message is never resent."""
     row = session.get(Outbox, outbox_id)
-    if row is None or row.status == OutboxStatus.SENT:
+    if row is None:
+        raise NotFound(f"no outbox row {outbox_id}")
+    if row.status != OutboxStatus.PENDING:
         return []
     request = session.get(Request, row.request_id) if row.request_id else None
     if row.purpose == REPLY and request is not None:
@@ -28,7 +31,15 @@ def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.
     raw = Path(row.path).read_bytes()
     try:
         mailer.send(raw, recipient=row.recipient, settings=settings)
+    except PermanentDeliveryError as err:
+        follow = undeliverable.fail(session, settings, row, request, str(err))
+        session.commit()
+        return follow  # refused for good: retrying will not help, ops are told
     except Exception as err:
+        if isinstance(err, DeliveryError) and undeliverable.gave_up(row, settings):
+            follow = undeliverable.fail(session, settings, row, request, f"{err} (gave up)")
+            session.commit()
+            return follow
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == row.id)

@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import audit, dispatch, messages, paths, steps
+from dsr.core import alerts, audit, dispatch, paths, steps, undeliverable
 from dsr.core.db import changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
@@ -205,16 +205,15 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
         audit.record(session, actor="system", action="needs_attention", request_id=request_id)
         reports = store_reports(session, rt, request)
         rounds = max((t.attempts for t in dispatch.tasks_of(session, request_id)), default=1)
-        return [
-            messages.ops_alert(
-                session,
-                rt.settings,
-                request,
-                "connector_failed",
-                reports,
-                occasion=f"attempt-{rounds}",
-            )
-        ]
+        return alerts.raise_alert(
+            session,
+            rt.settings,
+            reason="connector_failed",
+            request=request,
+            occasion=f"attempt-{rounds}",
+            stores=reports,
+            connectors=[r.connector for r in reports if r.status == TaskStatus.FAILED],
+        )
     if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
         return [steps.aggregate(request_id)]
@@ -230,6 +229,8 @@ def retry(session: Session, rt: Runtime, request_id: str, *, by: str) -> list[st
         raise StateConflict(f"request {request_id} is {request.status}, not needs_attention")
     tasks = dispatch.tasks_of(session, request_id)
     failed_stages = [t.stage for t in tasks if t.status == TaskStatus.FAILED]
+    if not failed_stages and (resent := undeliverable.resend(session, request, by=by)):
+        return resent  # the stores are done; what failed was the e-mail
     first = min(failed_stages) if failed_stages else None
     now = utcnow()
     for t in tasks:
