@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import alerts, audit, dispatch, paths, steps, undeliverable
+from dsr.core import alerts, audit, dispatch, paths, steps, subjects, undeliverable
 from dsr.core.db import changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
@@ -205,7 +205,7 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
         audit.record(session, actor="system", action="needs_attention", request_id=request_id)
         reports = store_reports(session, rt, request)
         rounds = max((t.attempts for t in dispatch.tasks_of(session, request_id)), default=1)
-        return alerts.raise_alert(
+        return subjects.waiting(session, request) + alerts.raise_alert(
             session,
             rt.settings,
             reason="connector_failed",
@@ -216,7 +216,9 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
         )
     if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
-        return [steps.aggregate(request_id)]
+        request = session.get(Request, request_id)
+        assert request is not None
+        return [steps.aggregate(request_id), *subjects.waiting(session, request)]
     return []
 
 

@@ -26,6 +26,7 @@ from dsr.core import (
     paths,
     redrive,
     retention,
+    subjects,
     tasks,
     verification,
 )
@@ -108,8 +109,13 @@ class Service:
 
     def submit(self, sub: intake.Submission) -> dict[str, Any]:
         """File a request: validated completely before anything is written."""
-        intake.validate(self.rt, sub)
+        valid = intake.validate(self.rt, sub)
         with self.session() as session:
+            actor = sub.by or "subject"
+            joined = subjects.join(session, valid, self.rt.settings.secret_key, actor=actor)
+            if joined is not None:  # an identical request is open: one request, one reply
+                session.commit()
+                return {**request_json(session, joined), "duplicate_of": joined.id}
             request, follow = intake.submit(session, self.rt, sub)
             session.commit()
             data = request_json(session, request)
