@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 import structlog
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
 from dsr.core import aggregate as aggregation
-from dsr.core import delivery, tasks
+from dsr.core import alerts, delivery, tasks
 from dsr.core import dispatch as dispatching
 from dsr.core.db import session_scope
 from dsr.core.runtime import Runtime
@@ -26,9 +27,29 @@ Core = Callable[[Session, Runtime, str], list[Step]]
 
 def _run(core: Core, object_id: str) -> None:
     rt = runtime.get()
-    with session_scope(rt.db_url) as session:
-        follow = core(session, rt, object_id)
+    try:
+        with session_scope(rt.db_url) as session:
+            follow = core(session, rt, object_id)
+    except NotFound:
+        _dead_letter(rt, object_id)
+        raise  # not retried: dramatiq moves the message to the dead-letter queue
     enqueue(follow)
+
+
+def _dead_letter(rt: Runtime, object_id: str) -> None:
+    """A message names a row this ledger does not have (another ledger's message?): ops are
+    told, in this ledger and the log, and the message is kept in the dead-letter queue."""
+    message = CurrentMessage.get_current_message()
+    actor = message.actor_name if message is not None else "?"
+    with session_scope(rt.db_url) as session:
+        alerts.raise_alert(
+            session,
+            rt.settings,
+            reason="message_without_row",
+            occasion=f"{actor}:{object_id}",
+            actor=actor,
+            object_id=object_id,
+        )
 
 
 def enqueue(follow: Iterable[Step]) -> None:
@@ -80,10 +101,7 @@ def aggregate_request(request_id: str) -> None:
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def deliver_message(outbox_id: str) -> None:
     """Send one outbox row; when retries run out the row stays pending for the scheduler."""
-    rt = runtime.get()
-    with session_scope(rt.db_url) as session:
-        follow = delivery.deliver(session, rt.settings, outbox_id)
-    enqueue(follow)
+    _run(lambda session, rt, oid: delivery.deliver(session, rt.settings, oid), outbox_id)
 
 
 INLINE: dict[str, Core] = {"advance": dispatching.advance, "fan_in": tasks.fan_in}

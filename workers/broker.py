@@ -15,6 +15,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
+    CurrentMessage,
     Pipelines,
     Retries,
     ShutdownNotifications,
@@ -77,6 +78,7 @@ def build_broker(settings: Settings) -> RedisBroker:
             max_backoff=settings.task_max_backoff_ms,
         ),
         LogContext(),
+        CurrentMessage(),  # a dead-lettered message's actor goes in the alert
     ]
     options: dict[str, Any] = {
         "namespace": settings.broker_namespace,
