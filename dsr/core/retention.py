@@ -36,7 +36,7 @@ from dsr.errors import ConfigError, InvalidInput
 DEFAULT_SCHEDULE = {
     "sweep": "0 2 * * *",
     "watchdog": "0 * * * *",
-    "redrive": "*/5 * * * *",
+    "redrive": "* * * * *",
     "cleanup": "30 * * * *",
 }
 

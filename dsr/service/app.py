@@ -33,11 +33,19 @@ from dsr.core import (
 from dsr.core.apikeys import Role
 from dsr.core.db import migrate, session_scope
 from dsr.core.deadlines import overdue_clause
-from dsr.core.models import ApiKey, AuditEvent, Hold, Request, RequestStatus, utcnow
+from dsr.core.models import (
+    OPEN_REQUEST,
+    ApiKey,
+    AuditEvent,
+    Hold,
+    Request,
+    RequestStatus,
+    utcnow,
+)
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
-from dsr.errors import InvalidInput, NotFound, PermissionDenied, StoreError
+from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[Iterable[Step]], None]
@@ -133,11 +141,21 @@ class Service:
         return data
 
     def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
-        """Re-drive a needs_attention request's failed tasks (ops)."""
+        """Re-drive a request (ops): a needs_attention one runs its failed tasks (or re-sends
+        its failed reply) again; any other open one has its current step re-sent, as
+        ``redrive`` does; a finished one is a StateConflict."""
         self._require(by, Role.OPS)
         with self.session() as session:
-            self._load(session, request_id)
-            follow = tasks.retry(session, self.rt, request_id, by=by.actor)
+            request = self._load(session, request_id)
+            if request.status == RequestStatus.NEEDS_ATTENTION:
+                follow = tasks.retry(session, self.rt, request_id, by=by.actor)
+            elif request.status in OPEN_REQUEST:
+                follow = redrive.stuck(
+                    session, self.rt, older_than_seconds=0, request_id=request_id
+                )
+                audit.record(session, actor=by.actor, action="redriven", request_id=request_id)
+            else:
+                raise StateConflict(f"request {request_id} is {request.status}: nothing to retry")
             session.commit()
             data = request_json(session, self._load(session, request_id))
         self.send(follow)
