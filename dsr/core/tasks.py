@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import alerts, audit, dispatch, paths, steps, subjects, undeliverable
+from dsr.core import alerts, audit, dispatch, paths, steps, storage, subjects, undeliverable
 from dsr.core.db import changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
@@ -121,13 +121,18 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
             error=f"legal hold: {hold.reason}"[:500],
         )
         return [steps.advance(task.request_id)]
+    staging = paths.staging(rt.settings.resolved_export_dir, request.id, task.connector)
     try:
-        result = rt.connectors[task.connector].apply(
-            Operation(request.kind),
-            identity,
-            staging=paths.staging(rt.settings.resolved_export_dir, request.id, task.connector),
-            changes=dict(request.changes or {}),
-        )
+        try:
+            result = rt.connectors[task.connector].apply(
+                Operation(request.kind),
+                identity,
+                staging=staging,
+                changes=dict(request.changes or {}),
+            )
+        except BaseException:
+            storage.remove_tree(staging)  # half-written: never bundled, never left filling a disk
+            raise
     except NotApplicable as err:
         _finish(session, task, TaskStatus.SKIPPED, error=str(err)[:500])
     except FatalStoreError as err:
@@ -143,15 +148,34 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
                 status=TaskStatus.PENDING,
                 updated_at=utcnow(),
                 # Our errors carry ids only; others (SQLAlchemy's) may quote bound values.
-                error=str(err)[:500] if isinstance(err, DsrError) else type(err).__name__,
+                error=_one_line(err),
             )
         )
+        if storage.is_disk_full(err):
+            # Not the store's fault and not worth a retry storm: ops are told, the task waits
+            # (pending) and re-drive runs it again, so the request resumes when space returns.
+            alerts.raise_alert(
+                session,
+                rt.settings,
+                reason="disk_full",
+                request=request,
+                occasion=f"task:{task.connector}",
+                connector=task.connector,
+            )
+            session.commit()
+            return []
         session.commit()
         raise
     else:
         if _finish(session, task, TaskStatus.DONE, result=result.to_json(), records=result.records):
             _expand_identity(session, request.id, result.provides)
     return [steps.advance(task.request_id)]
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.errno:
+        return storage.describe(err)
+    return str(err)[:500] if isinstance(err, DsrError) else type(err).__name__
 
 
 def _expand_identity(session: Session, request_id: str, provides: Identity) -> None:

@@ -26,6 +26,7 @@ from dsr.core import (
     paths,
     redrive,
     retention,
+    storage,
     subjects,
     tasks,
     verification,
@@ -118,13 +119,29 @@ class Service:
     def submit(self, sub: intake.Submission) -> dict[str, Any]:
         """File a request: validated completely before anything is written."""
         valid = intake.validate(self.rt, sub)
+        try:
+            return self._submit(sub, valid)
+        except OSError as err:  # its e-mail could not be written: nothing was committed
+            raise storage.storage_error(err) from None
+
+    def _submit(self, sub: intake.Submission, valid: intake.Submission) -> dict[str, Any]:
         with self.session() as session:
             actor = sub.by or "subject"
             joined = subjects.join(session, valid, self.rt.settings.secret_key, actor=actor)
             if joined is not None:  # an identical request is open: one request, one reply
                 session.commit()
                 return {**request_json(session, joined), "duplicate_of": joined.id}
-            request, follow = intake.submit(session, self.rt, sub)
+            try:
+                request, follow = intake.submit(session, self.rt, sub)
+            except OSError:
+                # Its e-mails are written before the row commits; the row will not, so the
+                # folder must not stay either (no folder without a ledger row).
+                for obj in list(session.identity_map.values()):
+                    if isinstance(obj, Request):
+                        storage.remove_tree(
+                            paths.request_dir(self.rt.settings.resolved_export_dir, obj.id)
+                        )
+                raise
             session.commit()
             data = request_json(session, request)
         self.send(follow)
