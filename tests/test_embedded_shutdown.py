@@ -24,9 +24,10 @@ def _embedded_server(var_dir: Path) -> psutil.Process:
     while time.monotonic() < end:
         for proc in psutil.process_iter(["cmdline"]):
             try:
-                if "redis-server" in " ".join(proc.info["cmdline"] or []) and Path(
-                    proc.cwd()
-                ) == var_dir.resolve():
+                if (
+                    "redis-server" in " ".join(proc.info["cmdline"] or [])
+                    and Path(proc.cwd()) == var_dir.resolve()
+                ):
                     return proc
             except psutil.Error:
                 continue
@@ -73,9 +74,10 @@ def test_api_stops_its_embedded_redis_server(tmp_path: Path, sig: signal.Signals
             api.wait()
         for proc in psutil.process_iter(["cmdline"]):  # never leave ours behind, even on failure
             try:
-                if "redis-server" in " ".join(proc.info["cmdline"] or []) and Path(
-                    proc.cwd()
-                ) == (tmp_path / "var").resolve():
+                if (
+                    "redis-server" in " ".join(proc.info["cmdline"] or [])
+                    and Path(proc.cwd()) == (tmp_path / "var").resolve()
+                ):
                     proc.kill()
             except psutil.Error:
                 continue

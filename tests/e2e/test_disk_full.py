@@ -77,9 +77,7 @@ def disk(tmp_path: Path) -> Iterator[Disk]:
         subprocess.run(["umount", "-l", str(root)], check=False)
 
 
-def test_submit_on_a_full_disk_is_one_line_and_leaves_nothing(
-    tmp_path: Path, disk: Disk
-) -> None:
+def test_submit_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path, disk: Disk) -> None:
     """`dsr submit` with the export disk full: one line, exit 1, no folder, no ledger row."""
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
     seed(tmp_path / "data", 10, secret_key="s" * 32, reset=True)

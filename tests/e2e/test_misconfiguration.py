@@ -34,7 +34,9 @@ def namespace(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-@pytest.mark.parametrize("command", [["worker"], ["scheduler"], ["api", "--port", str(free_port())]])
+@pytest.mark.parametrize(
+    "command", [["worker"], ["scheduler"], ["api", "--port", str(free_port())]]
+)
 def test_process_on_another_ledger_refuses_to_run(
     tmp_path: Path, redis_url: str, namespace: str, command: list[str]
 ) -> None:
