@@ -168,7 +168,6 @@ class LedgerCollector(Collector):
             purged.add_metric([connector], n)
         return purged
 
-
     def _alerts(self, session: Session) -> Metric:
         # From the ledger's alert rows: counted even while SMTP or the export disk is down.
         raised = CounterMetricFamily(

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dsr.connectors.base import (
     Action,

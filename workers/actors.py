@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 import structlog
+from dramatiq.middleware import CurrentMessage
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 

@@ -15,8 +15,8 @@ from dsr.core.db import session_scope
 from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput
 from dsr.workers import fingerprint, runtime
-from dsr.workers.broker import broker
 from dsr.workers.actors import enqueue
+from dsr.workers.broker import broker
 
 _SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rerun resumes it
 

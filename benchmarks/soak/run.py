@@ -245,9 +245,8 @@ def _report(findings: Any, info: dict[str, Any], quick: bool) -> None:
     print(f"\nfaults injected: {', '.join(f'{t}s {n}' for t, n in info['faults'])}")
     if info["faults_not_injected"]:
         print(f"not injected: {', '.join(info['faults_not_injected'])}")
-    print(
-        f"details: {json.dumps({**findings.detail, **{k: v for k, v in info.items() if k != 'faults'}}, default=str)}"
-    )
+    rest = {k: v for k, v in info.items() if k != "faults"}
+    print(f"details: {json.dumps({**findings.detail, **rest}, default=str)}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("soak-quick.json" if quick else "soak-latest.json")
     out.write_text(

@@ -55,9 +55,7 @@ def raise_alert(
             session.add(row)
     except IntegrityError:
         return []  # a concurrent duplicate got there first
-    log.error(
-        "ops_alert", reason=reason, request_id=row.request_id, occasion=occasion, **detail
-    )
+    log.error("ops_alert", reason=reason, request_id=row.request_id, occasion=occasion, **detail)
     if not email or request is None:
         return []
     return _email(session, settings, row, request, stores)

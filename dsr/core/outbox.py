@@ -11,6 +11,7 @@ from __future__ import annotations
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 

@@ -192,9 +192,7 @@ def sweep(
     return reports
 
 
-def _open_run(
-    session: Any, connector: str, dry_run: bool, info: dict[str, Any], by: str
-) -> str:
+def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any], by: str) -> str:
     started = utcnow()
     run = PurgeRun(
         connector=connector,
@@ -227,9 +225,7 @@ def _update_run(
     error: str | None = None,
 ) -> None:
     with session_scope(rt.db_url) as session:
-        run = session.exec(
-            select(PurgeRun).where(PurgeRun.id == run_id).with_for_update()
-        ).one()
+        run = session.exec(select(PurgeRun).where(PurgeRun.id == run_id).with_for_update()).one()
         stores = [asdict(r) for r in reports]
         if run.report.get("status") == "superseded" and by is None:
             status = "superseded"  # a newer run took over while this one still worked

@@ -40,7 +40,7 @@ def fail(
         session,
         update(Outbox)
         .where(col(Outbox.id) == row.id, col(Outbox.status) == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.FAILED, attempts=Outbox.attempts + 1, last_error=error[:500])
+        .values(status=OutboxStatus.FAILED, attempts=Outbox.attempts + 1, last_error=error[:500]),
     )
     if not won:
         return []
@@ -79,9 +79,7 @@ def fail(
 def resend(session: Session, request: Request, *, by: str) -> list[steps.Step]:
     """``dsr retry`` of a request whose message failed: queue it again as new."""
     rows = session.exec(
-        select(Outbox).where(
-            Outbox.request_id == request.id, Outbox.status == OutboxStatus.FAILED
-        )
+        select(Outbox).where(Outbox.request_id == request.id, Outbox.status == OutboxStatus.FAILED)
     ).all()
     out: list[steps.Step] = []
     now = utcnow()

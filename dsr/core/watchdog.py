@@ -95,7 +95,9 @@ def stalled(session: Session, rt: Runtime, now: datetime) -> list[steps.Step]:
     limit = now - timedelta(seconds=rt.settings.stall_alert_seconds)
     alerted = (
         select(Alert.id)
-        .where(col(Alert.request_id) == col(Request.id), col(Alert.created_at) >= Request.updated_at)
+        .where(
+            col(Alert.request_id) == col(Request.id), col(Alert.created_at) >= Request.updated_at
+        )
         .exists()
     )
     idle = session.exec(

@@ -1,11 +1,11 @@
-"""A sweep process killed mid-run resumes to the same end state, with every removed row on record."""
+"""A sweep killed mid-run resumes to the same end state, with every removed row on record."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
