@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from dsr.connectors.base import Action, TaskResult
 from dsr.core import audit, steps
-from dsr.core.models import OPEN_REQUEST, Request, RequestStatus
+from dsr.core.models import (
+    OPEN_REQUEST,
+    ConnectorTask,
+    Request,
+    RequestKind,
+    RequestStatus,
+    TaskStatus,
+)
 
 if TYPE_CHECKING:
     from dsr.core.intake import Submission
@@ -79,3 +87,31 @@ def waiting(session: Session, request: Request) -> list[steps.Step]:
         )
     ).all()
     return [steps.dispatch(i) for i in ids]
+
+
+def already_erased(
+    session: Session, request: Request, connector: str, result: TaskResult
+) -> TaskResult:
+    """An erasure that found nothing in a store another erasure of the same address emptied
+    says so (``already_erased:<request>:<date>``), instead of a bare "no data found"."""
+    earlier = session.exec(
+        select(Request.id, ConnectorTask.finished_at)
+        .join(ConnectorTask, col(ConnectorTask.request_id) == col(Request.id))
+        .where(
+            Request.email == request.email,
+            Request.kind == RequestKind.ERASE,
+            Request.id != request.id,
+            ConnectorTask.connector == connector,
+            ConnectorTask.status == TaskStatus.DONE,
+            col(ConnectorTask.records) > 0,
+        )
+        .order_by(col(ConnectorTask.finished_at).desc())
+    ).first()
+    if earlier is None:
+        return result
+    other, when = earlier
+    reason = f"already_erased:{other}:{when.date().isoformat() if when else ''}"
+    for outcome in result.outcomes:
+        if outcome.action == Action.NOT_FOUND and outcome.reason is None:
+            outcome.reason = reason
+    return result

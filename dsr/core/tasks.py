@@ -167,6 +167,8 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
         session.commit()
         raise
     else:
+        if request.kind == RequestKind.ERASE and result.records == 0:
+            result = subjects.already_erased(session, request, task.connector, result)
         if _finish(session, task, TaskStatus.DONE, result=result.to_json(), records=result.records):
             _expand_identity(session, request.id, result.provides)
     return [steps.advance(task.request_id)]

@@ -86,3 +86,23 @@ def test_second_request_for_a_subject_waits_for_the_first(
 
 def _ops() -> Caller:
     return Caller.staff("test")
+
+
+def test_erasure_after_an_erasure_says_already_erased(
+    tmp_path: Path, postgres_url: str, smtp: MailSink
+) -> None:
+    """A second erasure of a subject reports the stores the first one emptied as already erased,
+    never contradicting the first certificate."""
+    svc, sent = _service(tmp_path, postgres_url, smtp.port)
+    first = svc.submit(Submission("erase", EMAIL, verified=True, by="staff", language="en"))
+    drive(svc.rt, sent)
+    sent.clear()
+    second = svc.submit(
+        Submission("erase", EMAIL, name="Nguyễn Văn An", verified=True, by="staff", language="en")
+    )
+    assert second["id"] != first["id"] and "duplicate_of" not in second
+    drive(svc.rt, sent)
+    (reply,) = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{second['id']}.reply@")]
+    text = reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "already erased on" in text and first["id"][:8] in text
+    svc.rt.close()
