@@ -174,15 +174,18 @@ def _calls(stores: Any) -> dict[str, dict[str, Any]]:
         return {r["id"]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
 
 
-def _chunks_recorded(db_url: str, proc: subprocess.Popen[str]) -> int:
+def _run_report(db_url: str) -> PurgeRun | None:
+    with Session(get_engine(db_url)) as session:
+        return session.exec(select(PurgeRun)).first()
+
+
+def _chunks_recorded(db_url: str, proc: subprocess.Popen[str]) -> None:
     end = time.monotonic() + 60
     while time.monotonic() < end:
         assert proc.poll() is None, proc.communicate()
-        with Session(get_engine(db_url)) as session:
-            run = session.exec(select(PurgeRun)).first()
-            stores = run.report["stores"] if run is not None else []
-        if stores and stores[0]["chunks"] >= 2:
-            return int(stores[0]["chunks"])
+        run = _run_report(db_url)
+        if run is not None and run.report["stores"] and run.report["stores"][0]["chunks"]:
+            return
         time.sleep(0.01)
     raise AssertionError("the sweep never put a chunk on record")
 
@@ -206,17 +209,28 @@ def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: P
     }
     proc = _purge(env, "recordings")
     _chunks_recorded(stores.rt.db_url, proc)
-    # Hold the index's write lock: the sweep stops at its next write to it, then is killed.
+    # Stop the sweep where a crash hurts most: a chunk committed in the index, its count on
+    # its way to the ledger, its files still on disk. The ledger's lock holds it in the
+    # count's UPDATE; the index's lock then holds it before the next write there; the ledger
+    # lets go, and the sweep is killed wherever it stands.
+    ledger = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    ledger.execute("BEGIN IMMEDIATE")
+    time.sleep(0.5)
     index = sqlite3.connect(stores.data_dir / "recordings" / "index.db", isolation_level=None)
     index.execute("BEGIN IMMEDIATE")
+    ledger.execute("ROLLBACK")
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     index.execute("ROLLBACK")
     index.close()
+    ledger.close()
 
     middle = _calls(stores)
-    assert aged_ids - set(middle), "the killed sweep removed nothing"
+    removed = aged_ids - set(middle)
+    killed = _run_report(stores.rt.db_url)
+    assert killed is not None and killed.finished_at is None and removed  # killed mid-run
+    assert killed.report["stores"][0]["purged"] == len(removed)  # it kept its record
     missing = [k for k, r in middle.items() if not (audio / audio_name(r)).is_file()]
     assert missing == []  # no index row points at a missing file
 
