@@ -112,6 +112,7 @@ def check(
     out.add("deadlines missed", len(late), not late)
     out.detail["alerts"] = dict(alerts)
     out.detail["intake_refusals_seen_by_callers"] = dict(load.refused)
+    out.detail["intake_refusal_samples"] = load.samples
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import traceback
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Load:
         self.joined = 0
         self.gave_up = 0  # submissions refused every time (the caller was told each time)
         self.refused: Counter[str] = Counter()  # intake errors the caller saw (and retried)
+        self.samples: dict[str, str] = {}  # one traceback per kind of error, for the report
         self._lock = threading.Lock()
 
     def _submit(self, sub: Submission) -> None:
@@ -49,6 +51,9 @@ class Load:
             except Exception as err:  # noqa: BLE001 - whatever the caller saw, it is counted
                 with self._lock:
                     self.refused[type(err).__name__] += 1
+                    self.samples.setdefault(
+                        type(err).__name__, traceback.format_exc(limit=-4)[-1500:]
+                    )
                 time.sleep(1.0)
                 continue
             with self._lock:
