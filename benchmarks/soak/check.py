@@ -78,7 +78,12 @@ def check(
     out.add("replies sent (distinct)", len(replies), True)
     out.add("duplicate replies", f"{dup} ({share:.1f} %)", True)
     dup_all = sum(n - 1 for n in by_mid.values() if n > 1)
-    out.add("duplicate e-mails of any kind", dup_all, True)
+    out.add("duplicate e-mails of any kind (same Message-ID)", dup_all, True)
+    kinds: Counter[str] = Counter()
+    for mid, n in by_mid.items():
+        if n > 1:  # <request.purpose@domain>: what was sent twice
+            kinds[mid.split("@")[0].split(".", 1)[-1].split("-")[0]] += n - 1
+    out.detail["duplicates_by_purpose"] = dict(kinds)
     completed = [i for i in filed if i in requests and requests[i].status == "completed"]
     unreplied = [i for i in completed if not any(m.startswith(f"<{i}.reply@") for m in replies)]
     out.add("completed without a reply received", len(unreplied), not unreplied)
