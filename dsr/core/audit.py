@@ -82,7 +82,11 @@ def _append(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    _append(session)
+    # SQLAlchemy fires before_commit for a SAVEPOINT's release too; the chain is extended once,
+    # by the real commit, so its lock stays the transaction's last (and rolled-back savepoints
+    # cannot take already-appended events with them).
+    if not session.in_nested_transaction():
+        _append(session)
 
 
 @event.listens_for(Session, "after_rollback")

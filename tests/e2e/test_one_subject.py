@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from dsr.core import dispatch
+from dsr.core import audit, dispatch
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.intake import Submission
 from dsr.core.models import Request
@@ -105,4 +105,29 @@ def test_erasure_after_an_erasure_says_already_erased(
     (reply,) = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{second['id']}.reply@")]
     text = reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "already erased on" in text and first["id"][:8] in text
+    svc.rt.close()
+
+
+def test_different_requests_at_once_on_a_fresh_ledger_are_all_filed(
+    tmp_path: Path, postgres_url: str, smtp: MailSink
+) -> None:
+    """The very first requests of a ledger, filed at once, are all accepted (audit chain tip)."""
+    svc, _ = _service(tmp_path, postgres_url, smtp.port)
+    results: list[dict[str, Any]] = []
+    barrier = threading.Barrier(5)
+
+    def file(n: int) -> None:
+        barrier.wait()
+        results.append(
+            svc.submit(Submission("access", f"first.{n}@example.com", verified=True, by="s"))
+        )
+
+    threads = [threading.Thread(target=file, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r["id"] for r in results}) == 5
+    with session_scope(svc.rt.db_url) as session:
+        assert audit.verify(session).ok
     svc.rt.close()

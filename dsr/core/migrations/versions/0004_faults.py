@@ -44,6 +44,12 @@ def upgrade() -> None:
             sa.Column("subject_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
         )
         batch_op.create_index(batch_op.f("ix_requests_subject_key"), ["subject_key"], unique=False)
+    # The audit chain's tip exists from the start: appends lock it, and two first appends on an
+    # empty ledger (no row to lock yet) both wrote event 1 and one failed.
+    op.execute(
+        "INSERT INTO audit_head (id, seq, hash) SELECT 1, 0, '" + "0" * 64 + "' "
+        "WHERE NOT EXISTS (SELECT 1 FROM audit_head WHERE id = 1)"
+    )
 
 
 def downgrade() -> None:
