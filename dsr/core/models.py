@@ -97,7 +97,11 @@ def _ts(**kw: Any) -> Any:
 
 class Request(SQLModel, table=True):
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_requests_status_due", "status", "due_at"),
+        # One request at a time per address (dsr/core/subjects.py) looks requests up this way.
+        Index("ix_requests_email_status", "email", "status"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     kind: str = Field(max_length=16)

@@ -44,6 +44,7 @@ def upgrade() -> None:
             sa.Column("subject_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
         )
         batch_op.create_index(batch_op.f("ix_requests_subject_key"), ["subject_key"], unique=False)
+        batch_op.create_index("ix_requests_email_status", ["email", "status"], unique=False)
     # The audit chain's tip exists from the start: appends lock it, and two first appends on an
     # empty ledger (no row to lock yet) both wrote event 1 and one failed.
     op.execute(
@@ -54,6 +55,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_requests_email_status")
         batch_op.drop_index(batch_op.f("ix_requests_subject_key"))
         batch_op.drop_column("subject_key")
     op.drop_table("deployment")
