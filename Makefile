@@ -28,7 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
-# Faults on a schedule against the soak's own PostgreSQL, Redis and SMTP servers (~10 minutes);
+# Faults on a schedule against the soak's own PostgreSQL, Redis and SMTP servers (~5 minutes);
 # the invariants are checked at the end. A short version runs in `make test`.
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak.run
