@@ -120,6 +120,7 @@ class RequestOut(BaseModel):
     attention: str | None
     tasks: list[TaskOut]
     reply: ReplyOut | None
+    duplicate_of: str | None = None  # filing only: the identical open request this joined
 
 
 class AuditOut(BaseModel):

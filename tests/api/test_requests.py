@@ -281,3 +281,11 @@ def test_openapi_schema_is_published(client: TestClient) -> None:
     } <= set(schema["paths"])
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Bearer"}
     assert not any(p.startswith("/web") for p in schema["paths"])
+
+
+def test_identical_request_joins_the_open_one(client: TestClient, keys: Keys) -> None:
+    """Filing the same request twice over HTTP gives the open one back, with duplicate_of."""
+    first = _file(client, keys.alice, verified=True)
+    again = _file(client, keys.alice, verified=True)
+    assert again["id"] == first["id"] and again["duplicate_of"] == first["id"]
+    assert first["duplicate_of"] is None
