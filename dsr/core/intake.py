@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from dsr.connectors.registry import rectifiable_fields
-from dsr.core import audit, complaints, deadlines, steps, verification
+from dsr.core import audit, complaints, deadlines, steps, subjects, verification
 from dsr.core.models import LANGUAGES, Request, RequestKind, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput
@@ -115,6 +115,7 @@ def submit(
         ack_due_at=due.ack_due_at,
         due_at=due.due_at,
         updated_at=now,
+        subject_key=subjects.key(sub, rt.settings.secret_key),
     )
     session.add(request)
     session.flush()

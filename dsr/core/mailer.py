@@ -1,4 +1,9 @@
-"""Hand a rendered message to the SMTP server with aiosmtplib."""
+"""Hand a rendered message to the SMTP server with aiosmtplib.
+
+SMTP failures are mapped here, once: a 5xx reply (the recipient or the message refused for
+good) is a DeliveryRefused, which ends retries at once; a 4xx reply, a refused connection
+or a timeout is a DeliveryError, retried until the delivery give-up time.
+"""
 
 from __future__ import annotations
 
@@ -24,29 +29,24 @@ async def _send(raw: bytes, sender: str, recipient: str, settings: Settings) -> 
     )
 
 
-def _refusal(err: aiosmtplib.SMTPException) -> int | None:
-    """The 5xx code when the server refused the recipient or the message for good."""
-    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
-        codes = [r.code for r in err.recipients]
-    elif isinstance(err, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
-        codes = [err.code]
-    else:
-        return None
-    return min(codes) if codes and min(codes) >= 500 else None
+def smtp_code(err: BaseException) -> int | None:
+    """The SMTP reply code behind an aiosmtplib error (the first refused recipient's), if any."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused) and err.recipients:
+        return int(err.recipients[0].code)
+    if isinstance(err, aiosmtplib.SMTPResponseException):
+        return int(err.code)
+    return None
 
 
 def send(raw: bytes, *, recipient: str, settings: Settings) -> None:
-    """Send one message; a 5xx refusal is DeliveryRefused, any other failure a DeliveryError
+    """Send one message; DeliveryRefused on a 5xx reply (never retried), DeliveryError otherwise
     (retried later)."""
     try:
         asyncio.run(_send(raw, settings.mail_from, recipient, settings))
-    except aiosmtplib.SMTPException as err:
-        code = _refusal(err)
-        where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
-        if code is not None:
-            raise DeliveryRefused(f"{where}: refused ({code})") from None
-        raise DeliveryError(f"{where}: {type(err).__name__}") from None
-    except (TimeoutError, OSError) as err:
-        raise DeliveryError(
-            f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(err).__name__}"
-        ) from None
+    except (TimeoutError, aiosmtplib.SMTPException, OSError) as err:
+        code = smtp_code(err)
+        # No server text here: a refusal may quote the recipient's address.
+        where = f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(err).__name__}"
+        if code is not None and 500 <= code < 600:
+            raise DeliveryRefused(f"{where} {code} (refused for good)") from None
+        raise DeliveryError(f"{where}{f' {code}' if code else ''}") from None
