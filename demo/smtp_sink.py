@@ -21,6 +21,7 @@ class Received:
     recipients: list[str]
     message: EmailMessage
     path: Path | None
+    peer: tuple[str, int] | None = None  # the client's address: one per SMTP connection
 
 
 @dataclass
@@ -43,7 +44,8 @@ class MailSink:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 path = self.folder / f"{len(self.received) + 1:04d}-{_slug(msg)}.eml"
                 path.write_bytes(raw)
-            self.received.append(Received(list(envelope.rcpt_tos), msg, path))
+            peer = tuple(session.peer[:2]) if session.peer else None
+            self.received.append(Received(list(envelope.rcpt_tos), msg, path, peer))
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:
