@@ -9,7 +9,7 @@ through their parent's key. Erasure deletes, anonymises or keeps per table; a su
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,11 @@ import sqlalchemy as sa
 from dsr.connectors.base import (
     Action,
     Found,
+    IdentifierChange,
+    Match,
     Operation,
     Outcome,
+    Policy,
     PurgeReport,
     RetentionRule,
     TaskResult,
@@ -28,11 +31,13 @@ from dsr.connectors.base import (
 from dsr.connectors.export import TableWriter, earliest, json_row
 from dsr.connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from dsr.connectors.sql_purge import naive_utc, purge
+from dsr.connectors.sql_scan import Row, Scanner
 from dsr.connectors.sql_tables import Bound, reflect, search_values, store_errors
 from dsr.connectors.sql_writes import (
     add_suppression,
     anonymise_where,
     delete_where,
+    identifier_changes,
     prepare_changes,
     rectify_table,
     retained_until,
@@ -183,81 +188,106 @@ class SqlStore:
     def apply(
         self,
         operation: Operation,
-        identity: Identity,
+        policy: Policy,
         *,
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> TaskResult:
-        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase); idempotent."""
+        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the rows
+        ``policy`` admits, and nothing else; idempotent."""
         operation = Operation(operation)
+        if not search_values(policy.search, self.needs, self.region):
+            raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
         if operation is Operation.ACCESS:
-            return self._access(identity, staging)
+            return self._access(policy, staging)
         if operation is Operation.RECTIFY:
             prepared = prepare_changes(changes or {}, self.region)
             with store_errors(self.name), self.engine.begin() as conn:
-                rows = self.search(conn, identity)
-                outcomes = [
-                    o
-                    for spec in self.config.tables
-                    if spec.rectifiable and spec.name in rows
-                    for o in rectify_table(
-                        conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
-                    )
-                ]
-            return TaskResult(
-                operation, sum(map(len, rows.values())), outcomes, self._provided(rows)
-            )
+                scan = Scanner(self, conn, policy)
+                rows = scan.collect()
+                outcomes: list[Outcome] = []
+                replaced: list[IdentifierChange] = []
+                for spec in self.config.tables:
+                    if spec.rectifiable and spec.name in rows:
+                        done, updated = rectify_table(
+                            conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
+                        )
+                        outcomes += done
+                        replaced += identifier_changes(spec, updated, prepared)
+            return self._result(operation, rows, outcomes, scan, changes=replaced)
         with store_errors(self.name), self.engine.begin() as conn:
-            rows = self.search(conn, identity)
-            outcomes = self._erase(conn, rows, identity, naive_utc(now))
-        return TaskResult(operation, sum(map(len, rows.values())), outcomes, self._provided(rows))
+            scan = Scanner(self, conn, policy)
+            rows = scan.collect()
+            outcomes, deferred = self._erase(conn, rows, policy, naive_utc(now))
+        return self._result(
+            operation,
+            rows,
+            outcomes,
+            scan,
+            deferred=[scan.match(spec, r) for spec, r in deferred],
+        )
 
-    def _access(self, identity: Identity, staging: Path) -> TaskResult:
-        """Stream every table's rows straight to the staging files (never all in memory)."""
-        values = search_values(identity, self.needs, self.region)
-        if not values:
-            raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
+    def _result(
+        self,
+        operation: Operation,
+        rows: Rows,
+        outcomes: list[Outcome],
+        scan: Scanner,
+        *,
+        changes: list[IdentifierChange] | None = None,
+        deferred: list[Match] | None = None,
+    ) -> TaskResult:
+        return TaskResult(
+            operation,
+            sum(map(len, rows.values())),
+            outcomes,
+            self._provided(rows),
+            searched=scan.searched_kinds(),
+            candidates=scan.candidates,
+            changes=changes or [],
+            deferred=deferred or [],
+        )
+
+    def _access(self, policy: Policy, staging: Path) -> TaskResult:
+        """Stream every admitted row straight to the staging files (never all in memory)."""
         tables = self.tables()
-        parents = {t.parent.table for t in self.config.tables if t.parent is not None}
         keys: dict[str, list[Any]] = {}
         outcomes: list[Outcome] = []
         provided = Identity()
         collected: list[Any] = []
         with store_errors(self.name), self.engine.connect() as conn:
-            streaming = conn.execution_options(stream_results=True, yield_per=1000)
+            scan = Scanner(self, conn, policy)
+            accounts = scan.accounts()
             for spec in self.config.tables:
                 bound = tables[spec.name]
-                if spec.parent is None:
-                    clause = bound.match_clause(values)
-                    if clause is None:
+                rows: Iterable[Row]
+                if spec.parent is None and spec.provides:
+                    if spec.name not in accounts:
                         continue  # not searchable with these identifiers: not claimed as empty
-                    selects = [sa.select(bound.table).where(clause).order_by(bound.key)]
+                    rows = accounts[spec.name]
+                elif spec.parent is None:
+                    found = scan.top_level(spec, stream=True)
+                    if found is None:
+                        continue
+                    rows = (row for row, _ in found)
                 elif spec.parent.table in keys:
-                    fk, pk = bound.col(spec.parent.column), keys[spec.parent.table]
-                    selects = [
-                        sa.select(bound.table)
-                        .where(fk.in_(pk[i : i + _IN_CHUNK]))
-                        .order_by(bound.key)
-                        for i in range(0, len(pk), _IN_CHUNK)
-                    ]
+                    rows = scan.children(spec, keys[spec.parent.table], stream=True)
                 else:
                     continue
                 columns = bound.export_columns()
-                own_keys = keys.setdefault(spec.name, []) if spec.name in parents else None
+                own_keys = keys.setdefault(spec.name, []) if spec.name in scan.parents else None
                 first: Any = None
                 with TableWriter(staging, spec.name, list(columns)) as writer:
-                    for stmt in selects:
-                        for row in streaming.execute(stmt):
-                            m = row._mapping
-                            writer.write(json_row(m, columns))
-                            if own_keys is not None:
-                                own_keys.append(m[spec.key])
-                            for kind, column in spec.provides.items():
-                                provided.add(kind, [normalise_value(kind, m[column], self.region)])
-                            if spec.collected_at and m[spec.collected_at] is not None:
-                                value = json_row(m, [spec.collected_at])[spec.collected_at]
-                                first = value if first is None else min(first, value)
+                    for m in rows:
+                        writer.write(json_row(m, columns))
+                        if own_keys is not None:
+                            own_keys.append(m[spec.key])
+                        for kind, column in spec.provides.items():
+                            provided.add(kind, [normalise_value(kind, m[column], self.region)])
+                        if spec.collected_at and m[spec.collected_at] is not None:
+                            value = json_row(m, [spec.collected_at])[spec.collected_at]
+                            first = value if first is None else min(first, value)
                 outcomes.append(
                     Outcome(spec.name, Action.EXPORTED, writer.count)
                     if writer.count
@@ -270,6 +300,8 @@ class SqlStore:
             outcomes,
             provided,
             collected_from=earliest(collected),
+            searched=scan.searched_kinds(),
+            candidates=scan.candidates,
         )
 
     def _basis(self, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
@@ -292,39 +324,76 @@ class SqlStore:
             return erase.legal_basis or p_basis, until or p_until
         return erase.legal_basis, until
 
+    def _deferred(self, rows: Rows) -> tuple[Rows, Rows]:
+        """Split admitted rows into those to erase now and those still needed (``defer_when``),
+        a child going with its parent."""
+        now: Rows = {}
+        later: Rows = {}
+        held: dict[str, set[Any]] = {}
+        for spec in self.config.tables:
+            if spec.name not in rows:
+                continue
+            found = rows[spec.name]
+            if spec.parent is not None:
+                keep = held.get(spec.parent.table, set())
+                later[spec.name] = [r for r in found if r[spec.parent.column] in keep]
+            elif spec.defer_when is not None:
+                values = spec.defer_when.values
+                later[spec.name] = [r for r in found if str(r[spec.defer_when.column]) in values]
+            else:
+                later[spec.name] = []
+            held[spec.name] = {r[spec.key] for r in later[spec.name]}
+            now[spec.name] = [r for r in found if r[spec.key] not in held[spec.name]]
+        return now, later
+
     def _erase(
-        self, conn: sa.Connection, rows: Rows, identity: Identity, now: datetime
-    ) -> list[Outcome]:
+        self, conn: sa.Connection, rows: Rows, policy: Policy, now: datetime
+    ) -> tuple[list[Outcome], list[tuple[TableSpec, Row]]]:
         tables = self.tables()
-        by_table: dict[str, Outcome] = {}
+        erase_now, later = self._deferred(rows)
+        by_table: dict[str, list[Outcome]] = {}
         # Children first: a parent's rows may not go while rows still point at them.
         for spec in reversed(self.config.tables):
             if spec.name not in rows:
                 continue
-            found = rows[spec.name]
+            found = erase_now[spec.name]
             bound = tables[spec.name]
             pred = bound.key.in_([r[spec.key] for r in found])
             basis, until = self._basis(spec, rows)
-            if not found:
-                by_table[spec.name] = Outcome(spec.name, Action.NOT_FOUND, 0)
+            outcomes = by_table.setdefault(spec.name, [])
+            if not found and not later[spec.name]:
+                outcomes.append(Outcome(spec.name, Action.NOT_FOUND, 0))
+            elif not found:
+                pass
             elif spec.erase.mode == "delete":
-                by_table[spec.name] = Outcome(
-                    spec.name, Action.ERASED, delete_where(conn, bound, pred)
-                )
+                outcomes.append(Outcome(spec.name, Action.ERASED, delete_where(conn, bound, pred)))
             elif spec.erase.mode == "anonymise":
                 count = anonymise_where(conn, bound, pred, self.secret_key)
-                by_table[spec.name] = Outcome(
-                    spec.name, Action.ANONYMISED, count, legal_basis=basis, retained_until=until
+                outcomes.append(
+                    Outcome(
+                        spec.name, Action.ANONYMISED, count, legal_basis=basis, retained_until=until
+                    )
                 )
             else:
-                by_table[spec.name] = Outcome(
-                    spec.name, Action.RETAINED, len(found), legal_basis=basis, retained_until=until
+                outcomes.append(
+                    Outcome(
+                        spec.name,
+                        Action.RETAINED,
+                        len(found),
+                        legal_basis=basis,
+                        retained_until=until,
+                    )
                 )
-        outcomes = [by_table[t.name] for t in self.config.tables if t.name in by_table]
-        emails = set(identity.get(EMAIL))
+            if later[spec.name]:
+                reason = self._defer_reason(spec)
+                outcomes.append(
+                    Outcome(spec.name, Action.DEFERRED, len(later[spec.name]), reason=reason)
+                )
+        outcomes = [o for t in self.config.tables for o in by_table.get(t.name, [])]
+        emails = set(policy.trusted.get(EMAIL))
         for spec in self.config.tables:
             if column := spec.match.get(EMAIL):
-                emails.update(r[column] for r in rows.get(spec.name, []) if r[column])
+                emails.update(r[column] for r in erase_now.get(spec.name, []) if r[column])
         added = self.suppress(conn, emails, now=now, reason="erasure")
         if added and self.config.suppression is not None:
             outcomes.append(
@@ -332,7 +401,19 @@ class SqlStore:
                     self.config.suppression.table, Action.RETAINED, added, reason=SUPPRESSION_REASON
                 )
             )
-        return outcomes
+        deferred = [
+            (spec, row)
+            for spec in self.config.tables
+            if spec.parent is None
+            for row in later.get(spec.name, [])
+        ]
+        return outcomes, deferred
+
+    def _defer_reason(self, spec: TableSpec) -> str:
+        if spec.defer_when is not None:
+            return spec.defer_when.reason
+        parent = next(t for t in self.config.tables if spec.parent and t.name == spec.parent.table)
+        return self._defer_reason(parent)
 
     # -- suppression ------------------------------------------------------------------------
 

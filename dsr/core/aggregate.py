@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from dsr.core import audit, bundle, messages, outbox, replies, steps
+from dsr.core import assurance, audit, bundle, messages, outbox, replies, steps
 from dsr.core.models import Request, RequestKind, RequestStatus, TaskStatus
-from dsr.core.reports import store_reports
+from dsr.core.reports import reply_identity, store_reports
 from dsr.core.runtime import Runtime
 from dsr.errors import NotFound
 
@@ -27,6 +27,10 @@ def aggregate(session: Session, rt: Runtime, request_id: str) -> list[steps.Step
     existing = outbox.find(session, request_id, outbox.REPLY)
     if existing is None:
         ctx = messages.context(request, rt.settings)
+        reply_identity(session, ctx, request)
+        if request.kind == RequestKind.ERASE:
+            # The erasure is complete in every store: what we made of the data goes too.
+            ctx.exports_removed = assurance.complete_erasure(session, rt, request)
         built = (
             bundle.build_bundle(ctx, reports, export_dir=rt.settings.resolved_export_dir)
             if request.kind == RequestKind.ACCESS

@@ -6,17 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, update
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import audit, dispatch, messages, paths, steps
+from dsr.core import assurance, audit, dispatch, messages, paths, steps
 from dsr.core.db import changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
     TERMINAL_TASK,
     ConnectorTask,
     Request,
+    RequestCandidate,
     RequestKind,
     RequestStatus,
     TaskStatus,
@@ -25,7 +25,6 @@ from dsr.core.models import (
 from dsr.core.reports import store_reports
 from dsr.core.runtime import Runtime
 from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound, StateConflict
-from dsr.identity import Identity
 
 
 def _claim(session: Session, rt: Runtime, task: ConnectorTask) -> bool:
@@ -110,8 +109,8 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
         return []  # another worker holds a fresh claim on it
     request = session.get(Request, task.request_id)
     assert request is not None
-    identity = Identity.from_json(request.identity)
-    hold = matching_hold(session, identity, task.connector)
+    scope = assurance.policy(session, request, task.connector)
+    hold = matching_hold(session, scope.search, task.connector)
     if request.kind == RequestKind.ERASE and hold is not None:
         _finish(
             session,
@@ -124,7 +123,7 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
     try:
         result = rt.connectors[task.connector].apply(
             Operation(request.kind),
-            identity,
+            scope,
             staging=paths.staging(rt.settings.resolved_export_dir, request.id, task.connector),
             changes=dict(request.changes or {}),
         )
@@ -149,27 +148,11 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
         session.commit()
         raise
     else:
-        if _finish(session, task, TaskStatus.DONE, result=result.to_json(), records=result.records):
-            _expand_identity(session, request.id, result.provides)
+        # Only what the policy admitted was touched; a re-run (retry, review) adds to before.
+        merged = assurance.merge(request.kind, task.result, result.to_json())
+        if _finish(session, task, TaskStatus.DONE, result=merged, records=merged["records"]):
+            assurance.learn(session, rt, request, task.connector, scope, result)
     return [steps.advance(task.request_id)]
-
-
-def _expand_identity(session: Session, request_id: str, provides: Identity) -> None:
-    if not provides.values:
-        return
-    request = session.exec(
-        sa_select(Request)
-        .where(  # type: ignore[call-overload]
-            col(Request.id) == request_id
-        )
-        .with_for_update()
-    ).scalar_one()
-    identity = Identity.from_json(request.identity)
-    before = identity.to_json()
-    identity.merge(provides)
-    if identity.to_json() != before:
-        request.identity = identity.to_json()
-        session.add(request)
 
 
 def fail(session: Session, task_id: str, reason: str) -> list[steps.Step]:
@@ -215,6 +198,20 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
                 occasion=f"attempt-{rounds}",
             )
         ]
+    undecided = exists().where(
+        col(RequestCandidate.request_id) == request_id, col(RequestCandidate.decision).is_(None)
+    )
+    if changed(
+        session,
+        base.where(~failed, undecided).values(status=RequestStatus.NEEDS_REVIEW, updated_at=now),
+    ):
+        # Records whose owner is uncertain: the reply waits for a staff decision (dsr review).
+        request = session.get(Request, request_id)
+        assert request is not None
+        session.refresh(request)
+        audit.record(session, actor="system", action="needs_review", request_id=request_id)
+        reports = store_reports(session, rt, request)
+        return [messages.ops_alert(session, rt.settings, request, "needs_review", reports)]
     if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
         return [steps.aggregate(request_id)]
@@ -235,7 +232,8 @@ def retry(session: Session, rt: Runtime, request_id: str, *, by: str) -> list[st
     for t in tasks:
         # Later stages ran with an identity the failed store could not expand: run them again.
         if t.status == TaskStatus.FAILED or (first is not None and t.stage > first):
-            t.status, t.error, t.result, t.records = TaskStatus.PENDING, None, None, 0
+            t.status, t.error, t.records = TaskStatus.PENDING, None, 0
+            t.result = assurance.stash(t.result)
             t.updated_at = now
             session.add(t)
     request.status, request.attention, request.updated_at = RequestStatus.IN_PROGRESS, None, now

@@ -20,12 +20,14 @@ from sqlmodel import Session, col, select
 
 from dsr.core import (
     apikeys,
+    artefacts,
     audit,
     holds,
     intake,
     paths,
     redrive,
     retention,
+    review,
     tasks,
     verification,
 )
@@ -36,7 +38,7 @@ from dsr.core.models import ApiKey, AuditEvent, Hold, Request, RequestStatus, ut
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
-from dsr.errors import InvalidInput, NotFound, PermissionDenied, StoreError
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StoreError
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[Iterable[Step]], None]
@@ -137,6 +139,33 @@ class Service:
         self.send(follow)
         return data
 
+    def review(
+        self,
+        request_id: str,
+        *,
+        include: list[str],
+        exclude: list[str],
+        exclude_all: bool = False,
+        by: Caller,
+    ) -> dict[str, Any]:
+        """Staff decision on a needs_review request's candidate records (ops): included ones are
+        acted on as the subject's, excluded ones never; the audit log names who decided."""
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            self._load(session, request_id)
+            follow = review.decide(
+                session,
+                request_id,
+                include=include,
+                exclude=exclude,
+                exclude_all=exclude_all,
+                by=by.actor,
+            )
+            session.commit()
+            data = request_json(session, self._load(session, request_id))
+        self.send(follow)
+        return data
+
     def redrive(self, request_id: str | None = None, *, by: Caller) -> dict[str, Any]:
         """Re-send the steps of stuck work now: one request, or every request."""
         self._require(by, Role.OPS)
@@ -193,8 +222,12 @@ class Service:
         return path
 
     def bundle(self, request_id: str) -> Path:
-        """The access bundle on disk, or NotFound when there is none (yet)."""
+        """The access bundle on disk; Gone when an erasure removed it, else NotFound when there
+        is none (yet)."""
         path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
+        with self.session() as session:
+            if artefacts.revoked(session, request_id):
+                raise Gone("this export was deleted when the data was erased")
         if not path.is_file():
             raise NotFound("no export for this request")
         return path
