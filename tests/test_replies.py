@@ -379,7 +379,7 @@ def test_erase_certificate_lists_anonymised_orders_and_a_deferred_store(tmp_path
 
 
 def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) -> None:
-    """The English certificate shows a legal-hold DEFERRED outcome with its reason."""
+    """The English certificate shows a DEFERRED outcome (hold or open order) with its reason."""
     stores = _erase_stores()
     stores[3] = _store("recordings", "done", _result(Operation.ERASE, [
         Outcome("calls", Action.DEFERRED, 2, reason="contract dispute TC-2026-07")]))  # fmt: skip
@@ -390,7 +390,7 @@ def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) ->
     text, _ = _bodies(msg)
     assert "table orders: anonymised 2 records" in text
     assert "Retention ends on 31 December 2035" in text
-    assert "table calls: deferred, 2 records not yet erased because of a legal hold" in text
+    assert "table calls: deferred, 2 records not yet erased" in text
     assert "reason: contract dispute TC-2026-07" in text
     assert "suppression list" in text and "nothing changed" not in text
 
