@@ -38,6 +38,19 @@ def test_a_contested_identifier_leaves_ownerless_records_to_staff() -> None:
     assert verdict(call, trusted=trusted) is Verdict.ADMIT
 
 
+def test_a_former_address_taken_by_another_account_links_nothing() -> None:
+    """A former e-mail finds a guest order placed under it, but a CRM row that carries it with
+    another customer id (someone registered the address since) is another account's."""
+    trusted = Identity({EMAIL: {A, B}, CUSTOMER_ID: {"K1"}})
+    former = Identity({EMAIL: {B}})
+    guest = Match("orders", "7", ((EMAIL, B),), ((EMAIL, B),))
+    taken = Match("customers", "9", ((EMAIL, B),), ((CUSTOMER_ID, "K9"), (EMAIL, B)))
+    own = Match("customers", "1", ((EMAIL, B),), ((CUSTOMER_ID, "K1"), (EMAIL, B)))
+    assert verdict(guest, trusted=trusted, former=former) is Verdict.ADMIT
+    assert verdict(taken, trusted=trusted, former=former) is Verdict.OTHER_ACCOUNT
+    assert verdict(own, trusted=trusted, former=former) is Verdict.ADMIT
+
+
 def test_staff_decisions_override() -> None:
     """An included record is admitted and an excluded one never is, whatever it carries."""
     other = Match("customers", "2", ((PHONE, P),), ((EMAIL, B),))

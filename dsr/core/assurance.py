@@ -25,11 +25,16 @@ def policy(session: Session, request: Request, connector: str) -> Scope:
     rows = identifiers.of(session, request.id)
     found = candidates.of(session, request.id)
     included, excluded = candidates.decisions(found, connector)
+    verified = identifiers.as_identity(rows, (Provenance.VERIFIED,)).get(EMAIL)
+    # An open order an earlier erasure of this subject deferred is still theirs, even once the
+    # account it hung on is gone: a second erasure defers it again instead of asking staff.
+    earlier = deferrals.proven(session, connector, verified) - excluded
     return Scope(
         identifiers.trusted(rows),
         identifiers.asserted(rows),
+        former=identifiers.as_identity(rows, (Provenance.FORMER,)),
         contested=candidates.contested(found, rows),
-        included=included,
+        included=included | earlier,
         excluded=excluded,
     )
 

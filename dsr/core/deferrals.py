@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from dsr.connectors.base import Action, Match, Operation, Outcome
 from dsr.core import audit, holds, paths
 from dsr.core.db import session_scope
-from dsr.core.models import ErasureDeferral, utcnow
+from dsr.core.models import ErasureDeferral, Request, utcnow
 from dsr.core.runtime import Runtime
 from dsr.core.scope import KeysOnly
 from dsr.identity import Identity
@@ -55,6 +55,23 @@ def record(
             )
         )
     return len(deferred)
+
+
+def proven(session: Session, connector: str, emails: set[str]) -> frozenset[tuple[str, str]]:
+    """Records an earlier erasure, verified by one of ``emails``, admitted and had to defer:
+    they were proven the subject's then (the account they hung on may be gone since)."""
+    if not emails:
+        return frozenset()
+    rows = session.exec(
+        select(ErasureDeferral.table_name, ErasureDeferral.record_key)
+        .join(Request, col(Request.id) == col(ErasureDeferral.request_id))
+        .where(
+            ErasureDeferral.connector == connector,
+            col(ErasureDeferral.done_at).is_(None),
+            col(Request.verified_email).in_(sorted(emails)),
+        )
+    ).all()
+    return frozenset((table, key) for table, key in rows)
 
 
 @dataclass

@@ -3,8 +3,9 @@
 A record is the subject's (``ADMIT``) when
 
 * it carries account identifiers (``owner``: a customer id, an e-mail, as ``connectors.yaml``
-  declares per table) and at least one of them is *trusted* — verified, derived from a record
-  already admitted, or a former identifier of such an account; or
+  declares per table) and at least one of them is *trusted* — verified, or derived from a
+  record already admitted (a *former* identifier of such an account counts only when every
+  account identifier the record carries is trusted); or
 * it carries none (a call recording, a guest order without e-mail) and a trusted identifier hit
   it that no other account also holds (``contested``: it hit a record of another account).
 
@@ -34,18 +35,31 @@ def verdict(
     match: Match,
     *,
     trusted: Identity,
+    former: Identity | None = None,
     contested: frozenset[Pair] = frozenset(),
     included: frozenset[Ref] = frozenset(),
     excluded: frozenset[Ref] = frozenset(),
 ) -> Verdict:
-    """The decision on one record, given what is trusted now (pure)."""
+    """The decision on one record, given what is trusted now (pure).
+
+    ``former`` (a subset of ``trusted``) are identifiers the subject's accounts had before a
+    rectify: they still find records, but an address given up may have been taken by someone
+    else, so a record they alone link to the subject must carry no other account identifier
+    that is not the subject's.
+    """
     ref = (match.table, match.key)
     if ref in excluded:
         return Verdict.EXCLUDED
     if ref in included:
         return Verdict.ADMIT
     if match.owner:
-        own = any(value in trusted.get(kind) for kind, value in match.owner)
+        weak = former or Identity()
+        known = [value in trusted.get(kind) for kind, value in match.owner]
+        strong = any(
+            value in trusted.get(kind) and value not in weak.get(kind)
+            for kind, value in match.owner
+        )
+        own = strong or (any(known) and all(known))
         return Verdict.ADMIT if own else Verdict.OTHER_ACCOUNT
     hits = [(kind, value) for kind, value in match.matched if value in trusted.get(kind)]
     if not hits:
@@ -71,6 +85,7 @@ class Scope:
 
     trusted_at_start: Identity
     asserted: Identity = field(default_factory=Identity)
+    former: Identity = field(default_factory=Identity)
     contested: frozenset[Pair] = frozenset()
     included: frozenset[Ref] = frozenset()
     excluded: frozenset[Ref] = frozenset()
@@ -102,6 +117,7 @@ class Scope:
                 verdicts[i] = verdict(
                     match,
                     trusted=self._trusted,
+                    former=self.former,
                     contested=self.contested,
                     included=self.included,
                     excluded=self.excluded,

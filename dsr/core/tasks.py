@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, or_, update
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import assurance, audit, dispatch, messages, paths, steps
+from dsr.core import assurance, audit, candidates, dispatch, messages, paths, steps
 from dsr.core.db import changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
@@ -128,9 +128,10 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
             changes=dict(request.changes or {}),
         )
     except NotApplicable as err:
-        _finish(session, task, TaskStatus.SKIPPED, error=str(err)[:500])
+        _finish(session, task, TaskStatus.SKIPPED, result=task.result, error=str(err)[:500])
     except FatalStoreError as err:
-        _finish(session, task, TaskStatus.FAILED, error=str(err)[:500])
+        # ``task.result`` holds what earlier runs did (retry, review): keep it for the reply.
+        _finish(session, task, TaskStatus.FAILED, result=task.result, error=str(err)[:500])
     except Exception as err:
         # Release the claim so the broker's retry can run the task at once, instead of finding
         # a fresh lease and leaving the request to the re-drive job.
@@ -160,7 +161,7 @@ def fail(session: Session, task_id: str, reason: str) -> list[steps.Step]:
     task = session.get(ConnectorTask, task_id)
     if task is None:
         return []
-    _finish(session, task, TaskStatus.FAILED, error=reason[:500])
+    _finish(session, task, TaskStatus.FAILED, result=task.result, error=reason[:500])
     return [steps.advance(task.request_id)]
 
 
@@ -211,7 +212,12 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
         session.refresh(request)
         audit.record(session, actor="system", action="needs_review", request_id=request_id)
         reports = store_reports(session, rt, request)
-        return [messages.ops_alert(session, rt.settings, request, "needs_review", reports)]
+        decided = sum(1 for c in candidates.of(session, request_id) if c.decision is not None)
+        return [
+            messages.ops_alert(
+                session, rt.settings, request, "needs_review", reports, occasion=f"after-{decided}"
+            )
+        ]
     if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
         return [steps.aggregate(request_id)]
