@@ -2,13 +2,18 @@
 
 from dsr.connectors.base import (
     Action,
+    Candidate,
     Connector,
     Found,
+    IdentifierChange,
+    Match,
     Operation,
     Outcome,
+    Policy,
     PurgeReport,
     RetentionRule,
     TaskResult,
+    Verdict,
 )
 from dsr.connectors.recordings import RecordingArchive
 from dsr.connectors.registry import (
@@ -29,6 +34,12 @@ __all__ = [
     "PurgeReport",
     "RetentionRule",
     "TaskResult",
+    # the core's policy a connector obeys, and what it reports back
+    "Candidate",
+    "IdentifierChange",
+    "Match",
+    "Policy",
+    "Verdict",
     # the connectors
     "RecordingArchive",
     "SqlStore",

@@ -53,9 +53,7 @@ def _excluded(session: Session, request_id: str) -> dict[str, Counter[str]]:
 def reply_identity(session: Session, ctx: replies.ReplyContext, request: Request) -> None:
     """Fill in what the reply says about identity: the identifiers searched (masked) and the
     kinds that were given but not proven."""
-    rows = identifiers.of(session, request.id)
+    # A name searches no store: the reply lists what the stores were searched by.
+    rows = [r for r in identifiers.of(session, request.id) if r.kind != NAME]
     ctx.identifiers = [replies.IdentifierView(r.kind, r.provenance, r.masked) for r in rows]
-    # A name searches nothing; the note is about identifiers stores were searched by.
-    ctx.unproven = sorted(
-        {r.kind for r in rows if r.provenance == Provenance.ASSERTED and r.kind != NAME}
-    )
+    ctx.unproven = sorted({r.kind for r in rows if r.provenance == Provenance.ASSERTED})
