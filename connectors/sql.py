@@ -2,8 +2,9 @@
 
 SQLAlchemy Core on reflected tables, bound parameters only, on SQLite, PostgreSQL and MariaDB.
 The subject is found through normalised, indexed shadow columns (``match``); child tables
-through their parent's key. Erasure deletes, anonymises or keeps per table; a suppression list
-(keyed hashes) keeps erased addresses from being re-added.
+through their parent's key. Only the rows the core's policy admits are exported, rectified or
+erased (``sql_scan``); erasure deletes, anonymises, keeps or defers per table (``sql_erase``);
+a suppression list (keyed hashes) keeps erased addresses from being re-added.
 """
 
 from __future__ import annotations
@@ -30,21 +31,18 @@ from dsr.connectors.base import (
 )
 from dsr.connectors.export import TableWriter, earliest, json_row
 from dsr.connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from dsr.connectors.sql_erase import erase_rows
 from dsr.connectors.sql_purge import naive_utc, purge
 from dsr.connectors.sql_scan import Row, Scanner
 from dsr.connectors.sql_tables import Bound, reflect, search_values, store_errors
 from dsr.connectors.sql_writes import (
     add_suppression,
-    anonymise_where,
-    delete_where,
     identifier_changes,
     prepare_changes,
     rectify_table,
-    retained_until,
 )
 from dsr.errors import ConfigError, InvalidInput, NotApplicable
 from dsr.identity import (
-    EMAIL,
     Identity,
     normalise_email,
     normalise_value,
@@ -54,7 +52,6 @@ from dsr.identity import (
 
 Rows = dict[str, list[dict[str, Any]]]  # table -> raw rows, only for tables actually searched
 _IN_CHUNK = 1000  # parent keys per IN list when fetching child rows
-SUPPRESSION_REASON = "only a keyed hash of the address is kept, so it is never added again"
 
 
 class SuppressedAddress(InvalidInput):
@@ -219,7 +216,7 @@ class SqlStore:
         with store_errors(self.name), self.engine.begin() as conn:
             scan = Scanner(self, conn, policy)
             rows = scan.collect()
-            outcomes, deferred = self._erase(conn, rows, policy, naive_utc(now))
+            outcomes, deferred = erase_rows(self, conn, rows, policy, naive_utc(now))
         return self._result(
             operation,
             rows,
@@ -303,117 +300,6 @@ class SqlStore:
             searched=scan.searched_kinds(),
             candidates=scan.candidates,
         )
-
-    def _basis(self, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
-        """Legal basis and retention end for a table's kept rows (a child inherits its parent's)."""
-        erase = spec.erase
-        until = None
-        if erase.retention is not None:
-            latest = max(
-                (
-                    r[erase.retention.source]
-                    for r in rows.get(spec.name, [])
-                    if r[erase.retention.source] is not None
-                ),
-                default=None,
-            )
-            until = retained_until(latest, erase.retention)
-        if spec.parent is not None and (erase.legal_basis is None or until is None):
-            parent = next(t for t in self.config.tables if t.name == spec.parent.table)
-            p_basis, p_until = self._basis(parent, rows)
-            return erase.legal_basis or p_basis, until or p_until
-        return erase.legal_basis, until
-
-    def _deferred(self, rows: Rows) -> tuple[Rows, Rows]:
-        """Split admitted rows into those to erase now and those still needed (``defer_when``),
-        a child going with its parent."""
-        now: Rows = {}
-        later: Rows = {}
-        held: dict[str, set[Any]] = {}
-        for spec in self.config.tables:
-            if spec.name not in rows:
-                continue
-            found = rows[spec.name]
-            if spec.parent is not None:
-                keep = held.get(spec.parent.table, set())
-                later[spec.name] = [r for r in found if r[spec.parent.column] in keep]
-            elif spec.defer_when is not None:
-                values = spec.defer_when.values
-                later[spec.name] = [r for r in found if str(r[spec.defer_when.column]) in values]
-            else:
-                later[spec.name] = []
-            held[spec.name] = {r[spec.key] for r in later[spec.name]}
-            now[spec.name] = [r for r in found if r[spec.key] not in held[spec.name]]
-        return now, later
-
-    def _erase(
-        self, conn: sa.Connection, rows: Rows, policy: Policy, now: datetime
-    ) -> tuple[list[Outcome], list[tuple[TableSpec, Row]]]:
-        tables = self.tables()
-        erase_now, later = self._deferred(rows)
-        by_table: dict[str, list[Outcome]] = {}
-        # Children first: a parent's rows may not go while rows still point at them.
-        for spec in reversed(self.config.tables):
-            if spec.name not in rows:
-                continue
-            found = erase_now[spec.name]
-            bound = tables[spec.name]
-            pred = bound.key.in_([r[spec.key] for r in found])
-            basis, until = self._basis(spec, rows)
-            outcomes = by_table.setdefault(spec.name, [])
-            if not found and not later[spec.name]:
-                outcomes.append(Outcome(spec.name, Action.NOT_FOUND, 0))
-            elif not found:
-                pass
-            elif spec.erase.mode == "delete":
-                outcomes.append(Outcome(spec.name, Action.ERASED, delete_where(conn, bound, pred)))
-            elif spec.erase.mode == "anonymise":
-                count = anonymise_where(conn, bound, pred, self.secret_key)
-                outcomes.append(
-                    Outcome(
-                        spec.name, Action.ANONYMISED, count, legal_basis=basis, retained_until=until
-                    )
-                )
-            else:
-                outcomes.append(
-                    Outcome(
-                        spec.name,
-                        Action.RETAINED,
-                        len(found),
-                        legal_basis=basis,
-                        retained_until=until,
-                    )
-                )
-            if later[spec.name]:
-                reason = self._defer_reason(spec)
-                outcomes.append(
-                    Outcome(spec.name, Action.DEFERRED, len(later[spec.name]), reason=reason)
-                )
-        outcomes = [o for t in self.config.tables for o in by_table.get(t.name, [])]
-        emails = set(policy.trusted.get(EMAIL))
-        for spec in self.config.tables:
-            if column := spec.match.get(EMAIL):
-                emails.update(r[column] for r in erase_now.get(spec.name, []) if r[column])
-        added = self.suppress(conn, emails, now=now, reason="erasure")
-        if added and self.config.suppression is not None:
-            outcomes.append(
-                Outcome(
-                    self.config.suppression.table, Action.RETAINED, added, reason=SUPPRESSION_REASON
-                )
-            )
-        deferred = [
-            (spec, row)
-            for spec in self.config.tables
-            if spec.parent is None
-            for row in later.get(spec.name, [])
-        ]
-        return outcomes, deferred
-
-    def _defer_reason(self, spec: TableSpec) -> str:
-        if spec.defer_when is not None:
-            return spec.defer_when.reason
-        parent = next(t for t in self.config.tables if spec.parent and t.name == spec.parent.table)
-        return self._defer_reason(parent)
 
     # -- suppression ------------------------------------------------------------------------
 
