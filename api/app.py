@@ -19,7 +19,7 @@ from dsr.api.auth import FORBIDDEN
 from dsr.api.deps import broker_enqueue
 from dsr.api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
 from dsr.core.runtime import Runtime
-from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service import Enqueue, Service
 from dsr.workers import runtime as worker_runtime
 
@@ -84,6 +84,9 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
     def conflict(_: Request, exc: Exception) -> JSONResponse:
         return _error(409, str(exc))
 
+    def gone(_: Request, exc: Exception) -> JSONResponse:
+        return _error(410, str(exc))
+
     def denied(_: Request, exc: Exception) -> JSONResponse:
         return _error(403, FORBIDDEN)
 
@@ -105,6 +108,7 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
         NotFound: not_found,
         InvalidInput: invalid,
         StateConflict: conflict,
+        Gone: gone,
         PermissionDenied: denied,
         RequestValidationError: _validation_error,
         StarletteHTTPException: http_error,

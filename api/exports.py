@@ -28,10 +28,12 @@ GONE = "this download link is not valid or has expired"
             "description": "The access bundle (ZIP), streamed",
         },
         404: {"model": ErrorOut, "description": GONE},
+        410: {"model": ErrorOut, "description": "The export was deleted when the data was erased"},
     },
 )
 def download(token: str, request: Request) -> FileResponse:
-    """Stream the bundle the link names; 404 alike for tampered, expired or unknown links."""
+    """Stream the bundle the link names; 404 alike for tampered, expired or unknown links,
+    410 for a genuine link whose export an erasure deleted."""
     svc = service(request)
     try:
         request_id = read_download_token(token, svc.rt.settings)

@@ -16,6 +16,7 @@ from dsr.api.schemas import (
     RequestDetail,
     RequestIn,
     RequestOut,
+    ReviewIn,
     VerifyIn,
 )
 from dsr.core import intake
@@ -33,6 +34,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "The key's role does not allow this",
         404: "No such request",
         409: "The request's status does not allow this",
+        410: "Deleted when the subject's data was erased",
         422: "Invalid input; nothing was written",
     }
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
@@ -110,6 +112,26 @@ def retry_request(
     return service(request).retry(request_id, by=who.caller)
 
 
+@router.post(
+    "/{request_id}/review", response_model=RequestOut, responses=errors(401, 403, 404, 409, 422)
+)
+def review_request(
+    request_id: str,
+    body: ReviewIn,
+    request: Request,
+    who: Principal = Depends(require(Role.OPS)),
+) -> dict[str, Any]:
+    """Decide on a needs_review request's candidate records (ops): include the ones that are the
+    subject's, exclude the rest; the request then continues. Audited with the key's name."""
+    return service(request).review(
+        request_id,
+        include=body.include,
+        exclude=body.exclude,
+        exclude_all=body.exclude_all,
+        by=who.caller,
+    )
+
+
 @router.get(
     "/{request_id}/export",
     response_class=FileResponse,
@@ -118,7 +140,7 @@ def retry_request(
             "content": {"application/zip": {}},
             "description": "The access bundle (ZIP), streamed",
         },
-        **errors(401, 403, 404),
+        **errors(401, 403, 404, 410),
     },
 )
 def download_export(

@@ -168,6 +168,55 @@ class NoticeOut(BaseModel):
     sent_at: str | None
 
 
+class IdentifierOut(BaseModel):
+    """One identifier the request searches by; the value is masked."""
+
+    kind: str
+    provenance: Literal["verified", "derived", "former", "asserted"]
+    value: str
+    source: str
+
+
+class MatchedOut(BaseModel):
+    kind: str
+    value: str
+
+
+class CandidateOut(BaseModel):
+    """A record whose owner is uncertain: it waits for a staff decision (``ref`` names it)."""
+
+    ref: str
+    store: str
+    table: str
+    key: str
+    matched: list[MatchedOut]
+    reason: Literal["unproven", "other_account", "shared_identifier", "excluded"]
+    why: str
+    decision: Literal["included", "excluded"] | None
+    decided_by: str | None
+
+
+class ReviewIn(BaseModel):
+    """A staff decision on a needs_review request's candidates (their ``ref``s)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: list[str] = Field(default_factory=list, max_length=1000)
+    exclude: list[str] = Field(default_factory=list, max_length=1000)
+    exclude_all: bool = Field(
+        default=False, description="Exclude every undecided candidate not named in include."
+    )
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            if not ref or len(ref) > 400:
+                raise ValueError("a candidate ref is 1 to 400 characters")
+            printable(ref)
+        return value
+
+
 class RequestOut(BaseModel):
     """A request (DESIGN.md contract); times are ISO 8601 UTC."""
 
@@ -185,6 +234,8 @@ class RequestOut(BaseModel):
     verified_by: str | None
     late: bool
     attention: str | None
+    identifiers: list[IdentifierOut]
+    candidates: list[CandidateOut]
     tasks: list[TaskOut]
     notices: list[NoticeOut] = []
     reply: ReplyOut | None

@@ -21,7 +21,7 @@ from dsr.api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
 from dsr.core import intake
 from dsr.core.apikeys import Role
 from dsr.core.models import OPEN_REQUEST, RequestKind, RequestStatus
-from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH = "/web/requests"
@@ -237,6 +237,7 @@ def _detail_page(
         may_answer=data["kind"] == RequestKind.COMPLAINT
         and data["status"] == RequestStatus.IN_PROGRESS,
         answer_form=answer_form or {"template": "", "note": ""},
+        may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
     )
 
 
@@ -303,10 +304,35 @@ def retry(
     return _see_other(f"/web/requests/{request_id}")
 
 
+@router.post("/web/requests/{request_id}/review")
+def review(
+    request_id: str,
+    request: Request,
+    csrf: str = Form(""),
+    include: list[str] = Form([]),
+    who: Principal = Depends(current),
+) -> Response:
+    """Staff decision from the page: ticked candidates are included, the rest excluded."""
+    check_csrf(request, csrf)
+    if not who.may(Role.OPS):
+        return render(request, "web/error.html", 403, who=who, problem="forbidden")
+    picked = [ref[:400] for ref in include[:1000]]
+    try:
+        _check_text(*picked)
+        service(request).review(
+            request_id, include=picked, exclude=[], exclude_all=True, by=who.caller
+        )
+    except (InvalidInput, StateConflict) as err:
+        return _detail_page(request, who, request_id, error=str(err), status_code=409)
+    return _see_other(f"/web/requests/{request_id}")
+
+
 @router.get("/web/requests/{request_id}/export")
 def export(request_id: str, request: Request, who: Principal = Depends(current)) -> Response:
     try:
         path = service(request).export(request_id, by=who.caller)
+    except Gone:
+        return render(request, "web/error.html", 410, who=who, problem="gone")
     except NotFound:
         return render(request, "web/error.html", 404, who=who, problem="not_found")
     except PermissionDenied:

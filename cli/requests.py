@@ -1,4 +1,4 @@
-"""Request commands: submit, verify, status, retry, redrive, list."""
+"""Request commands: submit, verify, status, retry, review, redrive, list."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ def _status_text(d: dict[str, Any]) -> str:
             f"  {t['connector']:<12} {t['status']:<8} {t['records']} records"
             + (f"  ({t['error']})" if t["error"] else "")
         )
+    if d.get("identifiers"):
+        lines.append("  identifiers:")
+        lines += [
+            f"    {i['kind']:<12} {i['value']:<28} {i['provenance']}" for i in d["identifiers"]
+        ]
+    if d.get("candidates"):
+        lines.append("  candidates (dsr review ID --include REF | --exclude REF | --exclude-all):")
+        for c in d["candidates"]:
+            hit = ", ".join(f"{m['kind']} {m['value']}" for m in c["matched"]) or "-"
+            decided = f"  [{c['decision']} by {c['decided_by']}]" if c["decision"] else ""
+            lines.append(f"    {c['ref']:<32} {c['reason']:<18} hit by {hit}{decided}")
     for n in d.get("notices") or []:
         when = n["sent_at"] or n["reason"] or n["error"] or ""
         lines.append(f"  notice to {n['recipient']}: {n['status']} {when}".rstrip())
@@ -98,6 +109,33 @@ def status(request_id: str, as_json: bool = JsonOpt) -> None:
 def retry(request_id: str, by: str = typer.Option("ops", "--by"), as_json: bool = JsonOpt) -> None:
     """Re-drive a needs_attention request's failed tasks."""
     emit(service().retry(request_id, by=Caller.staff(by)), as_json, _request_line)
+
+
+@app.command()
+def review(
+    request_id: str,
+    include: list[str] = typer.Option(
+        [], "--include", help="A candidate's REF (store:table:key) that is the subject's."
+    ),
+    exclude: list[str] = typer.Option([], "--exclude", help="A candidate's REF that is not."),
+    exclude_all: bool = typer.Option(
+        False, "--exclude-all", help="Exclude every undecided candidate not named by --include."
+    ),
+    by: str = typer.Option("ops", "--by", help="The staff member (audit log)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Staff decision on a needs_review request's candidate records; the request continues."""
+    emit(
+        service().review(
+            request_id,
+            include=include,
+            exclude=exclude,
+            exclude_all=exclude_all,
+            by=Caller.staff(by),
+        ),
+        as_json,
+        _request_line,
+    )
 
 
 @app.command()

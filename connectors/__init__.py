@@ -2,14 +2,19 @@
 
 from dsr.connectors.base import (
     Action,
+    Candidate,
     Connector,
     Found,
+    IdentifierChange,
+    Match,
     Operation,
     Outcome,
+    Policy,
     PurgeReport,
     RetentionRule,
     Shared,
     TaskResult,
+    Verdict,
 )
 from dsr.connectors.recordings import RecordingArchive
 from dsr.connectors.registry import (
@@ -31,6 +36,12 @@ __all__ = [
     "RetentionRule",
     "Shared",
     "TaskResult",
+    # the core's policy a connector obeys, and what it reports back
+    "Candidate",
+    "IdentifierChange",
+    "Match",
+    "Policy",
+    "Verdict",
     # the connectors
     "RecordingArchive",
     "SqlStore",

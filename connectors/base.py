@@ -1,13 +1,19 @@
 """The one small protocol every connector implements, and the values it exchanges.
 
-A connector owns ONE data store. It searches it for a subject (``find``), applies an access,
-rectify or erase operation to what it found (``apply``), and purges what has outlived a
-retention rule (``purge``). Everything it returns is plain, JSON-safe data.
+A connector owns ONE data store. It searches it for a subject, applies an access, rectify or
+erase operation to what it found (``apply``), and purges what has outlived a retention rule
+(``purge``). Everything it returns is plain, JSON-safe data.
+
+A connector never decides whose a record is. ``apply`` takes the core's ``Policy``: the
+connector searches by ``policy.search``, describes each record it hit as a ``Match`` (its key,
+which identifiers hit it, the account identifiers it carries, the identifiers it would add) and
+acts only on the records ``policy.decide`` admits. Every other record is reported back as a
+``Candidate`` with the verdict, untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,7 +39,7 @@ class Action(StrEnum):
     ERASED = "erased"
     ANONYMISED = "anonymised"
     RETAINED = "retained"  # kept under a legal duty (basis + end date given)
-    DEFERRED = "deferred"  # legal hold
+    DEFERRED = "deferred"  # legal hold, or a record still needed (an open order)
     NOT_FOUND = "not_found"  # searched, nothing there
 
 
@@ -53,6 +59,70 @@ class Outcome:
         data = asdict(self)
         data["action"] = self.action.value
         return data
+
+
+class Verdict(StrEnum):
+    """The core's decision on one matched record."""
+
+    ADMIT = "admit"  # the subject's: act on it
+    UNPROVEN = "unproven"  # hit only by identifiers the requester typed but did not prove
+    OTHER_ACCOUNT = "other_account"  # carries account identifiers, none of them the subject's
+    SHARED_IDENTIFIER = "shared_identifier"  # no account of its own; hit only by an identifier
+    # that another account also holds (a family's shared phone line)
+    EXCLUDED = "excluded"  # staff decided it is not the subject's
+
+
+Pair = tuple[str, str]  # (identifier kind, normalised value)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One record a search hit, described only as far as the policy needs to judge it."""
+
+    table: str
+    key: str  # the record's primary key, as text
+    matched: tuple[Pair, ...]  # the searched identifiers that hit it
+    owner: tuple[Pair, ...] = ()  # account identifiers it carries (empty: no account of its own)
+    provides: tuple[Pair, ...] = ()  # identifiers it adds to the subject's once admitted
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A matched record the policy did not admit: reported, never touched."""
+
+    match: Match
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class IdentifierChange:
+    """A rectify replaced an identifier of a record; the old value stays a *former* identifier
+    of the account (``account``: the record's account identifiers after the change)."""
+
+    table: str
+    key: str
+    kind: str
+    old: str
+    new: str
+    account: tuple[Pair, ...]
+
+
+class Policy(Protocol):
+    """The core's decision on which records are the subject's; a connector only obeys it.
+
+    ``search`` is what to search by now; it grows as admitted records add identifiers, so a
+    connector searches again with what is new until nothing is. ``decide`` judges a batch
+    (records of one round judged together, so the order they come back in never matters).
+    ``trusted`` is the identifiers proven to be the subject's (e.g. what an erasure suppresses).
+    """
+
+    @property
+    def search(self) -> Identity: ...
+
+    @property
+    def trusted(self) -> Identity: ...
+
+    def decide(self, matches: Sequence[Match]) -> list[Verdict]: ...
 
 
 @dataclass
@@ -99,18 +169,23 @@ class TaskResult:
     operation: Operation
     records: int
     outcomes: list[Outcome]
-    provides: Identity = field(default_factory=Identity)
+    provides: Identity = field(default_factory=Identity)  # from admitted records only
     collected_from: str | None = None  # earliest record timestamp, ISO (for the summary)
     shared: list[Shared] = field(default_factory=list)  # changed records third parties hold
+    searched: list[str] = field(default_factory=list)  # identifier kinds searched by
+    candidates: list[Candidate] = field(default_factory=list)  # matched, not admitted
+    changes: list[IdentifierChange] = field(default_factory=list)  # rectify: identifiers replaced
+    deferred: list[Match] = field(default_factory=list)  # erase: admitted but kept for now
 
     def to_json(self) -> dict[str, Any]:
+        """The ledger's copy: outcomes and kinds, never an identifier's value."""
         return {
             "operation": self.operation.value,
             "records": self.records,
             "outcomes": [o.to_json() for o in self.outcomes],
-            "provides": self.provides.to_json(),
             "collected_from": self.collected_from,
             "shared": [s.to_json() for s in self.shared],
+            "searched": sorted(self.searched),
         }
 
 
@@ -159,19 +234,21 @@ class Connector(Protocol):
     retention_tables: frozenset[str]  # tables a retention rule may name (config/retention.yaml)
 
     def find(self, identity: Identity) -> Found:
-        """Every record about the subject; raises RetriableStoreError when unreachable."""
+        """Every record the identifiers hit, read only (tools and checks; the pipeline acts
+        through ``apply``); raises RetriableStoreError when unreachable."""
         ...
 
     def apply(
         self,
         operation: Operation,
-        identity: Identity,
+        policy: Policy,
         *,
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> TaskResult:
-        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase); idempotent."""
+        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the records
+        ``policy`` admits, and nothing else; idempotent."""
         ...
 
     def purge(

@@ -22,14 +22,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dsr.connectors.base import (
     Action,
+    Candidate,
     Found,
+    Match,
     OnChunk,
     Operation,
     Outcome,
+    Policy,
     PurgeReport,
     RetentionRule,
     Shared,
     TaskResult,
+    Verdict,
 )
 from dsr.connectors.export import earliest, json_row, write_table
 from dsr.connectors.recordings_schema import calls, removals
@@ -183,55 +187,88 @@ class RecordingArchive:
     def apply(
         self,
         operation: Operation,
-        identity: Identity,
+        policy: Policy,
         *,
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> TaskResult:
-        """Export (metadata + audio), report recordings as history (rectify), or delete both."""
+        """Export (metadata + audio), report recordings as history (rectify), or delete both;
+        only for the calls ``policy`` admits."""
         operation = Operation(operation)
+        where = self._subject(policy.search)
+        searched = [PHONE]
         if operation is Operation.ACCESS:
-            return self._access(identity, staging)
+            return self._access(policy, where, staging)
         if operation is Operation.RECTIFY:
-            found = self.find(identity)
-            count = found.count
+            with store_errors(self.name), self.engine.connect() as conn:
+                admitted, candidates = self._judged(conn, where, policy)
+            count = len(admitted)
             outcome = (
                 Outcome(calls.name, Action.HISTORICAL, count, reason=HISTORICAL_REASON)
                 if count
                 else Outcome(calls.name, Action.NOT_FOUND, 0)
             )
-            return TaskResult(operation, count, [outcome])
-        where = self._subject(identity)
+            return TaskResult(operation, count, [outcome], searched=searched, candidates=candidates)
         with store_errors(self.name), self.engine.begin() as conn:
-            rows = self._rows(conn, where)
-            self._forget(conn, rows)
+            admitted, candidates = self._judged(conn, where, policy)
+            self._forget(conn, admitted)
         self._drain()  # files only once their rows' deletion has committed
-        action = Action.ERASED if rows else Action.NOT_FOUND
-        outcomes = [Outcome(calls.name, action, len(rows)), Outcome("audio", action, len(rows))]
+        action = Action.ERASED if admitted else Action.NOT_FOUND
+        count = len(admitted)
+        outcomes = [Outcome(calls.name, action, count), Outcome("audio", action, count)]
         shared = (
-            [Shared(calls.name, Action.ERASED, sorted(str(r["id"]) for r, _ in rows), [])]
-            if rows and self.recipients
+            [Shared(calls.name, Action.ERASED, sorted(str(r["id"]) for r, _ in admitted), [])]
+            if admitted and self.recipients
             else []
         )
-        return TaskResult(operation, len(rows), outcomes, shared=shared)
+        return TaskResult(
+            operation, count, outcomes, shared=shared, searched=searched, candidates=candidates
+        )
 
-    def _access(self, identity: Identity, staging: Path) -> TaskResult:
-        found = self.find(identity)
-        records = found.records[calls.name]
+    def _judged(
+        self, conn: sa.Connection, where: Any, policy: Policy
+    ) -> tuple[list[tuple[dict[str, Any], Path]], list[Candidate]]:
+        """The matching calls the policy admits (with checked audio paths), and the rest."""
+        phones = set(search_values(policy.search, [PHONE], self.region).get(PHONE, []))
+        rows = self._rows(conn, where)
+        matches = [
+            Match(
+                calls.name,
+                str(r["id"]),
+                ((PHONE, r["phone_norm"]),) if r["phone_norm"] in phones else (),
+            )
+            for r, _ in rows
+        ]
+        verdicts = policy.decide(matches)
+        admitted = [row for row, v in zip(rows, verdicts, strict=True) if v is Verdict.ADMIT]
+        candidates = [
+            Candidate(m, v)
+            for m, v in zip(matches, verdicts, strict=True)
+            if v is not Verdict.ADMIT
+        ]
+        return admitted, candidates
+
+    def _access(self, policy: Policy, where: Any, staging: Path) -> TaskResult:
+        with store_errors(self.name), self.engine.connect() as conn:
+            admitted, candidates = self._judged(conn, where, policy)
+        records = [json_row(r, _EXPORT_COLUMNS) for r, _ in admitted]
+        files = [p for _, p in admitted if p.is_file()]
         if not records:
             return TaskResult(
                 Operation.ACCESS,
                 0,
                 [Outcome(calls.name, Action.NOT_FOUND, 0), Outcome("audio", Action.NOT_FOUND, 0)],
+                searched=[PHONE],
+                candidates=candidates,
             )
         write_table(staging, calls.name, records)
         target = staging / "audio"
-        for path in found.files[calls.name]:
+        for path in files:
             dest = target / path.relative_to(self.audio_dir)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
-        copied = len(found.files[calls.name])
+        copied = len(files)
         missing = len(records) - copied
         audio = Outcome(
             "audio",
@@ -244,6 +281,8 @@ class RecordingArchive:
             len(records),
             [Outcome(calls.name, Action.EXPORTED, len(records)), audio],
             collected_from=earliest(r["started_at"] for r in records),
+            searched=[PHONE],
+            candidates=candidates,
         )
 
     def purge(

@@ -2,14 +2,15 @@
 
 SQLAlchemy Core on reflected tables, bound parameters only, on SQLite, PostgreSQL and MariaDB.
 The subject is found through normalised, indexed shadow columns (``match``); child tables
-through their parent's key. Erasure deletes, anonymises or keeps per table; a suppression list
-(keyed hashes) keeps erased addresses from being re-added.
+through their parent's key. Only the rows the core's policy admits are exported, rectified or
+erased (``sql_scan``); erasure deletes, anonymises, keeps or defers per table (``sql_erase``);
+a suppression list (keyed hashes) keeps erased addresses from being re-added.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,29 +20,32 @@ import sqlalchemy as sa
 from dsr.connectors.base import (
     Action,
     Found,
+    IdentifierChange,
+    Match,
     OnChunk,
     Operation,
     Outcome,
+    Policy,
     PurgeReport,
     RetentionRule,
+    Shared,
     TaskResult,
 )
 from dsr.connectors.export import TableWriter, earliest, json_row
 from dsr.connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from dsr.connectors.sql_erase import erase_rows
 from dsr.connectors.sql_purge import naive_utc, purge
+from dsr.connectors.sql_scan import Row, Scanner
 from dsr.connectors.sql_shared import shared_records
 from dsr.connectors.sql_tables import Bound, reflect, search_values, store_errors
 from dsr.connectors.sql_writes import (
     add_suppression,
-    anonymise_where,
-    delete_where,
+    identifier_changes,
     prepare_changes,
     rectify_table,
-    retained_until,
 )
 from dsr.errors import ConfigError, InvalidInput, NotApplicable
 from dsr.identity import (
-    EMAIL,
     Identity,
     normalise_email,
     normalise_value,
@@ -51,7 +55,6 @@ from dsr.identity import (
 
 Rows = dict[str, list[dict[str, Any]]]  # table -> raw rows, only for tables actually searched
 _IN_CHUNK = 1000  # parent keys per IN list when fetching child rows
-SUPPRESSION_REASON = "only a keyed hash of the address is kept, so it is never added again"
 
 
 class SuppressedAddress(InvalidInput):
@@ -186,93 +189,113 @@ class SqlStore:
     def apply(
         self,
         operation: Operation,
-        identity: Identity,
+        policy: Policy,
         *,
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
     ) -> TaskResult:
-        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase); idempotent."""
+        """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the rows
+        ``policy`` admits, and nothing else; idempotent."""
         operation = Operation(operation)
+        if not search_values(policy.search, self.needs, self.region):
+            raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
         if operation is Operation.ACCESS:
-            return self._access(identity, staging)
+            return self._access(policy, staging)
         if operation is Operation.RECTIFY:
             prepared = prepare_changes(changes or {}, self.region)
             with store_errors(self.name), self.engine.begin() as conn:
-                rows = self.search(conn, identity)
-                outcomes = [
-                    o
-                    for spec in self.config.tables
-                    if spec.rectifiable and spec.name in rows
-                    for o in rectify_table(
-                        conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
-                    )
-                ]
+                scan = Scanner(self, conn, policy)
+                rows = scan.collect()
+                outcomes: list[Outcome] = []
+                replaced: list[IdentifierChange] = []
+                for spec in self.config.tables:
+                    if spec.rectifiable and spec.name in rows:
+                        done, updated = rectify_table(
+                            conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
+                        )
+                        outcomes += done
+                        replaced += identifier_changes(spec, updated, prepared)
             shared = shared_records(self.config.tables, rows, operation, prepared, self.region)
-            return TaskResult(
-                operation,
-                sum(map(len, rows.values())),
-                outcomes,
-                self._provided(rows),
-                shared=shared,
-            )
+            return self._result(operation, rows, outcomes, scan, changes=replaced, shared=shared)
         with store_errors(self.name), self.engine.begin() as conn:
-            rows = self.search(conn, identity)
-            outcomes = self._erase(conn, rows, identity, naive_utc(now))
-        shared = shared_records(self.config.tables, rows, operation, {}, self.region)
+            scan = Scanner(self, conn, policy)
+            rows = scan.collect()
+            outcomes, deferred = erase_rows(self, conn, rows, policy, naive_utc(now))
+        kept = {id(r) for _, r in deferred}  # open orders stay: no partner is told of them yet
+        erased = {t: [r for r in found if id(r) not in kept] for t, found in rows.items()}
+        shared = shared_records(self.config.tables, erased, operation, {}, self.region)
+        return self._result(
+            operation,
+            rows,
+            outcomes,
+            scan,
+            deferred=[scan.match(spec, r) for spec, r in deferred],
+            shared=shared,
+        )
+
+    def _result(
+        self,
+        operation: Operation,
+        rows: Rows,
+        outcomes: list[Outcome],
+        scan: Scanner,
+        *,
+        changes: list[IdentifierChange] | None = None,
+        deferred: list[Match] | None = None,
+        shared: list[Shared] | None = None,
+    ) -> TaskResult:
         return TaskResult(
             operation,
             sum(map(len, rows.values())),
             outcomes,
             self._provided(rows),
-            shared=shared,
+            searched=scan.searched_kinds(),
+            candidates=scan.candidates,
+            changes=changes or [],
+            deferred=deferred or [],
+            shared=shared or [],
         )
 
-    def _access(self, identity: Identity, staging: Path) -> TaskResult:
-        """Stream every table's rows straight to the staging files (never all in memory)."""
-        values = search_values(identity, self.needs, self.region)
-        if not values:
-            raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
+    def _access(self, policy: Policy, staging: Path) -> TaskResult:
+        """Stream every admitted row straight to the staging files (never all in memory)."""
         tables = self.tables()
-        parents = {t.parent.table for t in self.config.tables if t.parent is not None}
         keys: dict[str, list[Any]] = {}
         outcomes: list[Outcome] = []
         provided = Identity()
         collected: list[Any] = []
         with store_errors(self.name), self.engine.connect() as conn:
-            streaming = conn.execution_options(stream_results=True, yield_per=1000)
+            scan = Scanner(self, conn, policy)
+            accounts = scan.accounts()
             for spec in self.config.tables:
                 bound = tables[spec.name]
-                if spec.parent is None:
-                    clause = bound.match_clause(values)
-                    if clause is None:
+                rows: Iterable[Row]
+                if spec.parent is None and spec.provides:
+                    if spec.name not in accounts:
                         continue  # not searchable with these identifiers: not claimed as empty
-                    selects = [sa.select(bound.table).where(clause).order_by(bound.key)]
+                    rows = accounts[spec.name]
+                elif spec.parent is None:
+                    found = scan.top_level(spec, stream=True)
+                    if found is None:
+                        continue
+                    rows = (row for row, _ in found)
                 elif spec.parent.table in keys:
-                    fk, pk = bound.col(spec.parent.column), keys[spec.parent.table]
-                    selects = [
-                        sa.select(bound.table)
-                        .where(fk.in_(pk[i : i + _IN_CHUNK]))
-                        .order_by(bound.key)
-                        for i in range(0, len(pk), _IN_CHUNK)
-                    ]
+                    rows = scan.children(spec, keys[spec.parent.table], stream=True)
                 else:
                     continue
                 columns = bound.export_columns()
-                own_keys = keys.setdefault(spec.name, []) if spec.name in parents else None
+                own_keys = keys.setdefault(spec.name, []) if spec.name in scan.parents else None
                 first: Any = None
                 with TableWriter(staging, spec.name, list(columns)) as writer:
-                    for stmt in selects:
-                        for row in streaming.execute(stmt):
-                            m = row._mapping
-                            writer.write(json_row(m, columns))
-                            if own_keys is not None:
-                                own_keys.append(m[spec.key])
-                            for kind, column in spec.provides.items():
-                                provided.add(kind, [normalise_value(kind, m[column], self.region)])
-                            if spec.collected_at and m[spec.collected_at] is not None:
-                                value = json_row(m, [spec.collected_at])[spec.collected_at]
-                                first = value if first is None else min(first, value)
+                    for m in rows:
+                        writer.write(json_row(m, columns))
+                        if own_keys is not None:
+                            own_keys.append(m[spec.key])
+                        for kind, column in spec.provides.items():
+                            provided.add(kind, [normalise_value(kind, m[column], self.region)])
+                        if spec.collected_at and m[spec.collected_at] is not None:
+                            value = json_row(m, [spec.collected_at])[spec.collected_at]
+                            first = value if first is None else min(first, value)
                 outcomes.append(
                     Outcome(spec.name, Action.EXPORTED, writer.count)
                     if writer.count
@@ -285,69 +308,9 @@ class SqlStore:
             outcomes,
             provided,
             collected_from=earliest(collected),
+            searched=scan.searched_kinds(),
+            candidates=scan.candidates,
         )
-
-    def _basis(self, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
-        """Legal basis and retention end for a table's kept rows (a child inherits its parent's)."""
-        erase = spec.erase
-        until = None
-        if erase.retention is not None:
-            latest = max(
-                (
-                    r[erase.retention.source]
-                    for r in rows.get(spec.name, [])
-                    if r[erase.retention.source] is not None
-                ),
-                default=None,
-            )
-            until = retained_until(latest, erase.retention)
-        if spec.parent is not None and (erase.legal_basis is None or until is None):
-            parent = next(t for t in self.config.tables if t.name == spec.parent.table)
-            p_basis, p_until = self._basis(parent, rows)
-            return erase.legal_basis or p_basis, until or p_until
-        return erase.legal_basis, until
-
-    def _erase(
-        self, conn: sa.Connection, rows: Rows, identity: Identity, now: datetime
-    ) -> list[Outcome]:
-        tables = self.tables()
-        by_table: dict[str, Outcome] = {}
-        # Children first: a parent's rows may not go while rows still point at them.
-        for spec in reversed(self.config.tables):
-            if spec.name not in rows:
-                continue
-            found = rows[spec.name]
-            bound = tables[spec.name]
-            pred = bound.key.in_([r[spec.key] for r in found])
-            basis, until = self._basis(spec, rows)
-            if not found:
-                by_table[spec.name] = Outcome(spec.name, Action.NOT_FOUND, 0)
-            elif spec.erase.mode == "delete":
-                by_table[spec.name] = Outcome(
-                    spec.name, Action.ERASED, delete_where(conn, bound, pred)
-                )
-            elif spec.erase.mode == "anonymise":
-                count = anonymise_where(conn, bound, pred, self.secret_key)
-                by_table[spec.name] = Outcome(
-                    spec.name, Action.ANONYMISED, count, legal_basis=basis, retained_until=until
-                )
-            else:
-                by_table[spec.name] = Outcome(
-                    spec.name, Action.RETAINED, len(found), legal_basis=basis, retained_until=until
-                )
-        outcomes = [by_table[t.name] for t in self.config.tables if t.name in by_table]
-        emails = set(identity.get(EMAIL))
-        for spec in self.config.tables:
-            if column := spec.match.get(EMAIL):
-                emails.update(r[column] for r in rows.get(spec.name, []) if r[column])
-        added = self.suppress(conn, emails, now=now, reason="erasure")
-        if added and self.config.suppression is not None:
-            outcomes.append(
-                Outcome(
-                    self.config.suppression.table, Action.RETAINED, added, reason=SUPPRESSION_REASON
-                )
-            )
-        return outcomes
 
     # -- suppression ------------------------------------------------------------------------
 

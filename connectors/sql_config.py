@@ -50,6 +50,15 @@ class HistoricalWhen(_Strict):
     reason: str | None = None
 
 
+class DeferWhen(_Strict):
+    """Rows whose ``column`` holds one of ``values`` are still needed (an order not yet
+    delivered): erasure defers them, and a later run (the retention sweep) finishes them."""
+
+    column: str
+    values: list[str] = Field(alias="in", min_length=1)
+    reason: str = "still needed"
+
+
 class Parent(_Strict):
     """A child table reached through ``column``, which holds its parent's key."""
 
@@ -111,9 +120,15 @@ class TableSpec(_Strict):
     derived: dict[str, Derived] = Field(default_factory=dict)
     rectifiable: dict[str, str] = Field(default_factory=dict)
     historical_when: HistoricalWhen | None = None
+    defer_when: DeferWhen | None = None
     parent: Parent | None = None
     collected_at: str | None = None
     shared: SharedSpec | None = None
+    # Account identifiers the rows carry (kinds from ``match``). "any": the row is the
+    # subject's when any of them is; "first": only the first one that holds a value names the
+    # row's account (an order's customer id; its e-mail only for a guest order without one).
+    owner: list[Kind] = Field(default_factory=list)
+    owner_rule: Literal["any", "first"] = "any"
     erase: Erase
 
     @field_validator("match", "provides")
@@ -130,7 +145,7 @@ class TableSpec(_Strict):
     def _top_level_or_child(self) -> TableSpec:
         if self.parent is None and not self.match:
             raise ValueError("a table without 'parent' needs 'match' (how the subject is found)")
-        if self.parent is not None and (self.match or self.provides):
+        if self.parent is not None and (self.match or self.provides or self.owner):
             raise ValueError("a child table ('parent') is found through its parent, not 'match'")
         if self.shared is not None:
             if self.parent is not None:
@@ -139,6 +154,11 @@ class TableSpec(_Strict):
             unknown = sorted(set(self.shared.fields or []) - known)
             if unknown:
                 raise ValueError(f"shared.fields: unknown field {', '.join(unknown)}")
+        unmatched = [k for k in self.owner if k not in self.match]
+        if unmatched:
+            raise ValueError(f"owner kind {', '.join(unmatched)} is not one of 'match'")
+        if self.defer_when is not None and self.erase.mode == "keep":
+            raise ValueError("defer_when needs erase mode delete or anonymise")
         return self
 
     @property
@@ -160,6 +180,7 @@ class TableSpec(_Strict):
             self.shared and self.shared.reference,
             self.parent and self.parent.column,
             self.historical_when and self.historical_when.column,
+            self.defer_when and self.defer_when.column,
             self.erase.retention and self.erase.retention.source,
         ):
             if extra:

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsr.connectors.base import Action, Outcome
-from dsr.connectors.sql_config import Retention
+from dsr.connectors.base import Action, IdentifierChange, Outcome
+from dsr.connectors.sql_config import Retention, TableSpec
+from dsr.connectors.sql_scan import owner_of
 from dsr.connectors.sql_tables import REDACTED, Bound
 from dsr.errors import InvalidInput
 from dsr.identity import (
@@ -181,16 +182,18 @@ def rectify_table(
     rows: list[dict[str, Any]],
     changes: dict[str, str],
     region: str,
-) -> list[Outcome]:
-    """Write the changes this table holds to its current rows; history and absences reported."""
+) -> tuple[list[Outcome], list[dict[str, Any]]]:
+    """Write the changes this table holds to its current rows; history and absences reported.
+
+    Also the rows as they were before the update (for the identity history)."""
     spec = bound.spec
     fields = {f: c for f, c in spec.rectifiable.items() if f in changes}
     absent = sorted(set(changes) - set(fields))
     note = f"not held in this store: {', '.join(absent)}" if absent else None
     if not rows:
-        return [Outcome(bound.name, Action.NOT_FOUND, 0)]
+        return [Outcome(bound.name, Action.NOT_FOUND, 0)], []
     if not fields:
-        return [Outcome(bound.name, Action.UNCHANGED, len(rows), reason=note)]
+        return [Outcome(bound.name, Action.UNCHANGED, len(rows), reason=note)], []
     outcomes: list[Outcome] = []
     current = rows
     if (hist := spec.historical_when) is not None:
@@ -203,7 +206,7 @@ def rectify_table(
             )
             outcomes.append(Outcome(bound.name, Action.HISTORICAL, len(past), reason=reason))
     if not current:
-        return outcomes
+        return outcomes, []
     changed = sorted(
         {f for r in current for f, c in fields.items() if _current(f, r[c], region) != changes[f]}
     )
@@ -211,7 +214,7 @@ def rectify_table(
     if not stale:
         reason = "value already current" + (f"; {note}" if note else "")
         outcomes.append(Outcome(bound.name, Action.UNCHANGED, len(current), reason=reason))
-        return outcomes
+        return outcomes, []
     values: dict[str, Any] = {}
     for field, column in fields.items():
         length = getattr(bound.col(column).type, "length", None)
@@ -223,4 +226,29 @@ def rectify_table(
             values[column] = normalise_value(derived.kind, values[derived.source], region)
     conn.execute(sa.update(bound.table).where(bound.key.in_(stale)).values(values))
     outcomes.append(Outcome(bound.name, Action.UPDATED, len(stale), reason=note, fields=changed))
-    return outcomes
+    wanted = set(stale)
+    return outcomes, [r for r in current if r[spec.key] in wanted]
+
+
+def identifier_changes(
+    spec: TableSpec, updated: list[dict[str, Any]], changes: dict[str, str]
+) -> list[IdentifierChange]:
+    """Identifiers (e-mail, phone) a rectify replaced in ``updated`` rows, read from their
+    normalised ``match`` columns, with each row's account identifiers after the change."""
+    out: list[IdentifierChange] = []
+    for row in updated:
+        account = []
+        for kind, value in owner_of(spec, row):
+            account.append((kind, changes.get(kind, value) if kind in spec.rectifiable else value))
+        for kind in (EMAIL, PHONE):
+            column = spec.match.get(kind)
+            if kind not in changes or kind not in spec.rectifiable or column is None:
+                continue
+            old = row[column]
+            if old is not None and str(old) != changes[kind]:
+                out.append(
+                    IdentifierChange(
+                        spec.name, str(row[spec.key]), kind, str(old), changes[kind], tuple(account)
+                    )
+                )
+    return out

@@ -54,3 +54,7 @@ class PermissionDenied(DsrError):
 
 class StateConflict(DsrError):
     """The request is not in a state that allows this action."""
+
+
+class Gone(DsrError):
+    """It existed and was removed on purpose (an erasure took an export with it): HTTP 410."""

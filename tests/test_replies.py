@@ -392,7 +392,7 @@ def test_erase_certificate_lists_anonymised_orders_and_a_deferred_store(tmp_path
 
 
 def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) -> None:
-    """The English certificate shows a legal-hold DEFERRED outcome with its reason."""
+    """The English certificate shows a DEFERRED outcome (hold or open order) with its reason."""
     stores = _erase_stores()
     stores[3] = _store("recordings", "done", _result(Operation.ERASE, [
         Outcome("calls", Action.DEFERRED, 2, reason="contract dispute TC-2026-07")]))  # fmt: skip
@@ -403,7 +403,7 @@ def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) ->
     text, _ = _bodies(msg)
     assert "table orders: anonymised 2 records" in text
     assert "Retention ends on 31 December 2035" in text
-    assert "table calls: deferred, 2 records not yet erased because of a legal hold" in text
+    assert "table calls: deferred, 2 records not yet erased" in text
     assert "reason: contract dispute TC-2026-07" in text
     assert "suppression list" in text and "nothing changed" not in text
 
@@ -508,3 +508,47 @@ def test_bundle_streams_a_large_store_file(tmp_path: Path) -> None:
     assert peak < 20 * 1024 * 1024
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("recordings/audio/long.wav").file_size == 50 * 1024 * 1024
+
+
+def test_certificate_says_what_was_searched_left_out_and_removed() -> None:
+    """The certificate lists the identifiers searched (masked, with provenance), per store the
+    kinds it was searched by and the records left out with the reason, the earlier exports
+    deleted, and that unproven identifiers find nothing on their own; in vi and en."""
+    from dsr.core.replies import IdentifierView
+
+    idents = [
+        IdentifierView("email", "verified", "ng***@example.com"),
+        IdentifierView("phone", "former", "+84 9** *** 678"),
+        IdentifierView("customer_id", "derived", "KH****01"),
+    ]
+    stores = _erase_stores()
+    result = _result(Operation.ERASE, [Outcome("calls", Action.ERASED, 2)])
+    result["searched"] = ["phone"]
+    stores[3] = _store("recordings", "done", result)
+    stores[3].excluded = [("shared_identifier", 1)]
+    expected = {
+        "vi": ("+84 9** *** 678 (thông tin cũ của tài khoản bạn)", "tìm theo số điện thoại",
+               "1 bản ghi không được đưa vào (chỉ khớp với thông tin mà một tài khoản khác",
+               "2 bản xuất dữ liệu trước đây", "chưa được xác minh (số điện thoại)"),
+        "en": ("+84 9** *** 678 (a former detail of your account)", "searched by phone number",
+               "1 record not included (found only through a detail another account also uses)",
+               "2 earlier exports of your data", "not verified (phone number)"),
+    }  # fmt: skip
+    for lang, needles in expected.items():
+        ctx = _ctx("erase", lang, identifiers=idents, unproven=["phone"], exports_removed=2)
+        text, html = _bodies(render_reply(ctx, stores, settings=_settings()))
+        for needle in needles:
+            assert needle in text, (lang, needle)
+        assert "ng***@example.com" in html and "nguyen" not in text.casefold()
+
+
+def test_ops_alert_for_review_shows_no_identifier() -> None:
+    """The needs_review alert to ops names the command, never an identifier or a count left out."""
+    from dsr.core.replies import IdentifierView
+
+    ctx = _ctx("erase", identifiers=[IdentifierView("email", "verified", "ng***@example.com")])
+    stores = _erase_stores()
+    stores[0].excluded = [("other_account", 1)]
+    text, html = _bodies(render_ops_alert(ctx, stores, "needs_review"))
+    assert f"dsr review {REQUEST_ID}" in text
+    assert "ng***" not in text + html and "other_account" not in text

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from dsr.core import audit
 from dsr.core.db import get_engine
-from dsr.core.models import Alert, AuditEvent, PurgeRun, Request
+from dsr.core.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Request
 from dsr.core.runtime import Runtime
 from dsr.identity import EMAIL, PHONE, Identity
 
@@ -122,13 +122,32 @@ def check(
 
 
 def _residue(rt: Runtime, erased: list[Request]) -> int:
+    """Records still found by an erased subject's e-mail and phone, except those the erasure
+    deferred on purpose (an open order, and the rows kept with it): those are reported to the
+    subject and finished by the retention sweep."""
+    with Session(get_engine(rt.db_url)) as session:
+        kept = {
+            (d.request_id, d.connector, d.table_name, d.record_key)
+            for d in session.exec(
+                select(ErasureDeferral).where(col(ErasureDeferral.done_at).is_(None))
+            )
+        }
     found = 0
     for request in erased:
         identity = Identity()
         identity.add(EMAIL, [request.email])
         identity.add(PHONE, [request.phone])
-        for connector in rt.connectors.values():
-            found += connector.find(identity).count
+        for name, connector in rt.connectors.items():
+            tables = {t.name: t for t in getattr(getattr(connector, "config", None), "tables", [])}
+            for table, rows in connector.find(identity).records.items():
+                spec = tables.get(table)
+                for row in rows:
+                    if spec is not None and spec.parent is not None:
+                        ref = (request.id, name, spec.parent.table, str(row[spec.parent.column]))
+                    else:
+                        key = spec.key if spec is not None else "id"
+                        ref = (request.id, name, table, str(row.get(key)))
+                    found += ref not in kept
     return found
 
 

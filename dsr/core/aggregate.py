@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from dsr.core import (
     alerts,
+    artefacts,
     audit,
     bundle,
     messages,
@@ -21,7 +22,7 @@ from dsr.core import (
     storage,
 )
 from dsr.core.models import Outbox, Request, RequestKind, RequestStatus, TaskStatus
-from dsr.core.reports import store_reports
+from dsr.core.reports import reply_identity, store_reports
 from dsr.core.runtime import Runtime
 from dsr.errors import NotFound
 
@@ -82,6 +83,9 @@ def _queue_reply(
     told: list[replies.NoticeView],
 ) -> Outbox:
     ctx = messages.context(request, rt.settings)
+    reply_identity(session, ctx, request)
+    if request.kind == RequestKind.ERASE:
+        ctx.exports_removed = artefacts.removed_by(session, request.id)  # at fan-in
     built = None
     if request.kind == RequestKind.ACCESS:
         export_dir = rt.settings.resolved_export_dir

@@ -85,7 +85,11 @@ def seal(session: Session, *, limit: int = 5000) -> int:
     two scheduler leaders in a split second cannot fork the chain.
     """
     if session.get_bind().dialect.name == "postgresql":
-        got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK})
+        # Keyed by schema too: ledgers in other schemas of the same database seal on their own.
+        got = session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
+            {"k": SEALER_LOCK},
+        )
         if not got.scalar():
             return 0
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from dsr.core import audit, steps, subjects
+from dsr.core import assurance, audit, steps, subjects
 from dsr.core.db import changed
 from dsr.core.models import (
     TERMINAL_TASK,
@@ -52,6 +52,8 @@ def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]
                 request_id=request_id,
                 connectors=sorted(rt.connectors),
             )
+            # What the accounts it proves were known by before a rectify is searched too.
+            assurance.expand_former(session, rt, request_id)
     elif request.status != RequestStatus.IN_PROGRESS:
         return []  # a duplicate message for a request that has moved on
     existing = {t.connector for t in tasks_of(session, request_id)}

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from dsr.connectors.registry import rectifiable_fields
-from dsr.core import audit, complaints, deadlines, steps, subjects, verification
-from dsr.core.models import LANGUAGES, Request, RequestKind, RequestStatus, utcnow
+from dsr.core import audit, complaints, deadlines, identifiers, steps, subjects, verification
+from dsr.core.models import LANGUAGES, Provenance, Request, RequestKind, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput
 from dsr.identity import (
@@ -119,6 +119,16 @@ def submit(
     )
     session.add(request)
     session.flush()
+    # Provenance: staff vouch for everything on the submission; otherwise nothing is proven
+    # until the one-time code comes back (and then only the address it went to).
+    identifiers.add(
+        session,
+        rt.settings.secret_key,
+        request.id,
+        [(k, v) for k, v in ((EMAIL, sub.email), (PHONE, sub.phone), (NAME, sub.name)) if v],
+        Provenance.VERIFIED if sub.verified else Provenance.ASSERTED,
+        f"staff:{sub.by}" if sub.verified else "submission",
+    )
     audit.record(
         session,
         actor=sub.by or "subject",

@@ -318,3 +318,116 @@ class Deployment(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     fingerprint: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False)
+
+
+class Provenance(StrEnum):
+    """Where an identifier on a request came from (what it proves)."""
+
+    VERIFIED = "verified"  # the address the one-time code went to, or vouched for by staff
+    DERIVED = "derived"  # read from a record already in scope
+    FORMER = "former"  # an identifier an in-scope account had before a rectify changed it
+    ASSERTED = "asserted"  # typed in, not proven
+
+
+TRUSTED = (Provenance.VERIFIED, Provenance.DERIVED, Provenance.FORMER)
+
+
+class RequestIdentifier(SQLModel, table=True):
+    """One identifier a request searches by, with its provenance.
+
+    ``value_hash`` (keyed) names the identifier for good; ``value`` is set to NULL once the
+    subject is erased, leaving only ``masked`` for display.
+    """
+
+    __tablename__ = "request_identifiers"
+    __table_args__ = (UniqueConstraint("request_id", "kind", "value_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    kind: str = Field(max_length=16)
+    value: str | None = Field(default=None, max_length=320)
+    value_hash: str = Field(max_length=64, index=True)
+    masked: str = Field(max_length=120)
+    provenance: str = Field(max_length=16)
+    source: str = Field(max_length=120)
+    created_at: datetime = _ts(nullable=False)
+
+
+class CandidateDecision(StrEnum):
+    INCLUDED = "included"
+    EXCLUDED = "excluded"
+
+
+class RequestCandidate(SQLModel, table=True):
+    """A record a search hit that the scope policy did not admit: it waits for staff.
+
+    ``matched`` lists the identifiers that hit it as ``{"kind", "hash", "masked"}``, never raw
+    values; ``trusted_match`` says a proven identifier hit it (the reply may then count it).
+    """
+
+    __tablename__ = "request_candidates"
+    __table_args__ = (UniqueConstraint("request_id", "connector", "table_name", "record_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    connector: str = Field(max_length=64)
+    table_name: str = Field(max_length=64)
+    record_key: str = Field(max_length=200)
+    reason: str = Field(max_length=32)
+    matched: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    trusted_match: bool = False
+    decision: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=120)
+    decided_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False)
+
+
+class IdentityHistory(SQLModel, table=True):
+    """A former identifier of an account: ``kind``/``value`` was replaced by a rectify on the
+    record; ``link_kind``/``link_value`` is one of that account's identifiers after the change
+    (one row per link). Erased with the subject."""
+
+    __tablename__ = "identity_history"
+    __table_args__ = (Index("ix_identity_history_link", "link_kind", "link_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    value: str = Field(max_length=320)
+    link_kind: str = Field(max_length=16)
+    link_value: str = Field(max_length=320)
+    connector: str = Field(max_length=64)
+    table_name: str = Field(max_length=64)
+    record_key: str = Field(max_length=200)
+    request_id: str = Field(max_length=32)
+    changed_at: datetime = _ts(nullable=False)
+
+
+class ExportRevocation(SQLModel, table=True):
+    """An earlier request whose export files an erasure removed: its links answer 410 Gone."""
+
+    __tablename__ = "export_revocations"
+
+    request_id: str = Field(primary_key=True, max_length=32)
+    erased_by: str = Field(max_length=32, index=True)
+    files: int = 0
+    revoked_at: datetime = _ts(nullable=False)
+
+
+class ErasureDeferral(SQLModel, table=True):
+    """A record an erasure admitted but had to keep for now (an open order); ``search`` holds
+    the identifiers that find it again, kept only until the deferral is done."""
+
+    __tablename__ = "erasure_deferrals"
+    __table_args__ = (UniqueConstraint("request_id", "connector", "table_name", "record_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    connector: str = Field(max_length=64, index=True)
+    table_name: str = Field(max_length=64)
+    record_key: str = Field(max_length=200)
+    reason: str = Field(max_length=500)
+    search: list[list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _ts(nullable=False)
+    done_at: datetime | None = _ts(nullable=True)

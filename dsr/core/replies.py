@@ -46,6 +46,18 @@ class StoreReport:
     recipients: list[str]  # third parties that received this store's data
     staging: Path | None  # folder with this connector's export files (access only)
     reason: str | None = None  # why skipped / deferred (e.g. legal hold reason)
+    # Records not included, hit by a proven identifier: (reason, count); reasons as
+    # candidates.EXPLANATIONS (other_account, shared_identifier, excluded by staff).
+    excluded: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class IdentifierView:
+    """One identifier the request searched by, as the subject may see it (masked)."""
+
+    kind: str
+    provenance: str
+    value: str
 
 
 @dataclass
@@ -60,6 +72,9 @@ class ReplyContext:
     due_at: datetime
     changes: dict[str, str]  # rectify only: field -> new value
     subject_name: str | None = None
+    identifiers: list[IdentifierView] = field(default_factory=list)  # what was searched by
+    unproven: list[str] = field(default_factory=list)  # kinds given but not proven
+    exports_removed: int = 0  # erase: earlier exports deleted and their links revoked
 
 
 @dataclass
@@ -87,6 +102,8 @@ class StoreView:
     records: int
     collected_from: str | None
     outcomes: list[OutcomeView]
+    searched: list[str] = field(default_factory=list)  # identifier kinds it was searched by
+    excluded: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -218,6 +235,8 @@ def store_views(stores: list[StoreReport], lang: str) -> list[StoreView]:
                 records=int(result.get("records") or 0),
                 collected_from=result.get("collected_from"),
                 outcomes=outcomes,
+                searched=list(result.get("searched") or []),
+                excluded=list(store.excluded),
             )
         )
     return views
@@ -339,6 +358,7 @@ def _ops_stores(stores: list[StoreReport], lang: str) -> list[StoreView]:
         view.recipients = []
         view.collected_from = None
         view.outcomes = [OutcomeView(o.table, o.action, o.count) for o in view.outcomes]
+        view.excluded = []
     return views
 
 

@@ -27,7 +27,7 @@ from sqlmodel import col, select
 
 from dsr import yamlconfig
 from dsr.connectors.base import Connector, PurgeReport, RetentionRule
-from dsr.core import audit, holds
+from dsr.core import audit, deferrals, holds
 from dsr.core.db import session_scope
 from dsr.core.models import PurgeRun, utcnow
 from dsr.core.progress import Progress, Report, ignore
@@ -191,6 +191,9 @@ def sweep(
         raise
     status = "finished" if all(r.done for r in reports) else "incomplete"
     _update_run(rt, run_id, reports, status, by=by)
+    if not dry_run:
+        # Erasures deferred while a record was still needed (an open order) finish here.
+        deferrals.complete(rt, connector, now=now)
     return reports
 
 

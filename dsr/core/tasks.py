@@ -8,17 +8,28 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, update
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import alerts, audit, dispatch, paths, steps, storage, subjects, undeliverable
+from dsr.core import (
+    alerts,
+    assurance,
+    audit,
+    candidates,
+    dispatch,
+    paths,
+    steps,
+    storage,
+    subjects,
+    undeliverable,
+)
 from dsr.core.db import UnitOfWork, changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
     TERMINAL_TASK,
     ConnectorTask,
     Request,
+    RequestCandidate,
     RequestKind,
     RequestStatus,
     TaskStatus,
@@ -26,8 +37,8 @@ from dsr.core.models import (
 )
 from dsr.core.reports import store_reports
 from dsr.core.runtime import Runtime
+from dsr.core.scope import Scope
 from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound, StateConflict
-from dsr.identity import Identity
 
 
 def _claim(session: Session, rt: Runtime, task_id: str) -> bool:
@@ -109,7 +120,7 @@ class Work:
     request_id: str
     connector: str
     operation: Operation
-    identity: Identity
+    scope: Scope  # the core's policy: which records the store may act on
     changes: dict[str, str]
     staging: Path
 
@@ -138,8 +149,8 @@ def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step
         return []  # another worker holds a fresh claim on it
     request = session.get(Request, task.request_id)
     assert request is not None
-    identity = Identity.from_json(request.identity)
-    hold = matching_hold(session, identity, task.connector)
+    scope = assurance.policy(session, request, task.connector)
+    hold = matching_hold(session, scope.search, task.connector)
     if request.kind == RequestKind.ERASE and hold is not None:
         _finish(
             session,
@@ -154,7 +165,7 @@ def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step
         request_id=request.id,
         connector=task.connector,
         operation=Operation(request.kind),
-        identity=identity,
+        scope=scope,
         changes=dict(request.changes or {}),
         staging=paths.staging(rt.settings.resolved_export_dir, request.id, task.connector),
     )
@@ -165,7 +176,7 @@ def work(rt: Runtime, todo: Work) -> Done:
     try:
         try:
             result = rt.connectors[todo.connector].apply(
-                todo.operation, todo.identity, staging=todo.staging, changes=todo.changes
+                todo.operation, todo.scope, staging=todo.staging, changes=todo.changes
             )
         except BaseException:
             storage.remove_tree(todo.staging)  # half-written: never bundled, never filling a disk
@@ -205,22 +216,19 @@ def record(session: Session, rt: Runtime, todo: Work, done: Done) -> list[steps.
             )
         return []
     task = session.get(ConnectorTask, todo.task_id)
-    assert task is not None
+    request = session.get(Request, todo.request_id)
+    assert task is not None and request is not None
     result = done.result
-    if result is not None and todo.operation is Operation.ERASE and result.records == 0:
-        request = session.get(Request, todo.request_id)
-        assert request is not None
+    if result is None:
+        # ``task.result`` holds what earlier runs did (retry, review): keep it for the reply.
+        _finish(session, task, done.status, result=task.result, error=done.error)
+        return [steps.advance(todo.request_id)]
+    if todo.operation is Operation.ERASE and result.records == 0:
         result = subjects.already_erased(session, request, todo.connector, result)
-    finished = _finish(
-        session,
-        task,
-        done.status,
-        result=result.to_json() if result else None,
-        records=result.records if result else 0,
-        error=done.error,
-    )
-    if finished and result is not None:
-        _expand_identity(session, todo.request_id, result.provides)
+    # Only what the policy admitted was touched; a re-run (retry, review) adds to before.
+    merged = assurance.merge(request.kind, task.result, result.to_json())
+    if _finish(session, task, TaskStatus.DONE, result=merged, records=merged["records"]):
+        assurance.learn(session, rt, request, todo.connector, todo.scope, result)
     return [steps.advance(todo.request_id)]
 
 
@@ -248,30 +256,12 @@ def _one_line(err: BaseException) -> str:
     return str(err)[:500] if isinstance(err, DsrError) else type(err).__name__
 
 
-def _expand_identity(session: Session, request_id: str, provides: Identity) -> None:
-    if not provides.values:
-        return
-    request = session.exec(
-        sa_select(Request)
-        .where(  # type: ignore[call-overload]
-            col(Request.id) == request_id
-        )
-        .with_for_update()
-    ).scalar_one()
-    identity = Identity.from_json(request.identity)
-    before = identity.to_json()
-    identity.merge(provides)
-    if identity.to_json() != before:
-        request.identity = identity.to_json()
-        session.add(request)
-
-
 def fail(session: Session, task_id: str, reason: str) -> list[steps.Step]:
     """The retry budget is spent: the task failed for good, so fan-in can still finish."""
     task = session.get(ConnectorTask, task_id)
     if task is None:
         return []
-    _finish(session, task, TaskStatus.FAILED, error=reason[:500])
+    _finish(session, task, TaskStatus.FAILED, result=task.result, error=reason[:500])
     return [steps.advance(task.request_id)]
 
 
@@ -308,10 +298,36 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
             stores=reports,
             connectors=[r.connector for r in reports if r.status == TaskStatus.FAILED],
         )
+    undecided = exists().where(
+        col(RequestCandidate.request_id) == request_id, col(RequestCandidate.decision).is_(None)
+    )
+    if changed(
+        session,
+        base.where(~failed, undecided).values(status=RequestStatus.NEEDS_REVIEW, updated_at=now),
+    ):
+        # Records whose owner is uncertain: the reply waits for a staff decision (dsr review).
+        request = session.get(Request, request_id)
+        assert request is not None
+        session.refresh(request)
+        audit.record(session, actor="system", action="needs_review", request_id=request_id)
+        reports = store_reports(session, rt, request)
+        decided = sum(1 for c in candidates.of(session, request_id) if c.decision is not None)
+        return subjects.waiting(session, request) + alerts.raise_alert(
+            session,
+            rt.settings,
+            reason="needs_review",
+            request=request,
+            occasion=f"after-{decided}",
+            stores=reports,
+        )
     if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
         request = session.get(Request, request_id)
         assert request is not None
+        if request.kind == RequestKind.ERASE:
+            # Every store has erased (once: this UPDATE has one winner): what we made of the
+            # data goes too, before the reply waits on any third party's notice.
+            assurance.complete_erasure(session, rt, request)
         return [steps.aggregate(request_id), *subjects.waiting(session, request)]
     return []
 
@@ -332,7 +348,8 @@ def retry(session: Session, rt: Runtime, request_id: str, *, by: str) -> list[st
     for t in tasks:
         # Later stages ran with an identity the failed store could not expand: run them again.
         if t.status == TaskStatus.FAILED or (first is not None and t.stage > first):
-            t.status, t.error, t.result, t.records = TaskStatus.PENDING, None, None, 0
+            t.status, t.error, t.records = TaskStatus.PENDING, None, 0
+            t.result = assurance.stash(t.result)
             t.updated_at = now
             session.add(t)
     request.status, request.attention, request.updated_at = RequestStatus.IN_PROGRESS, None, now

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from dsr.core import audit, messages, steps
+from dsr.core import audit, identifiers, messages, steps
 from dsr.core.db import changed
-from dsr.core.models import Request, RequestStatus, utcnow
+from dsr.core.models import Provenance, Request, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput, NotFound, StateConflict
+from dsr.identity import EMAIL
 
 
 def _code_hash(secret: str, request_id: str, code: str) -> str:
@@ -57,6 +58,7 @@ def mark_verified(session: Session, request: Request, *, by: str) -> list[steps.
     request.verified_by = by
     request.updated_at = now
     session.add(request)
+    identifiers.vouch_all(session, request.id, source=f"staff:{by}")
     audit.record(session, actor=by, action="verified_by_staff", request_id=request.id)
     return [steps.dispatch(request.id)]
 
@@ -113,5 +115,14 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
     )
     if not won:
         raise StateConflict(f"request {request_id} was verified concurrently")
+    # The code proves control of the address it went to, and nothing else on the request.
+    identifiers.add(
+        session,
+        rt.settings.secret_key,
+        request.id,
+        [(EMAIL, request.email)],
+        Provenance.VERIFIED,
+        "code",
+    )
     audit.record(session, actor="subject", action="verified", request_id=request.id)
     return Verdict([steps.dispatch(request.id)])

@@ -8,7 +8,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from dsr.core.models import ConnectorTask, Notice, Outbox, Request
+from dsr.core import candidates, identifiers
+from dsr.core.models import (
+    ConnectorTask,
+    Notice,
+    Outbox,
+    Request,
+    RequestCandidate,
+    RequestIdentifier,
+)
 from dsr.core.outbox import REPLY
 
 
@@ -21,12 +29,26 @@ def request_json(session: Session, request: Request) -> dict[str, Any]:
 
 
 def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[str, Any]]:
-    """Many requests in four queries, not three more per request (``dsr list``, the API)."""
+    """Many requests in six queries, not five more per request (``dsr list``, the API)."""
     ids = [r.id for r in requests]
     tasks: dict[str, list[ConnectorTask]] = {i: [] for i in ids}
     notices: dict[str, list[Notice]] = {i: [] for i in ids}
+    idents: dict[str, list[RequestIdentifier]] = {i: [] for i in ids}
+    found: dict[str, list[RequestCandidate]] = {i: [] for i in ids}
     replies: dict[str | None, Outbox] = {}
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for ident in session.exec(
+            select(RequestIdentifier)
+            .where(col(RequestIdentifier.request_id).in_(chunk))
+            .order_by(col(RequestIdentifier.id))
+        ):
+            idents[ident.request_id].append(ident)
+        for cand in session.exec(
+            select(RequestCandidate)
+            .where(col(RequestCandidate.request_id).in_(chunk))
+            .order_by(col(RequestCandidate.id))
+        ):
+            found[cand.request_id].append(cand)
         for task in session.exec(
             select(ConnectorTask)
             .where(col(ConnectorTask.request_id).in_(chunk))
@@ -43,7 +65,10 @@ def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[st
                 select(Outbox).where(col(Outbox.request_id).in_(chunk), Outbox.purpose == REPLY)
             )
         )
-    return [_shape(r, tasks[r.id], replies.get(r.id), notices[r.id]) for r in requests]
+    return [
+        _shape(r, tasks[r.id], replies.get(r.id), notices[r.id], idents[r.id], found[r.id])
+        for r in requests
+    ]
 
 
 def notice_json(n: Notice) -> dict[str, Any]:
@@ -63,7 +88,12 @@ def notice_json(n: Notice) -> dict[str, Any]:
 
 
 def _shape(
-    request: Request, tasks: list[ConnectorTask], reply: Outbox | None, notices: list[Notice]
+    request: Request,
+    tasks: list[ConnectorTask],
+    reply: Outbox | None,
+    notices: list[Notice],
+    idents: list[RequestIdentifier],
+    found: list[RequestCandidate],
 ) -> dict[str, Any]:
     return {
         "id": request.id,
@@ -80,6 +110,8 @@ def _shape(
         "verified_by": request.verified_by,
         "late": request.late,
         "attention": request.attention,
+        "identifiers": identifiers.view(identifiers.strongest_first(idents)),
+        "candidates": candidates.view(found),
         "tasks": [
             {
                 "connector": t.connector,

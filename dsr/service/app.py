@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from dsr.core import (
     apikeys,
+    artefacts,
     audit,
     complaints,
     holds,
@@ -27,6 +28,7 @@ from dsr.core import (
     paths,
     redrive,
     retention,
+    review,
     storage,
     subjects,
     tasks,
@@ -51,7 +53,7 @@ from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
-from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[Iterable[Step]], None]
@@ -185,6 +187,34 @@ class Service:
         self.send(follow)
         return data
 
+    def review(
+        self,
+        request_id: str,
+        *,
+        include: list[str],
+        exclude: list[str],
+        exclude_all: bool = False,
+        by: Caller,
+    ) -> dict[str, Any]:
+        """Staff decision on a needs_review request's candidate records (ops): included ones are
+        acted on as the subject's, excluded ones never; the audit log names who decided."""
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            self._load(session, request_id)
+            follow = review.decide(
+                session,
+                self.rt,
+                request_id,
+                include=include,
+                exclude=exclude,
+                exclude_all=exclude_all,
+                by=by.actor,
+            )
+            session.commit()
+            data = request_json(session, self._load(session, request_id))
+        self.send(follow)
+        return data
+
     def redrive(self, request_id: str | None = None, *, by: Caller) -> dict[str, Any]:
         """Re-send the steps of stuck work now: one request, or every request."""
         self._require(by, Role.OPS)
@@ -251,8 +281,12 @@ class Service:
         return path
 
     def bundle(self, request_id: str) -> Path:
-        """The access bundle on disk, or NotFound when there is none (yet)."""
+        """The access bundle on disk; Gone when an erasure removed it, else NotFound when there
+        is none (yet)."""
         path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
+        with self.session() as session:
+            if artefacts.revoked(session, request_id):
+                raise Gone("this export was deleted when the data was erased")
         if not path.is_file():
             raise NotFound("no export for this request")
         return path

@@ -59,6 +59,7 @@ def _count_requests(var: Path) -> int:
         (["status", "0" * 32], "no such request"),
         (["verify", "0" * 32, "123456"], "no such request"),
         (["retry", "0" * 32], "no such request"),
+        (["review", "0" * 32, "--exclude-all"], "no such request"),
         (["list", "--status", "sleeping"], "status"),
     ],
 )
@@ -169,3 +170,53 @@ def test_ledger_down_is_one_line_not_a_traceback(env: dict[str, str]) -> None:
     assert done.stderr.strip().splitlines() == [
         "error: the ledger database is unreachable (OperationalError)"
     ]
+
+
+def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Path) -> None:
+    """`dsr review`: status lists the candidates by ref; an unknown ref or an undecided one is
+    one line, exit 2, nothing decided; --exclude-all decides and the request goes on to its
+    reply; a second decision is refused."""
+    from datetime import datetime
+
+    from dsr.config.settings import Settings
+    from dsr.core.intake import Submission
+    from dsr.core.runtime import Runtime
+    from dsr.demo.seed import DEMO_SUBJECT, seed
+    from dsr.service import Service
+    from tests.inline import inline
+
+    settings = Settings(var_dir=tmp_path / "var")
+    seed(settings.resolved_data_dir, 20, secret_key=settings.secret_key, reset=True)
+    with sa.create_engine(f"sqlite:///{settings.resolved_data_dir / 'crm.db'}").begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into customers (customer_id, full_name, email, email_norm, phone, "
+                "phone_norm, status, created_at) values ('KH999999', 'Nguyễn Thị Mai', "
+                "'mai@example.com', 'mai@example.com', '0912345678', '+84912345678', 'active', "
+                ":now)"
+            ),
+            {"now": datetime(2024, 1, 1)},
+        )
+    rt = Runtime(settings)
+    sub = Submission("erase", DEMO_SUBJECT["email"], verified=True, by="lan")
+    request_id = Service(rt, inline(rt)).submit(sub)["id"]
+    rt.close()
+    shown = dsr(env, "status", request_id)
+    assert "needs_review" in shown.stdout and "crm:customers:" in shown.stdout
+    assert "ng***@example.com" in shown.stdout and DEMO_SUBJECT["email"] not in shown.stdout
+    for args, needle in (
+        (["--include", "crm:customers:999999"], "no undecided candidate"),
+        (["--exclude", "crm:customers:1"], "no undecided candidate"),
+        ([], "undecided"),
+    ):
+        done = dsr(env, "review", request_id, *args)
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and needle in done.stderr
+    done = dsr(env, "review", request_id, "--exclude-all", "--by", "lan", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["status"] == "replying" and data["candidates"]
+    assert {c["decision"] for c in data["candidates"]} == {"excluded"}
+    assert {c["decided_by"] for c in data["candidates"]} == {"lan"}
+    again = dsr(env, "review", request_id, "--exclude-all")
+    assert again.returncode == 2 and "not needs_review" in again.stderr

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import yaml
 
 from dsr.config.settings import CONFIG_DIR
-from dsr.connectors.base import Action, Connector, RetentionRule
+from dsr.connectors.base import Action, Connector, Match, RetentionRule, Verdict
 from dsr.connectors.recordings_schema import calls, recordings_index
 from dsr.connectors.registry import load_connectors, read_entries
 from dsr.connectors.sql_purge import cutoff_for
@@ -45,6 +45,42 @@ N_OLD = 7  # aged rows a sweep must purge
 
 def norm(kind: str, raw: str | None) -> str | None:
     return normalise_value(kind, raw)
+
+
+class ListPolicy:
+    """The contract suite's policy: search by ``search``, admit what ``admit`` says.
+
+    Every record the connector asked about is kept in ``asked`` (by table and key), with the
+    last verdict given, so a test can compare what was admitted with what was touched.
+    """
+
+    def __init__(
+        self,
+        search: Identity,
+        admit: Callable[[Match], bool] = lambda m: True,
+        trusted: Identity | None = None,
+    ):
+        self.search = search
+        self.trusted = search if trusted is None else trusted
+        self.admit = admit
+        self.asked: dict[tuple[str, str], Verdict] = {}
+
+    def decide(self, matches: list[Match]) -> list[Verdict]:
+        verdicts = [Verdict.ADMIT if self.admit(m) else Verdict.OTHER_ACCOUNT for m in matches]
+        for match, verdict in zip(matches, verdicts, strict=True):
+            self.asked[(match.table, match.key)] = verdict
+        return verdicts
+
+    def admitted(self, table: str) -> set[str]:
+        return {k for (t, k), v in self.asked.items() if t == table and v is Verdict.ADMIT}
+
+    def refused(self, table: str) -> set[str]:
+        return {k for (t, k), v in self.asked.items() if t == table and v is not Verdict.ADMIT}
+
+
+def admit_all(identity: Identity) -> ListPolicy:
+    """A policy admitting every record ``identity`` finds (the store's own mechanics tested)."""
+    return ListPolicy(identity)
 
 
 @dataclass
@@ -512,7 +548,13 @@ def make_orders(tmp_path: Path, url: str) -> Harness:
         access=[("orders", Action.EXPORTED, 2), ("order_items", Action.EXPORTED, 3)],
         collected_from="2023-05-10T14:00:00",
         rectify=[("orders", Action.HISTORICAL, 1), ("orders", Action.UPDATED, 1)],
-        erase=[("orders", Action.ANONYMISED, 2), ("order_items", Action.RETAINED, 3)],
+        # A2 is pending: an open order is still needed to deliver it, so it is deferred.
+        erase=[
+            ("orders", Action.ANONYMISED, 1),
+            ("orders", Action.DEFERRED, 1),
+            ("order_items", Action.RETAINED, 2),
+            ("order_items", Action.DEFERRED, 1),
+        ],
         tables=["orders", "order_items"],
         rule=rule,
         purge_now=now,

@@ -20,6 +20,7 @@ from dsr.identity import (
     Identity,
     normalise_email,
     normalise_phone,
+    suppression_hash,
 )
 from tests.connectors.stores import (
     A_CID,
@@ -30,6 +31,11 @@ from tests.connectors.stores import (
     NOBODY,
     SUBJECT,
     Harness,
+    ListPolicy,
+    admit_all,
+)
+from tests.connectors.stores import (
+    B_EMAIL as BYSTANDER_EMAIL,
 )
 
 SUBJECT_VALUES = {EMAIL: A_EMAIL, PHONE: A_PHONE, CUSTOMER_ID: A_CID}
@@ -102,7 +108,7 @@ def test_injection_text_finds_nothing_and_breaks_nothing(store: Harness, staging
     for kind in store.connector.needs:
         identity = Identity({kind: set(INJECTIONS)})
         assert store.connector.find(identity).count == 0
-        result = store.connector.apply(Operation.ERASE, identity, staging=staging)
+        result = store.connector.apply(Operation.ERASE, admit_all(identity), staging=staging)
         assert {o.action for o in result.outcomes} == {Action.NOT_FOUND}
     assert {t: store.count(t) for t in store.tables} == before
     assert store.connector.find(SUBJECT).count == subject
@@ -110,7 +116,7 @@ def test_injection_text_finds_nothing_and_breaks_nothing(store: Harness, staging
 
 def test_access_exports_json_and_csv_per_table(store: Harness, staging: Path) -> None:
     """Access writes one JSON and one CSV (with header) per table holding the subject's records."""
-    result = store.connector.apply(Operation.ACCESS, SUBJECT, staging=staging)
+    result = store.connector.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging)
     assert summary(result) == store.access
     assert result.collected_from == store.collected_from
     assert result.records == sum(n for t, _, n in store.access if t != "audio")
@@ -128,7 +134,7 @@ def test_access_exports_json_and_csv_per_table(store: Harness, staging: Path) ->
 
 def test_access_for_an_unknown_subject_says_not_found(store: Harness, staging: Path) -> None:
     """A subject the store does not hold gets NOT_FOUND with count 0 and no files."""
-    result = store.connector.apply(Operation.ACCESS, NOBODY, staging=staging)
+    result = store.connector.apply(Operation.ACCESS, admit_all(NOBODY), staging=staging)
     assert result.records == 0
     assert {(o.action, o.count) for o in result.outcomes} == {(Action.NOT_FOUND, 0)}
     assert list(staging.iterdir()) == []
@@ -137,9 +143,9 @@ def test_access_for_an_unknown_subject_says_not_found(store: Harness, staging: P
 def test_rectify_changes_current_records_once(store: Harness, staging: Path) -> None:
     """Rectify updates current records (history untouched); the same request again is a no-op."""
     c = store.connector
-    first = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes=CHANGES)
+    first = c.apply(Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes=CHANGES)
     assert summary(first) == store.rectify
-    second = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes=CHANGES)
+    second = c.apply(Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes=CHANGES)
     assert Action.UPDATED not in {o.action for o in second.outcomes}
     assert {o.action for o in second.outcomes} <= {Action.UNCHANGED, Action.HISTORICAL}
     if "phone" in getattr(c, "rectifiable_fields", ()):
@@ -152,10 +158,12 @@ def test_rectified_names_are_stored_in_nfc(store: Harness, staging: Path) -> Non
     """A name typed in NFD is stored in NFC, and the NFC form then counts as already current."""
     c = store.connector
     if not isinstance(c, SqlStore) or "name" not in c.rectifiable_fields:
-        result = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes=CHANGES)
+        result = c.apply(Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes=CHANGES)
         assert Action.UPDATED not in {o.action for o in result.outcomes}
         return
-    c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes={"name": CHANGES["name"]})
+    c.apply(
+        Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes={"name": CHANGES["name"]}
+    )
     stored = [
         row[spec.rectifiable["name"]]
         for spec in c.config.tables
@@ -164,25 +172,33 @@ def test_rectified_names_are_stored_in_nfc(store: Harness, staging: Path) -> Non
     ]
     assert NEW_NAME in stored
     assert unicodedata.normalize("NFD", NEW_NAME) not in stored
-    again = c.apply(Operation.RECTIFY, SUBJECT, staging=staging, changes={"name": NEW_NAME})
+    again = c.apply(
+        Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes={"name": NEW_NAME}
+    )
     assert Action.UPDATED not in {o.action for o in again.outcomes}
 
 
 def test_erase_removes_the_subject_and_only_the_subject(store: Harness, staging: Path) -> None:
     """Erase deletes or anonymises every record of the subject; a bystander keeps theirs."""
-    result = store.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+    result = store.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
     assert summary(result) == store.erase
-    assert store.connector.find(SUBJECT).count == 0
+    deferred = sum(n for _, action, n in store.erase if action is Action.DEFERRED)
+    assert store.connector.find(SUBJECT).count == deferred  # still needed (an open order)
     assert store.connector.find(BYSTANDER).count == store.bystander_count
 
 
 def test_erasing_twice_changes_nothing_and_says_so(store: Harness, staging: Path) -> None:
-    """A second identical erasure finds nothing, reports NOT_FOUND with count 0, changes nothing."""
-    store.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+    """A second identical erasure changes nothing and says so: NOT_FOUND with count 0, or the
+    records still deferred (an open order) deferred again."""
+    store.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
     snapshot = {t: store.rows(f"SELECT * FROM {t} ORDER BY 1") for t in store.tables}
-    again = store.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
-    assert again.records == 0
-    assert {(o.action, o.count) for o in again.outcomes} == {(Action.NOT_FOUND, 0)}
+    again = store.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
+    deferred = [o for o in store.erase if o[1] is Action.DEFERRED]
+    assert [
+        (o.table, o.action, o.count) for o in again.outcomes if o.action != Action.NOT_FOUND
+    ] == (deferred)
+    assert all(o.count == 0 for o in again.outcomes if o.action is Action.NOT_FOUND)
+    assert again.records == sum(n for _, _, n in deferred)
     assert {t: store.rows(f"SELECT * FROM {t} ORDER BY 1") for t in store.tables} == snapshot
 
 
@@ -230,3 +246,95 @@ def test_purge_killed_half_way_resumes_to_the_same_end(store: Harness) -> None:
     assert (second.matched, second.purged, second.done) == (N_OLD - 3, N_OLD - 3, True)
     assert store.old_live() == 0
     assert store.protected() == protected
+
+
+# -- the policy: a connector acts on what the core admits, and on nothing else ------------------
+
+HITS_MANY = Identity(
+    {k: SUBJECT.get(k) | BYSTANDER.get(k) for k in (EMAIL, PHONE, CUSTOMER_ID)}
+)  # hits the subject, the subject's second account and the bystander
+
+
+def _keyed(store: Harness) -> dict[str, dict[str, tuple[object, ...]]]:
+    """Every data table's rows by primary key (as text), as the store holds them now."""
+    out: dict[str, dict[str, tuple[object, ...]]] = {}
+    for table in store.tables:
+        if table == "suppression":
+            continue
+        rows = store.rows(f"SELECT * FROM {table} ORDER BY 1")
+        out[table] = {str(r[0]): r for r in rows}
+    return out
+
+
+def _audio(store: Harness) -> dict[str, bytes]:
+    root = store.extra.get("root")
+    if root is None:
+        return {}
+    audio = Path(root) / "audio"
+    return {str(p.relative_to(audio)): p.read_bytes() for p in sorted(audio.rglob("*.wav"))}
+
+
+def _run(store: Harness, operation: Operation, policy: ListPolicy, staging: Path) -> TaskResult:
+    changes = CHANGES if operation is Operation.RECTIFY else None
+    return store.connector.apply(operation, policy, staging=staging, changes=changes)
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+def test_a_policy_admitting_nothing_leaves_everything_untouched(
+    store: Harness, staging: Path, operation: Operation
+) -> None:
+    """Whatever the identifiers hit, nothing is exported, changed or deleted when the policy
+    admits nothing, and every record hit comes back as a candidate."""
+    before, audio = _keyed(store), _audio(store)
+    policy = ListPolicy(HITS_MANY, admit=lambda m: False, trusted=Identity())
+    result = _run(store, operation, policy, staging)
+    assert _keyed(store) == before and _audio(store) == audio
+    assert list(staging.iterdir()) == []
+    assert result.records == 0 and not any(result.provides.values.values())
+    assert result.changes == [] and result.deferred == []
+    assert policy.asked, "the connector never asked the policy"
+    assert {(c.match.table, c.match.key) for c in result.candidates} == set(policy.asked)
+    if "suppression" in store.tables:
+        assert store.count("suppression") == 0
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+def test_only_the_records_the_policy_admits_are_touched(
+    store: Harness, staging: Path, operation: Operation
+) -> None:
+    """The policy admits one record per table: only it (and its child rows) may be exported,
+    changed or deleted; every refused record, its child rows and its audio stay as they were,
+    and each refused record is reported as a candidate."""
+    found = store.connector.find(HITS_MANY).records
+    keep = {t: min(str(r["id"]) for r in rows) for t, rows in found.items() if rows}
+    policy = ListPolicy(HITS_MANY, admit=lambda m: keep.get(m.table) == m.key, trusted=Identity())
+    before, audio = _keyed(store), _audio(store)
+    result = _run(store, operation, policy, staging)
+    after = _keyed(store)
+    refused = {t: policy.refused(t) for t in found if any(a[0] == t for a in policy.asked)}
+    assert any(refused.values()), "the fixture must hit more than one record"
+    for table, keys in refused.items():
+        for key in keys:
+            assert after[table].get(key) == before[table][key], (table, key)
+    for child, parent in (("order_items", "orders"),):
+        if child in before:
+            fk = 1  # order_items.order_id
+            for key, row in before[child].items():
+                if str(row[fk]) in refused[parent]:
+                    assert after[child].get(key) == row
+    reported = {(c.match.table, c.match.key) for c in result.candidates}
+    assert reported == {(t, k) for t, keys in refused.items() for k in keys}
+    assert {(c.table, c.key) for c in result.changes} <= {(t, k) for t, k in keep.items()}
+    calls = {str(r["id"]): r for r in found.get("calls", [])}
+    for key in refused.get("calls", set()):
+        name = str(calls[key]["file"]).removeprefix("audio/")
+        assert _audio(store).get(name) == audio[name]
+    if operation is Operation.ACCESS:
+        for table, key in keep.items():
+            if table not in refused:
+                continue  # a child table: it follows its parent
+            rows = json.loads((staging / f"{table}.json").read_text("utf-8"))
+            assert {str(r["id"]) for r in rows} == {key}
+    if "suppression" in store.tables:
+        bystander = suppression_hash(BYSTANDER_EMAIL, "contract-suite-secret-key")
+        assert not store.rows(f"SELECT 1 FROM suppression WHERE email_hash = '{bystander}'")

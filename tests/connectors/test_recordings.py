@@ -18,6 +18,7 @@ from tests.connectors.stores import (
     SUBJECT,
     Harness,
     add_calls,
+    admit_all,
     call,
     make_recordings,
 )
@@ -49,8 +50,8 @@ def test_paths_outside_the_archive_are_refused(
     c = archive.connector
     for attempt in (
         lambda: c.find(SUBJECT),
-        lambda: c.apply(Operation.ACCESS, SUBJECT, staging=staging),
-        lambda: c.apply(Operation.ERASE, SUBJECT, staging=staging),
+        lambda: c.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging),
+        lambda: c.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging),
         lambda: c.purge(archive.rule, now=archive.purge_now, held=Identity()),
     ):
         with pytest.raises(FatalStoreError, match="call-evil names a file outside the archive"):
@@ -63,7 +64,7 @@ def test_paths_outside_the_archive_are_refused(
 
 def test_access_copies_the_subjects_audio(archive: Harness, staging: Path) -> None:
     """Access copies the subject's WAV files, byte for byte, under the staging audio folder."""
-    result = archive.connector.apply(Operation.ACCESS, SUBJECT, staging=staging)
+    result = archive.connector.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging)
     assert result.records == 2
     root = archive.extra["root"]
     for name in ("call-a1.wav", "2024/call-a2.wav"):
@@ -78,7 +79,7 @@ def test_erase_tolerates_audio_already_gone(archive: Harness, staging: Path) -> 
     """An erasure that crashed after deleting a file finishes on rerun (a missing file is fine)."""
     root = archive.extra["root"]
     (root / "audio" / "call-a1.wav").unlink()
-    result = archive.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+    result = archive.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
     assert [(o.table, o.action, o.count) for o in result.outcomes] == [
         ("calls", Action.ERASED, 2),
         ("audio", Action.ERASED, 2),
@@ -91,7 +92,7 @@ def test_rectify_reports_recordings_as_history(archive: Harness, staging: Path) 
     """Rectify never rewrites call metadata and says why."""
     before = archive.rows("SELECT * FROM calls ORDER BY id")
     result = archive.connector.apply(
-        Operation.RECTIFY, SUBJECT, staging=staging, changes={"phone": "0903 111 222"}
+        Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes={"phone": "0903 111 222"}
     )
     assert result.outcomes[0].reason == HISTORICAL_REASON
     assert archive.rows("SELECT * FROM calls ORDER BY id") == before

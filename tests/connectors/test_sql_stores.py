@@ -23,6 +23,7 @@ from tests.connectors.stores import (
     HOLD_EMAIL,
     SECRET,
     SUBJECT,
+    admit_all,
     build_connector,
     make_crm,
     make_newsletter,
@@ -41,16 +42,14 @@ def test_orders_erase_anonymises_and_keeps_amounts(
     """Erasing orders redacts the personal fields, keeps totals and items, and says until when."""
     h = make_orders(tmp_path, sql_url)
     try:
-        result = h.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
-        by_table = {o.table: o for o in result.outcomes}
-        for table in ("orders", "order_items"):
-            assert "Luật Kế toán" in (by_table[table].legal_basis or "")
+        result = h.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
+        by_table = {(o.table, o.action): o for o in result.outcomes}
+        for key in (("orders", Action.ANONYMISED), ("order_items", Action.RETAINED)):
+            assert "Luật Kế toán" in (by_table[key].legal_basis or "")
             # Latest order 2024-02-01: fiscal year ends 2024-12-31, plus 10 years.
-            assert by_table[table].retained_until == "2034-12-31"
-        rows = h.rows(
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no IN ('A1', 'A2') ORDER BY order_no"
-        )
-        assert [Decimal(r[1]) for r in rows] == [Decimal("1500000.00"), Decimal("350000.50")]
+            assert by_table[key].retained_until == "2034-12-31"
+        rows = h.rows(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = 'A1'")
+        assert [Decimal(r[1]) for r in rows] == [Decimal("1500000.00")]
         for r in rows:
             assert r[2:8] == (REDACTED, REDACTED, None, None, keyed_hash(SECRET, A_EMAIL_RAW), None)
             assert r[8] == "4242"  # the last four digits are not personal on their own
@@ -69,7 +68,7 @@ def test_delivered_orders_are_historical_on_rectify(
     try:
         result = h.connector.apply(
             Operation.RECTIFY,
-            SUBJECT,
+            admit_all(SUBJECT),
             staging=staging,
             changes={"phone": "0903 111 222", "email": "x@example.com"},
         )
@@ -103,11 +102,14 @@ def test_rectify_of_a_field_no_partner_received_shares_nothing(
     h = make_orders(tmp_path, sql_url)
     try:
         result = h.connector.apply(
-            Operation.RECTIFY, SUBJECT, staging=staging, changes={"email": "x@example.com"}
+            Operation.RECTIFY,
+            admit_all(SUBJECT),
+            staging=staging,
+            changes={"email": "x@example.com"},
         )
         assert result.shared == []
         again = h.connector.apply(
-            Operation.RECTIFY, SUBJECT, staging=staging, changes={"phone": A_PHONE}
+            Operation.RECTIFY, admit_all(SUBJECT), staging=staging, changes={"phone": A_PHONE}
         )
         assert again.shared == []  # the value is already current everywhere: nothing to tell
     finally:
@@ -122,9 +124,13 @@ def test_erase_reports_the_anonymised_orders_each_partner_received(
     try:
         with h.engine.begin() as conn:
             conn.execute(
-                sa.text("UPDATE orders SET delivery_partner = 'Viettel Post' WHERE order_no = 'A2'")
+                # delivered: an open order would be deferred, not erased, and nobody told yet
+                sa.text(
+                    "UPDATE orders SET delivery_partner = 'Viettel Post', status = 'delivered' "
+                    "WHERE order_no = 'A2'"
+                )
             )
-        result = h.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+        result = h.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
         shared = sorted((s.recipient or "", s.action, s.references) for s in result.shared)
         assert shared == [
             ("Giao Hàng Nhanh (GHN)", Action.ANONYMISED, ["A1"]),
@@ -132,7 +138,7 @@ def test_erase_reports_the_anonymised_orders_each_partner_received(
         ]
         assert all(s.fields == ["address", "name", "phone"] for s in result.shared)
         assert result.to_json()["shared"][0]["labels"]["en"] == "Order number"
-        second = h.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+        second = h.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
         assert second.shared == []  # already anonymised: nobody is told twice
     finally:
         h.close()
@@ -144,7 +150,7 @@ def test_access_export_is_readable_utf8_with_exact_amounts(
     """The JSON export keeps Vietnamese text unescaped, amounts as exact strings, dates ISO."""
     h = make_orders(tmp_path, sql_url)
     try:
-        h.connector.apply(Operation.ACCESS, SUBJECT, staging=staging)
+        h.connector.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging)
         text = (staging / "orders.json").read_text("utf-8")
         assert "Nguyễn Văn A" in text
         first = json.loads(text)[0]
@@ -163,8 +169,8 @@ def test_newsletter_erase_suppresses_the_address(
     try:
         assert not store.is_suppressed(A_EMAIL_RAW + " ")
         store.check_not_suppressed(A_EMAIL)
-        store.apply(Operation.ERASE, SUBJECT, staging=staging)
-        store.apply(Operation.ERASE, SUBJECT, staging=staging)
+        store.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
+        store.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
         assert store.is_suppressed(A_EMAIL) and store.is_suppressed("NGUYEN.VAN.A@gmail.com")
         assert not store.is_suppressed(B_EMAIL)
         with pytest.raises(SuppressedAddress):
@@ -218,7 +224,7 @@ def test_rectify_refuses_malformed_values_and_changes_nothing(
         with pytest.raises(InvalidInput):
             h.connector.apply(
                 Operation.RECTIFY,
-                SUBJECT,
+                admit_all(SUBJECT),
                 staging=staging,
                 changes={"phone": "12", "address": "somewhere"},
             )
@@ -260,3 +266,69 @@ def test_unreachable_store_is_retriable(tmp_path: Path) -> None:
         assert err.value.__cause__ is None and err.value.__suppress_context__
     finally:
         store.close()
+
+
+def test_open_orders_are_deferred_then_erased_once_delivered(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """An undelivered order keeps its shipping details on erasure and is reported as deferred;
+    run again for that record once it is delivered, it is anonymised."""
+    from dsr.core.scope import KeysOnly
+
+    h = make_orders(tmp_path, sql_url)
+    try:
+        first = h.connector.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging)
+        assert [(m.table, h.rows(f"SELECT order_no FROM orders WHERE id = {m.key}")[0][0])
+                for m in first.deferred] == [("orders", "A2")]  # fmt: skip
+        deferred = next(o for o in first.outcomes if o.action is Action.DEFERRED)
+        assert "open order" in (deferred.reason or "")
+        pending = h.rows("SELECT shipping_address FROM orders WHERE order_no = 'A2'")[0][0]
+        assert pending != REDACTED
+        key = first.deferred[0].key
+        search = Identity({k: {v} for k, v in first.deferred[0].matched})
+        again = h.connector.apply(
+            Operation.ERASE, KeysOnly(search, frozenset({("orders", key)})), staging=staging
+        )
+        assert [m.key for m in again.deferred] == [key]  # still pending: still deferred
+        with h.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE orders SET status = 'delivered' WHERE order_no = 'A2'"))
+        done = h.connector.apply(
+            Operation.ERASE, KeysOnly(search, frozenset({("orders", key)})), staging=staging
+        )
+        assert done.deferred == []
+        assert ("orders", Action.ANONYMISED, 1) in [
+            (o.table, o.action, o.count) for o in done.outcomes
+        ]
+        assert h.rows("SELECT shipping_address FROM orders WHERE order_no = 'A2'")[0][0] == REDACTED
+        bystander = h.rows("SELECT shipping_address FROM orders WHERE order_no = 'B1'")[0][0]
+        assert bystander != REDACTED
+    finally:
+        h.close()
+
+
+def test_rectify_reports_the_identifiers_it_replaced(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """A rectified phone is reported old -> new with the account it belongs to (the core keeps
+    the old one as a former identifier); a value already current reports nothing."""
+    h = make_crm(tmp_path, sql_url)
+    try:
+        result = h.connector.apply(
+            Operation.RECTIFY,
+            admit_all(Identity({EMAIL: {A_EMAIL}})),
+            staging=staging,
+            changes={"phone": "0903 111 222"},
+        )
+        assert [(c.table, c.kind, c.old, c.new) for c in result.changes] == [
+            ("customers", PHONE, A_PHONE, "+84903111222")
+        ]
+        assert dict(result.changes[0].account) == {CUSTOMER_ID: "C0001", EMAIL: A_EMAIL}
+        again = h.connector.apply(
+            Operation.RECTIFY,
+            admit_all(Identity({EMAIL: {A_EMAIL}})),
+            staging=staging,
+            changes={"phone": "0903 111 222"},
+        )
+        assert again.changes == []
+    finally:
+        h.close()

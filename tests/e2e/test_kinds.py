@@ -65,21 +65,31 @@ def test_erase_certificate_and_store_state(pipeline: Pipeline) -> None:
     with _store(pipeline, "orders.db").connect() as c:
         kept = c.execute(
             sa.text(
-                "select recipient_name, shipping_phone, total from orders where customer_id="
+                "select status, shipping_phone, total from orders where customer_id="
                 "(select customer_id from orders where email_norm is null limit 1)"
             )
         ).all()
-    assert kept and all(r.shipping_phone is None and r.total is not None for r in kept)
+    delivered = [r for r in kept if r.status == "delivered"]
+    assert delivered and all(r.shipping_phone is None and r.total is not None for r in delivered)
+    # The pending order is still needed to deliver it: deferred, and the certificate says so.
+    assert all(r.shipping_phone is not None for r in kept if r.status != "delivered")
+    assert "đơn hàng chưa giao" in text
 
 
 def test_second_erasure_changes_nothing_and_says_so(pipeline: Pipeline) -> None:
-    """S2: erasing twice deletes nothing more, and the second certificate says nothing remained."""
+    """S2: erasing twice deletes nothing more; the second certificate says nothing remained but
+    the open order the first one deferred, deferred again."""
     first = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])
     pipeline.wait(first)
+    with _store(pipeline, "orders.db").connect() as c:
+        before = c.execute(sa.text("select * from orders order by id")).all()
     second = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])
     data = pipeline.wait(second)
-    assert all(t["records"] == 0 for t in data["tasks"])
-    assert _text(_reply(pipeline, second))  # a certificate is still sent
+    assert all(t["records"] == 0 for t in data["tasks"] if t["connector"] != "orders")
+    with _store(pipeline, "orders.db").connect() as c:
+        assert c.execute(sa.text("select * from orders order by id")).all() == before
+    text = _text(_reply(pipeline, second))  # a certificate is still sent
+    assert "đơn hàng chưa giao" in text
 
 
 def test_rectify_updates_current_records_only(pipeline: Pipeline) -> None:
@@ -163,7 +173,8 @@ def test_caller_only_in_archive_is_found_by_phone(pipeline: Pipeline) -> None:
 
 
 def test_two_crm_rows_are_both_found(pipeline: Pipeline) -> None:
-    """S8: a person with two CRM rows (e-mail on one, phone on both) gets both."""
+    """S8: a person with two CRM rows (e-mail on one, phone on both) gets both, once staff
+    confirm the second account is theirs (two customer ids: it waits in needs_review)."""
     with _store(pipeline, "crm.db").connect() as c:
         phone, email = c.execute(
             sa.text(
@@ -173,5 +184,12 @@ def test_two_crm_rows_are_both_found(pipeline: Pipeline) -> None:
             )
         ).one()
     rid = pipeline.submit("access", email, phone=phone)
+    pipeline.wait(rid, "needs_review")
+    from dsr.service import Caller, Service
+    from dsr.workers.actors import enqueue
+
+    svc = Service(pipeline.rt, enqueue)
+    refs = [c["ref"] for c in pipeline.status(rid)["candidates"] if c["store"] == "crm"]
+    svc.review(rid, include=refs, exclude=[], exclude_all=True, by=Caller.staff("t"))
     data = pipeline.wait(rid)
     assert {t["connector"]: t["records"] for t in data["tasks"]}["crm"] == 2

@@ -1,0 +1,322 @@
+"""Identity assurance end to end (issue 10): only data proven to be the subject's is acted on.
+
+Real servers: a PostgreSQL ledger, Redis with a dramatiq worker, aiosmtpd, and the seeded demo
+stores (SQLite files and a folder of WAV recordings).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from datetime import datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from dsr.core import paths
+from dsr.demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
+from dsr.service import Caller, Service
+from tests.e2e.conftest import Pipeline, until
+
+EMAIL = DEMO_SUBJECT["email"]
+PHONE = DEMO_SUBJECT["phone"]
+STRANGER = "stranger@example.net"
+SETTLED = ("completed", "needs_review", "needs_attention")
+
+
+def _store(p: Pipeline, name: str) -> sa.Engine:
+    return sa.create_engine(f"sqlite:///{p.rt.settings.resolved_data_dir / name}")
+
+
+def _one(p: Pipeline, db: str, sql: str, **params: Any) -> Any:
+    engine = _store(p, db)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql), params).all()
+    finally:
+        engine.dispose()
+
+
+def _exec(p: Pipeline, db: str, sql: str, **params: Any) -> None:
+    engine = _store(p, db)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def _service(p: Pipeline) -> Service:
+    from dsr.workers.actors import enqueue
+
+    return Service(p.rt, enqueue)
+
+
+def _text(message: Any) -> str:
+    return str(message.get_body(preferencelist=("plain",)).get_content())
+
+
+def _reply(p: Pipeline, request_id: str, to: str) -> Any:
+    found = until(
+        lambda: [m for m in p.smtp.to(to) if m["Message-ID"].startswith(f"<{request_id}.reply@")]
+    )
+    assert len(found) == 1
+    return found[0]
+
+
+def _submit_with_code(p: Pipeline, kind: str, email: str, **kw: Any) -> str:
+    """File as the subject would (no staff vouching) and enter the code from the inbox."""
+    rid = p.submit(kind, email, verified=False, by=None, **kw)
+    mail = until(
+        lambda: [m for m in p.smtp.to(email) if f"<{rid}.verification-" in m["Message-ID"]]
+    )
+    code = re.search(r"\b(\d{6})\b", _text(mail[0]))
+    assert code is not None
+    _service(p).verify(rid, code.group(1))
+    return rid
+
+
+def _subject_snapshot(p: Pipeline) -> dict[str, Any]:
+    """Everything the stores hold about the demo subject (a stranger must change none of it)."""
+    audio = p.rt.settings.resolved_data_dir / "recordings" / "audio"
+    return {
+        "crm": _one(
+            p, "crm.db", "select * from customers where customer_id=:c", c=DEMO_CUSTOMER_ID
+        ),
+        "newsletter": _one(
+            p, "newsletter.db", "select * from subscribers where email_norm=:e", e=EMAIL
+        ),
+        "orders": _one(
+            p, "orders.db", "select * from orders where customer_id=:c", c=DEMO_CUSTOMER_ID
+        ),
+        "calls": _one(
+            p,
+            "recordings/index.db",
+            "select * from calls where id like 'CALL-DEMO-000%' order by id",
+        ),
+        "audio": sorted(f.name for f in audio.glob("CALL-DEMO-*.wav")),
+    }
+
+
+def _exported_text(p: Pipeline, request_id: str) -> str:
+    """Every file staged or bundled for a request, as text (names included)."""
+    root = paths.request_dir(p.rt.settings.resolved_export_dir, request_id)
+    chunks = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix != ".eml":
+            chunks.append(str(path.relative_to(root)))
+            if path.suffix == ".zip":
+                with zipfile.ZipFile(path) as zf:
+                    chunks += zf.namelist()
+                    chunks += [zf.read(n).decode("utf-8", "replace") for n in zf.namelist()]
+            else:
+                chunks.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+@pytest.mark.parametrize("kind", ["access", "rectify", "erase"])
+def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: str) -> None:
+    """A stranger who proves only their own address and types a customer's phone reads, changes,
+    exports and deletes nothing of that customer; the request waits for staff, who exclude it."""
+    before = _subject_snapshot(pipeline)
+    extra: dict[str, Any] = {"phone": PHONE}
+    if kind == "rectify":
+        extra["changes"] = {"email": "taken.over@example.net", "address": "1 Đường Giả, Hà Nội"}
+    rid = _submit_with_code(pipeline, kind, STRANGER, **extra)
+    data = pipeline.wait(rid, *SETTLED)
+    exported = _exported_text(pipeline, rid)
+    assert DEMO_SUBJECT["name"] not in exported and "CALL-DEMO" not in exported
+    assert _subject_snapshot(pipeline) == before
+    assert data["status"] == "needs_review"
+    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    provenance = {(i["kind"], i["provenance"]) for i in status["identifiers"]}
+    assert ("email", "verified") in provenance and ("phone", "asserted") in provenance
+    assert "0912" not in json.dumps(status["identifiers"])  # values are masked
+    stores = {c["store"] for c in status["candidates"]}
+    assert {"crm", "recordings"} <= stores
+    assert all(c["reason"] in ("other_account", "unproven") for c in status["candidates"])
+
+    _service(pipeline).review(rid, include=[], exclude=[], exclude_all=True, by=Caller.staff("lan"))
+    pipeline.wait(rid)
+    assert _subject_snapshot(pipeline) == before
+    text = _text(_reply(pipeline, rid, STRANGER))
+    assert DEMO_SUBJECT["name"] not in text and "0912" not in text
+    assert DEMO_SUBJECT["name"] not in _exported_text(pipeline, rid)
+    audit = _service(pipeline).status(rid, by=Caller.staff("t"))["audit"]
+    assert any(e["action"] == "reviewed" and e["actor"] == "lan" for e in audit)
+
+
+def test_shared_family_phone_erases_only_the_subject(pipeline: Pipeline) -> None:
+    """Two accounts share one phone: erasing one (e-mail and phone vouched for by staff) leaves
+    the other account, and the calls from the shared line wait for a staff decision."""
+    _exec(
+        pipeline,
+        "crm.db",
+        "insert into customers (customer_id, full_name, email, email_norm, phone, phone_norm, "
+        "status, created_at) values ('KH999999', 'Nguyễn Thị Mai', 'mai@example.com', "
+        "'mai@example.com', '0912345678', '+84912345678', 'active', :now)",
+        now=datetime(2024, 1, 1),
+    )
+    rid = pipeline.submit("erase", EMAIL, phone=PHONE)
+    pipeline.wait(rid, *SETTLED)
+    assert pipeline.status(rid)["status"] == "needs_review"
+    assert _one(pipeline, "crm.db", "select full_name from customers where customer_id='KH999999'")
+    assert not _one(
+        pipeline, "crm.db", "select 1 from customers where customer_id=:c", c=DEMO_CUSTOMER_ID
+    )
+    calls = _one(
+        pipeline, "recordings/index.db", "select id from calls where id like 'CALL-DEMO-000%'"
+    )
+    assert len(calls) == 4  # the shared line's calls are candidates, not erased
+    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    reasons = {(c["store"], c["reason"]) for c in status["candidates"]}
+    assert ("crm", "other_account") in reasons and ("recordings", "shared_identifier") in reasons
+    _service(pipeline).review(rid, include=[], exclude=[], exclude_all=True, by=Caller.staff("lan"))
+    pipeline.wait(rid)
+    assert _one(pipeline, "crm.db", "select 1 from customers where customer_id='KH999999'")
+    text = _text(_reply(pipeline, rid, EMAIL))
+    assert "Nguyễn Thị Mai" not in text and "mai@" not in text
+
+
+def test_duplicate_accounts_wait_for_review_then_complete(pipeline: Pipeline) -> None:
+    """S8: one person with two CRM accounts (same phone, two e-mails) reaches needs_review; staff
+    include the second account, and its orders are then found too."""
+    email, phone, second = _one(
+        pipeline,
+        "crm.db",
+        "select min(email_norm), phone_norm, max(customer_id) from customers "
+        "where phone_norm is not null group by phone_norm "
+        "having count(*) = 2 and count(distinct email_norm) = 2 "
+        "and count(distinct customer_id) = 2 limit 1",
+    )[0]
+    rid = pipeline.submit("access", email, phone=phone)
+    pipeline.wait(rid, *SETTLED)
+    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    assert status["status"] == "needs_review"
+    crm = [c for c in status["candidates"] if c["store"] == "crm"]
+    assert len(crm) == 1 and crm[0]["reason"] == "other_account"
+    assert crm[0]["matched"][0]["kind"] == "phone" and "*" in crm[0]["matched"][0]["value"]
+    _service(pipeline).review(
+        rid, include=[crm[0]["ref"]], exclude=[], exclude_all=True, by=Caller.staff("lan")
+    )
+    data = pipeline.wait(rid, *SETTLED)
+    assert data["status"] == "completed"
+    assert {t["connector"]: t["records"] for t in data["tasks"]}["crm"] == 2
+    idents = _service(pipeline).status(rid, by=Caller.staff("t"))["identifiers"]
+    assert ("customer_id", "derived") in {(i["kind"], i["provenance"]) for i in idents}
+    expected_orders = _one(
+        pipeline, "orders.db", "select count(*) from orders where customer_id=:c", c=second
+    )[0][0]
+    bundle = zipfile.ZipFile(paths.bundle(pipeline.rt.settings.resolved_export_dir, rid))
+    exported = bundle.read("orders/orders.json").decode() if expected_orders else ""
+    assert exported.count(second) >= expected_orders
+
+
+def test_rectified_phone_is_still_searched_on_erasure(pipeline: Pipeline) -> None:
+    """Rectify the phone, then erase by e-mail alone: calls under the old number are erased,
+    and the certificate does not claim the archive held nothing."""
+    fix = pipeline.submit("rectify", EMAIL, changes={"phone": DEMO_NEW_PHONE})
+    pipeline.wait(fix)
+    rid = pipeline.submit("erase", EMAIL)
+    data = pipeline.wait(rid)
+    assert {t["connector"]: t["records"] for t in data["tasks"]}["recordings"] == 2
+    assert not _one(
+        pipeline,
+        "recordings/index.db",
+        "select 1 from calls where id in ('CALL-DEMO-0001', 'CALL-DEMO-0002')",
+    )
+    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    assert ("phone", "former") in {(i["kind"], i["provenance"]) for i in status["identifiers"]}
+    text = _text(_reply(pipeline, rid, EMAIL))
+    recordings = text.split("Ghi âm cuộc gọi hỗ trợ")[1].split("\n\n")[0]
+    assert "không tìm thấy dữ liệu" not in recordings
+    # The erasure took the identity history with it: a later request no longer knows the number.
+    again = pipeline.submit("access", EMAIL)
+    pipeline.wait(again)
+    later = _service(pipeline).status(again, by=Caller.staff("t"))
+    assert "former" not in {i["provenance"] for i in later["identifiers"]}
+
+
+def test_rectified_email_still_finds_records_under_the_old_address(pipeline: Pipeline) -> None:
+    """Rectify the e-mail; an access by the new address still finds a guest order placed under
+    the old one (no customer id), because the old address is a former identifier."""
+    _exec(
+        pipeline,
+        "orders.db",
+        "insert into orders (order_no, customer_id, email, email_norm, recipient_name, "
+        "shipping_address, status, total, created_at) values ('GUEST-OLD', NULL, :e, :e, "
+        "'Nguyễn Văn An', '9 Hàng Bài, Hà Nội', 'delivered', 120000, :now)",
+        e=EMAIL,
+        now=datetime(2025, 1, 5),
+    )
+    new = "an.nguyen.moi@example.com"
+    fix = pipeline.submit("rectify", EMAIL, changes={"email": new})
+    pipeline.wait(fix)
+    rid = pipeline.submit("access", new)
+    pipeline.wait(rid)
+    bundle = zipfile.ZipFile(paths.bundle(pipeline.rt.settings.resolved_export_dir, rid))
+    assert "GUEST-OLD" in bundle.read("orders/orders.json").decode()
+    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    assert ("email", "former") in {(i["kind"], i["provenance"]) for i in status["identifiers"]}
+
+
+def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipeline) -> None:
+    """An erasure deletes the subject's earlier bundle, staged files and e-mail copies; the
+    earlier download link then answers 410 Gone, and the certificate says so."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*install `httpx2`")
+    from fastapi.testclient import TestClient
+
+    from dsr.api import create_app
+    from dsr.core.links import make_download_token
+
+    first = pipeline.submit("access", EMAIL, phone=PHONE)
+    pipeline.wait(first)
+    folder = paths.request_dir(pipeline.rt.settings.resolved_export_dir, first)
+    assert paths.bundle(pipeline.rt.settings.resolved_export_dir, first).is_file()
+    assert list(folder.rglob("*.eml"))
+    token = make_download_token(first, pipeline.rt.settings)
+    rid = pipeline.submit("erase", EMAIL, phone=PHONE)
+    pipeline.wait(rid)
+    left = [p for p in folder.rglob("*") if p.is_file()]
+    assert left == []
+    from dsr.workers.actors import enqueue
+
+    with TestClient(create_app(pipeline.rt, enqueue=enqueue)) as client:
+        gone = client.get(f"/exports/{token}")
+    assert gone.status_code == 410
+    text = _text(_reply(pipeline, rid, EMAIL))
+    assert "liên kết tải xuống" in text
+
+
+def test_open_order_is_deferred_then_finished_by_the_sweep(pipeline: Pipeline) -> None:
+    """An undelivered order keeps its shipping details on erasure (deferred, "open order");
+    once delivered, the retention sweep anonymises it."""
+    rid = pipeline.submit("erase", EMAIL, phone=PHONE)
+    pipeline.wait(rid)
+    rows = dict(
+        _one(
+            pipeline,
+            "orders.db",
+            "select order_no, shipping_address from orders where customer_id=:c",
+            c=DEMO_CUSTOMER_ID,
+        )
+    )
+    assert rows["DH00000002"] and "đã xoá" not in rows["DH00000002"]
+    assert "đã xoá" in rows["DH00000001"]
+    text = _text(_reply(pipeline, rid, EMAIL))
+    assert "đơn hàng chưa giao" in text
+    _exec(pipeline, "orders.db", "update orders set status='delivered' where order_no='DH00000002'")
+    _service(pipeline).purge(by=Caller.staff("t"), connectors=["orders"])
+    after = dict(
+        _one(
+            pipeline,
+            "orders.db",
+            "select order_no, shipping_address from orders where customer_id=:c",
+            c=DEMO_CUSTOMER_ID,
+        )
+    )
+    assert "đã xoá" in after["DH00000002"]
