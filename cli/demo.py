@@ -30,7 +30,7 @@ def seed(
     report = run_seed(
         s.resolved_data_dir,
         customers,
-        secret_key=s.secret_key,
+        secret_key=s.keys.suppression,
         region=s.default_region,
         reset=reset,
     )

@@ -8,6 +8,7 @@ from dsr.connectors.base import (
     Outcome,
     PurgeReport,
     RetentionRule,
+    SuppressionList,
     TaskResult,
 )
 from dsr.connectors.recordings import RecordingArchive
@@ -28,6 +29,7 @@ __all__ = [
     "Outcome",
     "PurgeReport",
     "RetentionRule",
+    "SuppressionList",
     "TaskResult",
     # the connectors
     "RecordingArchive",

@@ -35,6 +35,7 @@ from dsr.connectors.sql_writes import (
     delete_where,
     prepare_changes,
     rectify_table,
+    rekey_suppression,
     retained_until,
 )
 from dsr.errors import ConfigError, InvalidInput, NotApplicable
@@ -356,6 +357,17 @@ class SqlStore:
         digest = suppression_hash(normalise_email(email), self.secret_key)
         with store_errors(self.name), self.engine.connect() as conn:
             return conn.execute(sa.select(col).where(col == digest)).first() is not None
+
+    def rekey_suppression(self, new_key: str, *, now: datetime) -> int:
+        """Re-key the suppression list with ``new_key`` in one transaction (idempotent)."""
+        table = self.suppression_table()
+        if table is None or self.config.suppression is None:
+            return 0
+        column = self.config.suppression.column
+        with store_errors(self.name), self.engine.begin() as conn:
+            return rekey_suppression(
+                conn, table, column, chain=self.secret_key, new_key=new_key, now=naive_utc(now)
+            )
 
     def check_not_suppressed(self, email: str) -> None:
         """Raise SuppressedAddress when an import would re-add an erased address."""

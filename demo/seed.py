@@ -61,8 +61,6 @@ row again (~140 µs a row); another region falls back to calling those functions
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import math
 import shutil
@@ -85,6 +83,7 @@ from faker import Faker
 from dsr.demo import stores as ds
 from dsr.errors import InvalidInput
 from dsr.identity import (
+    suppression_digest,
     suppression_hash,
     try_normalise_email,
     try_normalise_phone,
@@ -475,7 +474,7 @@ def _fold_ascii(text: str) -> str:
 
 def _hash_norm(norm: str, secret: str) -> str:
     """suppression_hash for an already-normalised address (no re-validation)."""
-    return hmac.new(secret.encode(), norm.encode(), hashlib.sha256).hexdigest()
+    return suppression_digest(norm, secret)
 
 
 def _permute(x: int) -> int:

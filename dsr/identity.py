@@ -120,6 +120,33 @@ class Identity:
         return cls({k: set(v) for k, v in (data or {}).items()})
 
 
+def suppression_digest(normalised: str, secret: str) -> str:
+    """The keyed hash of an already normalised value through the suppression key chain.
+
+    ``secret`` is the chain, oldest key first, separated by commas. A rotation wrapped every
+    stored hash in the newest key (``wrap_digest``), so a value goes through the keys in order;
+    with one key this is plain HMAC-SHA256.
+    """
+    digest = normalised
+    for key in secret.split(","):
+        digest = hmac.new(key.encode(), digest.encode(), hashlib.sha256).hexdigest()
+    return digest
+
+
+def wrap_digest(stored: str, new_key: str) -> str:
+    """A stored suppression hash re-keyed with ``new_key`` (what rotation does to each entry)."""
+    return hmac.new(new_key.encode(), stored.encode(), hashlib.sha256).hexdigest()
+
+
+# Hashed like an address, but never one (no "@"): its digest shows which chain keyed a list.
+KEY_CHECK = "dsr:suppression-key-check"
+
+
+def suppression_check(secret: str) -> str:
+    """The chain's check value: stored beside a list (and in the ledger) to detect a wrong key."""
+    return suppression_digest(KEY_CHECK, secret)
+
+
 def suppression_hash(email: str, secret: str) -> str:
-    """Salted (keyed) hash of a normalised address for the never-re-add suppression list."""
-    return hmac.new(secret.encode(), normalise_email(email).encode(), hashlib.sha256).hexdigest()
+    """Keyed hash of a normalised address for the never-re-add suppression list."""
+    return suppression_digest(normalise_email(email), secret)

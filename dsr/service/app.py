@@ -23,6 +23,7 @@ from dsr.core import (
     audit,
     holds,
     intake,
+    key_checks,
     paths,
     redrive,
     retention,
@@ -81,6 +82,8 @@ class Service:
         """One unit of work on the ledger (schema brought up to date on first use)."""
         if not self._migrated:
             migrate(self.rt.db_url)
+            with session_scope(self.rt.db_url) as session:
+                key_checks.ensure_suppression_key(session, self.rt.settings.keys.suppression)
             self._migrated = True
         with session_scope(self.rt.db_url) as session:
             yield session
