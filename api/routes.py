@@ -18,14 +18,21 @@ router = APIRouter(prefix="/requests", tags=["requests"])
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer (one body shape for all)."""
+    """OpenAPI entries for the error statuses a route can answer (one body shape for all).
+
+    A route that authenticates may also answer 429 (too many failed authentications).
+    """
     text = {
         401: "Missing or wrong API key",
         403: "The key's role does not allow this",
         404: "No such request",
         409: "The request's status does not allow this",
+        413: "The request body is larger than the limit (64 KB by default)",
         422: "Invalid input; nothing was written",
+        429: "Too many failed authentications from this client or key: retry after Retry-After",
     }
+    if 401 in codes:
+        codes = (*codes, 429)
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
@@ -33,7 +40,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RequestOut,
-    responses=errors(401, 403, 422),
+    responses=errors(401, 403, 413, 422),
 )
 def create_request(
     body: RequestIn,
@@ -79,7 +86,9 @@ def get_request(
 
 
 @router.post(
-    "/{request_id}/verify", response_model=RequestOut, responses=errors(401, 403, 404, 409, 422)
+    "/{request_id}/verify",
+    response_model=RequestOut,
+    responses=errors(401, 403, 404, 409, 413, 422),
 )
 def verify_request(
     request_id: str,

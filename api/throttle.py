@@ -1,9 +1,12 @@
 """Failed authentication is throttled per client and per key prefix, in Redis (the broker).
 
-Every 401 (a missing or wrong API key, or a failed login on the web page) counts against the
-client's address and against the prefix of the key it tried. After ``DSR_AUTH_FAILURE_LIMIT``
-failures within ``DSR_AUTH_FAILURE_WINDOW_SECONDS`` (counted from the first), that client or
-prefix gets 429 with ``Retry-After`` until the window ends, before its key is even looked up. The
+Every 401 answered to a request that tried a key (a wrong or revoked API key in a header, or a
+failed login on the web page) counts against the client's address and against the prefix of the
+key it tried. After ``DSR_AUTH_FAILURE_LIMIT`` failures within
+``DSR_AUTH_FAILURE_WINDOW_SECONDS`` (counted from the first), every request of that client or
+with that prefix that tries a key gets 429 with ``Retry-After`` until the window ends, before
+its key is even looked up. Requests trying no key (the subject's download link, ``/healthz``, a
+page with a session cookie) are neither counted nor blocked: they guess nothing. The
 counters live in Redis so that every API process shares them; when Redis does not answer, the
 check is skipped (logged), since the broker's outage is already reported by ``/healthz``.
 """
@@ -99,10 +102,11 @@ class AuthThrottle:
             if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
                 form = parse_qs(body.decode("latin-1"), max_num_fields=20)
                 key = (form.get("api_key") or [""])[0].strip() or None
+        if not key:
+            await self.app(scope, receive, send)
+            return
         client = scope.get("client") or ("-", 0)
-        subjects = [_subject("client", str(client[0]))]
-        if key:
-            subjects.append(_subject("prefix", key[:PREFIX_LENGTH]))
+        subjects = [_subject("client", str(client[0])), _subject("prefix", key[:PREFIX_LENGTH])]
         wait = await run_in_threadpool(self._wait, subjects)
         if wait:
             response = JSONResponse({"detail": TOO_MANY}, 429, headers={"Retry-After": str(wait)})

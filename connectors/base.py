@@ -167,6 +167,7 @@ class SuppressionList(Protocol):
 
     name: str
 
-    def rekey_suppression(self, new_key: str, *, now: datetime) -> int:
-        """Wrap every stored hash in ``new_key`` in one transaction; idempotent."""
+    def rekey_suppression(self, new_key: str, *, now: datetime) -> int | None:
+        """Wrap every stored hash in ``new_key`` in one transaction (idempotent); how many were
+        re-keyed, None when this store keeps no list."""
         ...

@@ -358,11 +358,13 @@ class SqlStore:
         with store_errors(self.name), self.engine.connect() as conn:
             return conn.execute(sa.select(col).where(col == digest)).first() is not None
 
-    def rekey_suppression(self, new_key: str, *, now: datetime) -> int:
-        """Re-key the suppression list with ``new_key`` in one transaction (idempotent)."""
+    def rekey_suppression(self, new_key: str, *, now: datetime) -> int | None:
+        """Re-key the suppression list with ``new_key`` in one transaction (idempotent); None
+        when this store keeps no list."""
+        if self.config.suppression is None:
+            return None
         table = self.suppression_table()
-        if table is None or self.config.suppression is None:
-            return 0
+        assert table is not None  # reflected with the configured tables
         column = self.config.suppression.column
         with store_errors(self.name), self.engine.begin() as conn:
             return rekey_suppression(

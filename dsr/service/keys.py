@@ -90,11 +90,12 @@ def rotate_suppression(svc: Service, *, by: Caller) -> dict[str, Any]:
         if key_checks.pinned(session) not in (None, suppression_check(old), suppression_check(new)):
             raise ConfigError(key_checks.MISMATCH)
     now = utcnow()
-    stores = {
-        name: connector.rekey_suppression(new_key, now=now)
-        for name, connector in svc.rt.connectors.items()
-        if isinstance(connector, SuppressionList)
-    }
+    stores: dict[str, int] = {}
+    for name, connector in svc.rt.connectors.items():
+        if isinstance(connector, SuppressionList):
+            count = connector.rekey_suppression(new_key, now=now)
+            if count is not None:
+                stores[name] = count
     with session_scope(svc.rt.db_url) as session:
         key_checks.pin(session, suppression_check(new))
         audit.record(session, actor=by.actor, action="suppression_key_rotated", stores=stores)
