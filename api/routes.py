@@ -48,7 +48,7 @@ def create_request(
     response: Response,
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> dict[str, Any]:
-    """File a request; the API key's name is recorded as the staff member who filed it."""
+    """File a request; the API key owns it, and its name is recorded as who filed it."""
     sub = intake.Submission(
         kind=body.kind.value,
         email=body.email,
@@ -60,7 +60,7 @@ def create_request(
         verified=body.verified,
         by=who.actor,
     )
-    data = service(request).submit(sub)
+    data = service(request).submit(sub, by=who.caller)
     response.headers["Location"] = f"/requests/{data['id']}"
     return data
 
@@ -73,15 +73,16 @@ def list_requests(
     limit: int = Query(100, ge=1, le=1000),
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> list[dict[str, Any]]:
-    """Requests, newest first."""
-    return service(request).listing(status=status_, overdue=overdue, limit=limit)
+    """Requests, newest first: ops see all, support those filed with its key."""
+    return service(request).listing(by=who.caller, status=status_, overdue=overdue, limit=limit)
 
 
 @router.get("/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404))
 def get_request(
     request_id: str, request: Request, who: Principal = Depends(require(Role.SUPPORT))
 ) -> dict[str, Any]:
-    """The request, each connector task, the reply, who filed it and its audit trail."""
+    """The request, each connector task, the reply, who filed it and its audit trail (support:
+    only requests filed with its key; others are 404)."""
     return service(request).status(request_id, by=who.caller)
 
 
@@ -97,7 +98,7 @@ def verify_request(
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> dict[str, Any]:
     """The subject's one-time code; on success the request continues to its stores."""
-    return service(request).verify(request_id, body.code)
+    return service(request).verify(request_id, body.code, by=who.caller)
 
 
 @router.post("/{request_id}/retry", response_model=RequestOut, responses=errors(401, 403, 404, 409))

@@ -97,7 +97,7 @@ class TaskOut(BaseModel):
 class ReplyOut(BaseModel):
     status: OutboxStatus
     message_id: str
-    path: str
+    path: str | None = Field(description="Our copy of the e-mail on the server (ops only).")
     sent_at: str | None
 
 

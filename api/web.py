@@ -91,7 +91,9 @@ def requests_page(
     # Junk in the query string is ignored rather than answered with an error page.
     status = status if status in RequestStatus.__members__.values() else ""
     only_overdue = overdue.lower() in ("true", "1", "on")
-    rows = service(request).listing(status=status or None, overdue=only_overdue, limit=200)
+    rows = service(request).listing(
+        by=who.caller, status=status or None, overdue=only_overdue, limit=200
+    )
     return render(
         request,
         "web/list.html",
@@ -188,7 +190,7 @@ def file_request(
             verified=bool(verified),
             by=who.actor,
         )
-        data = service(request).submit(sub)
+        data = service(request).submit(sub, by=who.caller)
     except InvalidInput as err:
         return render(
             request, "web/new.html", 422, who=who, error=str(err), **_form_values(request, **given)
@@ -238,7 +240,7 @@ def verify(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        service(request).verify(request_id, code[:32])
+        service(request).verify(request_id, code[:32], by=who.caller)
     except (InvalidInput, StateConflict) as err:
         return _detail_page(request, who, request_id, error=str(err), status_code=422)
     return _see_other(f"/web/requests/{request_id}")

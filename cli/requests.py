@@ -77,7 +77,7 @@ def submit(
 @app.command()
 def verify(request_id: str, code: str, as_json: bool = JsonOpt) -> None:
     """The subject's one-time code; the request continues."""
-    emit(service().verify(request_id, code), as_json, _request_line)
+    emit(service().verify(request_id, code, by=Caller.staff("cli")), as_json, _request_line)
 
 
 @app.command()
@@ -114,7 +114,7 @@ def list_requests(
 ) -> None:
     """Requests, newest first."""
     emit(
-        service().listing(status=status_, overdue=overdue),
+        service().listing(by=Caller.staff("cli"), status=status_, overdue=overdue),
         as_json,
         lambda rows: "\n".join(_request_line(d) for d in rows) or "no requests",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -189,11 +188,15 @@ def test_a_code_sent_before_a_rotation_works_during_the_grace(tmp_path: Path) ->
         tmp_path, secret_key="new-master-secret-789012", previous_secret_key=old,
         previous_secret_key_until=datetime.now(UTC) + timedelta(hours=1),
     )  # fmt: skip
-    done = Service(Runtime(grace), _no_enqueue).verify(first["id"], _code(before, first["id"]))
+    done = Service(Runtime(grace), _no_enqueue).verify(
+        first["id"], _code(before, first["id"]), by=Caller.staff("ops")
+    )
     assert done["status"] == "verified"
     ended = _settings(tmp_path, secret_key="new-master-secret-789012")
     with pytest.raises(InvalidInput, match="wrong verification code"):
-        Service(Runtime(ended), _no_enqueue).verify(second["id"], _code(before, second["id"]))
+        Service(Runtime(ended), _no_enqueue).verify(
+            second["id"], _code(before, second["id"]), by=Caller.staff("ops")
+        )
 
 
 def test_rotating_the_suppression_key_rekeys_the_list(tmp_path: Path) -> None:
@@ -254,5 +257,7 @@ def test_the_old_suppression_key_cannot_start_after_rotation(tmp_path: Path) -> 
     old_chain = settings.keys.suppression
     rotate_suppression(Service(Runtime(settings), _no_enqueue), by=Caller.staff("ops"))
     with pytest.raises(ConfigError, match="rotate-suppression"):
-        with Service(Runtime(_settings(tmp_path, suppression_key=old_chain)), _no_enqueue).session():
+        with Service(
+            Runtime(_settings(tmp_path, suppression_key=old_chain)), _no_enqueue
+        ).session():
             pass

@@ -46,10 +46,15 @@ _REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # models.new_id(): uuid4 hex
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do."""
+    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do, ``owner``
+    the identity that owns what they file (the API key's id; None at the command line).
+
+    Ownership is never decided from ``actor``: that is a display name, and names repeat.
+    """
 
     actor: str
     role: Role
+    owner: str | None = None
 
     @classmethod
     def staff(cls, by: str) -> Caller:
@@ -58,6 +63,10 @@ class Caller:
 
     def may(self, needed: Role) -> bool:
         return apikeys.allows(self.role, needed)
+
+    def sees(self, request: Request) -> bool:
+        """Ops see every request; support only those filed with its own key."""
+        return self.may(Role.OPS) or (self.owner is not None and request.owner == self.owner)
 
 
 def _warn_in_log(message: str) -> None:
@@ -101,28 +110,31 @@ class Service:
                 "re-drive will send it"
             )
 
-    def _load(self, session: Session, request_id: str) -> Request:
+    def _load(self, session: Session, request_id: str, by: Caller | None = None) -> Request:
+        """The request; NotFound also when ``by`` may not see it (its existence is not told)."""
         request = session.get(Request, request_id) if _REQUEST_ID.fullmatch(request_id) else None
-        if request is None:
+        if request is None or (by is not None and not by.sees(request)):
             raise NotFound("no such request")
         return request
 
     # -- requests ---------------------------------------------------------------------------
 
-    def submit(self, sub: intake.Submission) -> dict[str, Any]:
-        """File a request: validated completely before anything is written."""
+    def submit(self, sub: intake.Submission, *, by: Caller | None = None) -> dict[str, Any]:
+        """File a request: validated completely before anything is written; ``by`` owns it."""
         intake.validate(self.rt, sub)
         with self.session() as session:
             request, follow = intake.submit(session, self.rt, sub)
+            request.owner = by.owner if by is not None else None
+            session.add(request)
             session.commit()
             data = request_json(session, request)
         self.send(follow)
         return data
 
-    def verify(self, request_id: str, code: str) -> dict[str, Any]:
-        """The subject's one-time code; on success the request continues to its stores."""
+    def verify(self, request_id: str, code: str, *, by: Caller) -> dict[str, Any]:
+        """The subject's one-time code (typed in by ``by``); the request continues."""
         with self.session() as session:
-            self._load(session, request_id)
+            self._load(session, request_id, by)
             follow = verification.verify(session, self.rt, request_id, code)
             session.commit()
             data = request_json(session, self._load(session, request_id))
@@ -153,8 +165,8 @@ class Service:
     def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
         """The request with its tasks, who filed it and its audit trail (ids and counts only)."""
         with self.session() as session:
-            request = self._load(session, request_id)
-            data = request_json(session, request)
+            request = self._load(session, request_id, by)
+            data = _for(by, request_json(session, request))
             data["filed_by"] = _filed_by(session, request.id)
             data["audit"] = [
                 {
@@ -169,28 +181,33 @@ class Service:
         return data
 
     def listing(
-        self, *, status: str | None = None, overdue: bool = False, limit: int | None = None
+        self,
+        *,
+        by: Caller,
+        status: str | None = None,
+        overdue: bool = False,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Requests, newest first; ``overdue``: open ones past their due date."""
+        """The requests ``by`` may see, newest first; ``overdue``: open ones past due."""
         if status is not None and status not in RequestStatus.__members__.values():
             raise InvalidInput(f"unknown status {status!r}")
         with self.session() as session:
             query = select(Request).order_by(col(Request.received_at).desc())
+            if not by.may(Role.OPS):
+                query = query.where(col(Request.owner) == by.owner, col(Request.owner).is_not(None))
             if status:
                 query = query.where(Request.status == status)
             if overdue:
                 query = query.where(overdue_clause())
             if limit is not None:
                 query = query.limit(limit)
-            return requests_json(session, list(session.exec(query)))
+            return [_for(by, d) for d in requests_json(session, list(session.exec(query)))]
 
     def export(self, request_id: str, *, by: Caller) -> Path:
         """The access bundle for ops, or for the support key that filed the request; the
         download is recorded in the audit log."""
         with self.session() as session:
-            self._load(session, request_id)
-            if not by.may(Role.OPS) and _filed_by(session, request_id) != by.actor:
-                raise PermissionDenied("support may download only the exports it filed")
+            self._load(session, request_id, by)
         path = self.bundle(request_id)
         self.record_download(request_id, actor=by.actor)
         return path
@@ -209,8 +226,11 @@ class Service:
 
     def may_download(self, data: dict[str, Any], by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
-        has = paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
-        return has and (by.may(Role.OPS) or data.get("filed_by") == by.actor)
+        if not paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file():
+            return False
+        with self.session() as session:
+            request = session.get(Request, data["id"])
+            return request is not None and by.sees(request)
 
     def _require(self, by: Caller, needed: Role) -> None:
         if not by.may(needed):
@@ -330,7 +350,15 @@ class Service:
             return asdict(audit.verify(session))
 
 
+def _for(by: Caller, data: dict[str, Any]) -> dict[str, Any]:
+    """A request's JSON as ``by`` may see it: where the reply lies on the server is for ops."""
+    if data.get("reply") and not by.may(Role.OPS):
+        data["reply"] = {**data["reply"], "path": None}
+    return data
+
+
 def _filed_by(session: Session, request_id: str) -> str | None:
+    """Who filed the request, as the audit log names them (shown, never used to decide)."""
     return session.exec(
         select(AuditEvent.actor)
         .where(

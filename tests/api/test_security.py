@@ -125,9 +125,7 @@ def test_the_session_cookie_names_only_a_random_id(client: TestClient, keys: Key
 def test_a_large_body_is_refused_before_authentication(client: TestClient) -> None:
     """An unauthenticated 1 MB body gets 413, not a 401 after reading and parsing it."""
     body = b'{"kind": "access", "email": "' + b"a" * 1_000_000 + b'"}'
-    response = client.post(
-        "/requests", content=body, headers={"Content-Type": "application/json"}
-    )
+    response = client.post("/requests", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.json() == {"detail": "the request body is too large"}
 
