@@ -10,11 +10,12 @@ from fastapi.responses import FileResponse
 from dsr.api.auth import Principal, require
 from dsr.api.deps import service
 from dsr.api.schemas import ErrorOut, RequestDetail, RequestIn, RequestOut, VerifyIn
+from dsr.api.strict_json import StrictJsonRoute
 from dsr.core import intake
 from dsr.core.apikeys import Role
 from dsr.core.models import RequestStatus
 
-router = APIRouter(prefix="/requests", tags=["requests"])
+router = APIRouter(prefix="/requests", tags=["requests"], route_class=StrictJsonRoute)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -131,15 +131,15 @@ def new_request_form(request: Request, who: Principal = Depends(current)) -> Res
 
 
 def _parse_changes(text: str) -> dict[str, str]:
-    changes: dict[str, str] = {}
+    pairs = []
     for line in text.splitlines():
         if not line.strip():
             continue
         field, sep, value = line.partition("=")
         if not sep or not field.strip():
             raise InvalidInput(f"each change is one line FIELD=VALUE, got {line.strip()[:40]!r}")
-        changes[field.strip()] = value.strip()
-    return changes
+        pairs.append((field.strip(), value.strip()))
+    return intake.no_duplicates(pairs)
 
 
 def _check_text(*values: str) -> None:
@@ -179,6 +179,8 @@ def file_request(
     }
     try:
         _check_text(kind, email, phone, name, changes, jurisdiction, language)
+        if verified not in ("", "on"):  # the checkbox sends "on" or nothing
+            raise InvalidInput("verified is a checkbox")
         sub = intake.Submission(
             kind=kind,
             email=email,

@@ -7,19 +7,19 @@ from typing import Any
 import typer
 
 from dsr.cli.app import JsonOpt, app, emit, service
-from dsr.core.intake import Submission
+from dsr.core.intake import Submission, no_duplicates
 from dsr.errors import InvalidInput
 from dsr.service import Caller
 
 
 def _parse_sets(values: list[str]) -> dict[str, str]:
-    changes: dict[str, str] = {}
+    pairs = []
     for item in values:
         field, sep, value = item.partition("=")
         if not sep or not field.strip():
             raise InvalidInput(f"--set takes FIELD=VALUE, got {item!r}")
-        changes[field.strip()] = value
-    return changes
+        pairs.append((field.strip(), value))
+    return no_duplicates(pairs)  # one field set twice is refused, as in the API
 
 
 def _request_line(d: dict[str, Any]) -> str:

@@ -38,7 +38,8 @@ def test_support_cannot_read_or_act_on_another_keys_request(
     bob = Keys.header(keys.bob)
     assert client.get(f"/requests/{request_id}", headers=bob).status_code == 404
     code = verification_code(rt, request_id)
-    assert client.post(f"/requests/{request_id}/verify", json={"code": code}, headers=bob).status_code == 404  # fmt: skip
+    verify = client.post(f"/requests/{request_id}/verify", json={"code": code}, headers=bob)
+    assert verify.status_code == 404
     assert client.get(f"/requests/{request_id}/export", headers=bob).status_code == 404
     assert request_id not in [r["id"] for r in client.get("/requests", headers=bob).json()]
     ops = Keys.header(keys.ops)

@@ -148,7 +148,8 @@ def test_malformed_json_is_422(client: TestClient, keys: Keys) -> None:
 
 
 def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, keys: Keys) -> None:
-    """``?status=`` keeps one status; ``?overdue=true`` keeps open requests past due_at (ops see every key's requests)."""
+    """``?status=`` keeps one status; ``?overdue=true`` keeps open requests past due_at (an ops
+    key lists every key's requests)."""
     waiting = _file(client, keys.alice)
     verified = _file(client, keys.bob, kind="erase", verified=True)
     with session_scope(rt.db_url) as session:
