@@ -21,7 +21,6 @@ hash in a new key (HMAC of the old hash) and appends that key to the chain.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -33,6 +32,8 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from dsr.files import private_dir
 
 KEY_FILE = "keys.json"
 PURPOSES = ("sessions", "links", "codes")
@@ -80,18 +81,6 @@ def derive(master: str, purpose: str) -> bytes:
 def new_key() -> str:
     """A fresh random key (256 bits, URL-safe text: no comma, no white space)."""
     return secrets.token_urlsafe(32)
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` and its missing parents as 0700 folders (mkdir -p applies no mode)."""
-    missing = []
-    for parent in (path, *path.parents):
-        if parent.exists():
-            break
-        missing.append(parent)
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process made it first
-            folder.mkdir(mode=0o700)
 
 
 def _check_private(path: Path) -> None:

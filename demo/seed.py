@@ -82,6 +82,7 @@ from faker import Faker
 
 from dsr.demo import stores as ds
 from dsr.errors import InvalidInput
+from dsr.files import create_private, open_private, private_dir
 from dsr.identity import (
     suppression_digest,
     suppression_hash,
@@ -1139,12 +1140,13 @@ def seed(
         raise InvalidInput("customers must be at least 1")
     started = time.perf_counter()
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     if reset:
         _delete_stores(data_dir)
     paths = store_paths(data_dir)
-    paths["recordings"].parent.mkdir(parents=True, exist_ok=True)
-    paths["audio"].mkdir(parents=True, exist_ok=True)
+    private_dir(paths["audio"])
+    for key in ("crm", "newsletter", "orders", "recordings"):
+        create_private(paths[key])  # customer data: 0600 from the start (SQLite keeps it)
 
     load_started = time.perf_counter()
     engines = {
@@ -1215,7 +1217,7 @@ class _BulkInsert:
 
 def _write_audio(folder: Path, names: list[str], data: bytes) -> None:
     for name in names:
-        with open(folder / name, "wb") as fh:
+        with open_private(folder / name) as fh:  # a customer's call: 0600
             fh.write(data)
 
 

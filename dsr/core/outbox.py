@@ -8,11 +8,9 @@ cannot be closed without a transactional mail server; it is kept to one UPDATE l
 
 from __future__ import annotations
 
-import os
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
-from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -20,6 +18,7 @@ from sqlmodel import Session, select
 from dsr.config.settings import Settings
 from dsr.core import paths
 from dsr.core.models import Outbox, OutboxStatus, utcnow
+from dsr.files import write_private
 
 REPLY = "reply"
 # CPython's header folder drops the space between two encoded words ("chỉnh sửa" arrives as
@@ -30,13 +29,6 @@ _WIRE = policy.default.clone(max_line_length=998)
 def message_id(request_id: str, purpose: str, settings: Settings) -> str:
     domain = settings.mail_from.rpartition("@")[2] or "dsr.local"
     return f"<{request_id}.{purpose.replace(':', '-')}@{domain}>"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def find(session: Session, request_id: str, purpose: str) -> Outbox | None:
@@ -66,7 +58,7 @@ def queue(
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
     path = paths.message(settings.resolved_export_dir, request_id, purpose)
-    _write_atomically(path, message.as_bytes(policy=_WIRE))
+    write_private(path, message.as_bytes(policy=_WIRE))  # an e-mail to the subject: 0600
     row = Outbox(
         request_id=request_id,
         purpose=purpose,

@@ -1,0 +1,103 @@
+"""Files holding personal data are 0600 in 0700 folders from creation, whatever the umask."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import stat
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsr.config.settings import Settings
+from dsr.core import aggregate, dispatch, intake, tasks
+from dsr.core.db import dispose_all, migrate, session_scope
+from dsr.core.runtime import Runtime
+from dsr.demo import smtp_sink
+from dsr.demo.seed import DEMO_SUBJECT, seed
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The umask many servers run with (files 0644, folders 0755 unless the code says)."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _modes(root: Path) -> tuple[dict[Path, int], dict[Path, int]]:
+    files, folders = {}, {}
+    for folder, dirs, names in os.walk(root):
+        for d in dirs:
+            folders[Path(folder, d)] = stat.S_IMODE(Path(folder, d).stat().st_mode)
+        for n in names:
+            files[Path(folder, n)] = stat.S_IMODE(Path(folder, n).stat().st_mode)
+    return files, folders
+
+
+def _run_inline(rt: Runtime, todo: list[Any]) -> None:
+    """Each step as its actor runs it (one session, one core call), without a broker or SMTP."""
+    cores = {
+        "dispatch": dispatch.dispatch,
+        "run_task": tasks.run,
+        "aggregate": aggregate.aggregate,
+        "advance": dispatch.advance,
+        "fan_in": tasks.fan_in,
+    }
+    while todo:
+        step = todo.pop(0)
+        if step.actor == "deliver":
+            continue
+        with session_scope(rt.db_url) as session:
+            todo.extend(cores[step.actor](session, rt, step.id))
+
+
+def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umask: None) -> None:
+    """Seeded stores, the SQLite ledger, staged exports, the bundle and our e-mail copies of an
+    access request are all 0600, in 0700 folders."""
+    root = tmp_path / "dsr"
+    settings = Settings(
+        var_dir=root / "var",
+        data_dir=root / "data",
+        export_dir=root / "exports",
+        database_url=f"sqlite:///{root / 'var' / 'dsr.db'}",
+    )
+    seed(settings.resolved_data_dir, 5, secret_key=settings.keys.suppression, reset=True)
+    rt = Runtime(settings)
+    try:
+        migrate(rt.db_url)
+        sub = intake.Submission(
+            "access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"], verified=True, by="t"
+        )
+        with session_scope(rt.db_url) as session:
+            request, todo = intake.submit(session, rt, sub)
+        _run_inline(rt, list(todo))
+    finally:
+        rt.close()
+        dispose_all()
+    files, folders = _modes(root)
+    names = {p.name for p in files}
+    assert {"dsr.db", "keys.json", "crm.db", "index.db", "bundle.zip", "reply.eml"} <= names
+    assert {"customers.json", "customers.csv"} <= names and any(n.endswith(".wav") for n in names)
+    exported = root / "exports" / request.id / "stores" / "recordings" / "audio"
+    assert any(exported.iterdir())  # the subject's call recordings, copied for the bundle
+    assert {p: m for p, m in files.items() if m != 0o600} == {}
+    assert {p: m for p, m in folders.items() if m != 0o700} == {}
+
+
+def test_the_demo_smtp_sink_keeps_mail_private(tmp_path: Path, loose_umask: None) -> None:
+    """The demo's SMTP server writes each received e-mail 0600 in a 0700 folder."""
+    controller, sink = smtp_sink.start(folder=tmp_path / "outbox")
+    try:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "x"
+        message.set_content("Nguyễn Văn An, 0912 345 678")
+        with smtplib.SMTP(sink.host, sink.port) as client:
+            client.send_message(message)
+    finally:
+        controller.stop()
+    files, folders = _modes(tmp_path)
+    assert files and set(files.values()) == {0o600} and set(folders.values()) == {0o700}
