@@ -53,7 +53,7 @@ def test_erase_certificate_and_store_state(pipeline: Pipeline) -> None:
             ).scalar()
             == 0
         )
-        h = suppression_hash(EMAIL, pipeline.rt.settings.secret_key)
+        h = suppression_hash(EMAIL, pipeline.rt.settings.keys.suppression)
         assert (
             c.execute(
                 sa.text("select count(*) from suppression where email_hash=:h"), {"h": h}
