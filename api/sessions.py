@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
@@ -71,7 +71,7 @@ class ServerSessions:
                 if isinstance(data, dict):
                     data.pop("key_id", None)  # authority only ever comes from the ledger
                     return None, data
-        except (BadSignature, UnicodeDecodeError, json.JSONDecodeError):
+        except (BadData, UnicodeDecodeError, json.JSONDecodeError):  # forged, expired, junk
             pass
         return None, {}
 

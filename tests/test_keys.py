@@ -26,7 +26,6 @@ from dsr.demo import stores as ds
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
-from dsr.service.keys import rotate_suppression
 
 ERASED = "da.xoa@example.com"
 REQUEST_ID = "0" * 32
@@ -202,6 +201,8 @@ def test_a_code_sent_before_a_rotation_works_during_the_grace(tmp_path: Path) ->
 def test_rotating_the_suppression_key_rekeys_the_list(tmp_path: Path) -> None:
     """`rotate-suppression` wraps every hash in a new key: the address is still suppressed, the
     old key alone no longer recognises it, and a resumed rotation never wraps twice."""
+    from dsr.service.keys import rotate_suppression  # here: the other tests run without it
+
     settings = _settings(tmp_path)
     store = _newsletter(settings)
     _suppress(store, ERASED)
@@ -252,6 +253,8 @@ def test_rotating_a_configured_suppression_key_through_the_cli(
 
 def test_the_old_suppression_key_cannot_start_after_rotation(tmp_path: Path) -> None:
     """A process configured with the pre-rotation chain is refused (ConfigError)."""
+    from dsr.service.keys import rotate_suppression  # here: the other tests run without it
+
     settings = _settings(tmp_path)
     _newsletter(settings)
     old_chain = settings.keys.suppression

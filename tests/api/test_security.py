@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from dsr.api import create_app
 from dsr.core import paths
 from dsr.core.db import get_engine
-from dsr.core.models import ApiKey, Request, WebSession, utcnow
+from dsr.core.models import ApiKey, Request, utcnow
 from dsr.core.runtime import Runtime
 from dsr.demo.smtp_sink import MailSink
 from tests.api.conftest import Keys, csrf_of, login
@@ -85,6 +85,8 @@ def test_logout_ends_every_copy_of_the_session(
 
 def test_an_expired_session_ends_at_once(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """A session past its expiry is refused (and removed) on its next request."""
+    from dsr.core.models import WebSession  # here: the other tests run without the table
+
     login(client, keys.alice)
     assert client.get("/web/requests", follow_redirects=False).status_code == 200
     with Session(get_engine(rt.db_url)) as session:
@@ -99,6 +101,7 @@ def test_revoking_a_key_deletes_its_sessions(client: TestClient, rt: Runtime, ke
     """Revoking a key removes its server-side sessions, not only their use."""
     from dsr.core import apikeys
     from dsr.core.db import session_scope
+    from dsr.core.models import WebSession  # here: the other tests run without the table
 
     login(client, keys.bob)
     with session_scope(rt.db_url) as session:
@@ -117,6 +120,24 @@ def test_the_session_cookie_names_only_a_random_id(client: TestClient, keys: Key
     page = client.get("/web/requests")
     assert csrf_of(page.text) not in cookie and "alice" not in cookie
     assert cookie.startswith("s.") and len(cookie) < 100
+
+
+def test_forged_session_cookies_open_nothing(app: FastAPI, keys: Keys) -> None:
+    """A made-up, tampered or re-signed-elsewhere session cookie is a login redirect, not an
+    error and not a session."""
+    with TestClient(app) as client:
+        login(client, keys.alice)
+        real = client.cookies["dsr_session"]
+    other_key = URLSafeTimedSerializer(OLD_DEFAULT_SECRET, salt="web-anonymous")
+    for forged in (
+        "s." + real[2:-4] + "AAAA",
+        "a." + str(other_key.dumps({"key_id": "x" * 32})),
+        "s.not-a-session",
+        "garbage",
+    ):
+        with TestClient(app) as client:
+            client.cookies.set("dsr_session", forged)
+            assert client.get("/web/requests", follow_redirects=False).status_code == 303
 
 
 # -- limits -------------------------------------------------------------------------------------
