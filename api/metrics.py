@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from dsr.core.db import get_engine
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
+    AuditEvent,
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -32,6 +33,7 @@ from dsr.core.models import (
     RequestKind,
     RequestStatus,
     TaskStatus,
+    utcnow,
 )
 from dsr.core.outbox import REPLY
 
@@ -76,6 +78,23 @@ class LedgerCollector(Collector):
             yield from self._tasks(session)
             yield self._replies(session)
             yield self._purged(session)
+            yield from self._audit(session)
+
+    def _audit(self, session: Session) -> Iterator[Metric]:
+        count, oldest = session.exec(
+            select(func.count(), func.min(AuditEvent.at)).where(col(AuditEvent.position).is_(None))
+        ).one()
+        yield GaugeMetricFamily(
+            "dsr_audit_unsealed_events",
+            "Audit events not yet sealed into the hash chain (the scheduler's leader seals).",
+            value=count,
+        )
+        age = (utcnow() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "dsr_audit_oldest_unsealed_seconds",
+            "Age of the oldest unsealed audit event; growing means no scheduler is sealing.",
+            value=age,
+        )
 
     def _requests(self, session: Session) -> Iterator[Metric]:
         by = GaugeMetricFamily(

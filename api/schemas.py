@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsr.core.models import OutboxStatus, RequestKind, RequestStatus, TaskStatus
+from dsr.core.models import NoticeStatus, OutboxStatus, RequestKind, RequestStatus, TaskStatus
 
 
 def printable(value: str) -> str:
@@ -105,6 +105,21 @@ class ReplyOut(BaseModel):
     sent_at: str | None
 
 
+class NoticeOut(BaseModel):
+    """A third party's notice of a rectify or erase (no personal data)."""
+
+    recipient: str
+    recipient_id: str
+    channel: str | None
+    status: NoticeStatus
+    reason: str | None
+    records: int
+    attempt: int
+    error: str | None
+    reply_by: str | None
+    sent_at: str | None
+
+
 class RequestOut(BaseModel):
     """A request (DESIGN.md contract); times are ISO 8601 UTC."""
 
@@ -123,6 +138,7 @@ class RequestOut(BaseModel):
     late: bool
     attention: str | None
     tasks: list[TaskOut]
+    notices: list[NoticeOut] = []
     reply: ReplyOut | None
 
 

@@ -16,21 +16,6 @@ from typing import Any
 from benchmarks.report import RESULTS
 
 
-def _cores() -> dict[str, Callable[..., list[Any]]]:
-    """Each message actor's core call, plus the steps the actors run inline (their own table,
-    so this follows the pipeline when an inline step is added)."""
-    from dsr.core import aggregate, delivery, dispatch, tasks
-    from dsr.workers.actors import INLINE
-
-    return {
-        "dispatch": dispatch.dispatch,
-        "run_task": tasks.run,
-        "aggregate": aggregate.aggregate,
-        "deliver": lambda session, rt, oid: delivery.deliver(session, rt.settings, oid),
-        **INLINE,
-    }
-
-
 def submit(rt: Any, sub: Any) -> tuple[str, list[Any]]:
     from dsr.core import intake
     from dsr.core.db import session_scope
@@ -48,16 +33,16 @@ def execute(
     after: Callable[[str, float], None] | None = None,
 ) -> None:
     """Run ``todo`` and every step that follows, in order; ``after(actor, seconds)`` each."""
-    from dsr.core.db import session_scope
+    from dsr.core import pipeline
+    from dsr.core.db import units_of_work
 
-    cores = _cores()
+    uow = units_of_work(rt.db_url)
     while todo:
         step = todo.pop(0)
         if step.actor == "deliver" and not deliver:
             continue
         t0 = time.perf_counter()
-        with session_scope(rt.db_url) as session:
-            follow = cores[step.actor](session, rt, step.id)
+        follow = pipeline.execute(uow, rt, step)
         if after is not None:
             after(step.actor, time.perf_counter() - t0)
         todo.extend(follow)

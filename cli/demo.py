@@ -56,6 +56,10 @@ def _demo_text(d: dict[str, Any]) -> str:
         lines.append(f"{r['kind']:<8} {r['id']}  {r['status']}")
         for t in r["tasks"]:
             lines.append(f"    {t['connector']:<12} {t['status']:<8} {t['records']} records")
+        for notice in r.get("notices") or []:
+            lines.append(f"    notice to {notice['recipient']}: {notice['status']}")
+        for path in r.get("notice_emls") or []:
+            lines.append(f"    notice: {path}")
         lines.append(f"    reply: {r['reply_eml']}")
     lines.append(f"all e-mails: {d['outbox_dir']}")
     return "\n".join(lines)

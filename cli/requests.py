@@ -41,6 +41,9 @@ def _status_text(d: dict[str, Any]) -> str:
             f"  {t['connector']:<12} {t['status']:<8} {t['records']} records"
             + (f"  ({t['error']})" if t["error"] else "")
         )
+    for n in d.get("notices") or []:
+        when = n["sent_at"] or n["reason"] or n["error"] or ""
+        lines.append(f"  notice to {n['recipient']}: {n['status']} {when}".rstrip())
     if d["reply"]:
         lines.append(f"  reply {d['reply']['status']}: {d['reply']['path']}")
     return "\n".join(lines)

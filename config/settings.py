@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     mail_from: str = "privacy@example.com"
     ops_email: str = "ops@example.com"
     company_name: str = "Demo Company"
+    # Third parties reached by webhook: recipient id -> HMAC key (JSON in DSR_WEBHOOK_SECRETS).
+    webhook_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    webhook_timeout: float = 10.0
 
     data_dir: Path | None = None
     export_dir: Path | None = None

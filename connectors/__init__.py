@@ -8,6 +8,7 @@ from dsr.connectors.base import (
     Outcome,
     PurgeReport,
     RetentionRule,
+    Shared,
     SuppressionList,
     TaskResult,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Outcome",
     "PurgeReport",
     "RetentionRule",
+    "Shared",
     "SuppressionList",
     "TaskResult",
     # the connectors

@@ -55,6 +55,30 @@ class Outcome:
 
 
 @dataclass
+class Shared:
+    """Records of one table that went to a third party, as that party knows them.
+
+    ``recipient`` is what the store says the records were shared with (e.g. the value of
+    ``orders.delivery_partner``), or None when every recipient the store lists received them.
+    ``references`` are what the recipient knows the records by (order numbers), never more;
+    ``fields`` the public fields it received that this request changes (rectify) or that it
+    must erase (erase).
+    """
+
+    table: str
+    action: Action  # updated | historical (rectify); erased | anonymised (erase)
+    references: list[str]
+    fields: list[str]
+    recipient: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # language -> what a reference is
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["action"] = self.action.value
+        return data
+
+
+@dataclass
 class Found:
     """The subject's records in one store, keyed by table, plus identifiers discovered."""
 
@@ -76,6 +100,7 @@ class TaskResult:
     outcomes: list[Outcome]
     provides: Identity = field(default_factory=Identity)
     collected_from: str | None = None  # earliest record timestamp, ISO (for the summary)
+    shared: list[Shared] = field(default_factory=list)  # changed records third parties hold
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +109,7 @@ class TaskResult:
             "outcomes": [o.to_json() for o in self.outcomes],
             "provides": self.provides.to_json(),
             "collected_from": self.collected_from,
+            "shared": [s.to_json() for s in self.shared],
         }
 
 
@@ -124,7 +150,8 @@ class Connector(Protocol):
     labels: dict[str, str]  # language -> human name of the store ("vi", "en")
     needs: frozenset[str]  # identifier kinds it can search by (any one suffices)
     provides: frozenset[str]  # identifier kinds it may add to the identity
-    recipients: list[str]  # third parties that received its data (told on rectify)
+    recipients: list[str]  # ids of third parties that received its data (connectors.yaml)
+    shared_fields: frozenset[str]  # public fields those third parties received
     retention_tables: frozenset[str]  # tables a retention rule may name (config/retention.yaml)
 
     def find(self, identity: Identity) -> Found:

@@ -25,6 +25,7 @@ from dsr.connectors.base import (
     Outcome,
     PurgeReport,
     RetentionRule,
+    Shared,
     TaskResult,
 )
 from dsr.connectors.export import earliest, json_row, write_table
@@ -74,6 +75,8 @@ class RecordingArchive:
         self.needs = frozenset({PHONE})
         self.provides: frozenset[str] = frozenset()
         self.rectifiable_fields: frozenset[str] = frozenset()
+        # Recordings are never rewritten: recipients hear of their erasure only.
+        self.shared_fields: frozenset[str] = frozenset()
         self.retention_tables = frozenset({calls.name})
         self.region = region
         self._engine: sa.Engine | None = None
@@ -187,7 +190,12 @@ class RecordingArchive:
                 conn.execute(sa.delete(calls).where(calls.c.id.in_([r["id"] for r, _ in rows])))
         action = Action.ERASED if rows else Action.NOT_FOUND
         outcomes = [Outcome(calls.name, action, len(rows)), Outcome("audio", action, len(rows))]
-        return TaskResult(operation, len(rows), outcomes)
+        shared = (
+            [Shared(calls.name, Action.ERASED, sorted(str(r["id"]) for r, _ in rows), [])]
+            if rows and self.recipients
+            else []
+        )
+        return TaskResult(operation, len(rows), outcomes, shared=shared)
 
     def _access(self, identity: Identity, staging: Path) -> TaskResult:
         found = self.find(identity)

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
+from dsr import yamlconfig
 from dsr.connectors.base import Connector
 from dsr.connectors.recordings import RecordingArchive
 from dsr.connectors.sql import SqlStore
@@ -43,12 +42,7 @@ def _substitute(value: Any, data_dir: str) -> Any:
 
 def read_entries(path: Path, *, data_dir: Path) -> list[dict[str, Any]]:
     """The connector entries of a connectors file, ``{data_dir}`` substituted."""
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read ({type(err).__name__})") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    document = yamlconfig.read(path)
     if not isinstance(document, dict) or not isinstance(document.get("connectors"), list):
         raise ConfigError(f"{path}: expected a mapping with a 'connectors' list")
     entries = _substitute(document["connectors"], str(Path(data_dir)))

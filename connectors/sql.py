@@ -28,6 +28,7 @@ from dsr.connectors.base import (
 from dsr.connectors.export import TableWriter, earliest, json_row
 from dsr.connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from dsr.connectors.sql_purge import naive_utc, purge
+from dsr.connectors.sql_shared import shared_records
 from dsr.connectors.sql_tables import Bound, reflect, search_values, store_errors
 from dsr.connectors.sql_writes import (
     add_suppression,
@@ -80,6 +81,7 @@ class SqlStore:
         self.needs = frozenset(k for t in config.tables for k in t.match)
         self.provides = frozenset(k for t in config.tables for k in t.provides)
         self.rectifiable_fields = frozenset(f for t in config.tables for f in t.rectifiable)
+        self.shared_fields = frozenset(f for t in config.tables for f in t.shared_fields)
         self.retention_tables = frozenset(t.name for t in config.tables if t.parent is None)
         self.secret_key = secret_key
         self.region = region
@@ -206,13 +208,25 @@ class SqlStore:
                         conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
                     )
                 ]
+            shared = shared_records(self.config.tables, rows, operation, prepared, self.region)
             return TaskResult(
-                operation, sum(map(len, rows.values())), outcomes, self._provided(rows)
+                operation,
+                sum(map(len, rows.values())),
+                outcomes,
+                self._provided(rows),
+                shared=shared,
             )
         with store_errors(self.name), self.engine.begin() as conn:
             rows = self.search(conn, identity)
             outcomes = self._erase(conn, rows, identity, naive_utc(now))
-        return TaskResult(operation, sum(map(len, rows.values())), outcomes, self._provided(rows))
+        shared = shared_records(self.config.tables, rows, operation, {}, self.region)
+        return TaskResult(
+            operation,
+            sum(map(len, rows.values())),
+            outcomes,
+            self._provided(rows),
+            shared=shared,
+        )
 
     def _access(self, identity: Identity, staging: Path) -> TaskResult:
         """Stream every table's rows straight to the staging files (never all in memory)."""

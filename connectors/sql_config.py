@@ -14,12 +14,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from dsr.errors import ConfigError
+from dsr import yamlconfig
 from dsr.identity import KINDS
 
 Kind = Literal["email", "phone", "name", "customer_id"]
@@ -86,6 +85,22 @@ class Erase(_Strict):
         return self
 
 
+class SharedSpec(_Strict):
+    """Which of a table's rows went to a third party, and what that party knows them by.
+
+    ``column`` holds, per row, the recipient it went to (its id, name or an alias in the
+    ``recipients`` section; NULL: not shared); without it every row went to every recipient the
+    store lists. ``reference`` is what the recipient knows a row by (an order number): notices
+    carry it, never the subject's other details. ``fields`` are the public fields it received
+    (default: the table's rectifiable fields).
+    """
+
+    column: str | None = None
+    reference: str
+    fields: list[str] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # language -> what a reference is
+
+
 class TableSpec(_Strict):
     """One table of a SQL store, as configured."""
 
@@ -98,6 +113,7 @@ class TableSpec(_Strict):
     historical_when: HistoricalWhen | None = None
     parent: Parent | None = None
     collected_at: str | None = None
+    shared: SharedSpec | None = None
     erase: Erase
 
     @field_validator("match", "provides")
@@ -116,7 +132,22 @@ class TableSpec(_Strict):
             raise ValueError("a table without 'parent' needs 'match' (how the subject is found)")
         if self.parent is not None and (self.match or self.provides):
             raise ValueError("a child table ('parent') is found through its parent, not 'match'")
+        if self.shared is not None:
+            if self.parent is not None:
+                raise ValueError("'shared' is for tables found by 'match', not child tables")
+            known = set(self.rectifiable) | set(KINDS)
+            unknown = sorted(set(self.shared.fields or []) - known)
+            if unknown:
+                raise ValueError(f"shared.fields: unknown field {', '.join(unknown)}")
         return self
+
+    @property
+    def shared_fields(self) -> frozenset[str]:
+        """The public fields the table's recipients received (none when it is not shared)."""
+        if self.shared is None:
+            return frozenset()
+        fields = self.shared.fields
+        return frozenset(self.rectifiable if fields is None else fields)
 
     def columns(self) -> set[str]:
         """Every column this spec names (checked against the real table at start)."""
@@ -125,6 +156,8 @@ class TableSpec(_Strict):
         names |= set(self.erase.columns)
         for extra in (
             self.collected_at,
+            self.shared and self.shared.column,
+            self.shared and self.shared.reference,
             self.parent and self.parent.column,
             self.historical_when and self.historical_when.column,
             self.erase.retention and self.erase.retention.source,
@@ -164,6 +197,11 @@ class SqlConfig(_Strict):
                     f"table {spec.name}: parent {spec.parent.table} must be listed before it"
                 )
             seen.add(spec.name)
+        shared = [t for t in self.tables if t.shared is not None]
+        if self.recipients and not shared:
+            raise ValueError("recipients are listed but no table says what it shared ('shared')")
+        if any(t.shared and t.shared.column is None for t in shared) and not self.recipients:
+            raise ValueError("a table 'shared' without a column needs the store's 'recipients'")
         if self.suppression is not None and self.suppression.table in seen:
             raise ValueError("the suppression table must not be one of the data tables")
         return self
@@ -174,11 +212,4 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_entry(model: type[M], entry: Mapping[str, Any]) -> M:
     """Validate one connector entry, turning pydantic's errors into one clear ConfigError."""
-    try:
-        return model.model_validate(dict(entry))
-    except ValidationError as err:
-        name = entry.get("name", "?")
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(f"connector {name!r}: {problems}") from None
+    return yamlconfig.validate(model, entry, f"connector {entry.get('name', '?')!r}")

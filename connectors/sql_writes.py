@@ -26,9 +26,8 @@ from dsr.identity import (
     EMAIL,
     NAME,
     PHONE,
-    normalise_email,
-    normalise_name,
-    normalise_phone,
+    normalise_field,
+    normalise_text,
     normalise_value,
     suppression_check,
     wrap_digest,
@@ -180,27 +179,11 @@ def rekey_suppression(
     return len(stored)
 
 
-def _text(raw: object) -> str:
-    return " ".join(unicodedata.normalize("NFC", str(raw)).split())
-
-
 def prepare_changes(changes: Mapping[str, str], region: str) -> dict[str, str]:
     """The requested new values, normalised as they will be stored; InvalidInput when bad."""
     if not changes:
         raise InvalidInput("rectify needs at least one field to change")
-    out: dict[str, str] = {}
-    for field, raw in changes.items():
-        if field == EMAIL:
-            out[field] = normalise_email(raw)
-        elif field == PHONE:
-            out[field] = normalise_phone(raw, region)
-        elif field == NAME:
-            out[field] = normalise_name(raw)
-        elif text := _text(raw):
-            out[field] = text
-        else:
-            raise InvalidInput(f"empty value for field {field}")
-    return out
+    return {field: normalise_field(field, raw, region) for field, raw in changes.items()}
 
 
 def _current(field: str, stored: object, region: str) -> str | None:
@@ -209,7 +192,14 @@ def _current(field: str, stored: object, region: str) -> str | None:
         return None
     if field in (EMAIL, PHONE, NAME):
         return normalise_value(field, stored, region)
-    return _text(stored)
+    return normalise_text(stored)
+
+
+def is_stale(
+    row: Mapping[str, Any], fields: Mapping[str, str], changes: Mapping[str, str], region: str
+) -> bool:
+    """Whether a row holds, in any of ``fields`` (public name -> column), an old value."""
+    return any(_current(f, row[c], region) != changes[f] for f, c in fields.items())
 
 
 def rectify_table(
@@ -244,11 +234,7 @@ def rectify_table(
     changed = sorted(
         {f for r in current for f, c in fields.items() if _current(f, r[c], region) != changes[f]}
     )
-    stale = [
-        r[spec.key]
-        for r in current
-        if any(_current(f, r[c], region) != changes[f] for f, c in fields.items())
-    ]
+    stale = [r[spec.key] for r in current if is_stale(r, fields, changes, region)]
     if not stale:
         reason = "value already current" + (f"; {note}" if note else "")
         outcomes.append(Outcome(bound.name, Action.UNCHANGED, len(current), reason=reason))

@@ -83,6 +83,7 @@ def run_demo() -> dict[str, Any]:
             final = _wait(svc, request_id)
             data = svc.status(request_id, by=Caller.staff("demo"))
             data["reply_eml"] = _reply_path(sink, data)
+            data["notice_emls"] = _notice_paths(sink, request_id)
             results.append(data)
             if final != RequestStatus.COMPLETED:
                 raise DsrError(f"demo request {request_id} ended {final}, not completed")
@@ -111,6 +112,16 @@ def _reply_path(sink: smtp_sink.MailSink, data: dict[str, Any]) -> str | None:
         if str(received.message.get("Message-ID")) == reply.get("message_id"):
             return str(received.path)
     return None
+
+
+def _notice_paths(sink: smtp_sink.MailSink, request_id: str) -> list[str]:
+    """Where the partners' notices about a request landed (the sink's copies)."""
+    prefix = f"<{request_id}.notice-"
+    return [
+        str(r.path)
+        for r in sink.messages()
+        if str(r.message.get("Message-ID", "")).startswith(prefix)
+    ]
 
 
 def _port_free(port: int) -> bool:

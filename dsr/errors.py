@@ -40,6 +40,10 @@ class DeliveryError(DsrError):
     """The reply could not be handed to the SMTP server; the outbox row stays pending."""
 
 
+class DeliveryRefused(DeliveryError):
+    """The receiving server refused the message for good (SMTP 5xx, HTTP 4xx): never retried."""
+
+
 class PermissionDenied(DsrError):
     """The caller's role does not allow this (CLI exit status 2, HTTP 403)."""
 

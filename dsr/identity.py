@@ -119,7 +119,24 @@ def normalise_name(raw: str) -> str:
     return name
 
 
-_NORMALISERS = {EMAIL: try_normalise_email, PHONE: try_normalise_phone}
+def normalise_text(raw: object) -> str:
+    """Free text as stored: NFC, inner white space folded to one space."""
+    return " ".join(unicodedata.normalize("NFC", str(raw)).split())
+
+
+def normalise_field(field: str, raw: str, region: str = "VN") -> str:
+    """A new value for a rectifiable field, normalised as it will be stored (InvalidInput when
+    it cannot be: a malformed e-mail or phone, an empty value)."""
+    if field == EMAIL:
+        return normalise_email(raw)
+    if field == PHONE:
+        return normalise_phone(raw, region)
+    if field == NAME:
+        return normalise_name(raw)
+    text = normalise_text(raw)
+    if not text:
+        raise InvalidInput(f"empty value for field {field!r}")
+    return text
 
 
 def normalise_value(kind: str, raw: object, region: str = "VN") -> str | None:

@@ -23,8 +23,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import
 from apscheduler.job import Job  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from dsr.core.db import get_engine
+from dsr.core import audit
+from dsr.core.db import get_engine, units_of_work
 from dsr.core.retention import Policy, policy_for
 from dsr.core.runtime import Runtime
 from dsr.scheduler import jobs
@@ -34,6 +36,7 @@ from dsr.workers.broker import broker
 log = structlog.get_logger(__name__)
 STORE = "ledger"  # job store alias; its table lives in the ledger database
 TABLE = "scheduler_jobs"
+SEALER = "audit_sealer"  # job and executor of the audit log's sealer
 FENCE_TTL_SECONDS = 14 * 24 * 3600
 
 
@@ -72,7 +75,10 @@ class SchedulerApp:
         ns = namespace or rt.settings.broker_namespace
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": FencedExecutor(client, f"{ns}:scheduler:ran")},
+            executors={
+                "default": FencedExecutor(client, f"{ns}:scheduler:ran"),
+                SEALER: ThreadPoolExecutor(1),
+            },
             # No misfire limit: a sweep missed for any length of downtime still runs, once.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
@@ -101,7 +107,24 @@ class SchedulerApp:
             self.scheduler.add_jobstore(store, alias=STORE)
             self._store_open = True
         self.reconcile()
+        # The sealer is not a stored job: it runs every few seconds while this process leads,
+        # needs no catching up after downtime, and may harmlessly run twice (it locks).
+        self.scheduler.add_job(
+            self._seal,
+            trigger=IntervalTrigger(seconds=self.policy.audit_seal_seconds),
+            id=SEALER,
+            jobstore="default",
+            executor=SEALER,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
         self.scheduler.resume()
+
+    def _seal(self) -> None:
+        sealed = audit.seal_all(units_of_work(self.rt.db_url))
+        if sealed:
+            log.debug("audit_sealed", events=sealed)
 
     def _follow(self) -> None:
         self.scheduler.pause()

@@ -21,6 +21,7 @@ from dsr.core import paths
 from dsr.core.bundle import build_bundle
 from dsr.core.links import make_download_token, read_download_token
 from dsr.core.replies import (
+    NoticeView,
     ReplyContext,
     StoreReport,
     render_acknowledgement,
@@ -306,11 +307,18 @@ def _rectify_stores() -> list[StoreReport]:
     ]  # fmt: skip
 
 
+SENT_AT = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
+NOTICES = [
+    NoticeView("Giao Hàng Nhanh (GHN)", "sent", SENT_AT, None, 1),
+    NoticeView("Viettel Post", "not_needed", None, "no_records", 0),
+]
+
+
 def test_rectify_confirmation_names_historical_records_and_partners(tmp_path: Path) -> None:
-    """The vi confirmation shows what changed where, what stayed as history, and whom we tell."""
+    """The vi confirmation shows what changed where, what stayed as history, and whom we told."""
     changes = {"phone": "0987 654 321", "address": "12 Lê Lợi, Phường Bến Nghé, Quận 1"}
     msg = render_reply(_ctx("rectify", changes=changes), _rectify_stores(),
-                       settings=_settings())  # fmt: skip
+                       settings=_settings(), notices=NOTICES)  # fmt: skip
     assert msg["Subject"] == (
         f"[Demo Company] Yêu cầu chỉnh sửa dữ liệu cá nhân {SHORT}: xác nhận đã chỉnh sửa"
     )
@@ -322,16 +330,18 @@ def test_rectify_confirmation_names_historical_records_and_partners(tmp_path: Pa
     assert "đơn hàng đã giao, ghi âm cuộc gọi" in text and "không được ghi đè" in text
     assert "Ghi âm cuộc gọi hỗ trợ, bảng calls: 2 bản ghi là hồ sơ lịch sử" in text
     assert "Danh sách nhận bản tin, bảng subscribers: không thay đổi" in text
-    told = text.split("sẽ được chúng tôi thông báo")[1]
-    assert "Giao Hàng Nhanh (GHN)" in told and "Viettel Post" in told
-    assert "Mailchimp" not in text  # it holds none of the changed data
+    told = text.split("Các bên thứ ba đã nhận dữ liệu của bạn:")[1]
+    assert "Giao Hàng Nhanh (GHN): đã được chúng tôi thông báo ngày 05/03/2026" in told
+    assert "Viettel Post: không cần thông báo" in told
+    assert "sẽ được chúng tôi thông báo" not in text  # no promise of what nothing does
+    assert "Mailchimp" not in text  # not a recipient of this request's notices
     assert "Giao Hàng Nhanh (GHN)" in html
 
 
 def test_rectify_confirmation_in_english(tmp_path: Path) -> None:
-    """The English confirmation says history was not rewritten and names the partners."""
+    """The English confirmation says history was not rewritten and whom we told, and when."""
     msg = render_reply(_ctx("rectify", "en", changes={"phone": "0987654321"}), _rectify_stores(),
-                       settings=_settings())  # fmt: skip
+                       settings=_settings(), notices=NOTICES)  # fmt: skip
     assert msg["Subject"] == (
         f"[Demo Company] Your personal data correction request {SHORT}: confirmation"
     )
@@ -339,7 +349,10 @@ def test_rectify_confirmation_in_english(tmp_path: Path) -> None:
     assert "phone number: 0987654321" in text
     assert "Orders, table orders: 3 records are historical records" in text
     assert "were not rewritten" in text
-    assert "Viettel Post" in text.split("tell about the correction")[1]
+    told = text.split("Third parties that received your data:")[1]
+    assert "Giao Hàng Nhanh (GHN): told by us on 5 March 2026 (1 record they received)" in told
+    assert "Viettel Post: not told (it received none of the data that changed)" in told
+    assert "will tell" not in text
 
 
 def _erase_stores() -> list[StoreReport]:

@@ -1,42 +1,35 @@
-"""The pipeline's actors. Each is thin: session, one core call, commit, then enqueue."""
+"""The pipeline's actors. Each is thin: one core step (its own short transactions), then enqueue."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import dramatiq
 import structlog
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
 import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr.core import aggregate as aggregation
-from dsr.core import delivery, tasks
-from dsr.core import dispatch as dispatching
-from dsr.core.db import session_scope
-from dsr.core.runtime import Runtime
+from dsr.core import pipeline, tasks
+from dsr.core.db import session_scope, units_of_work
 from dsr.core.steps import Step
 from dsr.errors import DeliveryError, NotFound, RetriableStoreError
 from dsr.workers import runtime
 
 log = structlog.get_logger(__name__)
-Core = Callable[[Session, Runtime, str], list[Step]]
 
 
-def _run(core: Core, object_id: str) -> None:
+def _run(actor: str, object_id: str) -> None:
     rt = runtime.get()
-    with session_scope(rt.db_url) as session:
-        follow = core(session, rt, object_id)
-    enqueue(follow)
+    enqueue(pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id)))
 
 
 def enqueue(follow: Iterable[Step]) -> None:
     """Send the next steps (after commit); advance and fan-in run inline, each in its own
     transaction, so they see every commit that came before them."""
     for step in follow:
-        if step.actor in INLINE:
-            _run(INLINE[step.actor], step.id)
+        if step.actor in pipeline.INLINE:
+            _run(step.actor, step.id)
         else:
             ACTORS[step.actor].send(step.id)
 
@@ -49,7 +42,7 @@ def _transient(retries: int, exc: BaseException) -> bool:
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def dispatch_request(request_id: str) -> None:
-    _run(dispatching.dispatch, request_id)
+    _run("dispatch", request_id)
 
 
 @dramatiq.actor(
@@ -59,7 +52,7 @@ def dispatch_request(request_id: str) -> None:
     on_retry_exhausted="connector_task_exhausted",
 )
 def run_connector_task(task_id: str) -> None:
-    _run(tasks.run, task_id)
+    _run("run_task", task_id)
 
 
 @dramatiq.actor(queue_name="dsr", max_retries=10)
@@ -69,24 +62,22 @@ def connector_task_exhausted(message_data: dict[str, Any], retry_info: dict[str,
     log.warning(
         "connector_task_failed_for_good", task_id=task_id, retries=retry_info.get("retries")
     )
-    _run(lambda session, _rt, tid: tasks.fail(session, tid, "retries exhausted"), task_id)
+    with session_scope(runtime.get().db_url) as session:
+        follow = tasks.fail(session, task_id, "retries exhausted")
+    enqueue(follow)
 
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def aggregate_request(request_id: str) -> None:
-    _run(aggregation.aggregate, request_id)
+    _run("aggregate", request_id)
 
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def deliver_message(outbox_id: str) -> None:
     """Send one outbox row; when retries run out the row stays pending for the scheduler."""
-    rt = runtime.get()
-    with session_scope(rt.db_url) as session:
-        follow = delivery.deliver(session, rt.settings, outbox_id)
-    enqueue(follow)
+    _run("deliver", outbox_id)
 
 
-INLINE: dict[str, Core] = {"advance": dispatching.advance, "fan_in": tasks.fan_in}
 ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
     "dispatch": dispatch_request,
     "run_task": run_connector_task,

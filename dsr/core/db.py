@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -84,6 +84,9 @@ def changed(session: Session, statement: Executable) -> int:
     return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
@@ -94,3 +97,12 @@ def session_scope(url: str) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def units_of_work(url: str) -> UnitOfWork:
+    """Short transactions on the ledger at ``url``: each ``with`` block commits on success.
+
+    Steps that talk to a store or the SMTP server take one of these instead of a session, so
+    they can commit their claim before the slow part and record the outcome after it.
+    """
+    return lambda: session_scope(url)

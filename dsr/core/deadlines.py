@@ -17,14 +17,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from sqlalchemy import and_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from dsr import yamlconfig
 from dsr.core.models import OPEN_REQUEST, Request, RequestKind
-from dsr.errors import ConfigError, InvalidInput
+from dsr.errors import InvalidInput
 
 KINDS: tuple[str, ...] = tuple(RequestKind)  # every request kind needs a deadline
 _END_OF_DAY = time(23, 59, 59)
@@ -139,18 +139,7 @@ class Deadlines:
 
 def load_profiles(path: str | Path) -> dict[str, Profile]:
     """Every profile in the YAML file by name; ConfigError naming the problem when it is wrong."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        parsed = _File.model_validate(raw)
-    except OSError as exc:
-        raise ConfigError(f"cannot read jurisdictions file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"jurisdictions file {path} is not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"jurisdictions file {path}: {problems}") from None
+    parsed = yamlconfig.load(_File, path)
     return {
         name: p.model_copy(
             update={"name": name, "ceiling_days": p.ceiling_days or parsed.ceiling_days}

@@ -1,4 +1,11 @@
-"""Sending one outbox row, and what a sent message changes (acknowledged, completed, late)."""
+"""Sending one outbox row, and what a sent message changes (acknowledged, completed, late).
+
+Three short transactions around the SMTP conversation, none open during it: read the row (and
+flag a late reply), mark it sent — alone, right after the server accepts, so the window in
+which a crash makes us send twice is one UPDATE long — then record what the sending changes.
+A row marked sent whose consequences were never recorded is finished by the next delivery
+attempt (re-drive finds it), never sent again.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +15,66 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr.config.settings import Settings
-from dsr.core import audit, mailer, messages, steps
-from dsr.core.db import changed
+from dsr.core import audit, mailer, messages, notices, steps, webhook
+from dsr.core.db import UnitOfWork, changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.outbox import REPLY
 
 
-def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.Step]:
+def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.Step]:
     """Send one pending message and record what followed; a sent message is never resent."""
-    row = session.get(Outbox, outbox_id)
-    if row is None or row.status == OutboxStatus.SENT:
-        return []
-    request = session.get(Request, row.request_id) if row.request_id else None
-    if row.purpose == REPLY and request is not None:
-        alerts = _flag_if_late(session, settings, request)
-        session.commit()
-        for alert in alerts:  # ops hear of a late reply before the subject receives it
-            deliver(session, settings, alert.id)
-    raw = Path(row.path).read_bytes()
-    try:
-        mailer.send(raw, recipient=row.recipient, settings=settings)
-    except Exception as err:
-        session.execute(
-            update(Outbox)
-            .where(col(Outbox.id) == row.id)
-            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
-        )
-        session.commit()
-        raise
-    now = utcnow()
+    with uow() as session:
+        row = session.get(Outbox, outbox_id)
+        if row is None:
+            return []
+        alerts = [] if row.status == OutboxStatus.SENT else _flag_if_late(session, settings, row)
+    for alert in alerts:  # ops hear of a late reply before the subject receives it
+        deliver(uow, settings, alert.id)
+    if row.status == OutboxStatus.PENDING:
+        try:
+            if webhook.is_webhook(row):
+                webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
+            else:
+                mailer.send(Path(row.path).read_bytes(), recipient=row.recipient, settings=settings)
+        except Exception as err:
+            with uow() as session:
+                session.execute(
+                    update(Outbox)
+                    .where(col(Outbox.id) == row.id)
+                    .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
+                )
+                follow = notices.refused(session, settings, row, err)
+            if follow is not None:
+                return follow  # a third party refused its notice for good: ops, not retries
+            raise
+        with uow() as session:
+            _mark_sent(session, row.id)
+    elif row.status == OutboxStatus.FAILED:
+        return []  # refused for good: ops act, re-drive must not knock again
+    with uow() as session:
+        return _finish(session, row)
+
+
+def _mark_sent(session: Session, outbox_id: str) -> None:
+    """The only statement of its transaction: nothing may widen the send-twice window."""
+    session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=Outbox.attempts + 1)
+    )
+
+
+def _finish(session: Session, row: Outbox) -> list[steps.Step]:
+    """Record, once, what a sent message changes (its audit event, the request's state)."""
     won = changed(
         session,
         update(Outbox)
         .where(
             col(Outbox.id) == row.id,
-            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.status) == OutboxStatus.SENT,
+            col(Outbox.finished_at).is_(None),
         )
-        .values(status=OutboxStatus.SENT, sent_at=now, attempts=Outbox.attempts + 1),
+        .values(finished_at=utcnow()),
     )
     if not won:
         return []
@@ -55,19 +85,19 @@ def deliver(session: Session, settings: Settings, outbox_id: str) -> list[steps.
         request_id=row.request_id,
         message_id=row.message_id,
     )
-    if request is not None:
-        _after_sent(session, request, row.purpose)
+    if row.request_id is not None:
+        _after_sent(session, row.request_id, row.purpose)
     if row.purpose.startswith("verification"):
         Path(row.path).unlink(missing_ok=True)  # the code must not outlive its e-mail on disk
-    return []
+    return notices.after_sent(session, row, utcnow())
 
 
-def _after_sent(session: Session, request: Request, purpose: str) -> None:
+def _after_sent(session: Session, request_id: str, purpose: str) -> None:
     now = utcnow()
     if purpose == "acknowledgement":
         session.execute(
             update(Request)
-            .where(col(Request.id) == request.id)
+            .where(col(Request.id) == request_id)
             .values(acknowledged_at=now, updated_at=now)
         )
     elif purpose == REPLY:
@@ -75,18 +105,21 @@ def _after_sent(session: Session, request: Request, purpose: str) -> None:
             session,
             update(Request)
             .where(
-                col(Request.id) == request.id,
+                col(Request.id) == request_id,
                 col(Request.status) == RequestStatus.REPLYING,
             )
             .values(status=RequestStatus.COMPLETED, completed_at=now, updated_at=now),
         )
         if done:
-            audit.record(session, actor="system", action="completed", request_id=request.id)
+            audit.record(session, actor="system", action="completed", request_id=request_id)
 
 
-def _flag_if_late(session: Session, settings: Settings, request: Request) -> list[steps.Step]:
+def _flag_if_late(session: Session, settings: Settings, row: Outbox) -> list[steps.Step]:
     """A reply leaving after due_at is flagged for ops first (S7)."""
-    if request.late or utcnow() <= request.due_at:
+    if row.purpose != REPLY or row.request_id is None:
+        return []
+    request = session.get(Request, row.request_id)
+    if request is None or request.late or utcnow() <= request.due_at:
         return []
     session.execute(update(Request).where(col(Request.id) == request.id).values(late=True))
     audit.record(session, actor="system", action="flagged_late", request_id=request.id)

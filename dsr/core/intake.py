@@ -21,6 +21,7 @@ from dsr.identity import (
     Identity,
     check_input,
     normalise_email,
+    normalise_field,
     normalise_name,
     normalise_phone,
 )
@@ -61,17 +62,7 @@ def _normalised_changes(raw: dict[str, str], allowed: set[str], region: str) -> 
         check_input(value, f"the new value of {fld[:64]!r}")
         if fld not in allowed:
             raise InvalidInput(f"unknown field {fld!r} (rectifiable: {', '.join(sorted(allowed))})")
-        if fld == PHONE:
-            changes[fld] = normalise_phone(value, region)
-        elif fld == EMAIL:
-            changes[fld] = normalise_email(value)
-        elif fld == NAME:
-            changes[fld] = normalise_name(value)
-        else:
-            text = " ".join(value.split())
-            if not text:
-                raise InvalidInput(f"empty value for field {fld!r}")
-            changes[fld] = text
+        changes[fld] = normalise_field(fld, value, region)
     return changes
 
 
@@ -118,7 +109,10 @@ def submit(
     sub = validate(rt, raw)
     now = now or utcnow()
     assert sub.jurisdiction is not None and sub.language is not None
-    due = deadlines.compute(sub.kind, sub.jurisdiction, now, rt.profiles)
+    # Where third parties received the data and must act too, the longer period applies
+    # (Decree 356: 15 / 30 days); the acknowledgement names them and says so.
+    third_party = bool(rt.recipients.parties(sub.kind, sub.changes, rt.connectors))
+    due = deadlines.compute(sub.kind, sub.jurisdiction, now, rt.profiles, third_party=third_party)
     identity = Identity()
     identity.add(EMAIL, [sub.email])
     identity.add(PHONE, [sub.phone])

@@ -7,7 +7,7 @@ import asyncio
 import aiosmtplib
 
 from dsr.config.settings import Settings
-from dsr.errors import DeliveryError
+from dsr.errors import DeliveryError, DeliveryRefused
 
 
 async def _send(raw: bytes, sender: str, recipient: str, settings: Settings) -> None:
@@ -24,11 +24,29 @@ async def _send(raw: bytes, sender: str, recipient: str, settings: Settings) -> 
     )
 
 
+def _refusal(err: aiosmtplib.SMTPException) -> int | None:
+    """The 5xx code when the server refused the recipient or the message for good."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in err.recipients]
+    elif isinstance(err, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        codes = [err.code]
+    else:
+        return None
+    return min(codes) if codes and min(codes) >= 500 else None
+
+
 def send(raw: bytes, *, recipient: str, settings: Settings) -> None:
-    """Send one message; any SMTP or network failure is a DeliveryError (retried later)."""
+    """Send one message; a 5xx refusal is DeliveryRefused, any other failure a DeliveryError
+    (retried later)."""
     try:
         asyncio.run(_send(raw, settings.mail_from, recipient, settings))
-    except (TimeoutError, aiosmtplib.SMTPException, OSError) as err:
+    except aiosmtplib.SMTPException as err:
+        code = _refusal(err)
+        where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+        if code is not None:
+            raise DeliveryRefused(f"{where}: refused ({code})") from None
+        raise DeliveryError(f"{where}: {type(err).__name__}") from None
+    except (TimeoutError, OSError) as err:
         raise DeliveryError(
             f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(err).__name__}"
         ) from None

@@ -22,8 +22,15 @@ def context(request: Request, settings: Settings) -> replies.ReplyContext:
     )
 
 
-def acknowledgement(session: Session, settings: Settings, request: Request) -> steps.Step:
-    message = replies.render_acknowledgement(context(request, settings))
+def acknowledgement(
+    session: Session,
+    settings: Settings,
+    request: Request,
+    *,
+    third_parties: list[str] | None = None,
+) -> steps.Step:
+    """Receipt confirmed to the subject; ``third_parties`` (names) will have to act on it."""
+    message = replies.render_acknowledgement(context(request, settings), third_parties)
     row = outbox.queue(
         session,
         settings,

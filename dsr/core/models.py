@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -68,6 +68,17 @@ OPEN_REQUEST = (
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    FAILED = "failed"  # refused for good (a notice's 5xx): never re-sent, ops act
+
+
+class NoticeStatus(StrEnum):
+    """A third party's notice of a rectify or erase (GDPR art. 19)."""
+
+    PENDING = "pending"  # queued in the outbox
+    SENT = "sent"
+    FAILED = "failed"  # the recipient's server refused it for good: ops act
+    NO_CONTACT = "no_contact"  # configured without an address: ops act
+    NOT_NEEDED = "not_needed"  # it holds none of the changed records, or need not hear of this
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -161,25 +172,61 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)  # what the sending changes is recorded
+
+
+class Notice(SQLModel, table=True):
+    """One recipient's notice about one request; exists once per (request, recipient)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("request_id", "recipient"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    recipient: str = Field(max_length=64)  # the id in connectors.yaml
+    name: str = Field(max_length=200)
+    channel: str | None = Field(default=None, max_length=16)  # email | webhook
+    address: str | None = Field(default=None, max_length=320)
+    status: str = Field(max_length=16, index=True)
+    reason: str | None = Field(default=None, max_length=32)  # why not needed
+    records: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attempt: int = 1
+    outbox_id: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, max_length=500)
+    reply_by: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts(nullable=True)
 
 
 class AuditEvent(SQLModel, table=True):
-    """Hash-chained: each event stores the previous event's hash. No raw personal data."""
+    """Appended without a lock (``seq`` comes from the database); the sealer later sets its
+    ``position`` in the hash chain, the previous event's hash and its own. No personal data."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index(
+            "ix_audit_events_unsealed",
+            "seq",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+    )
 
-    seq: int = Field(primary_key=True)
+    seq: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(nullable=False)
     actor: str = Field(max_length=120)
     action: str = Field(max_length=64)
     request_id: str | None = Field(default=None, index=True, max_length=32)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    position: int | None = Field(default=None, unique=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):
-    """One row: the chain's tip. Locking it serialises appends so the chain never forks."""
+    """One row: the sealed chain's tip (``seq`` is its position). Only the sealer writes it."""
 
     __tablename__ = "audit_head"
 

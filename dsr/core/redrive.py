@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core import outbox, steps
@@ -46,8 +47,13 @@ def stuck(
         ),
         col(Request.updated_at) <= cutoff,
     )
+    # Pending rows, and sent rows whose consequences (completion, audit) were never recorded.
     unsent = select(Outbox).where(
-        Outbox.status == OutboxStatus.PENDING, col(Outbox.created_at) <= cutoff
+        or_(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            and_(col(Outbox.status) == OutboxStatus.SENT, col(Outbox.finished_at).is_(None)),
+        ),
+        col(Outbox.created_at) <= cutoff,
     )
     if request_id is not None:
         requests = requests.where(Request.id == request_id)

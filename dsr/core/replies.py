@@ -33,7 +33,6 @@ _MONTHS_EN = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 ATTACHMENT_NAMES = {"vi": "du-lieu-ca-nhan-{}.zip", "en": "personal-data-{}.zip"}
-REMINDER_CODES = ("due_soon", "overdue", "ack_overdue")  # any other `when` is shown verbatim
 
 
 @dataclass
@@ -88,6 +87,17 @@ class StoreView:
     records: int
     collected_from: str | None
     outcomes: list[OutcomeView]
+
+
+@dataclass
+class NoticeView:
+    """A third party's notice as the subject's reply lists it."""
+
+    name: str
+    status: str  # sent | not_needed (a reply waits while any other)
+    sent_at: datetime | None
+    reason: str | None  # not_needed: no_records | not_required
+    records: int
 
 
 def short_id(request_id: str) -> str:
@@ -227,14 +237,8 @@ def _rectify_values(views: list[StoreView]) -> dict[str, Any]:
     pairs = [(s, o) for s in views if s.status == "done" for o in s.outcomes]
     updated = [(s, o) for s, o in pairs if o.action == "updated" and o.count]
     kept = [(s, o) for s, o in pairs if not (o.action == "updated" and o.count)]
-    # Third parties hold the old values wherever this store holds the changed data: rows
-    # updated now, and historical rows (a delivered order's address went to the courier).
-    recipients: list[str] = []
-    for s in views:
-        if any(o.action in ("updated", "historical") and o.count for o in s.outcomes):
-            recipients += [r for r in s.recipients if r not in recipients]
     not_done = [s for s in views if s.status != "done"]
-    return {"updated": updated, "kept": kept, "not_done": not_done, "recipients": recipients}
+    return {"updated": updated, "kept": kept, "not_done": not_done}
 
 
 def _erase_values(views: list[StoreView]) -> dict[str, Any]:
@@ -259,11 +263,13 @@ def render_reply(
     settings: Settings,
     bundle: Path | None = None,
     now: datetime | None = None,
+    notices: list[NoticeView] | None = None,
 ) -> EmailMessage:
     """The final reply: access bundle (attached or linked), rectify confirmation, erase certificate.
 
     An access reply needs its ``bundle`` built first. ``now`` (default: the current time) dates
-    the certificate and the download link.
+    the certificate and the download link. ``notices``: the third parties' notices (rectify,
+    erase), every one already sent or not needed.
     """
     lang = language_of(ctx)
     now = now or datetime.now(UTC)
@@ -290,16 +296,27 @@ def render_reply(
                 filename=values["attachment"],
             )
         return msg
+    told = list(notices or [])
     if ctx.kind == "rectify":
-        return _compose(name, ctx, lang, stores=views, now=now, **_rectify_values(views))
+        values = _rectify_values(views)
+        return _compose(name, ctx, lang, stores=views, now=now, notices=told, **values)
     if ctx.kind == "erase":
-        return _compose(name, ctx, lang, stores=views, now=now, **_erase_values(views))
+        values = _erase_values(views)
+        return _compose(name, ctx, lang, stores=views, now=now, notices=told, **values)
     raise InvalidInput(f"unknown request kind: {ctx.kind!r}")
 
 
-def render_acknowledgement(ctx: ReplyContext) -> EmailMessage:
-    """'We received your request; the reply is due by ...' to the subject."""
-    return _compose("ack", ctx, language_of(ctx))
+def render_acknowledgement(
+    ctx: ReplyContext, third_parties: list[str] | None = None
+) -> EmailMessage:
+    """'We received your request; the reply is due by ...' to the subject; ``third_parties``
+    (names) must act on it, which is why the longer period applies."""
+    return _compose("ack", ctx, language_of(ctx), third_parties=list(third_parties or []))
+
+
+def render_notice(ctx: ReplyContext, **values: Any) -> EmailMessage:
+    """A rectify or erase notice to a third party, in ``ctx.language`` (no subject details)."""
+    return _compose("notice", ctx, language_of(ctx), **values)
 
 
 def render_verification(ctx: ReplyContext, code: str, ttl_hours: int) -> EmailMessage:

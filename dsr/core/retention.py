@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from dsr import yamlconfig
 from dsr.connectors.base import Connector, PurgeReport, RetentionRule
 from dsr.core import audit, holds
 from dsr.core.db import session_scope
@@ -59,6 +59,7 @@ class _Document(BaseModel):
         default_factory=dict
     )
     leader_ttl_seconds: float = Field(default=30.0, gt=0)
+    audit_seal_seconds: float = Field(default=5.0, gt=0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Policy:
     timezone: str = "Asia/Ho_Chi_Minh"
     schedule: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEDULE))
     leader_ttl_seconds: float = 30.0
+    audit_seal_seconds: float = 5.0
 
     @property
     def connectors(self) -> list[str]:
@@ -83,18 +85,7 @@ class Policy:
 
 def load_policy(path: Path) -> Policy:
     """Read and validate a retention file (ConfigError on anything wrong)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        doc = _Document.model_validate(raw)
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read ({type(err).__name__})") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    doc = yamlconfig.load(_Document, path)
     try:
         ZoneInfo(doc.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -113,6 +104,7 @@ def load_policy(path: Path) -> Policy:
         doc.timezone,
         schedule,
         doc.leader_ttl_seconds,
+        doc.audit_seal_seconds,
     )
 
 

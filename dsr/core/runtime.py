@@ -9,6 +9,8 @@ from dsr.config.settings import Settings, get_settings
 from dsr.connectors.base import Connector
 from dsr.connectors.registry import dependency_stages, load_connectors
 from dsr.core.deadlines import Profile, load_profiles
+from dsr.core.recipients import RecipientBook
+from dsr.core.recipients import load as load_recipients
 
 
 @dataclass
@@ -30,6 +32,12 @@ class Runtime:
             secret_key=s.keys.suppression,
             region=s.default_region,
         )
+
+    @cached_property
+    def recipients(self) -> RecipientBook:
+        """The third parties the stores share with (ConfigError when the section is wrong)."""
+        s = self.settings
+        return load_recipients(s.connectors_file, self.connectors, s.webhook_secrets)
 
     @cached_property
     def stages(self) -> dict[str, int]:

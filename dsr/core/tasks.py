@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, update
@@ -11,7 +13,7 @@ from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
 from dsr.core import audit, dispatch, messages, paths, steps
-from dsr.core.db import changed
+from dsr.core.db import UnitOfWork, changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
     TERMINAL_TASK,
@@ -28,14 +30,15 @@ from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound, State
 from dsr.identity import Identity
 
 
-def _claim(session: Session, rt: Runtime, task: ConnectorTask) -> bool:
+def _claim(session: Session, rt: Runtime, task_id: str) -> bool:
+    """Take the task: pending, or running under a lease old enough to mean its worker died."""
     now = utcnow()
     stale = now - timedelta(seconds=rt.settings.task_lease_seconds)
     won = changed(
         session,
         update(ConnectorTask)
         .where(
-            col(ConnectorTask.id) == task.id,
+            col(ConnectorTask.id) == task_id,
             or_(
                 col(ConnectorTask.status) == TaskStatus.PENDING,
                 and_(
@@ -51,7 +54,6 @@ def _claim(session: Session, rt: Runtime, task: ConnectorTask) -> bool:
             attempts=ConnectorTask.attempts + 1,
         ),
     )
-    session.commit()
     return bool(won)
 
 
@@ -99,14 +101,40 @@ def _deferred(reason: str) -> TaskResult:
     )
 
 
-def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
-    """Run one connector task (idempotent: a finished task is left alone)."""
+@dataclass(frozen=True)
+class Work:
+    """A claimed task and everything its store needs, read before the store is talked to."""
+
+    task_id: str
+    request_id: str
+    connector: str
+    operation: Operation
+    identity: Identity
+    changes: dict[str, str]
+    staging: Path
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the store did, or why it did nothing; ``retry`` is re-raised after recording."""
+
+    status: TaskStatus
+    result: TaskResult | None = None
+    error: str | None = None
+    retry: BaseException | None = None
+
+
+def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step]:
+    """Claim a task; the work to do, or the steps to take when there is none (idempotent).
+
+    A legal hold on an erasure finishes the task here, without the store.
+    """
     task = session.get(ConnectorTask, task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
     if task.status in TERMINAL_TASK:
         return [steps.advance(task.request_id)]
-    if not _claim(session, rt, task):
+    if not _claim(session, rt, task_id):
         return []  # another worker holds a fresh claim on it
     request = session.get(Request, task.request_id)
     assert request is not None
@@ -121,37 +149,80 @@ def run(session: Session, rt: Runtime, task_id: str) -> list[steps.Step]:
             error=f"legal hold: {hold.reason}"[:500],
         )
         return [steps.advance(task.request_id)]
+    return Work(
+        task_id=task.id,
+        request_id=request.id,
+        connector=task.connector,
+        operation=Operation(request.kind),
+        identity=identity,
+        changes=dict(request.changes or {}),
+        staging=paths.staging(rt.settings.resolved_export_dir, request.id, task.connector),
+    )
+
+
+def work(rt: Runtime, todo: Work) -> Done:
+    """Talk to the store, with no ledger transaction open; every outcome becomes a value."""
     try:
-        result = rt.connectors[task.connector].apply(
-            Operation(request.kind),
-            identity,
-            staging=paths.staging(rt.settings.resolved_export_dir, request.id, task.connector),
-            changes=dict(request.changes or {}),
+        result = rt.connectors[todo.connector].apply(
+            todo.operation, todo.identity, staging=todo.staging, changes=todo.changes
         )
     except NotApplicable as err:
-        _finish(session, task, TaskStatus.SKIPPED, error=str(err)[:500])
+        return Done(TaskStatus.SKIPPED, error=str(err)[:500])
     except FatalStoreError as err:
-        _finish(session, task, TaskStatus.FAILED, error=str(err)[:500])
-    except Exception as err:
-        # Release the claim so the broker's retry can run the task at once, instead of finding
-        # a fresh lease and leaving the request to the re-drive job.
-        session.rollback()
+        return Done(TaskStatus.FAILED, error=str(err)[:500])
+    except Exception as err:  # noqa: BLE001 - recorded, then re-raised for the broker's retry
+        # Our errors carry ids only; others (SQLAlchemy's) may quote bound values.
+        error = str(err)[:500] if isinstance(err, DsrError) else type(err).__name__
+        return Done(TaskStatus.PENDING, error=error, retry=err)
+    return Done(TaskStatus.DONE, result=result)
+
+
+def record(session: Session, todo: Work, done: Done) -> list[steps.Step]:
+    """Write what the store did; a retriable failure releases the claim for the retry."""
+    if done.retry is not None:
+        # Releasing the claim lets the broker's retry run the task at once, instead of finding a
+        # fresh lease and leaving the request to the re-drive job.
         session.execute(
             update(ConnectorTask)
-            .where(col(ConnectorTask.id) == task.id)
-            .values(
-                status=TaskStatus.PENDING,
-                updated_at=utcnow(),
-                # Our errors carry ids only; others (SQLAlchemy's) may quote bound values.
-                error=str(err)[:500] if isinstance(err, DsrError) else type(err).__name__,
+            .where(
+                col(ConnectorTask.id) == todo.task_id,
+                col(ConnectorTask.status) == TaskStatus.RUNNING,
             )
+            .values(status=TaskStatus.PENDING, updated_at=utcnow(), error=done.error)
         )
-        session.commit()
-        raise
-    else:
-        if _finish(session, task, TaskStatus.DONE, result=result.to_json(), records=result.records):
-            _expand_identity(session, request.id, result.provides)
-    return [steps.advance(task.request_id)]
+        return []
+    task = session.get(ConnectorTask, todo.task_id)
+    assert task is not None
+    result = done.result
+    finished = _finish(
+        session,
+        task,
+        done.status,
+        result=result.to_json() if result else None,
+        records=result.records if result else 0,
+        error=done.error,
+    )
+    if finished and result is not None:
+        _expand_identity(session, todo.request_id, result.provides)
+    return [steps.advance(todo.request_id)]
+
+
+def run(uow: UnitOfWork, rt: Runtime, task_id: str) -> list[steps.Step]:
+    """Run one connector task: claim (short transaction), the store's work (none), record.
+
+    No ledger transaction is open while the store is talked to, so a slow store never blocks
+    another writer (on SQLite every writer waits for the one open transaction).
+    """
+    with uow() as session:
+        todo = claim(session, rt, task_id)
+    if not isinstance(todo, Work):
+        return todo
+    done = work(rt, todo)
+    with uow() as session:
+        follow = record(session, todo, done)
+    if done.retry is not None:
+        raise done.retry
+    return follow
 
 
 def _expand_identity(session: Session, request_id: str, provides: Identity) -> None:

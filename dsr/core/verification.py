@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -35,7 +36,10 @@ def _code_matches(rt: Runtime, request: Request, code: str) -> bool:
 
 
 def acknowledge(session: Session, rt: Runtime, request: Request) -> steps.Step:
-    return messages.acknowledgement(session, rt.settings, request)
+    parties = rt.recipients.parties(request.kind, request.changes or {}, rt.connectors)
+    return messages.acknowledgement(
+        session, rt.settings, request, third_parties=[r.name for r in parties]
+    )
 
 
 def send_code(
@@ -66,7 +70,19 @@ def mark_verified(session: Session, request: Request, *, by: str) -> list[steps.
     return [steps.dispatch(request.id)]
 
 
-def verify(session: Session, rt: Runtime, request_id: str, code: str) -> list[steps.Step]:
+@dataclass(frozen=True)
+class Verdict:
+    """A code's outcome: the steps that follow, or why it was refused.
+
+    A refusal is a value, not an exception, so the caller commits the counted attempt before
+    it tells the subject the code was wrong.
+    """
+
+    follow: list[steps.Step]
+    refused: str | None = None
+
+
+def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict:
     """Check the subject's code; on success the request continues to dispatch."""
     request = session.get(Request, request_id)
     if request is None:
@@ -79,15 +95,13 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> list[st
     if request.code_attempts >= rt.settings.verification_max_attempts:
         raise InvalidInput("too many wrong codes; the request must be filed again")
     if not _code_matches(rt, request, code.strip()):
-        # The failed attempt must count even though the command fails.
         session.execute(
             update(Request)
             .where(col(Request.id) == request.id)
             .values(code_attempts=Request.code_attempts + 1)
         )
         audit.record(session, actor="subject", action="verification_failed", request_id=request.id)
-        session.commit()
-        raise InvalidInput("wrong verification code")
+        return Verdict([], refused="wrong verification code")
     won = changed(
         session,
         update(Request)
@@ -106,4 +120,4 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> list[st
     if not won:
         raise StateConflict(f"request {request_id} was verified concurrently")
     audit.record(session, actor="subject", action="verified", request_id=request.id)
-    return [steps.dispatch(request.id)]
+    return Verdict([steps.dispatch(request.id)])

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from dsr.core.models import ConnectorTask, Outbox, Request
+from dsr.core.models import ConnectorTask, Notice, Outbox, Request
 from dsr.core.outbox import REPLY
 
 
@@ -21,9 +21,10 @@ def request_json(session: Session, request: Request) -> dict[str, Any]:
 
 
 def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[str, Any]]:
-    """Many requests in three queries, not two more per request (``dsr list``, the API)."""
+    """Many requests in four queries, not three more per request (``dsr list``, the API)."""
     ids = [r.id for r in requests]
     tasks: dict[str, list[ConnectorTask]] = {i: [] for i in ids}
+    notices: dict[str, list[Notice]] = {i: [] for i in ids}
     replies: dict[str | None, Outbox] = {}
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         for task in session.exec(
@@ -32,16 +33,38 @@ def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[st
             .order_by(col(ConnectorTask.stage), col(ConnectorTask.connector))
         ):
             tasks[task.request_id].append(task)
+        for notice in session.exec(
+            select(Notice).where(col(Notice.request_id).in_(chunk)).order_by(col(Notice.name))
+        ):
+            notices[notice.request_id].append(notice)
         replies.update(
             (row.request_id, row)
             for row in session.exec(
                 select(Outbox).where(col(Outbox.request_id).in_(chunk), Outbox.purpose == REPLY)
             )
         )
-    return [_shape(r, tasks[r.id], replies.get(r.id)) for r in requests]
+    return [_shape(r, tasks[r.id], replies.get(r.id), notices[r.id]) for r in requests]
 
 
-def _shape(request: Request, tasks: list[ConnectorTask], reply: Outbox | None) -> dict[str, Any]:
+def notice_json(n: Notice) -> dict[str, Any]:
+    """One third party's notice: whom, how, in what state (no personal data)."""
+    return {
+        "recipient": n.name,
+        "recipient_id": n.recipient,
+        "channel": n.channel,
+        "status": n.status,
+        "reason": n.reason,
+        "records": sum(len(r.get("references") or []) for r in n.records),
+        "attempt": n.attempt,
+        "error": n.error,
+        "reply_by": iso(n.reply_by),
+        "sent_at": iso(n.sent_at),
+    }
+
+
+def _shape(
+    request: Request, tasks: list[ConnectorTask], reply: Outbox | None, notices: list[Notice]
+) -> dict[str, Any]:
     return {
         "id": request.id,
         "kind": request.kind,
@@ -68,6 +91,7 @@ def _shape(request: Request, tasks: list[ConnectorTask], reply: Outbox | None) -
             }
             for t in tasks
         ],
+        "notices": [notice_json(n) for n in notices],
         "reply": None
         if reply is None
         else {

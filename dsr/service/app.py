@@ -31,7 +31,7 @@ from dsr.core import (
     verification,
 )
 from dsr.core.apikeys import Role
-from dsr.core.db import migrate, session_scope
+from dsr.core.db import migrate, session_scope, units_of_work
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import ApiKey, AuditEvent, Hold, Request, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
@@ -135,10 +135,12 @@ class Service:
         """The subject's one-time code (typed in by ``by``); the request continues."""
         with self.session() as session:
             self._load(session, request_id, by)
-            follow = verification.verify(session, self.rt, request_id, code)
-            session.commit()
-            data = request_json(session, self._load(session, request_id))
-        self.send(follow)
+            verdict = verification.verify(session, self.rt, request_id, code)
+            session.commit()  # a wrong code's attempt counts, though the command fails
+            data = _for(by, request_json(session, self._load(session, request_id)))
+        if verdict.refused is not None:
+            raise InvalidInput(verdict.refused)
+        self.send(verdict.follow)
         return data
 
     def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
@@ -345,7 +347,11 @@ class Service:
             return _key_json(apikeys.revoke(session, key_id, by=by.actor))
 
     def audit_verify(self) -> dict[str, Any]:
-        """The audit chain checked link by link; ``ok`` False names the first broken event."""
+        """Seal what is pending, then check the chain link by link; ``ok`` False names the
+        first broken event."""
+        with self.session():
+            pass  # the ledger's schema, before sealing
+        audit.seal_all(units_of_work(self.rt.db_url))
         with self.session() as session:
             return asdict(audit.verify(session))
 

@@ -85,7 +85,55 @@ def test_delivered_orders_are_historical_on_rectify(
             "WHERE order_no IN ('A1', 'A2') ORDER BY order_no"
         )
         assert rows == [("A1", "0912 345 678", A_PHONE), ("A2", "+84903111222", "+84903111222")]
-        assert h.connector.recipients == ["Giao Hàng Nhanh (GHN)", "Viettel Post"]
+        assert h.connector.recipients == ["ghn", "viettel_post"]
+        # The courier holds name, address and phone: only the phone changed for it, on the
+        # open order (updated now) and on the delivered one (its copy holds the old number).
+        assert [(s.recipient, s.action, s.references, s.fields) for s in result.shared] == [
+            ("Giao Hàng Nhanh (GHN)", Action.UPDATED, ["A2"], ["phone"]),
+            ("Giao Hàng Nhanh (GHN)", Action.HISTORICAL, ["A1"], ["phone"]),
+        ]
+    finally:
+        h.close()
+
+
+def test_rectify_of_a_field_no_partner_received_shares_nothing(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """A new e-mail address changes nothing the courier holds: no order is reported shared."""
+    h = make_orders(tmp_path, sql_url)
+    try:
+        result = h.connector.apply(
+            Operation.RECTIFY, SUBJECT, staging=staging, changes={"email": "x@example.com"}
+        )
+        assert result.shared == []
+        again = h.connector.apply(
+            Operation.RECTIFY, SUBJECT, staging=staging, changes={"phone": A_PHONE}
+        )
+        assert again.shared == []  # the value is already current everywhere: nothing to tell
+    finally:
+        h.close()
+
+
+def test_erase_reports_the_anonymised_orders_each_partner_received(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """Erasure reports the order numbers per courier, read before they were anonymised."""
+    h = make_orders(tmp_path, sql_url)
+    try:
+        with h.engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE orders SET delivery_partner = 'Viettel Post' WHERE order_no = 'A2'")
+            )
+        result = h.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+        shared = sorted((s.recipient or "", s.action, s.references) for s in result.shared)
+        assert shared == [
+            ("Giao Hàng Nhanh (GHN)", Action.ANONYMISED, ["A1"]),
+            ("Viettel Post", Action.ANONYMISED, ["A2"]),
+        ]
+        assert all(s.fields == ["address", "name", "phone"] for s in result.shared)
+        assert result.to_json()["shared"][0]["labels"]["en"] == "Order number"
+        second = h.connector.apply(Operation.ERASE, SUBJECT, staging=staging)
+        assert second.shared == []  # already anonymised: nobody is told twice
     finally:
         h.close()
 

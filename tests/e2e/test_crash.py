@@ -139,7 +139,7 @@ def test_sigkill_mid_task_then_new_worker_completes_once(
         assert _task_status(rt, request.id) == "running"
         second = _start_worker(env)
         until(lambda: request_status(rt, request.id) == "completed", timeout=90)
-        time.sleep(1)  # give a stray duplicate the chance to show itself
+        broker.join("dsr", timeout=60_000)  # every message, a stray duplicate too, has run
         replies = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{request.id}.reply@")]
         assert len(replies) == 1
         with Session(get_engine(rt.db_url)) as session:

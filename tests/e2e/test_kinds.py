@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from dsr.core import intake, verification
+from dsr.core import intake
 from dsr.core.db import get_engine
 from dsr.core.models import utcnow
 from dsr.demo.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash
+from dsr.service import Caller, Service
 from tests.e2e.conftest import Pipeline, until
 
 EMAIL = DEMO_SUBJECT["email"]
@@ -117,18 +119,13 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
     )
     code = re.search(r"\b(\d{6})\b", _text(code_mail[0])).group(1)  # type: ignore[union-attr]
     wrong = "000000" if code != "000000" else "111111"
-    with Session(get_engine(pipeline.rt.db_url)) as session:
-        try:
-            verification.verify(session, pipeline.rt, rid, wrong)
-            raise AssertionError("a wrong code was accepted")
-        except InvalidInput:
-            pass
-    with Session(get_engine(pipeline.rt.db_url)) as session:
-        follow = verification.verify(session, pipeline.rt, rid, code)
-        session.commit()
     from dsr.workers.actors import enqueue
 
-    enqueue(follow)
+    service = Service(pipeline.rt, enqueue)
+    with pytest.raises(InvalidInput, match="wrong verification code"):
+        service.verify(rid, wrong, by=Caller.staff("t"))
+    assert service.status(rid, by=Caller.staff("t"))["status"] == "awaiting_verification"
+    service.verify(rid, code, by=Caller.staff("t"))
     pipeline.wait(rid)
     assert _reply(pipeline, rid)["To"] == EMAIL
 

@@ -20,8 +20,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
-from dsr.core import retention
-from dsr.core.db import get_engine, migrate
+from dsr.core import audit, retention
+from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.runtime import Runtime
 from dsr.scheduler.app import STORE, TABLE, SchedulerApp
 from tests.scheduler.stores import settings
@@ -174,3 +174,19 @@ def test_losing_the_lock_pauses_the_scheduler(make_app: MakeApp) -> None:
     broker.client.delete(a.leader.name)  # as if it expired during a stall
     assert b.tick() and not a.tick()
     assert a.scheduler.state == STATE_PAUSED and b.scheduler.state == STATE_RUNNING
+
+
+def test_only_the_leader_seals_the_audit_log(make_app: MakeApp, ledger: str) -> None:
+    """Events recorded anywhere are sealed into the chain within a few seconds by the leader."""
+    a, b = make_app(), make_app()
+    with session_scope(ledger) as session:
+        audit.record(session, actor="system", action="received", request_id="a" * 32)
+    assert a.tick() and not b.tick()
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        with session_scope(ledger) as session:
+            report = audit.verify(session)
+        if report.unsealed == 0:
+            break
+        time.sleep(0.05)  # the leader's sealer runs on its own interval
+    assert report.ok and report.unsealed == 0 and report.events >= 1

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from dsr.core import delivery, intake, outbox, paths, watchdog
-from dsr.core.db import get_engine, migrate, session_scope
+from dsr.core.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
@@ -43,8 +43,7 @@ def _submit(rt: Runtime, email: str, *, now: datetime = RECEIVED) -> tuple[Reque
 
 def _deliver(rt: Runtime, follow: list[Step]) -> None:
     for step in follow:
-        with session_scope(rt.db_url) as session:
-            delivery.deliver(session, rt.settings, step.id)
+        delivery.deliver(units_of_work(rt.db_url), rt.settings, step.id)
 
 
 def _watch_twice(rt: Runtime, now: datetime) -> list[Step]:
