@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -123,6 +124,12 @@ class Settings(BaseSettings):
         except KeyFileError as err:
             raise SettingsError(str(err)) from None
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose keys follow its own settings (never the original's cached keys)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("keys", None)
+        return copied
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'dsr.db').resolve()}"
@@ -136,8 +143,9 @@ class Settings(BaseSettings):
         return (self.export_dir or self.var_dir / "exports").resolve()
 
 
-def _reveal(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
+def _reveal(value: SecretStr | str | None) -> str | None:
+    # model_copy(update=...) does not validate: a key may arrive as a plain string.
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def one_line(err: ValidationError) -> str:
