@@ -135,6 +135,15 @@ def test_each_purpose_has_its_own_key(tmp_path: Path) -> None:
     assert ring.suppression != "m" * 32
 
 
+def test_a_copy_of_the_settings_derives_its_own_keys(tmp_path: Path) -> None:
+    """Settings copied with another master secret sign with keys of that secret."""
+    settings = _settings(tmp_path, secret_key="m" * 32)
+    links = settings.keys.links.current
+    copied = settings.model_copy(update={"secret_key": "n" * 32})
+    assert copied.keys.links.current != links
+    assert settings.model_copy(update={"smtp_port": 2525}).keys.links.current == links
+
+
 def test_rotating_the_master_keeps_the_suppression_list(tmp_path: Path) -> None:
     """After DSR_SECRET_KEY changes (a leaked cookie), an erased address is still suppressed."""
     before = _settings(tmp_path, secret_key="first-master-secret-0123")
