@@ -101,8 +101,14 @@ def read_key_file(var_dir: Path) -> dict[str, Any] | None:
         if isinstance(err, KeyFileError):
             raise
         raise KeyFileError(f"{path} cannot be read ({type(err).__name__})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("secret_key"), str):
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(name), str) for name in ("secret_key", "suppression_key")
+    ):
         raise KeyFileError(f"{path} is not a key file")
+    try:
+        _until(data.get("previous_secret_key_until"))
+    except ValueError:
+        raise KeyFileError(f"{path}: previous_secret_key_until is not a date") from None
     return data
 
 

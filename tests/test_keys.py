@@ -258,6 +258,10 @@ def test_rotating_a_configured_suppression_key_through_the_cli(
     assert _newsletter(_settings(tmp_path, suppression_key=f"{old},{nxt}")).is_suppressed(ERASED)
     stale = dsr(configured, "list")  # a process still configured with the old key
     assert stale.returncode == 3
+    chained = {**configured, "DSR_SUPPRESSION_KEY": f"{old},{nxt}"}
+    assert dsr(chained, "list").returncode == 0
+    again = dsr({**chained, "DSR_SUPPRESSION_KEY_NEXT": nxt}, "keys", "rotate-suppression")
+    assert again.returncode == 2 and "already in the chain" in again.stderr  # never wrapped twice
 
 
 def test_the_old_suppression_key_cannot_start_after_rotation(tmp_path: Path) -> None:

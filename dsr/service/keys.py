@@ -84,6 +84,8 @@ def rotate_suppression(svc: Service, *, by: Caller) -> dict[str, Any]:
         )
     if "," in new_key or len(new_key) < 16:
         raise InvalidInput("the new suppression key must be 16+ characters without a comma")
+    if new_key in ring.suppression.split(","):
+        raise InvalidInput("the new suppression key is already in the chain: unset it, done")
     old, new = ring.suppression, f"{ring.suppression},{new_key}"
     migrate(svc.rt.db_url)
     with session_scope(svc.rt.db_url) as session:
