@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.api import docs, exports, health, metrics, routes, web
+from dsr.api import docs, exports, health, metrics, routes, web, web_dashboard
 from dsr.api.auth import FORBIDDEN
 from dsr.api.deps import broker_enqueue
 from dsr.api.headers import SecurityHeaders
@@ -150,7 +150,14 @@ def create_app(
     app.state.service = Service(rt, enqueue or broker_enqueue)
     app.state.broker = (lambda: broker) if broker is not None else _default_broker
     app.state.metrics = metrics.registry(rt.db_url)
-    for router in (routes.router, exports.router, health.router, web.router):
+    for router in (
+        routes.router,
+        routes.complaints_router,
+        exports.router,
+        health.router,
+        web.router,
+        web_dashboard.router,
+    ):
         app.include_router(router)
     if production:
         docs.guard(app)

@@ -21,6 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from dsr.api.metrics_health import PipelineCollector
 from dsr.core.db import get_engine
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
@@ -190,4 +191,5 @@ def registry(db_url: str) -> CollectorRegistry:
     """A registry of the app's own (not the process-global default one)."""
     reg = CollectorRegistry(auto_describe=False)
     reg.register(LedgerCollector(db_url))
+    reg.register(PipelineCollector(db_url))
     return reg

@@ -9,13 +9,24 @@ from fastapi.responses import FileResponse
 
 from dsr.api.auth import Principal, require
 from dsr.api.deps import service
-from dsr.api.schemas import ErrorOut, RequestDetail, RequestIn, RequestOut, VerifyIn
+from dsr.api.schemas import (
+    AnswerIn,
+    AnswerTemplateOut,
+    ErrorOut,
+    RequestDetail,
+    RequestIn,
+    RequestOut,
+    VerifyIn,
+)
 from dsr.api.strict_json import StrictJsonRoute
 from dsr.core import intake
 from dsr.core.apikeys import Role
-from dsr.core.models import RequestStatus
+from dsr.core.models import RequestKind, RequestStatus
 
 router = APIRouter(prefix="/requests", tags=["requests"], route_class=StrictJsonRoute)
+complaints_router = APIRouter(
+    prefix="/complaints", tags=["complaints"], route_class=StrictJsonRoute
+)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -60,6 +71,7 @@ def create_request(
         language=body.language,
         verified=body.verified,
         by=who.actor,
+        text=body.text,
     )
     data = service(request).submit(sub, by=who.caller)
     response.headers["Location"] = f"/requests/{data['id']}"
@@ -72,10 +84,13 @@ def list_requests(
     status_: RequestStatus | None = Query(None, alias="status"),
     overdue: bool = Query(False, description="Open requests past their due date."),
     limit: int = Query(100, ge=1, le=1000),
+    kind: RequestKind | None = Query(None, description="Only this kind (e.g. complaint)."),
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> list[dict[str, Any]]:
     """Requests, newest first: ops see all, support those filed with its key."""
-    return service(request).listing(by=who.caller, status=status_, overdue=overdue, limit=limit)
+    return service(request).listing(
+        by=who.caller, status=status_, overdue=overdue, limit=limit, kind=kind
+    )
 
 
 @router.get("/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404))
@@ -127,3 +142,28 @@ def download_export(
     """The access bundle: ops may download any, support only those of requests they filed."""
     path = service(request).export(request_id, by=who.caller)
     return FileResponse(path, media_type="application/zip", filename=f"dsr-export-{request_id}.zip")
+
+
+@router.post(
+    "/{request_id}/answer", response_model=RequestDetail, responses=errors(401, 403, 404, 409, 422)
+)
+def answer_complaint(
+    request_id: str,
+    body: AnswerIn,
+    request: Request,
+    who: Principal = Depends(require(Role.SUPPORT)),
+) -> dict[str, Any]:
+    """Answer a complaint from a template; the reply goes to the address that filed it."""
+    svc = service(request)
+    svc.answer(request_id, template=body.template, note=body.note, by=who.caller)
+    return svc.status(request_id, by=who.caller)
+
+
+@complaints_router.get(
+    "/templates", response_model=list[AnswerTemplateOut], responses=errors(401, 403)
+)
+def complaint_templates(
+    request: Request, who: Principal = Depends(require(Role.SUPPORT))
+) -> list[dict[str, Any]]:
+    """The answers staff may choose for a complaint, and whether each needs a note."""
+    return service(request).complaint_templates()

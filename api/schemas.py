@@ -14,11 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dsr.core.models import NoticeStatus, OutboxStatus, RequestKind, RequestStatus, TaskStatus
 
 
-def printable(value: str) -> str:
-    """``value`` unchanged, or ValueError when it holds a control character."""
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+def printable(value: str, *, keep: str = "") -> str:
+    """``value`` unchanged, or ValueError when it holds a control character not in ``keep``."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in keep for ch in value):
         raise ValueError("must not contain control characters")
     return value
+
+
+def prose(value: str | None) -> str | None:
+    """Free text (a complaint, a note): line breaks and tabs allowed, other controls not."""
+    return None if value is None else printable(value, keep="\n\r\t")
 
 
 class RequestIn(BaseModel):
@@ -61,11 +66,19 @@ class RequestIn(BaseModel):
     verified: bool = Field(
         default=False, description="The staff member vouches for the subject's identity."
     )
+    text: str | None = Field(
+        default=None, max_length=5000, description="complaint only: what it is about"
+    )
 
     @field_validator("email", "phone", "name", "jurisdiction")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
         return None if value is None else printable(value)
+
+    @field_validator("text")
+    @classmethod
+    def _prose(cls, value: str | None) -> str | None:
+        return prose(value)
 
     @field_validator("changes")
     @classmethod
@@ -87,6 +100,45 @@ class VerifyIn(BaseModel):
     @classmethod
     def _printable(cls, value: str) -> str:
         return printable(value)
+
+
+class AnswerIn(BaseModel):
+    """Staff's answer to a complaint: a template name and an optional note for the subject."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"template": "no_misuse", "note": "Đã kiểm tra."}]},
+    )
+
+    template: str = Field(
+        min_length=1, max_length=64, description="One of GET /complaints/templates."
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("template")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable(value)
+
+    @field_validator("note")
+    @classmethod
+    def _prose(cls, value: str | None) -> str | None:
+        return prose(value)
+
+
+class AnswerTemplateOut(BaseModel):
+    name: str
+    needs_note: bool
+
+
+class ComplaintOut(BaseModel):
+    """A complaint's text and, once staff answered, the answer."""
+
+    text: str
+    answer_template: str | None
+    answer_note: str | None
+    answered_by: str | None
+    answered_at: str | None
 
 
 class TaskOut(BaseModel):
@@ -155,6 +207,7 @@ class RequestDetail(RequestOut):
 
     filed_by: str | None
     audit: list[AuditOut]
+    complaint: ComplaintOut | None = None
 
 
 class ErrorOut(BaseModel):

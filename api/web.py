@@ -86,13 +86,19 @@ def requests_page(
     status: str = "",
     overdue: str = "",
     filed: str = "",
+    kind: str = "",
     who: Principal = Depends(current),
 ) -> Response:
     # Junk in the query string is ignored rather than answered with an error page.
     status = status if status in RequestStatus.__members__.values() else ""
+    kind = kind if kind in RequestKind.__members__.values() else ""
     only_overdue = overdue.lower() in ("true", "1", "on")
     rows = service(request).listing(
-        by=who.caller, status=status or None, overdue=only_overdue, limit=200
+        by=who.caller,
+        status=status or None,
+        overdue=only_overdue,
+        limit=200,
+        kind=kind or None,
     )
     return render(
         request,
@@ -101,6 +107,8 @@ def requests_page(
         rows=_with_deadline(request, rows),
         statuses=list(RequestStatus),
         status=status,
+        kinds=list(RequestKind),
+        kind=kind,
         overdue=only_overdue,
         filed=filed if any(r["id"] == filed for r in rows) else "",
     )
@@ -120,6 +128,7 @@ def _form_values(request: Request, **given: Any) -> dict[str, Any]:
             "jurisdiction": rt.settings.default_jurisdiction,
             "language": rt.settings.default_language,
             "verified": False,
+            "text": "",
             **given,
         },
     }
@@ -163,6 +172,7 @@ def file_request(
     jurisdiction: str = Form(""),
     language: str = Form(""),
     verified: str = Form(""),
+    text: str = Form(""),
     who: Principal = Depends(current),
 ) -> Response:
     """File a request from the form; bad input re-shows the form with the reason."""
@@ -176,11 +186,14 @@ def file_request(
         "jurisdiction": jurisdiction,
         "language": language,
         "verified": bool(verified),
+        "text": text,
     }
     try:
         _check_text(kind, email, phone, name, changes, jurisdiction, language)
         if verified not in ("", "on"):  # the checkbox sends "on" or nothing
             raise InvalidInput("verified is a checkbox")
+        if len(text) > 5000:  # complaints.MAX_TEXT; the service says the same more precisely
+            raise InvalidInput("the complaint text is longer than 5000 characters")
         sub = intake.Submission(
             kind=kind,
             email=email,
@@ -191,6 +204,7 @@ def file_request(
             language=language or None,
             verified=bool(verified),
             by=who.actor,
+            text=text if text.strip() else None,
         )
         data = service(request).submit(sub, by=who.caller)
     except InvalidInput as err:
@@ -207,6 +221,7 @@ def _detail_page(
     *,
     error: str | None = None,
     status_code: int = 200,
+    answer_form: dict[str, str] | None = None,
 ) -> Response:
     svc = service(request)
     try:
@@ -224,6 +239,10 @@ def _detail_page(
         error=error,
         may_download=may_download,
         may_retry=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_ATTENTION,
+        answers=svc.complaint_templates() if data["kind"] == RequestKind.COMPLAINT else [],
+        may_answer=data["kind"] == RequestKind.COMPLAINT
+        and data["status"] == RequestStatus.IN_PROGRESS,
+        answer_form=answer_form or {"template": "", "note": ""},
     )
 
 
@@ -245,6 +264,34 @@ def verify(
         service(request).verify(request_id, code[:32], by=who.caller)
     except (InvalidInput, StateConflict) as err:
         return _detail_page(request, who, request_id, error=str(err), status_code=422)
+    return _see_other(f"/web/requests/{request_id}")
+
+
+@router.post("/web/requests/{request_id}/answer")
+def answer(
+    request_id: str,
+    request: Request,
+    csrf: str = Form(""),
+    template: str = Form(""),
+    note: str = Form(""),
+    who: Principal = Depends(current),
+) -> Response:
+    """Staff answer a complaint; a problem re-shows the page with the form as it was."""
+    check_csrf(request, csrf)
+    try:
+        _check_text(template, note)
+        service(request).answer(request_id, template=template, note=note or None, by=who.caller)
+    except NotFound:
+        return render(request, "web/error.html", 404, who=who, problem="not_found")
+    except (InvalidInput, StateConflict) as err:
+        return _detail_page(
+            request,
+            who,
+            request_id,
+            error=str(err),
+            status_code=422 if isinstance(err, InvalidInput) else 409,
+            answer_form={"template": template, "note": note},
+        )
     return _see_other(f"/web/requests/{request_id}")
 
 

@@ -57,6 +57,7 @@ class Context:
     services: Services
     report: Report
     broker: Any = None
+    progress: Any = None  # a dsr.core.progress.Report: bars on a terminal (benchmarks.run)
     _seeded: dict[int, Path] = field(default_factory=dict)
 
     def settings(
@@ -144,7 +145,14 @@ class Context:
             from dsr.demo.seed import seed
 
             folder = self.services.folder(f"demo-{customers}")
-            report = seed(folder, customers, secret_key=_secret(), seed=self.opts.seed, reset=True)
+            report = seed(
+                folder,
+                customers,
+                secret_key=_secret(),
+                seed=self.opts.seed,
+                reset=True,
+                **({"progress": self.progress} if self.progress else {}),
+            )
             self.report.details.setdefault("seed", {})[str(customers)] = {
                 "elapsed_s": report.elapsed_s,
                 "stores": report.stores,

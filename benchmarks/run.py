@@ -19,6 +19,8 @@ from typing import Any
 from benchmarks.context import Context, Options
 from benchmarks.infra import Services
 from benchmarks.report import Report, machine_info
+from dsr.cli.progress import bars, wanted
+from dsr.core.progress import Progress, ignore
 
 ORDER = ("peer", "lookup", "full", "purge", "memory")
 
@@ -127,21 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         from dsr.workers.broker import broker
 
         ctx.broker = broker
-        for section in ORDER:
-            if section not in opts.only:
-                continue
-            started = time.perf_counter()
-            print(f"[bench] {section} ...", file=sys.stderr, flush=True)
-            try:
-                _section(section)(ctx)
-            except KeyboardInterrupt:
-                raise
-            except Exception:  # noqa: BLE001 - one failed section must not hide the others
-                report.errors[section] = traceback.format_exc()
-                print(report.errors[section], file=sys.stderr)
-            elapsed = round(time.perf_counter() - started, 1)
-            report.details.setdefault("section_seconds", {})[section] = elapsed
-            print(f"[bench] {section} done in {elapsed}s", file=sys.stderr, flush=True)
+        sections = [s for s in ORDER if s in opts.only]
+        # On a terminal: a bar over the sections, and the seeds' own bars (dsr.cli.progress).
+        with bars(wanted(False)) as progress:
+            ctx.progress = progress if progress is not ignore else None
+            for n, section in enumerate(sections):
+                progress(Progress("benchmark", n, len(sections), unit="sections"))
+                _run_section(ctx, report, section)  # its "[bench]" lines print above the bars
+            progress(Progress("benchmark", len(sections), len(sections), "sections", finished=True))
     finally:
         services.close(keep_files=opts.keep)
         if opts.keep:
@@ -161,6 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote {path}")
     return 1 if report.errors else 0
+
+
+def _run_section(ctx: Context, report: Report, section: str) -> None:
+    started = time.perf_counter()
+    print(f"[bench] {section} ...", file=sys.stderr, flush=True)
+    try:
+        _section(section)(ctx)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # noqa: BLE001 - one failed section must not hide the others
+        report.errors[section] = traceback.format_exc()
+        print(report.errors[section], file=sys.stderr)
+    elapsed = round(time.perf_counter() - started, 1)
+    report.details.setdefault("section_seconds", {})[section] = elapsed
+    print(f"[bench] {section} done in {elapsed}s", file=sys.stderr, flush=True)
 
 
 def _section(name: str) -> Any:

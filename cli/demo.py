@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from dsr.cli.app import JsonOpt, app, emit, settings
+from dsr.cli.progress import bars, wanted
 
 
 @app.command()
@@ -31,14 +32,16 @@ def seed(
     from dsr.demo.seed import seed as run_seed  # see the module docstring
 
     s = settings()
-    report = run_seed(
-        s.resolved_data_dir,
-        customers,
-        secret_key=s.keys.suppression,
-        region=s.default_region,
-        reset=reset,
-        force=force,
-    )
+    with bars(wanted(as_json)) as progress:
+        report = run_seed(
+            s.resolved_data_dir,
+            customers,
+            secret_key=s.keys.suppression,
+            region=s.default_region,
+            reset=reset,
+            force=force,
+            progress=progress,
+        )
     emit(asdict(report), as_json, lambda d: json.dumps(d, ensure_ascii=False, default=str))
 
 

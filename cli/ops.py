@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from dsr.cli.app import JsonOpt, app, emit, service
+from dsr.cli.progress import bars, wanted
 from dsr.service import Caller
 
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds.")
@@ -34,14 +35,17 @@ def purge(
     by: str = typer.Option("ops", "--by", help="Who runs it (audit log)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """A retention sweep now, in this process; per-store counts."""
-    data = service().purge(
-        by=Caller.staff(by),
-        dry_run=dry_run,
-        connectors=connector,
-        chunk_size=chunk_size,
-        as_of=as_of,
-    )
+    """A retention sweep now, in this process; per-store counts (a progress bar on a terminal)."""
+    svc = service()
+    with bars(wanted(as_json)) as progress:
+        data = svc.purge(
+            by=Caller.staff(by),
+            dry_run=dry_run,
+            connectors=connector,
+            chunk_size=chunk_size,
+            as_of=as_of,
+            progress=progress,
+        )
     emit(data, as_json, _purge_text)
     if data["errors"]:
         raise typer.Exit(1)

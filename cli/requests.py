@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from dsr.cli.app import JsonOpt, app, emit, service
+from dsr.cli.complaints import complaint_text
 from dsr.core.intake import Submission, no_duplicates
 from dsr.errors import InvalidInput
 from dsr.service import Caller
@@ -24,7 +25,7 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
 
 def _request_line(d: dict[str, Any]) -> str:
     tasks = ", ".join(f"{t['connector']}={t['status']}({t['records']})" for t in d["tasks"])
-    return f"{d['id']}  {d['kind']:<7} {d['status']:<22} due {d['due_at']}" + (
+    return f"{d['id']}  {d['kind']:<9} {d['status']:<22} due {d['due_at']}" + (
         f"  [{tasks}]" if tasks else ""
     )
 
@@ -44,6 +45,8 @@ def _status_text(d: dict[str, Any]) -> str:
     for n in d.get("notices") or []:
         when = n["sent_at"] or n["reason"] or n["error"] or ""
         lines.append(f"  notice to {n['recipient']}: {n['status']} {when}".rstrip())
+    if d.get("complaint"):
+        lines.append(complaint_text(d["complaint"]))
     if d["reply"]:
         lines.append(f"  reply {d['reply']['status']}: {d['reply']['path']}")
     return "\n".join(lines)
@@ -51,7 +54,7 @@ def _status_text(d: dict[str, Any]) -> str:
 
 @app.command()
 def submit(
-    kind: str = typer.Argument(..., help="access, rectify or erase"),
+    kind: str = typer.Argument(..., help="access, rectify, erase or complaint"),
     email: str = typer.Option(..., "--email", help="The subject's e-mail address."),
     phone: str | None = typer.Option(None, "--phone"),
     name: str | None = typer.Option(None, "--name"),
@@ -60,6 +63,7 @@ def submit(
     language: str | None = typer.Option(None, "--language", help="vi or en"),
     verified: bool = typer.Option(False, "--verified", help="Staff vouch for the subject."),
     by: str | None = typer.Option(None, "--by", help="The staff member (audit log)."),
+    text: str | None = typer.Option(None, "--text", help="complaint: what it is about."),
     as_json: bool = JsonOpt,
 ) -> None:
     """File a request; prints its id."""
@@ -73,6 +77,7 @@ def submit(
         language=language,
         verified=verified,
         by=by or ("staff" if verified else None),
+        text=text,
     )
     emit(service().submit(sub), as_json, lambda d: d["id"])
 
@@ -113,11 +118,12 @@ def redrive(
 def list_requests(
     status_: str | None = typer.Option(None, "--status"),
     overdue: bool = typer.Option(False, "--overdue", help="Open requests past due_at."),
+    kind: str | None = typer.Option(None, "--kind", help="Only this kind (e.g. complaint)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Requests, newest first."""
     emit(
-        service().listing(by=Caller.staff("cli"), status=status_, overdue=overdue),
+        service().listing(by=Caller.staff("cli"), status=status_, overdue=overdue, kind=kind),
         as_json,
         lambda rows: "\n".join(_request_line(d) for d in rows) or "no requests",
     )

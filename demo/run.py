@@ -1,6 +1,6 @@
 """``dsr demo``: one process, nothing installed. Seeds the demo stores, starts the embedded
 Redis, a dramatiq worker and an SMTP sink, then walks one subject through access, rectify and
-erase, each to its reply e-mail."""
+erase, each to its reply e-mail, and files a complaint that "staff" answer from a template."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from dsr.errors import DsrError
 from dsr.service import Caller, Service
 
 DEMO_CUSTOMERS = 300
+DEMO_COMPLAINT = "Tôi vẫn nhận tin nhắn quảng cáo dù đã yêu cầu ngừng từ tháng trước."
+DEMO_NOTE = "Chúng tôi đã gỡ số điện thoại của bạn khỏi danh sách gửi tin quảng cáo."
 WAIT_SECONDS = 120
 
 
@@ -77,9 +79,12 @@ def run_demo() -> dict[str, Any]:
             Submission(
                 "erase", DEMO_SUBJECT["email"], phone=DEMO_NEW_PHONE, verified=True, by="demo"
             ),
+            Submission("complaint", DEMO_SUBJECT["email"], text=DEMO_COMPLAINT),
         ]
         for sub in plan:
             request_id = svc.submit(sub)["id"]
+            if sub.kind == "complaint":  # the staff queue: a person picks an answer
+                svc.answer(request_id, template="resolved", note=DEMO_NOTE, by=Caller.staff("demo"))
             final = _wait(svc, request_id)
             data = svc.status(request_id, by=Caller.staff("demo"))
             data["reply_eml"] = _reply_path(sink, data)

@@ -82,6 +82,7 @@ from typing import Any
 import sqlalchemy as sa
 from faker import Faker
 
+from dsr.core.progress import Progress, Report, ignore
 from dsr.demo import marker
 from dsr.demo import stores as ds
 from dsr.errors import InvalidInput
@@ -1105,16 +1106,17 @@ class _Generator:
             )
         self.stats.caller_only_people += 1
 
-    def batches(self, customers: int) -> Iterator[_Batch]:
+    def batches(self, customers: int) -> Iterator[tuple[_Batch, int]]:
+        """Chunks of generated rows, each with how many people are generated so far."""
         b = _Batch()
         self.demo(b)
         for i in range(1, customers):
             self.customer(b, i)
             if len(b.customers) >= CHUNK:
-                yield b
+                yield b, i + 1
                 b = _Batch()
         if b.customers or b.calls or b.subscribers:
-            yield b
+            yield b, customers
 
 
 # --------------------------------------------------------------------------- seeding
@@ -1139,6 +1141,7 @@ def seed(
     now: datetime | None = None,
     force: bool = False,
     max_customers: int = MAX_CUSTOMERS,
+    progress: Report = ignore,
 ) -> SeedReport:
     """Create and fill the four demo stores under ``data_dir`` with ``customers`` people.
 
@@ -1146,7 +1149,8 @@ def seed(
     (so ``customers >= 1``). ``now`` anchors every timestamp (default: today 00:00 UTC).
     Raises InvalidInput when a store already holds customer data and ``reset`` is False, when
     ``reset`` would delete a store seed did not create, and for more than ``max_customers``
-    people unless ``force`` (nothing is touched in these cases).
+    people unless ``force`` (nothing is touched in these cases). ``progress`` hears how many
+    people are written so far, then of the index builds.
     """
     if customers < 1:
         raise InvalidInput("customers must be at least 1")
@@ -1187,6 +1191,7 @@ def seed(
                 region=region,
                 seed=seed,
                 now=_to_naive_utc(now),
+                progress=progress,
             )
         finally:
             for conn in conns.values():
@@ -1251,6 +1256,7 @@ def _load(
     region: str,
     seed: int,
     now: datetime,
+    progress: Report,
 ) -> SeedReport:
     for key, tables in _DATA_TABLES.items():
         for table in tables:
@@ -1287,7 +1293,7 @@ def _load(
     phases = gen.stats.phases
     mark = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="seed-audio") as pool:
-        for batch in gen.batches(customers):
+        for batch, people in gen.batches(customers):
             files = [row["file"] for row in batch.calls]
             if files:  # file writes release the GIL: overlap them with generation
                 pending.append(pool.submit(_write_audio, audio, files, gen.wav))
@@ -1310,17 +1316,24 @@ def _load(
             for fut in done:
                 fut.result()  # surface a write error early
                 pending.remove(fut)
+            progress(Progress("customers", people, customers, unit="customers"))
         phases["load"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
         for fut in pending:
             fut.result()
     phases["audio_wait"] = round(time.perf_counter() - mark, 3)
+    progress(Progress("customers", customers, customers, unit="customers", finished=True))
 
     mark = time.perf_counter()
-    for key, table in indexed:
+    indexed_tables = len(indexed)
+    progress(Progress("indexes", 0, indexed_tables, unit="tables"))
+    for n, (key, table) in enumerate(indexed, start=1):
         for index in table.indexes:
             index.create(conns[key], checkfirst=True)
         conns[key].commit()
+        progress(
+            Progress("indexes", n, indexed_tables, unit="tables", finished=n == indexed_tables)
+        )
     for conn in conns.values():
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.commit()

@@ -149,6 +149,7 @@ profiles:
       access: {days: 10}
       rectify: {days: 10}
       erase: {days: 20}
+      complaint: {days: 15}
 """
 
 
@@ -217,3 +218,15 @@ def test_deadline_invariants(
         assert deadlines.ack_due_at is not None
         assert received <= deadlines.ack_due_at <= deadlines.due_at
         assert profile.is_working_day(deadlines.ack_due_at.astimezone(profile.zone).date())
+
+
+def test_an_acknowledgement_due_after_the_reply_moves_to_the_last_working_day_before_it() -> None:
+    """A CCPA complaint (15 days) received Friday 28 Aug 2026: 10 business days would end on
+    14 Sep (Labor Day in between), after the reply's Saturday 12 Sep; the acknowledgement is due
+    on Friday 11 Sep instead."""
+    la = ZoneInfo("America/Los_Angeles")
+    received = datetime(2026, 8, 28, 10, 0, tzinfo=la).astimezone(UTC)
+    d = compute("complaint", "ccpa", received, PROFILES)
+    assert d.due_at.astimezone(la).date() == date(2026, 9, 12)
+    assert d.ack_due_at is not None
+    assert d.ack_due_at.astimezone(la).date() == date(2026, 9, 11)

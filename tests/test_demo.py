@@ -1,4 +1,4 @@
-"""`dsr demo` (what `make demo` runs): everything embedded, three replies, nothing left running."""
+"""`dsr demo` (what `make demo` runs): everything embedded, four replies, nothing left running."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def _files(proc: psutil.Process) -> list:  # type: ignore[type-arg]
 
 
 def test_demo_runs_each_kind_to_a_reply_and_cleans_up(tmp_path: Path) -> None:
-    """With no services configured, the demo completes access, rectify and erase by e-mail."""
+    """With no services configured, the demo completes access, rectify, erase and a staff-answered
+    complaint by e-mail."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
     env["DSR_VAR_DIR"] = str(tmp_path / "var")
     done = subprocess.run(
@@ -42,7 +43,7 @@ def test_demo_runs_each_kind_to_a_reply_and_cleans_up(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     kinds = {r["kind"]: r for r in result["requests"]}
-    assert set(kinds) == {"access", "rectify", "erase"}
+    assert set(kinds) == {"access", "rectify", "erase", "complaint"}
     assert all(r["status"] == "completed" for r in result["requests"])
     access = message_from_bytes(
         Path(kinds["access"]["reply_eml"]).read_bytes(), policy=policy.default
@@ -52,5 +53,9 @@ def test_demo_runs_each_kind_to_a_reply_and_cleans_up(tmp_path: Path) -> None:
         p.get_filename() and p.get_filename().endswith(".zip") for p in access.iter_attachments()
     )
     erase = Path(kinds["erase"]["reply_eml"]).read_bytes()
-    assert b"reply" in erase and len(list(Path(result["outbox_dir"]).glob("*.eml"))) >= 6
+    assert b"reply" in erase and len(list(Path(result["outbox_dir"]).glob("*.eml"))) >= 8
+    answer = message_from_bytes(
+        Path(kinds["complaint"]["reply_eml"]).read_bytes(), policy=policy.default
+    )
+    assert answer["To"] == "nguyen.van.an@example.com" and "khiếu nại" in str(answer["Subject"])
     assert _embedded_servers(tmp_path / "var") == []

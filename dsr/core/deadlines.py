@@ -205,7 +205,14 @@ def compute(
         due = min(due, received + timedelta(days=profile.ceiling_days))
     ack = None
     if profile.acknowledge is not None:
-        ack = min(_end_of(_last_day(profile, start, profile.acknowledge), zone), due)
+        ack = _end_of(_last_day(profile, start, profile.acknowledge), zone)
+        if ack > due:
+            # The reply is due first (a 15-day complaint against 10 business days): acknowledge
+            # by the last working day before it, never on a weekend the reply happens to end on.
+            day = due.astimezone(zone).date()
+            while day > start and not profile.is_working_day(day):
+                day -= timedelta(days=1)
+            ack = min(_end_of(day, zone), due)
     return Deadlines(ack_due_at=ack, due_at=due)
 
 

@@ -11,7 +11,15 @@ from sqlmodel import Session, col, select
 
 from dsr.core import audit, steps
 from dsr.core.db import changed
-from dsr.core.models import TERMINAL_TASK, ConnectorTask, Request, RequestStatus, TaskStatus, utcnow
+from dsr.core.models import (
+    TERMINAL_TASK,
+    ConnectorTask,
+    Request,
+    RequestKind,
+    RequestStatus,
+    TaskStatus,
+    utcnow,
+)
 from dsr.core.runtime import Runtime
 from dsr.errors import NotFound
 
@@ -21,6 +29,8 @@ def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]
     request = session.get(Request, request_id)
     if request is None:
         raise NotFound(f"no request {request_id}")
+    if request.kind == RequestKind.COMPLAINT:
+        return []  # no store to search: staff answer it (dsr.core.complaints)
     now = utcnow()
     if request.status == RequestStatus.VERIFIED:
         won = changed(

@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from dsr.connectors.registry import rectifiable_fields
-from dsr.core import audit, deadlines, steps, verification
+from dsr.core import audit, complaints, deadlines, steps, verification
 from dsr.core.models import LANGUAGES, Request, RequestKind, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput
@@ -38,6 +38,7 @@ class Submission:
     language: str | None = None
     verified: bool = False
     by: str | None = None  # the staff member who filed or verified it
+    text: str | None = None  # complaint only: what the subject complains about
 
 
 V = TypeVar("V")
@@ -69,7 +70,7 @@ def _normalised_changes(raw: dict[str, str], allowed: set[str], region: str) -> 
 def validate(rt: Runtime, sub: Submission) -> Submission:
     """The normalised submission, or InvalidInput naming the first problem."""
     if sub.kind not in RequestKind.__members__.values():
-        raise InvalidInput(f"unknown request kind {sub.kind!r} (access, rectify, erase)")
+        raise InvalidInput(f"unknown request kind {sub.kind!r} ({', '.join(RequestKind)})")
     region = rt.settings.default_region
     language = sub.language or rt.settings.default_language
     if language not in LANGUAGES:
@@ -81,6 +82,14 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
         raise InvalidInput("a rectify request needs at least one --set FIELD=VALUE")
     if sub.kind != RequestKind.RECTIFY and sub.changes:
         raise InvalidInput("--set is only for rectify requests")
+    if sub.kind == RequestKind.COMPLAINT:
+        text: str | None = complaints.clean_text(
+            sub.text, what="complaint text", limit=complaints.MAX_TEXT
+        )
+    elif sub.text:
+        raise InvalidInput("--text is only for complaints")
+    else:
+        text = None
     if sub.verified and not sub.by:
         raise InvalidInput("--verified needs --by STAFF (recorded in the audit log)")
     if not isinstance(sub.verified, bool):  # no "yes", "false" or 1 from any door
@@ -99,6 +108,7 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
         language=language,
         verified=sub.verified,
         by=sub.by,
+        text=text,
     )
 
 
@@ -144,7 +154,12 @@ def submit(
         fields=sorted(sub.changes),
     )
     out = [verification.acknowledge(session, rt, request)]
-    if sub.verified:
+    if sub.kind == RequestKind.COMPLAINT:
+        assert sub.text is not None
+        out += complaints.open_complaint(
+            session, request, sub.text, verified_by=sub.by if sub.verified else None
+        )
+    elif sub.verified:
         assert sub.by is not None
         out += verification.mark_verified(session, request, by=sub.by)
     else:

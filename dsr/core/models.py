@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -30,6 +30,7 @@ class RequestKind(StrEnum):
     ACCESS = "access"
     RECTIFY = "rectify"
     ERASE = "erase"
+    COMPLAINT = "complaint"  # no store is searched: staff answer it (dsr.core.complaints)
 
 
 class RequestStatus(StrEnum):
@@ -271,6 +272,19 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts(nullable=False)
     revoked_at: datetime | None = _ts(nullable=True)
+
+
+class Complaint(SQLModel, table=True):
+    """A complaint's own facts: the subject's text and the staff answer (one per request)."""
+
+    __tablename__ = "complaints"
+
+    request_id: str = Field(foreign_key="requests.id", primary_key=True, max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    answer_template: str | None = Field(default=None, max_length=64)
+    answer_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answered_by: str | None = Field(default=None, max_length=120)
+    answered_at: datetime | None = _ts(nullable=True)
 
 
 class WebSession(SQLModel, table=True):

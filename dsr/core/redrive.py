@@ -18,6 +18,7 @@ from dsr.core.models import (
     Outbox,
     OutboxStatus,
     Request,
+    RequestKind,
     RequestStatus,
     TaskStatus,
     utcnow,
@@ -46,6 +47,7 @@ def stuck(
             (RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS, RequestStatus.REPLYING)
         ),
         col(Request.updated_at) <= cutoff,
+        col(Request.kind) != RequestKind.COMPLAINT,  # waits for staff, not for a message
     )
     # Pending rows, and sent rows whose consequences (completion, audit) were never recorded.
     unsent = select(Outbox).where(

@@ -358,3 +358,8 @@ def render_reminder(ctx: ReplyContext, when: str, *, language: str | None = None
     safe = _ops_context(ctx)
     lang = language if language in LANGUAGES else language_of(ctx)
     return _compose("reminder", safe, lang, when=when)
+
+
+def render_complaint_answer(ctx: ReplyContext, answer: str, note: str | None) -> EmailMessage:
+    """Staff's answer to a complaint: the chosen answer text (already rendered) and their note."""
+    return _compose("reply_complaint", ctx, language_of(ctx), answer=answer, note=note)

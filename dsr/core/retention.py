@@ -25,6 +25,7 @@ from dsr.connectors.base import Connector, PurgeReport, RetentionRule
 from dsr.core import audit, holds
 from dsr.core.db import session_scope
 from dsr.core.models import PurgeRun, utcnow
+from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
 from dsr.errors import ConfigError, InvalidInput
 
@@ -138,8 +139,12 @@ def sweep(
     max_chunks: int | None = None,
     by: str = "scheduler",
     policy: Policy | None = None,
+    progress: Report = ignore,
 ) -> list[PurgeReport]:
-    """Apply every rule of one connector as of ``now``; a PurgeRun row records what happened."""
+    """Apply every rule of one connector as of ``now``; a PurgeRun row records what happened.
+
+    ``progress`` hears of each rule (``connector.table``) as it starts and when it is done.
+    """
     policy = policy or policy_for(rt)
     store = rt.connectors.get(connector)
     if store is None:
@@ -155,17 +160,20 @@ def sweep(
     reports: list[PurgeReport] = []
     try:
         for rule in policy.for_connector(connector):
-            reports.append(
-                store.purge(
-                    rule,
-                    now=now,
-                    held=held,
-                    dry_run=dry_run,
-                    chunk_size=size,
-                    max_chunks=max_chunks,
-                )
+            task = f"{connector}.{rule.table}"
+            progress(Progress(task, 0, None))
+            report = store.purge(
+                rule,
+                now=now,
+                held=held,
+                dry_run=dry_run,
+                chunk_size=size,
+                max_chunks=max_chunks,
             )
+            reports.append(report)
             _update_run(rt, run_id, reports, "running")
+            done = report.matched if dry_run else report.purged
+            progress(Progress(task, done, max(done, report.matched), finished=True))
     except Exception as err:
         _update_run(rt, run_id, reports, "failed", by=by, error=type(err).__name__)
         raise

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from dsr.core import (
     apikeys,
     audit,
+    complaints,
     holds,
     intake,
     key_checks,
@@ -31,9 +32,20 @@ from dsr.core import (
     verification,
 )
 from dsr.core.apikeys import Role
+from dsr.core.dashboard import Dashboard
+from dsr.core.dashboard import build as build_dashboard
 from dsr.core.db import migrate, session_scope, units_of_work
 from dsr.core.deadlines import overdue_clause
-from dsr.core.models import ApiKey, AuditEvent, Hold, Request, RequestStatus, utcnow
+from dsr.core.models import (
+    ApiKey,
+    AuditEvent,
+    Hold,
+    Request,
+    RequestKind,
+    RequestStatus,
+    utcnow,
+)
+from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
@@ -170,6 +182,7 @@ class Service:
             request = self._load(session, request_id, by)
             data = _for(by, request_json(session, request))
             data["filed_by"] = _filed_by(session, request.id)
+            data["complaint"] = complaints.to_json(complaints.of(session, request.id))
             data["audit"] = [
                 {
                     "seq": e.seq,
@@ -189,16 +202,21 @@ class Service:
         status: str | None = None,
         overdue: bool = False,
         limit: int | None = None,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """The requests ``by`` may see, newest first; ``overdue``: open ones past due."""
         if status is not None and status not in RequestStatus.__members__.values():
             raise InvalidInput(f"unknown status {status!r}")
+        if kind is not None and kind not in RequestKind.__members__.values():
+            raise InvalidInput(f"unknown request kind {kind!r} ({', '.join(RequestKind)})")
         with self.session() as session:
             query = select(Request).order_by(col(Request.received_at).desc())
             if not by.may(Role.OPS):
                 query = query.where(col(Request.owner) == by.owner, col(Request.owner).is_not(None))
             if status:
                 query = query.where(Request.status == status)
+            if kind:
+                query = query.where(Request.kind == kind)
             if overdue:
                 query = query.where(overdue_clause())
             if limit is not None:
@@ -237,6 +255,41 @@ class Service:
     def _require(self, by: Caller, needed: Role) -> None:
         if not by.may(needed):
             raise PermissionDenied("not allowed for this role")
+
+    # -- complaints -------------------------------------------------------------------------
+
+    def answer(
+        self, request_id: str, *, template: str, by: Caller, note: str | None = None
+    ) -> dict[str, Any]:
+        """Staff answer a complaint from a template (ops, or the support key that filed it);
+        the reply goes out."""
+        self._require(by, Role.SUPPORT)
+        with self.session() as session:
+            self._load(session, request_id, by)
+            follow = complaints.answer(
+                session, self.rt, request_id, template=template, by=by.actor, note=note
+            )
+            session.commit()
+            data = _for(by, request_json(session, self._load(session, request_id)))
+            data["complaint"] = complaints.to_json(complaints.of(session, request_id))
+        self.send(follow)
+        return data
+
+    def complaint_templates(self) -> list[dict[str, Any]]:
+        """The answers staff may choose, and whether each needs a note."""
+        return [
+            {"name": name, "needs_note": complaints.needs_note(name)}
+            for name in complaints.answer_templates()
+        ]
+
+    # -- the ops dashboard ------------------------------------------------------------------
+
+    def dashboard(self, *, by: Caller) -> Dashboard:
+        """Counts, deadlines, the queues waiting for a person, reply times and store failures."""
+        self._require(by, Role.OPS)
+        zone = self.rt.profiles[self.rt.settings.default_jurisdiction].zone
+        with self.session() as session:
+            return build_dashboard(session, zone=zone)
 
     # -- legal holds ------------------------------------------------------------------------
 
@@ -287,10 +340,12 @@ class Service:
         connectors: list[str] | None = None,
         chunk_size: int | None = None,
         as_of: datetime | None = None,
+        progress: Report = ignore,
     ) -> dict[str, Any]:
         """A retention sweep now, in this process: per-store counts, and the stores that failed.
 
-        One store being down does not stop the other stores' sweeps.
+        One store being down does not stop the other stores' sweeps. ``progress`` hears of each
+        rule as it starts and ends (the CLI draws it on a terminal).
         """
         self._require(by, Role.OPS)
         policy = retention.policy_for(self.rt)
@@ -309,6 +364,13 @@ class Service:
             pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
         stores: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
+        finished: set[str] = set()
+
+        def relay(p: Progress) -> None:
+            if p.finished:
+                finished.add(p.task)
+            progress(p)
+
         for name in connectors or policy.connectors:
             try:
                 reports = retention.sweep(
@@ -319,9 +381,13 @@ class Service:
                     chunk_size=chunk_size,
                     by=by.actor,
                     policy=policy,
+                    progress=relay,
                 )
             except StoreError as err:
                 errors.append({"connector": name, "error": str(err)})
+                for task in (f"{name}.{r.table}" for r in policy.for_connector(name)):
+                    if task not in finished:  # the rule that failed, and those never reached
+                        progress(Progress(task, 0, None, finished=True, failed=True))
                 continue
             stores += [asdict(r) for r in reports]
         return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
