@@ -77,6 +77,16 @@ def test_a_bidi_control_is_refused_anywhere(before: str, bidi: str, after: str) 
         _submit(kind="rectify", changes={"address": raw})
 
 
+@given(st.lists(st.sampled_from(INVISIBLE), min_size=1, max_size=8).map("".join), printable)
+def test_a_complaint_text_is_visible_and_has_no_bidi_control(blank: str, text: str) -> None:
+    """A complaint's free text may break lines, but not be blank or carry a bidi control."""
+    with pytest.raises(InvalidInput, match="empty"):
+        _submit(kind="complaint", text=blank)
+    with pytest.raises(InvalidInput, match="bidirectional"):
+        _submit(kind="complaint", text=f"x{text}\u202e{text}")
+    assert _submit(kind="complaint", text=f"Dòng 1\nDòng 2 {text}").text
+
+
 @given(printable, st.sampled_from(BREAKS), printable)
 def test_a_line_break_or_control_is_refused_everywhere(before: str, brk: str, after: str) -> None:
     """CR, LF, tab and other controls are refused in every field: nothing is folded away."""

@@ -104,3 +104,21 @@ def test_requests_filed_at_the_command_line_are_for_ops(
     assert client.get(f"/requests/{request_id}", headers=Keys.header(keys.alice)).status_code == 404
     assert client.get(f"/requests/{request_id}", headers=Keys.header(keys.ops)).status_code == 200
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+
+
+def test_support_answers_only_its_own_complaints(client: TestClient, keys: Keys) -> None:
+    """Bob (support) cannot answer, or even see, a complaint Alice filed; ops can answer it."""
+    filed = client.post(
+        "/requests",
+        json={
+            "kind": "complaint",
+            "email": "an.nguyen@example.vn",
+            "text": "Tôi bị gọi quá nhiều.",
+        },
+        headers=Keys.header(keys.alice),
+    )
+    assert filed.status_code == 201, filed.text
+    url = f"/requests/{filed.json()['id']}/answer"
+    answer = {"template": "no_misuse"}
+    assert client.post(url, json=answer, headers=Keys.header(keys.bob)).status_code == 404
+    assert client.post(url, json=answer, headers=Keys.header(keys.ops)).status_code == 200
