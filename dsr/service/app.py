@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core import (
@@ -77,8 +78,13 @@ class Caller:
         return apikeys.allows(self.role, needed)
 
     def sees(self, request: Request) -> bool:
-        """Ops see every request; support only those filed with its own key."""
-        return self.may(Role.OPS) or (self.owner is not None and request.owner == self.owner)
+        """Ops see every request; support the ones filed with its own key, and the complaints
+        (one staff queue that any support member answers: DESIGN.md)."""
+        return (
+            self.may(Role.OPS)
+            or request.kind == RequestKind.COMPLAINT
+            or (self.owner is not None and request.owner == self.owner)
+        )
 
 
 def _warn_in_log(message: str) -> None:
@@ -211,8 +217,9 @@ class Service:
             raise InvalidInput(f"unknown request kind {kind!r} ({', '.join(RequestKind)})")
         with self.session() as session:
             query = select(Request).order_by(col(Request.received_at).desc())
-            if not by.may(Role.OPS):
-                query = query.where(col(Request.owner) == by.owner, col(Request.owner).is_not(None))
+            if not by.may(Role.OPS):  # as Caller.sees: its own requests and the complaint queue
+                mine = and_(col(Request.owner) == by.owner, col(Request.owner).is_not(None))
+                query = query.where(or_(mine, col(Request.kind) == RequestKind.COMPLAINT))
             if status:
                 query = query.where(Request.status == status)
             if kind:
