@@ -177,6 +177,7 @@ def create_app(
         limit=settings.auth_failure_limit,
         window_seconds=settings.auth_failure_window_seconds,
         login_path=LOGIN_PATH,
+        open_paths=("/exports/", "/healthz"),  # they take no key: nothing to guess there
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, docs_path=docs.DOCS, hsts=production)

@@ -5,8 +5,9 @@ failed login on the web page) counts against the client's address and against th
 key it tried. After ``DSR_AUTH_FAILURE_LIMIT`` failures within
 ``DSR_AUTH_FAILURE_WINDOW_SECONDS`` (counted from the first), every request of that client or
 with that prefix that tries a key gets 429 with ``Retry-After`` until the window ends, before
-its key is even looked up. Requests trying no key (the subject's download link, ``/healthz``, a
-page with a session cookie) are neither counted nor blocked: they guess nothing. The
+its key is even looked up. Requests trying no key (a page with a session cookie), and routes
+that take no key (``open_paths``: the subject's download link, ``/healthz``), are neither counted
+nor blocked: they guess nothing. The
 counters live in Redis so that every API process shares them; when Redis does not answer, the
 check is skipped (logged), since the broker's outage is already reported by ``/healthz``.
 """
@@ -58,6 +59,7 @@ class AuthThrottle:
         limit: int,
         window_seconds: int,
         login_path: str,
+        open_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.redis = redis
@@ -65,6 +67,7 @@ class AuthThrottle:
         self.limit = limit
         self.window = window_seconds
         self.login_path = login_path
+        self.open_paths = open_paths
 
     def _wait(self, subjects: list[str]) -> int:
         """Seconds until every subject may try again (0: none is throttled)."""
@@ -92,7 +95,7 @@ class AuthThrottle:
             log.warning("auth_throttle_unavailable", error=type(err).__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.open_paths):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

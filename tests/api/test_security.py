@@ -215,6 +215,8 @@ def test_guessing_api_keys_is_throttled_per_client(app: FastAPI, keys: Keys) -> 
         assert 0 < int(blocked.headers["Retry-After"]) <= 300
         assert attacker.get("/requests", headers=Keys.header(keys.alice)).status_code == 429
         assert attacker.get("/healthz").status_code != 429  # trying no key is never blocked
+        opened = attacker.get("/exports/not-a-token", headers=Keys.header(keys.alice))
+        assert opened.status_code == 404  # a route that takes no key is not throttled
     with TestClient(app, client=("198.51.100.9", 4000)) as colleague:
         assert colleague.get("/requests", headers=Keys.header(keys.alice)).status_code == 200
 
