@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint audit clean
+.PHONY: demo test bench soak lint audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ audit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# Faults on a schedule against the soak's own PostgreSQL, Redis and SMTP servers (~5 minutes);
+# the invariants are checked at the end. A short version runs in `make test`.
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak.run
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -25,6 +25,7 @@ from dsr.api.metrics_health import PipelineCollector
 from dsr.core.db import get_engine
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
+    Alert,
     AuditEvent,
     ConnectorTask,
     Outbox,
@@ -80,6 +81,7 @@ class LedgerCollector(Collector):
             yield self._replies(session)
             yield self._purged(session)
             yield from self._audit(session)
+            yield self._alerts(session)
 
     def _audit(self, session: Session) -> Iterator[Metric]:
         count, oldest = session.exec(
@@ -185,6 +187,17 @@ class LedgerCollector(Collector):
         for connector, n in sorted(totals.items()):
             purged.add_metric([connector], n)
         return purged
+
+    def _alerts(self, session: Session) -> Metric:
+        # From the ledger's alert rows: counted even while SMTP or the export disk is down.
+        raised = CounterMetricFamily(
+            "dsr_alerts", "Alerts raised to ops, by reason.", labels=["reason"]
+        )
+        for reason, n in session.exec(
+            select(Alert.reason, func.count()).group_by(col(Alert.reason))
+        ):
+            raised.add_metric([reason], n)
+        return raised
 
 
 def registry(db_url: str) -> CollectorRegistry:

@@ -192,6 +192,7 @@ class RequestOut(BaseModel):
     tasks: list[TaskOut]
     notices: list[NoticeOut] = []
     reply: ReplyOut | None
+    duplicate_of: str | None = None  # filing only: the identical open request this joined
 
 
 class AuditOut(BaseModel):

@@ -14,6 +14,18 @@ import typer
 from dsr.cli.app import app, service, settings
 
 
+def _check_ledger() -> None:
+    """Refuse to run against a broker namespace that serves another ledger (ConfigError)."""
+    from dsr.workers import fingerprint  # wires the broker: only the processes pay for it
+    from dsr.workers.broker import broker
+
+    s = settings()
+    svc = service()
+    with svc.session():
+        pass  # the ledger's schema (and so its fingerprint table) first
+    fingerprint.ensure(svc.rt, broker.client, s.broker_namespace)
+
+
 @app.command()
 def worker(
     processes: int | None = typer.Option(None, "--processes"),
@@ -21,6 +33,7 @@ def worker(
 ) -> None:
     """Run dramatiq worker processes for the pipeline (scale by running more)."""
     s = settings()
+    _check_ledger()
     if s.redis_url is None:
         # The embedded Redis belongs to one process: run the worker threads here, not forked.
         from dsr.workers.embedded import run_in_process  # see the module docstring
@@ -52,8 +65,7 @@ def scheduler_cmd() -> None:
     from dsr.scheduler.app import run  # see the module docstring
 
     svc = service()
-    with svc.session():
-        pass  # bring the ledger's schema up to date before the job store opens
+    _check_ledger()
     run(svc.rt)
 
 
@@ -68,8 +80,7 @@ def api(
     from dsr.api import create_app
 
     svc = service()
-    with svc.session():
-        pass  # bring the ledger's schema up to date before the first request
+    _check_ledger()
     # log_config=None keeps our redacting logging in charge; the access log is ours too
     # (api.app logs the route template, never a raw path that may hold a download token).
     uvicorn.run(

@@ -74,7 +74,14 @@ class Settings(BaseSettings):
     broker_heartbeat_timeout_ms: int = 60_000
     broker_namespace: str = "dsr"
     broker_maintenance_chance: int = 1000  # per million commands: requeue of dead workers' work
-    redrive_after_seconds: int = 600  # a non-terminal step older than this is re-sent
+    # A step idle this long is re-sent by the re-drive job (every minute by default): a lost
+    # message is recovered within redrive_after_seconds + 60 s (under 2 minutes).
+    redrive_after_seconds: int = 45
+    # A request sitting in a non-terminal status this long without an alert gets one.
+    stall_alert_seconds: int = 3600
+    # A message the SMTP server keeps refusing for now (4xx, no connection) is given up after
+    # this long: the request goes to needs_attention and ops are alerted.
+    delivery_give_up_seconds: int = 4 * 3600
     task_min_backoff_ms: int = 1000
     task_max_backoff_ms: int = 60_000
     worker_processes: int = 1

@@ -7,6 +7,7 @@ retention rule (``purge``). Everything it returns is plain, JSON-safe data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -142,6 +143,9 @@ class PurgeReport:
     done: bool = True
 
 
+OnChunk = Callable[[PurgeReport], None]
+
+
 @runtime_checkable
 class Connector(Protocol):
     """A data store the system can search, edit, erase and sweep."""
@@ -179,8 +183,13 @@ class Connector(Protocol):
         dry_run: bool = False,
         chunk_size: int = 5000,
         max_chunks: int | None = None,
+        on_chunk: OnChunk | None = None,
     ) -> PurgeReport:
-        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held ones."""
+        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held ones.
+
+        ``on_chunk`` is called with the report so far right after each chunk commits, so the
+        caller can put every committed chunk on record before the next one starts.
+        """
         ...
 
     def close(self) -> None:

@@ -69,15 +69,22 @@ class TableWriter:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._json.write("[]" if self.count == 0 else "\n]\n")
-        self._json.close()
-        self._csv_handle.close()
         keep = exc_type is None and self.count > 0
-        for tmp, final in zip(self._tmp, self.paths, strict=True):
-            if keep:
-                os.replace(tmp, final)
-            else:
-                tmp.unlink(missing_ok=True)
+        try:
+            try:
+                self._json.write("[]" if self.count == 0 else "\n]\n")
+            finally:
+                self._json.close()  # a full disk fails here, when the last block is flushed
+                self._csv_handle.close()
+        except BaseException:
+            keep = False
+            raise
+        finally:
+            for tmp, final in zip(self._tmp, self.paths, strict=True):
+                if keep:
+                    os.replace(tmp, final)
+                else:
+                    tmp.unlink(missing_ok=True)  # never leave a half-written file behind
 
 
 def earliest(values: Iterable[Any]) -> str | None:

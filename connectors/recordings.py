@@ -17,10 +17,12 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dsr.connectors.base import (
     Action,
     Found,
+    OnChunk,
     Operation,
     Outcome,
     PurgeReport,
@@ -29,7 +31,7 @@ from dsr.connectors.base import (
     TaskResult,
 )
 from dsr.connectors.export import earliest, json_row, write_table
-from dsr.connectors.recordings_schema import calls
+from dsr.connectors.recordings_schema import calls, removals
 from dsr.connectors.sql_config import parse_entry
 from dsr.connectors.sql_purge import cutoff_for, naive_utc
 from dsr.connectors.sql_tables import search_values, store_errors
@@ -114,6 +116,7 @@ class RecordingArchive:
                     if not sa.inspect(engine).has_table(calls.name):
                         engine.dispose()
                         raise FatalStoreError(f"{self.name}: index has no table {calls.name}")
+                    removals.create(engine, checkfirst=True)  # archives indexed before it
                 self._engine = engine
             return self._engine
 
@@ -136,6 +139,25 @@ class RecordingArchive:
         if not phones:
             raise NotApplicable(f"{self.name}: searches by phone only")
         return calls.c.phone_norm.in_(phones)
+
+    def _forget(self, conn: sa.Connection, rows: list[tuple[dict[str, Any], Path]]) -> None:
+        """Delete the calls' rows and list their files for removal, in the caller's transaction."""
+        if not rows:
+            return
+        files = [{"file": p.relative_to(self.audio_dir).as_posix()} for _, p in rows]
+        conn.execute(sqlite_insert(removals).on_conflict_do_nothing(), files)
+        conn.execute(sa.delete(calls).where(calls.c.id.in_([r["id"] for r, _ in rows])))
+
+    def _drain(self) -> int:
+        """Unlink the listed files (their rows' deletion has committed), then clear the list."""
+        with store_errors(self.name), self.engine.connect() as conn:
+            files = list(conn.execute(sa.select(removals.c.file)).scalars())
+        if not files:
+            return 0
+        self._remove([self.audio_path("removal", f) for f in files])
+        with store_errors(self.name), self.engine.begin() as conn:
+            conn.execute(sa.delete(removals).where(removals.c.file.in_(files)))
+        return len(files)
 
     def _remove(self, paths: list[Path]) -> None:
         for path in paths:
@@ -183,11 +205,8 @@ class RecordingArchive:
         where = self._subject(identity)
         with store_errors(self.name), self.engine.begin() as conn:
             rows = self._rows(conn, where)
-            # Files first: a crash before the commit leaves rows a rerun finishes, never
-            # audio without metadata that nothing would ever find again.
-            self._remove([p for _, p in rows])
-            if rows:
-                conn.execute(sa.delete(calls).where(calls.c.id.in_([r["id"] for r, _ in rows])))
+            self._forget(conn, rows)
+        self._drain()  # files only once their rows' deletion has committed
         action = Action.ERASED if rows else Action.NOT_FOUND
         outcomes = [Outcome(calls.name, action, len(rows)), Outcome("audio", action, len(rows))]
         shared = (
@@ -234,6 +253,7 @@ class RecordingArchive:
         dry_run: bool = False,
         chunk_size: int = 5000,
         max_chunks: int | None = None,
+        on_chunk: OnChunk | None = None,
     ) -> PurgeReport:
         """Delete calls (audio and metadata) older than the rule allows, skipping held phones."""
         column = rule.only_when_set or rule.column
@@ -262,6 +282,7 @@ class RecordingArchive:
                     report.skipped_held = int(conn.execute(count.where(held_hit)).scalar_one())
             if dry_run:
                 return report
+            self._drain()  # what a killed run deleted from the index but not yet from disk
             last: str | None = None
             while True:
                 page = sa.select(calls.c.id).where(cond).order_by(calls.c.id).limit(chunk_size)
@@ -275,11 +296,13 @@ class RecordingArchive:
                         report.done = False  # more aged calls remain: a rerun continues
                         break
                     rows = self._rows(conn, sa.and_(calls.c.id.in_(ids), cond))
-                    self._remove([p for _, p in rows])
-                    conn.execute(sa.delete(calls).where(calls.c.id.in_(ids), cond))
+                    self._forget(conn, rows)
                 last = ids[-1]
                 report.purged += len(rows)
                 report.chunks += 1
+                if on_chunk is not None:
+                    on_chunk(report)  # on record before the files go and the next chunk starts
+                self._drain()
         return report
 
     def close(self) -> None:

@@ -1,6 +1,9 @@
 """The recordings archive's own schema: its metadata index (``<root>/index.db``, table ``calls``).
 
-The archive owns it; the demo seed and the tests create it from here.
+The archive owns it; the demo seed and the tests create it from here. ``removals`` lists audio
+files whose rows are deleted but which may still be on disk: a call's row and its entry there
+change in one transaction, and the file is unlinked only after that commits, so no row ever
+points at a missing file and a killed run leaves a list to finish, not orphaned audio.
 """
 
 from __future__ import annotations
@@ -19,4 +22,10 @@ calls = Table(
     Column("duration_s", Integer, nullable=False),
     Column("topic", String(200)),
     Column("file", String(200), nullable=False),
+)
+
+removals = Table(
+    "removals",
+    recordings_index,
+    Column("file", String(200), primary_key=True),  # relative to <root>/audio, like calls.file
 )

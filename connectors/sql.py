@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from dsr.connectors.base import (
     Action,
     Found,
+    OnChunk,
     Operation,
     Outcome,
     PurgeReport,
@@ -401,6 +402,7 @@ class SqlStore:
         dry_run: bool = False,
         chunk_size: int = 5000,
         max_chunks: int | None = None,
+        on_chunk: OnChunk | None = None,
     ) -> PurgeReport:
         """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping the held."""
         return purge(
@@ -411,6 +413,7 @@ class SqlStore:
             dry_run=dry_run,
             chunk_size=chunk_size,
             max_chunks=max_chunks,
+            on_chunk=on_chunk,
         )
 
     def close(self) -> None:

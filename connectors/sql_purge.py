@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsr.connectors.base import PurgeReport, RetentionRule
+from dsr.connectors.base import OnChunk, PurgeReport, RetentionRule
 from dsr.connectors.sql_tables import Bound, search_values, store_errors
 from dsr.connectors.sql_writes import anonymise_where, child_pred, delete_where
 from dsr.errors import ConfigError
@@ -156,6 +156,7 @@ def purge(
     dry_run: bool,
     chunk_size: int,
     max_chunks: int | None,
+    on_chunk: OnChunk | None = None,
 ) -> PurgeReport:
     """Run one retention rule on a SQL store (see the module docstring)."""
     if chunk_size < 1:
@@ -193,4 +194,6 @@ def purge(
                 report.purged += _chunk(store, conn, bound, pred, rule.action, now)
                 size.observe(time.monotonic() - started)
                 report.chunks += 1
+                if on_chunk is not None:
+                    on_chunk(report)  # on record before the next chunk starts
         return report

@@ -23,6 +23,7 @@ class Received:
     recipients: list[str]
     message: EmailMessage
     path: Path | None
+    peer: tuple[str, int] | None = None  # the client's address: one per SMTP connection
 
 
 @dataclass
@@ -44,7 +45,8 @@ class MailSink:
             if self.folder is not None:
                 path = self.folder / f"{len(self.received) + 1:04d}-{_slug(msg)}.eml"
                 write_private(path, raw)  # a subject's e-mail: 0600 in a 0700 folder
-            self.received.append(Received(list(envelope.rcpt_tos), msg, path))
+            peer = tuple(session.peer[:2]) if session.peer else None
+            self.received.append(Received(list(envelope.rcpt_tos), msg, path, peer))
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -44,6 +44,10 @@ class DeliveryRefused(DeliveryError):
     """The receiving server refused the message for good (SMTP 5xx, HTTP 4xx): never retried."""
 
 
+class StorageFull(DsrError):
+    """A disk we write to is full; what was half-written is removed and the work can resume."""
+
+
 class PermissionDenied(DsrError):
     """The caller's role does not allow this (CLI exit status 2, HTTP 403)."""
 

@@ -7,11 +7,13 @@ from typing import Any
 
 import dramatiq
 import structlog
+from dramatiq.middleware import CurrentMessage
 from sqlalchemy.exc import OperationalError
 
 import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr.core import pipeline, tasks
+from dsr.core import alerts, pipeline, tasks
 from dsr.core.db import session_scope, units_of_work
+from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.errors import DeliveryError, NotFound, RetriableStoreError
 from dsr.workers import runtime
@@ -21,7 +23,28 @@ log = structlog.get_logger(__name__)
 
 def _run(actor: str, object_id: str) -> None:
     rt = runtime.get()
-    enqueue(pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id)))
+    try:
+        follow = pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
+    except NotFound:
+        _dead_letter(rt, object_id)
+        raise  # not retried: dramatiq moves the message to the dead-letter queue
+    enqueue(follow)
+
+
+def _dead_letter(rt: Runtime, object_id: str) -> None:
+    """A message names a row this ledger does not have (another ledger's message?): ops are
+    told, in this ledger and the log, and the message is kept in the dead-letter queue."""
+    message = CurrentMessage.get_current_message()
+    actor = message.actor_name if message is not None else "?"
+    with session_scope(rt.db_url) as session:
+        alerts.raise_alert(
+            session,
+            rt.settings,
+            reason="message_without_row",
+            occasion=f"{actor}:{object_id}",
+            actor=actor,
+            object_id=object_id,
+        )
 
 
 def enqueue(follow: Iterable[Step]) -> None:

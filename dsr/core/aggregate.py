@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from dsr.core import audit, bundle, messages, notices, outbox, replies, steps
-from dsr.core.models import Request, RequestKind, RequestStatus, TaskStatus
+from dsr.core import (
+    alerts,
+    audit,
+    bundle,
+    messages,
+    notices,
+    outbox,
+    paths,
+    replies,
+    steps,
+    storage,
+)
+from dsr.core.models import Outbox, Request, RequestKind, RequestStatus, TaskStatus
 from dsr.core.reports import store_reports
 from dsr.core.runtime import Runtime
 from dsr.errors import NotFound
@@ -43,23 +54,16 @@ def aggregate(session: Session, rt: Runtime, request_id: str) -> list[steps.Step
     settled = notices.settle(session, rt, request, reports)
     if settled.notices is None:
         return settled.steps  # the reply waits for the notices to go (or for ops)
-    ctx = messages.context(request, rt.settings)
-    built = (
-        bundle.build_bundle(ctx, reports, export_dir=rt.settings.resolved_export_dir)
-        if request.kind == RequestKind.ACCESS
-        else None
-    )
-    message = replies.render_reply(
-        ctx, reports, settings=rt.settings, bundle=built, notices=notices.views(settled.notices)
-    )
-    reply = outbox.queue(
-        session,
-        rt.settings,
-        request_id=request_id,
-        purpose=outbox.REPLY,
-        recipient=request.verified_email,
-        message=message,
-    )
+    try:
+        reply = _queue_reply(session, rt, request, reports, notices.views(settled.notices))
+    except OSError as err:
+        if not storage.is_disk_full(err):
+            raise
+        # The bundle or the reply could not be written; what was half-written is gone.
+        # Ops are told, and re-drive builds the reply again once there is space.
+        return alerts.raise_alert(
+            session, rt.settings, reason="disk_full", request=request, occasion="reply"
+        )
     audit.record(
         session,
         actor="system",
@@ -68,3 +72,30 @@ def aggregate(session: Session, rt: Runtime, request_id: str) -> list[steps.Step
         stores={r.connector: r.status for r in reports},
     )
     return [steps.deliver(reply.id)]
+
+
+def _queue_reply(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    reports: list[replies.StoreReport],
+    told: list[replies.NoticeView],
+) -> Outbox:
+    ctx = messages.context(request, rt.settings)
+    built = None
+    if request.kind == RequestKind.ACCESS:
+        export_dir = rt.settings.resolved_export_dir
+        done = paths.bundle(export_dir, request.id)
+        # A bundle is written whole or not at all: one already there is this reply's.
+        built = done if done.is_file() else bundle.build_bundle(ctx, reports, export_dir=export_dir)
+        storage.remove_tree(paths.staging_root(export_dir, request.id))  # in the bundle now
+    message = replies.render_reply(ctx, reports, settings=rt.settings, bundle=built, notices=told)
+    assert request.verified_email is not None
+    return outbox.queue(
+        session,
+        rt.settings,
+        request_id=request.id,
+        purpose=outbox.REPLY,
+        recipient=request.verified_email,
+        message=message,
+    )

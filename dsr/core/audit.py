@@ -64,6 +64,10 @@ def record(
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
+    # SQLAlchemy fires before_commit for a SAVEPOINT's release too: events are written once, by
+    # the real commit (a rolled-back savepoint cannot take already-written events with it).
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_PENDING, None)
     if pending:
         session.execute(insert(AuditEvent), pending)  # no lock: the sealer orders them later

@@ -15,10 +15,11 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr.config.settings import Settings
-from dsr.core import audit, mailer, messages, notices, steps, webhook
+from dsr.core import audit, mailer, messages, notices, steps, undeliverable, webhook
 from dsr.core.db import UnitOfWork, changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.outbox import REPLY
+from dsr.errors import DeliveryError, DeliveryRefused, NotFound
 
 
 def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.Step]:
@@ -26,7 +27,7 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
     with uow() as session:
         row = session.get(Outbox, outbox_id)
         if row is None:
-            return []
+            raise NotFound(f"no outbox row {outbox_id}")
         alerts = [] if row.status == OutboxStatus.SENT else _flag_if_late(session, settings, row)
     for alert in alerts:  # ops hear of a late reply before the subject receives it
         deliver(uow, settings, alert.id)
@@ -38,14 +39,9 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
                 mailer.send(Path(row.path).read_bytes(), recipient=row.recipient, settings=settings)
         except Exception as err:
             with uow() as session:
-                session.execute(
-                    update(Outbox)
-                    .where(col(Outbox.id) == row.id)
-                    .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
-                )
-                follow = notices.refused(session, settings, row, err)
+                follow = _failed(session, settings, row, err)
             if follow is not None:
-                return follow  # a third party refused its notice for good: ops, not retries
+                return follow  # refused for good, or for too long: ops act, retries end
             raise
         with uow() as session:
             _mark_sent(session, row.id)
@@ -53,6 +49,29 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
         return []  # refused for good: ops act, re-drive must not knock again
     with uow() as session:
         return _finish(session, row)
+
+
+def _failed(
+    session: Session, settings: Settings, row: Outbox, err: Exception
+) -> list[steps.Step] | None:
+    """Record a failed attempt: None to retry later, or the steps once retries end (a 5xx
+    refusal at once, a temporary failure after ``delivery_give_up_seconds``)."""
+    final = isinstance(err, DeliveryRefused) or (
+        isinstance(err, DeliveryError) and undeliverable.gave_up(row, settings)
+    )
+    if not final:
+        session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == row.id)
+            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
+        )
+        return None
+    error = str(err) if isinstance(err, DeliveryRefused) else f"{err} (gave up)"
+    told = notices.refused(session, settings, row, DeliveryRefused(error))
+    if told is not None:
+        return told  # a third party's notice: the request waits for ops
+    request = session.get(Request, row.request_id) if row.request_id else None
+    return undeliverable.fail(session, settings, row, request, error)
 
 
 def _mark_sent(session: Session, outbox_id: str) -> None:

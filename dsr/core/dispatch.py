@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from dsr.core import audit, steps
+from dsr.core import audit, steps, subjects
 from dsr.core.db import changed
 from dsr.core.models import (
     TERMINAL_TASK,
@@ -33,6 +33,8 @@ def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]
         return []  # no store to search: staff answer it (dsr.core.complaints)
     now = utcnow()
     if request.status == RequestStatus.VERIFIED:
+        if subjects.busy_with_other(session, request, rt.settings.keys.suppression):
+            return []  # one request at a time per subject: re-drive dispatches it later
         won = changed(
             session,
             update(Request)

@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from dsr.connectors.registry import rectifiable_fields
-from dsr.core import audit, complaints, deadlines, steps, verification
+from dsr.core import audit, complaints, deadlines, steps, subjects, verification
 from dsr.core.models import LANGUAGES, Request, RequestKind, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput
@@ -141,6 +141,7 @@ def submit(
         ack_due_at=due.ack_due_at,
         due_at=due.due_at,
         updated_at=now,
+        subject_key=subjects.key(sub, rt.settings.keys.suppression),
     )
     session.add(request)
     session.flush()

@@ -69,7 +69,7 @@ OPEN_REQUEST = (
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"  # refused for good (a notice's 5xx): never re-sent, ops act
+    FAILED = "failed"  # refused for good (5xx), or undeliverable too long: never re-sent, ops act
 
 
 class NoticeStatus(StrEnum):
@@ -108,7 +108,11 @@ def _ts(**kw: Any) -> Any:
 
 class Request(SQLModel, table=True):
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_requests_status_due", "status", "due_at"),
+        # One request at a time per address (dsr/core/subjects.py) looks requests up this way.
+        Index("ix_requests_email_status", "email", "status"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     kind: str = Field(max_length=16)
@@ -136,6 +140,8 @@ class Request(SQLModel, table=True):
     # Who filed it: the API key's id (web page included); None when filed at the command line
     # (ops). Support keys see and act on their own requests only.
     owner: str | None = Field(default=None, max_length=32, index=True)
+    # A hash of (kind, normalised identifiers, changes): an identical request joins an open one.
+    subject_key: str | None = Field(default=None, max_length=64, index=True)
 
 
 class ConnectorTask(SQLModel, table=True):
@@ -285,6 +291,36 @@ class Complaint(SQLModel, table=True):
     answer_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answered_by: str | None = Field(default=None, max_length=120)
     answered_at: datetime | None = _ts(nullable=True)
+
+
+class Alert(SQLModel, table=True):
+    """Something ops must hear about, recorded in the ledger first.
+
+    The ledger row does not need the part that failed (SMTP, the export disk): the e-mail to ops
+    is queued beside it when it can be, and the watchdog queues it later when it could not.
+    ``key`` makes raising the same alert twice (a redelivered message) a no-op.
+    """
+
+    __tablename__ = "alerts"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    key: str = Field(max_length=200, unique=True)
+    request_id: str | None = Field(default=None, index=True, max_length=32)
+    reason: str = Field(max_length=64, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+    emailed: bool = False
+
+
+class Deployment(SQLModel, table=True):
+    """One row: the ledger's fingerprint, written on first start. Every process checks that the
+    broker namespace it consumes carries the same one (one ledger per namespace)."""
+
+    __tablename__ = "deployment"
+
+    id: int = Field(default=1, primary_key=True)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
 
 
 class WebSession(SQLModel, table=True):

@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dsr.config.settings import Settings
-from dsr.core import paths
+from dsr.core import paths, storage
 from dsr.core.models import Outbox, OutboxStatus, utcnow
-from dsr.files import write_private
 
 REPLY = "reply"
 # CPython's header folder drops the space between two encoded words ("chỉnh sửa" arrives as
@@ -58,7 +57,7 @@ def queue(
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
     path = paths.message(settings.resolved_export_dir, request_id, purpose)
-    write_private(path, message.as_bytes(policy=_WIRE))  # an e-mail to the subject: 0600
+    storage.write_atomically(path, message.as_bytes(policy=_WIRE))
     row = Outbox(
         request_id=request_id,
         purpose=purpose,

@@ -1,11 +1,16 @@
 """Retention rules (``config/retention.yaml``) and the sweep that applies them to one connector.
 
 A sweep runs each of the connector's rules through its ``purge`` (chunked, one transaction per
-chunk, held subjects skipped) and records a ``PurgeRun`` row with the counts, plus one audit event
-per store. It is resumable because every purge statement selects only aged rows still in place:
-a rerun of a killed sweep continues where it stopped. The killed run's row, left unfinished, is
-marked superseded by the next run. The ledger is never held in a transaction while a store is
-swept (on SQLite that would block every other writer for the whole sweep).
+chunk, held subjects skipped). Its ``PurgeRun`` row is updated right after every chunk commits,
+so a killed run keeps what it did on record; at the end one audit event per store carries the
+counts. It is resumable because every purge statement selects only aged rows still in place: a
+rerun of a killed sweep continues where it stopped. The next run marks the killed run's row
+superseded and writes the audit events for the counts it recorded, so the audit log sums to the
+rows removed. The ledger is never held in a transaction while a store is swept (on SQLite that
+would block every other writer for the whole sweep).
+
+The one gap: a chunk committed in the store whose count did not reach the ledger because the
+process died in between (one small UPDATE long; the store and the ledger are two databases).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from dsr.errors import ConfigError, InvalidInput
 DEFAULT_SCHEDULE = {
     "sweep": "0 2 * * *",
     "watchdog": "0 * * * *",
-    "redrive": "*/5 * * * *",
+    "redrive": "* * * * *",
     "cleanup": "30 * * * *",
 }
 
@@ -155,9 +160,15 @@ def sweep(
     with session_scope(rt.db_url) as session:
         held = holds.held_identity(session, connector, now)
         run_id = _open_run(
-            session, connector, dry_run, {"as_of": now.isoformat(), "chunk_size": size}
+            session, connector, dry_run, {"as_of": now.isoformat(), "chunk_size": size}, by
         )
     reports: list[PurgeReport] = []
+
+    def on_chunk(current: PurgeReport) -> None:
+        _update_run(rt, run_id, [*reports, current], "running")
+        task = f"{connector}.{current.table}"
+        progress(Progress(task, current.purged, max(current.purged, current.matched)))
+
     try:
         for rule in policy.for_connector(connector):
             task = f"{connector}.{rule.table}"
@@ -169,6 +180,7 @@ def sweep(
                 dry_run=dry_run,
                 chunk_size=size,
                 max_chunks=max_chunks,
+                on_chunk=None if dry_run else on_chunk,
             )
             reports.append(report)
             _update_run(rt, run_id, reports, "running")
@@ -182,7 +194,7 @@ def sweep(
     return reports
 
 
-def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any]) -> str:
+def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any], by: str) -> str:
     started = utcnow()
     run = PurgeRun(
         connector=connector,
@@ -191,12 +203,16 @@ def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any])
         report={**info, "status": "running", "stores": []},
     )
     for stale in session.exec(
-        select(PurgeRun).where(PurgeRun.connector == connector, col(PurgeRun.finished_at).is_(None))
+        select(PurgeRun)
+        .where(PurgeRun.connector == connector, col(PurgeRun.finished_at).is_(None))
+        .with_for_update()
     ):
-        # A run that never finished was killed; this one continues its work.
+        # A run that never finished was killed; this one continues its work. What it recorded,
+        # chunk by chunk, goes in the audit log now, so no removed row is left off the record.
         stale.report = {**stale.report, "status": "superseded", "superseded_by": run.id}
         stale.finished_at = started
         session.add(stale)
+        _audit(session, stale, list(stale.report.get("stores", [])), "superseded", by, None)
     session.add(run)
     return run.id
 
@@ -211,9 +227,10 @@ def _update_run(
     error: str | None = None,
 ) -> None:
     with session_scope(rt.db_url) as session:
-        run = session.get(PurgeRun, run_id)
-        assert run is not None
+        run = session.exec(select(PurgeRun).where(PurgeRun.id == run_id).with_for_update()).one()
         stores = [asdict(r) for r in reports]
+        if run.report.get("status") == "superseded" and by is None:
+            status = "superseded"  # a newer run took over while this one still worked
         run.report = {
             **run.report,
             "status": status,
@@ -236,7 +253,15 @@ def _audit(
 ) -> None:
     if run.dry_run:
         return  # a dry run changed nothing; its PurgeRun row says what it saw
+    # What an earlier event of this run already put on record (a newer run superseded it while
+    # it was still working): only the rest is recorded now, so events sum to the rows removed.
+    audited: dict[str, int] = dict(run.report.get("audited", {}))
     for s in stores:
+        key = f"{s['connector']}.{s['table']}"
+        purged = s["purged"] - audited.get(key, 0)
+        if key in audited and purged == 0:
+            continue
+        audited[key] = s["purged"]
         audit.record(
             session,
             actor=by,
@@ -247,10 +272,12 @@ def _audit(
             rule_action=s["action"],
             cutoff=s["cutoff"],
             matched=s["matched"],
-            purged=s["purged"],
+            purged=purged,
             skipped_held=s["skipped_held"],
             done=s["done"],
+            status=status,
         )
+    run.report = {**run.report, "audited": audited}
     if status == "failed":
         audit.record(
             session,

@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import audit, dispatch, messages, paths, steps
+from dsr.core import alerts, audit, dispatch, paths, steps, storage, subjects, undeliverable
 from dsr.core.db import UnitOfWork, changed
 from dsr.core.holds import matching as matching_hold
 from dsr.core.models import (
@@ -163,21 +163,23 @@ def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step
 def work(rt: Runtime, todo: Work) -> Done:
     """Talk to the store, with no ledger transaction open; every outcome becomes a value."""
     try:
-        result = rt.connectors[todo.connector].apply(
-            todo.operation, todo.identity, staging=todo.staging, changes=todo.changes
-        )
+        try:
+            result = rt.connectors[todo.connector].apply(
+                todo.operation, todo.identity, staging=todo.staging, changes=todo.changes
+            )
+        except BaseException:
+            storage.remove_tree(todo.staging)  # half-written: never bundled, never filling a disk
+            raise
     except NotApplicable as err:
         return Done(TaskStatus.SKIPPED, error=str(err)[:500])
     except FatalStoreError as err:
         return Done(TaskStatus.FAILED, error=str(err)[:500])
     except Exception as err:  # noqa: BLE001 - recorded, then re-raised for the broker's retry
-        # Our errors carry ids only; others (SQLAlchemy's) may quote bound values.
-        error = str(err)[:500] if isinstance(err, DsrError) else type(err).__name__
-        return Done(TaskStatus.PENDING, error=error, retry=err)
+        return Done(TaskStatus.PENDING, error=_one_line(err), retry=err)
     return Done(TaskStatus.DONE, result=result)
 
 
-def record(session: Session, todo: Work, done: Done) -> list[steps.Step]:
+def record(session: Session, rt: Runtime, todo: Work, done: Done) -> list[steps.Step]:
     """Write what the store did; a retriable failure releases the claim for the retry."""
     if done.retry is not None:
         # Releasing the claim lets the broker's retry run the task at once, instead of finding a
@@ -190,10 +192,25 @@ def record(session: Session, todo: Work, done: Done) -> list[steps.Step]:
             )
             .values(status=TaskStatus.PENDING, updated_at=utcnow(), error=done.error)
         )
+        if storage.is_disk_full(done.retry):
+            # Not the store's fault and not worth a retry storm: ops are told, the task waits
+            # (pending) and re-drive runs it again, so the request resumes when space returns.
+            return alerts.raise_alert(
+                session,
+                rt.settings,
+                reason="disk_full",
+                request=session.get(Request, todo.request_id),
+                occasion=f"task:{todo.connector}",
+                connector=todo.connector,
+            )
         return []
     task = session.get(ConnectorTask, todo.task_id)
     assert task is not None
     result = done.result
+    if result is not None and todo.operation is Operation.ERASE and result.records == 0:
+        request = session.get(Request, todo.request_id)
+        assert request is not None
+        result = subjects.already_erased(session, request, todo.connector, result)
     finished = _finish(
         session,
         task,
@@ -219,10 +236,16 @@ def run(uow: UnitOfWork, rt: Runtime, task_id: str) -> list[steps.Step]:
         return todo
     done = work(rt, todo)
     with uow() as session:
-        follow = record(session, todo, done)
-    if done.retry is not None:
+        follow = record(session, rt, todo, done)
+    if done.retry is not None and not storage.is_disk_full(done.retry):
         raise done.retry
     return follow
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.errno:
+        return storage.describe(err)
+    return str(err)[:500] if isinstance(err, DsrError) else type(err).__name__
 
 
 def _expand_identity(session: Session, request_id: str, provides: Identity) -> None:
@@ -276,19 +299,20 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
         audit.record(session, actor="system", action="needs_attention", request_id=request_id)
         reports = store_reports(session, rt, request)
         rounds = max((t.attempts for t in dispatch.tasks_of(session, request_id)), default=1)
-        return [
-            messages.ops_alert(
-                session,
-                rt.settings,
-                request,
-                "connector_failed",
-                reports,
-                occasion=f"attempt-{rounds}",
-            )
-        ]
+        return subjects.waiting(session, request) + alerts.raise_alert(
+            session,
+            rt.settings,
+            reason="connector_failed",
+            request=request,
+            occasion=f"attempt-{rounds}",
+            stores=reports,
+            connectors=[r.connector for r in reports if r.status == TaskStatus.FAILED],
+        )
     if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
         audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
-        return [steps.aggregate(request_id)]
+        request = session.get(Request, request_id)
+        assert request is not None
+        return [steps.aggregate(request_id), *subjects.waiting(session, request)]
     return []
 
 
@@ -301,6 +325,8 @@ def retry(session: Session, rt: Runtime, request_id: str, *, by: str) -> list[st
         raise StateConflict(f"request {request_id} is {request.status}, not needs_attention")
     tasks = dispatch.tasks_of(session, request_id)
     failed_stages = [t.stage for t in tasks if t.status == TaskStatus.FAILED]
+    if not failed_stages and (resent := undeliverable.resend(session, request, by=by)):
+        return resent  # the stores are done; what failed was the e-mail
     first = min(failed_stages) if failed_stages else None
     now = utcnow()
     for t in tasks:

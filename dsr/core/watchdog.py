@@ -17,9 +17,18 @@ from pathlib import Path
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from dsr.core import audit, messages, outbox, paths, steps
+from dsr.core import alerts, audit, messages, outbox, paths, steps
 from dsr.core.db import changed, session_scope
-from dsr.core.models import OPEN_REQUEST, Outbox, OutboxStatus, Request, RequestStatus, utcnow
+from dsr.core.models import (
+    OPEN_REQUEST,
+    Alert,
+    Outbox,
+    OutboxStatus,
+    Request,
+    RequestKind,
+    RequestStatus,
+    utcnow,
+)
 from dsr.core.retention import load_policy
 from dsr.core.runtime import Runtime
 
@@ -61,7 +70,7 @@ def check(
         )
         .order_by(col(Request.due_at))
     )
-    out: list[steps.Step] = []
+    out = stalled(session, rt, now) + alerts.unemailed(session, rt.settings)
     for request in list(session.exec(query)):
         for purpose, when in due_points(request, now, reminder_days):
             if outbox.find(session, request.id, purpose) is not None:
@@ -74,6 +83,45 @@ def check(
                 request_id=request.id,
                 point=purpose.removeprefix("reminder:"),
             )
+    return out
+
+
+def stalled(session: Session, rt: Runtime, now: datetime) -> list[steps.Step]:
+    """Alert ops about each open request idle past ``stall_alert_seconds`` with no alert since
+    it last moved (a lost message, a worker that cannot get on, a person who has not acted).
+
+    A request waiting for the subject's code is the subject's turn, and a complaint waiting for
+    its answer is in the staff queue: the deadline reminders cover both. One alert per request
+    and status change (``occasion``).
+    """
+    limit = now - timedelta(seconds=rt.settings.stall_alert_seconds)
+    alerted = (
+        select(Alert.id)
+        .where(
+            col(Alert.request_id) == col(Request.id), col(Alert.created_at) >= Request.updated_at
+        )
+        .exists()
+    )
+    idle = session.exec(
+        select(Request).where(
+            col(Request.status).in_(OPEN_REQUEST),
+            col(Request.status) != RequestStatus.AWAITING_VERIFICATION,
+            col(Request.kind) != RequestKind.COMPLAINT,
+            col(Request.updated_at) <= limit,
+            ~alerted,
+        )
+    ).all()
+    out: list[steps.Step] = []
+    for request in idle:
+        out += alerts.raise_alert(
+            session,
+            rt.settings,
+            reason="stalled",
+            request=request,
+            occasion=f"{request.status}@{request.updated_at.isoformat()}",
+            status=request.status,
+            idle_seconds=int((now - request.updated_at).total_seconds()),
+        )
     return out
 
 

@@ -29,6 +29,8 @@ from dsr.core import (
     paths,
     redrive,
     retention,
+    storage,
+    subjects,
     tasks,
     verification,
 )
@@ -38,6 +40,7 @@ from dsr.core.dashboard import build as build_dashboard
 from dsr.core.db import migrate, session_scope, units_of_work
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
+    OPEN_REQUEST,
     ApiKey,
     AuditEvent,
     Hold,
@@ -50,7 +53,7 @@ from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
-from dsr.errors import InvalidInput, NotFound, PermissionDenied, StoreError
+from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[Iterable[Step]], None]
@@ -139,10 +142,34 @@ class Service:
 
     def submit(self, sub: intake.Submission, *, by: Caller | None = None) -> dict[str, Any]:
         """File a request: validated completely before anything is written; ``by`` owns it."""
-        intake.validate(self.rt, sub)
+        valid = intake.validate(self.rt, sub)
+        try:
+            return self._submit(sub, valid, owner=by.owner if by is not None else None)
+        except OSError as err:  # its e-mail could not be written: nothing was committed
+            raise storage.storage_error(err) from None
+
+    def _submit(
+        self, sub: intake.Submission, valid: intake.Submission, *, owner: str | None
+    ) -> dict[str, Any]:
         with self.session() as session:
-            request, follow = intake.submit(session, self.rt, sub)
-            request.owner = by.owner if by is not None else None
+            actor = sub.by or "subject"
+            pseudonyms = self.rt.settings.keys.suppression
+            joined = subjects.join(session, valid, pseudonyms, actor=actor, owner=owner)
+            if joined is not None:  # an identical request is open: one request, one reply
+                session.commit()
+                return {**request_json(session, joined), "duplicate_of": joined.id}
+            try:
+                request, follow = intake.submit(session, self.rt, sub)
+            except OSError:
+                # Its e-mails are written before the row commits; the row will not, so the
+                # folder must not stay either (no folder without a ledger row).
+                for obj in list(session.identity_map.values()):
+                    if isinstance(obj, Request):
+                        storage.remove_tree(
+                            paths.request_dir(self.rt.settings.resolved_export_dir, obj.id)
+                        )
+                raise
+            request.owner = owner
             session.add(request)
             session.commit()
             data = request_json(session, request)
@@ -162,11 +189,21 @@ class Service:
         return data
 
     def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
-        """Re-drive a needs_attention request's failed tasks (ops)."""
+        """Re-drive a request (ops): a needs_attention one runs its failed tasks (or re-sends
+        its failed reply) again; any other open one has its current step re-sent, as
+        ``redrive`` does; a finished one is a StateConflict."""
         self._require(by, Role.OPS)
         with self.session() as session:
-            self._load(session, request_id)
-            follow = tasks.retry(session, self.rt, request_id, by=by.actor)
+            request = self._load(session, request_id)
+            if request.status == RequestStatus.NEEDS_ATTENTION:
+                follow = tasks.retry(session, self.rt, request_id, by=by.actor)
+            elif request.status in OPEN_REQUEST:
+                follow = redrive.stuck(
+                    session, self.rt, older_than_seconds=0, request_id=request_id
+                )
+                audit.record(session, actor=by.actor, action="redriven", request_id=request_id)
+            else:
+                raise StateConflict(f"request {request_id} is {request.status}: nothing to retry")
             session.commit()
             data = request_json(session, self._load(session, request_id))
         self.send(follow)

@@ -79,9 +79,14 @@ def test_metrics_count_what_the_ledger_holds(client: TestClient, rt: Runtime, ke
         client.post(
             "/requests",
             headers=H(keys.alice),
-            json={"kind": kind, "email": "an.nguyen@example.vn", "verified": verified},
+            json={"kind": kind, "email": email, "verified": verified},
         ).json()["id"]
-        for kind, verified in (("access", True), ("access", False), ("erase", True))
+        # Two subjects: an identical second access for the same one would join the first.
+        for kind, email, verified in (
+            ("access", "an.nguyen@example.vn", True),
+            ("access", "binh.tran@example.vn", False),
+            ("erase", "an.nguyen@example.vn", True),
+        )
     ]
     now = utcnow()
     with session_scope(rt.db_url) as session:

@@ -259,9 +259,12 @@ def test_ops_retries_a_needs_attention_request(client: TestClient, rt: Runtime, 
     assert len(queued("run_connector_task")) == 1  # stage 0 only; orders waits for crm
     detail = client.get(f"/requests/{data['id']}", headers=H(keys.ops)).json()
     assert ("api:olga", "retried") in [(e["actor"], e["action"]) for e in detail["audit"]]
+    # Retrying a request that is not in needs_attention re-sends its current step (its message
+    # may be lost) instead of refusing: the crm task is queued again.
     again = client.post(f"/requests/{data['id']}/retry", headers=H(keys.ops))
-    assert again.status_code == 409
-    assert "not needs_attention" in again.json()["detail"]
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "in_progress"
+    assert len(queued("run_connector_task")) == 2
 
 
 def test_openapi_schema_is_published(client: TestClient) -> None:
@@ -279,3 +282,11 @@ def test_openapi_schema_is_published(client: TestClient) -> None:
     } <= set(schema["paths"])
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Bearer"}
     assert not any(p.startswith("/web") for p in schema["paths"])
+
+
+def test_identical_request_joins_the_open_one(client: TestClient, keys: Keys) -> None:
+    """Filing the same request twice over HTTP gives the open one back, with duplicate_of."""
+    first = _file(client, keys.alice, verified=True)
+    again = _file(client, keys.alice, verified=True)
+    assert again["id"] == first["id"] and again["duplicate_of"] == first["id"]
+    assert first["duplicate_of"] is None

@@ -1,10 +1,11 @@
-"""A sweep process killed after its first chunk resumes to the same end state (S5)."""
+"""A sweep killed mid-run resumes to the same end state, with every removed row on record."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,13 +19,14 @@ from sqlmodel import Session, col, select
 
 from dsr.core import retention
 from dsr.core.db import get_engine, migrate
-from dsr.core.models import PurgeRun
+from dsr.core.models import AuditEvent, PurgeRun
 from dsr.core.runtime import Runtime
 from tests import services
 from tests.scheduler.stores import (
     NOW,
     SECRET,
     aged,
+    audio_name,
     connectors_file,
     copy_stores,
     seeded_stores,
@@ -51,12 +53,12 @@ def _customers(url: str) -> dict[int, dict[str, Any]]:
         engine.dispose()
 
 
-def _purge(env: dict[str, str]) -> subprocess.Popen[str]:
+def _purge(env: dict[str, str], connector: str = "crm") -> subprocess.Popen[str]:
     args = [
         DSR,
         "purge",
         "--connector",
-        "crm",
+        connector,
         "--chunk-size",
         str(CHUNK),
         "--as-of",
@@ -126,6 +128,9 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
     middle = _customers(postgres_url)
     assert not first_chunk & set(middle) and in_second_chunk in middle
     assert all(middle[k] == r for k, r in before.items() if not aged("customers", r))
+    with Session(get_engine(killed.rt.db_url)) as session:  # the killed run kept its record
+        (store,) = session.exec(select(PurgeRun)).one().report["stores"]
+        assert store["purged"] == len(first_chunk)
 
     proc = _purge(env)
     out, err = proc.communicate(timeout=120)
@@ -149,5 +154,91 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
         first, second = session.exec(select(PurgeRun).order_by(col(PurgeRun.started_at))).all()
     assert first.report["status"] == "superseded" and first.report["superseded_by"] == second.id
     assert second.report["status"] == "finished" and second.finished_at is not None
+    assert _audited(killed.rt.db_url, "crm") == len(aged_keys)  # every removed row on record
     fresh.close()
     killed.close()
+
+
+def _audited(db_url: str, connector: str) -> int:
+    """Rows the audit log says retention sweeps removed from ``connector``."""
+    with Session(get_engine(db_url)) as session:
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "retention_purged")
+        ).all()
+    return sum(e.detail["purged"] for e in events if e.detail["connector"] == connector)
+
+
+def _calls(stores: Any) -> dict[str, dict[str, Any]]:
+    with stores.engine("recordings").connect() as conn:
+        table = sa.Table("calls", sa.MetaData(), autoload_with=conn)
+        return {r["id"]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
+
+
+def _run_report(db_url: str) -> PurgeRun | None:
+    with Session(get_engine(db_url)) as session:
+        return session.exec(select(PurgeRun)).first()
+
+
+def _chunks_recorded(db_url: str, proc: subprocess.Popen[str]) -> None:
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        run = _run_report(db_url)
+        if run is not None and run.report["stores"] and run.report["stores"][0]["chunks"]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the sweep never put a chunk on record")
+
+
+def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: Path) -> None:
+    """SIGKILL of a recordings sweep: no index row points at a missing file, the rerun removes
+    every aged call and its audio, and the audit log sums to exactly the calls removed."""
+    stores = seeded_stores(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", None)
+    migrate(stores.rt.db_url)
+    audio = stores.data_dir / "recordings" / "audio"
+    before = _calls(stores)
+    aged_ids = {k for k, r in before.items() if aged("calls", r)}
+    assert len(aged_ids) > 4 * CHUNK
+    env = {
+        **os.environ,
+        "DSR_DATABASE_URL": stores.rt.db_url,
+        "DSR_SECRET_KEY": SECRET,
+        "DSR_CONNECTORS_FILE": str(stores.rt.settings.connectors_file),
+        "DSR_DATA_DIR": str(stores.data_dir),
+        "DSR_VAR_DIR": str(tmp_path / "var"),
+    }
+    proc = _purge(env, "recordings")
+    _chunks_recorded(stores.rt.db_url, proc)
+    # Stop the sweep where a crash hurts most: a chunk committed in the index, its count on
+    # its way to the ledger, its files still on disk. The ledger's lock holds it in the
+    # count's UPDATE; the index's lock then holds it before the next write there; the ledger
+    # lets go, and the sweep is killed wherever it stands.
+    ledger = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    ledger.execute("BEGIN IMMEDIATE")
+    time.sleep(0.5)
+    index = sqlite3.connect(stores.data_dir / "recordings" / "index.db", isolation_level=None)
+    index.execute("BEGIN IMMEDIATE")
+    ledger.execute("ROLLBACK")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    index.execute("ROLLBACK")
+    index.close()
+    ledger.close()
+
+    middle = _calls(stores)
+    removed = aged_ids - set(middle)
+    killed = _run_report(stores.rt.db_url)
+    assert killed is not None and killed.finished_at is None and removed  # killed mid-run
+    assert killed.report["stores"][0]["purged"] == len(removed)  # it kept its record
+    missing = [k for k, r in middle.items() if not (audio / audio_name(r)).is_file()]
+    assert missing == []  # no index row points at a missing file
+
+    proc = _purge(env, "recordings")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    after = _calls(stores)
+    assert set(after) == set(before) - aged_ids
+    assert {p.name for p in audio.iterdir()} == {audio_name(r) for r in after.values()}
+    assert _audited(stores.rt.db_url, "recordings") == len(aged_ids)
+    stores.close()

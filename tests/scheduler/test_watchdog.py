@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from dsr.core import delivery, intake, outbox, paths, watchdog
 from dsr.core.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus
+from dsr.core.models import Alert, Outbox, OutboxStatus, Request, RequestStatus
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.demo.smtp_sink import MailSink
@@ -150,3 +150,27 @@ def test_cleanup_deletes_expired_bundles_and_codes_only(rt: Runtime) -> None:
         assert session.get(Request, stale.id).code_hash is None  # type: ignore[union-attr]
         assert session.get(Request, waiting.id).code_hash is not None  # type: ignore[union-attr]
     assert watchdog.cleanup(rt, now) == {"bundles": 0, "staging": 0, "codes": 0, "messages": 0}
+
+
+def test_request_idle_past_the_limit_gets_one_alert(rt: Runtime, smtp: MailSink) -> None:
+    """A request stuck in a non-terminal status past the limit gets one alert (row + e-mail)."""
+    request, _ = _submit(rt, "stuck@example.com")
+    with session_scope(rt.db_url) as session:
+        row = session.get(Request, request.id)
+        assert row is not None
+        row.status = RequestStatus.IN_PROGRESS  # its next message was lost
+        session.add(row)
+    later = RECEIVED + timedelta(seconds=rt.settings.stall_alert_seconds + 60)
+    assert _alert_rows(rt, request.id) == []
+    _watch_twice(rt, RECEIVED + timedelta(seconds=60))
+    assert _alert_rows(rt, request.id) == []  # not idle long enough yet
+    _watch_twice(rt, later)
+    (alert,) = _alert_rows(rt, request.id)
+    assert alert.reason == "stalled" and alert.detail["status"] == "in_progress"
+    to_ops = [m for m in smtp.to(OPS) if "stalled" in m["Message-ID"]]
+    assert len(to_ops) == 1
+
+
+def _alert_rows(rt: Runtime, request_id: str) -> list[Alert]:
+    with Session(get_engine(rt.db_url)) as session:
+        return list(session.exec(select(Alert).where(Alert.request_id == request_id)))

@@ -1,7 +1,7 @@
 """security: request owner, server-side web sessions, key checks
 
 Revision ID: 0003_security
-Revises: 0006_complaints (written against 0001; re-chained after main's head when main was merged)
+Revises: 0004_faults (written against 0001; re-chained after main's head when main was merged)
 Create Date: 2026-11-23 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from dsr.core.models import UtcDateTime
 
 revision = "0003_security"
-down_revision = "0006_complaints"
+down_revision = "0004_faults"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,145 @@
+"""The invariants the soak checks at the end, from the ledger, the stores and the SMTP server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from dsr.core import audit
+from dsr.core.db import get_engine
+from dsr.core.models import Alert, AuditEvent, PurgeRun, Request
+from dsr.core.runtime import Runtime
+from dsr.identity import EMAIL, PHONE, Identity
+
+from .load import Load
+from .servers import FaultySmtp
+from .subjects import RULES, aged_at, all_keys
+
+TERMINAL = ("completed", "rejected", "canceled")
+
+
+@dataclass
+class Findings:
+    rows: list[tuple[str, str, bool]] = field(default_factory=list)  # (invariant, value, ok)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, value: object, ok: bool) -> None:
+        self.rows.append((name, str(value), ok))
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, _, ok in self.rows)
+
+
+def check(
+    rt: Runtime,
+    load: Load,
+    smtp: FaultySmtp,
+    initial: dict[str, dict[object, str | None]],
+    now: datetime,
+) -> Findings:
+    out = Findings()
+    with Session(get_engine(rt.db_url)) as session:
+        requests = {r.id: r for r in session.exec(select(Request))}
+        alerted = {a.request_id for a in session.exec(select(Alert)) if a.request_id}
+        alerts = Counter(a.reason for a in session.exec(select(Alert)))
+        chain = audit.verify(session)
+        purge_events = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "retention_purged")
+        ).all()
+        runs = session.exec(select(PurgeRun).where(col(PurgeRun.dry_run).is_(False))).all()
+
+    filed = load.filed
+    lost = [i for i in filed if i not in requests]
+    out.add("submissions (accepted, incl. joined)", load.submissions, True)
+    out.add("requests filed (distinct)", len(filed), True)
+    out.add("submissions refused every time (caller told)", load.gave_up, True)
+    out.add("identical submissions joined (duplicate_of)", load.joined, True)
+    out.add("requests lost", len(lost), not lost)
+    states = Counter(requests[i].status for i in filed if i in requests)
+    out.detail["statuses"] = dict(states)
+    out.add("completed", states.get("completed", 0), True)
+    open_ = [i for i in filed if i in requests and requests[i].status not in TERMINAL]
+    silent = [i for i in open_ if i not in alerted]
+    out.add("requests open at the end (each with an alert)", len(open_), True)
+    out.add("requests stuck without an alert", len(silent), not silent)
+    out.detail["stuck_without_alert"] = {i: requests[i].status for i in silent}
+
+    by_mid = Counter(mid for mid, _ in smtp.messages())
+    replies = {m: n for m, n in by_mid.items() if ".reply@" in m}
+    dup = sum(n - 1 for n in replies.values() if n > 1)
+    share = 100.0 * dup / max(len(replies), 1)
+    out.add("replies sent (distinct)", len(replies), True)
+    out.add("duplicate replies", f"{dup} ({share:.1f} %)", True)
+    dup_all = sum(n - 1 for n in by_mid.values() if n > 1)
+    out.add("duplicate e-mails of any kind (same Message-ID)", dup_all, True)
+    kinds: Counter[str] = Counter()
+    for mid, n in by_mid.items():
+        if n > 1:  # <request.purpose@domain>: what was sent twice
+            kinds[mid.split("@")[0].split(".", 1)[-1].split("-")[0]] += n - 1
+    out.detail["duplicates_by_purpose"] = dict(kinds)
+    completed = [i for i in filed if i in requests and requests[i].status == "completed"]
+    unreplied = [i for i in completed if not any(m.startswith(f"<{i}.reply@") for m in replies)]
+    out.add("completed without a reply received", len(unreplied), not unreplied)
+
+    out.add("audit chain verifies", f"{chain.ok} ({chain.events} events)", chain.ok)
+
+    final = all_keys(rt.settings.resolved_data_dir)
+    aged = aged_at(initial, now)
+    swept = {t: {k for k in set(initial[t]) - set(final[t]) if k in aged[t]} for t in initial}
+    audited: Counter[str] = Counter()
+    for event in purge_events:
+        audited[event.detail["table"]] += int(event.detail["purged"])
+    recorded: Counter[str] = Counter()
+    for run in runs:
+        for store in run.report.get("stores", []):
+            recorded[store["table"]] += int(store["purged"])
+    match = all(audited[t] == len(swept[t]) == recorded[t] for t in swept)
+    summary = ", ".join(f"{t} {len(swept[t])}/{audited[t]}/{recorded[t]}" for t in swept)
+    out.add("purge records match rows removed (removed/audited/recorded)", summary, match)
+
+    residue = _residue(rt, [requests[i] for i in completed if requests[i].kind == "erase"])
+    out.add("residue after erasure (records still found)", residue, residue == 0)
+    orphans, missing = _audio(rt)
+    out.add("audio files without a row / rows without a file", f"{orphans} / {missing}",
+            orphans == 0 and missing == 0)  # fmt: skip
+
+    late = [
+        i for i in filed if i in requests and requests[i].completed_at is not None
+        and requests[i].completed_at > requests[i].due_at
+    ]  # fmt: skip
+    out.add("deadlines missed", len(late), not late)
+    out.detail["alerts"] = dict(alerts)
+    out.detail["intake_refusals_seen_by_callers"] = dict(load.refused)
+    out.detail["intake_refusal_samples"] = load.samples
+    return out
+
+
+def _residue(rt: Runtime, erased: list[Request]) -> int:
+    found = 0
+    for request in erased:
+        identity = Identity()
+        identity.add(EMAIL, [request.email])
+        identity.add(PHONE, [request.phone])
+        for connector in rt.connectors.values():
+            found += connector.find(identity).count
+    return found
+
+
+def _audio(rt: Runtime) -> tuple[int, int]:
+    root = rt.settings.resolved_data_dir / "recordings"
+    engine = sa.create_engine(f"sqlite:///{root / 'index.db'}")
+    with engine.connect() as conn:
+        files = {Path(f).name for f in conn.execute(sa.text("SELECT file FROM calls")).scalars()}
+    engine.dispose()
+    on_disk = {p.name for p in (root / "audio").iterdir()}
+    return len(on_disk - files), len(files - on_disk)
+
+
+__all__ = ["RULES", "Findings", "check"]

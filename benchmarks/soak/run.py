@@ -1,0 +1,271 @@
+"""``make soak``: the system under faults, with its invariants checked at the end.
+
+    python -m benchmarks.soak.run            # 300 requests, ~5 minutes on 2 cores
+    python -m benchmarks.soak.run --quick    # ~40 requests, the same faults compressed
+
+Everything runs on servers the soak starts and stops itself, on free ports: a PostgreSQL
+cluster (the ledger), a redis-server (the broker), an SMTP server (in this process), two
+`dsr worker` processes and a `dsr scheduler`, the demo stores in a scratch folder, and the
+export folder on a small tmpfs (to fill). The table goes to stdout and, for the full run, as
+JSON to ``benchmarks/results/soak-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+SECRET = "soak-secret-key-0123456789abcdef"
+OPS = "ops@example.com"
+
+
+@dataclass(frozen=True)
+class Plan:
+    requests: int
+    load_seconds: float
+    customers: int
+    scale: float  # of the fault timetable (full: 1.0)
+    drain_seconds: float
+    env: dict[str, str]
+
+
+FULL = Plan(300, 200, 2000, 1.0, 420, {
+    "DSR_STALL_ALERT_SECONDS": "180",
+    "DSR_DELIVERY_GIVE_UP_SECONDS": "120",
+})  # fmt: skip
+QUICK = Plan(40, 45, 300, 0.25, 150, {
+    "DSR_REDRIVE_AFTER_SECONDS": "8",
+    "DSR_STALL_ALERT_SECONDS": "45",
+    "DSR_DELIVERY_GIVE_UP_SECONDS": "30",
+    "DSR_TASK_MIN_BACKOFF_MS": "200",
+    "DSR_TASK_MAX_BACKOFF_MS": "2000",
+    "DSR_SMTP_TIMEOUT": "3",
+})  # fmt: skip
+
+
+def _retention_file(folder: Path) -> Path:
+    """The shipped rules less the orders' anonymisation (the soak counts deleted rows), with
+    the jobs every minute or two and a short leader lock."""
+    from dsr.config.settings import CONFIG_DIR
+
+    doc = yaml.safe_load((CONFIG_DIR / "retention.yaml").read_text("utf-8"))
+    doc["rules"] = [r for r in doc["rules"] if r["action"] == "delete"]
+    doc["schedule"] = {
+        "sweep": "*/2 * * * *",
+        "watchdog": "* * * * *",
+        "redrive": "* * * * *",
+        "cleanup": "30 * * * *",
+    }
+    doc["leader_ttl_seconds"] = 5
+    path = folder / "retention.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak.run")
+    parser.add_argument("--quick", action="store_true", help="the short version (make test)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder and logs")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    tmp = Path(tempfile.mkdtemp(prefix="dsr-soak-"))
+    os.chmod(tmp, 0o755)  # the PostgreSQL cluster runs as another user
+    started = time.monotonic()
+    try:
+        findings, info = _soak(plan, tmp)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    info["seconds"] = round(time.monotonic() - started)
+    _report(findings, info, args.quick)
+    return 0 if findings.ok else 1
+
+
+def _soak(plan: Plan, tmp: Path) -> tuple[Any, dict[str, Any]]:
+    from .disk import Disk
+    from .servers import FaultySmtp, Postgres, RedisServer
+
+    pg, redis_server = Postgres(tmp / "pg"), RedisServer(tmp / "redis")
+    smtp, disk = FaultySmtp(OPS), Disk(tmp / "exports", 64)
+    stops: list[Any] = []
+    try:
+        pg.start()
+        stops.append(pg.stop)
+        redis_server.start()
+        stops.append(redis_server.stop)
+        smtp.start()
+        stops.append(smtp.stop)
+        disk.mount()
+        stops.append(disk.unmount)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DSR_")},
+            "DSR_DATABASE_URL": pg.url,
+            "DSR_REDIS_URL": redis_server.url,
+            "DSR_BROKER_NAMESPACE": "soak",
+            "DSR_SMTP_HOST": "127.0.0.1",
+            "DSR_SMTP_PORT": str(smtp.port),
+            "DSR_OPS_EMAIL": OPS,
+            "DSR_DATA_DIR": str(tmp / "data"),
+            "DSR_EXPORT_DIR": str(disk.root),
+            "DSR_VAR_DIR": str(tmp / "var"),
+            "DSR_RETENTION_FILE": str(_retention_file(tmp)),
+            "DSR_SECRET_KEY": SECRET,
+            "DSR_LOG_FORMAT": "json",
+            **plan.env,
+        }
+        os.environ.update(env)  # the driver's own settings and broker, before dsr.workers
+        return _run(plan, tmp, env, pg, redis_server, smtp, disk, stops)
+    finally:
+        for stop in reversed(stops):
+            try:
+                stop()
+            except Exception as err:  # noqa: BLE001 - tear everything down regardless
+                print(f"soak: teardown: {type(err).__name__}: {err}", file=sys.stderr)
+
+
+def _run(
+    plan: Plan, tmp: Path, env: dict[str, str], pg: Any, redis_server: Any, smtp: Any,
+    disk: Any, stops: list[Any],
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    from dsr.config.settings import get_settings
+
+    get_settings.cache_clear()
+    from dsr.core.db import migrate
+    from dsr.core.runtime import Runtime
+    from dsr.demo.seed import seed
+    from dsr.service import Caller, Service
+    from dsr.workers.actors import enqueue
+
+    from .check import check
+    from .faults import Faults
+    from .fleet import Fleet
+    from .load import Load
+    from .subjects import all_keys, pick
+
+    seed(tmp / "data", plan.customers, secret_key=SECRET, reset=True)
+    rt = Runtime()
+    migrate(rt.db_url)
+    warnings: list[str] = []
+    svc = Service(rt, enqueue, warn=warnings.append)
+    initial = all_keys(tmp / "data")
+    fleet = Fleet(env, tmp / "logs", workers=2, threads=4)
+    fleet.start()
+    stops.append(fleet.stop)
+    faults = Faults(fleet, pg, redis_server, smtp, disk, env, tmp / "logs", plan.scale)
+    load = Load(svc, smtp, pick(tmp / "data"), seed=1)
+    began = time.monotonic()
+    faults.start()
+    load.run(plan.requests, plan.load_seconds)
+    while time.monotonic() - began < faults.length:
+        load.verify_waiting()
+        time.sleep(1)
+    faults.stop()
+    ops = Caller.staff("soak-ops")
+    settled_at = _drain(svc, load, plan.drain_seconds, ops)
+    retried = 0
+    for request_id in list(load.filed):  # ops act on what needs them, as the alerts asked
+        try:
+            if svc.status(request_id, by=ops)["status"] == "needs_attention":
+                svc.retry(request_id, by=ops)
+                retried += 1
+        except Exception:  # noqa: BLE001 - counted by the checks that follow
+            continue
+    _drain(svc, load, plan.drain_seconds, ops)
+    subprocess.run(  # the last sweep, as the nightly job would finish what the killed ones left
+        [sys.executable, "-m", "dsr", "purge", "--by", "soak"], env=env, check=False,
+        capture_output=True, timeout=300,
+    )  # fmt: skip
+    fleet.stop()
+    findings = check(rt, load, smtp, initial, datetime.now(UTC))
+    info = {
+        "faults": faults.done,
+        "faults_not_injected": faults.skipped,
+        "kills": {p.name: p.kills for p in fleet.all()},
+        "settled_after_faults_s": settled_at,
+        "ops_retries": retried,
+        "broker_warnings_at_intake": len(warnings),
+        "smtp_refusals": dict(smtp.refused),
+        "requests_planned": plan.requests,
+        "customers": plan.customers,
+    }
+    rt.close()
+    return findings, info
+
+
+def _drain(svc: Any, load: Any, seconds: float, ops: Any) -> float | None:
+    """Wait until every request is finished or waits on ops; re-drive now and then, as the
+    scheduler does every minute. Seconds it took, or None if it did not settle in time."""
+    from sqlmodel import Session, col, select
+
+    from dsr.core.db import get_engine
+    from dsr.core.models import Request
+
+    started = time.monotonic()
+    moving = ("received", "verified", "in_progress", "replying", "awaiting_verification")
+    last = 0.0
+    while time.monotonic() - started < seconds:
+        load.verify_waiting()
+        try:
+            with Session(get_engine(svc.rt.db_url)) as session:
+                busy = session.exec(
+                    select(Request.id).where(
+                        col(Request.status).in_(moving), col(Request.id).in_(list(load.filed))
+                    )
+                ).all()
+            if not busy:
+                return round(time.monotonic() - started, 1)
+            if time.monotonic() - last > 15:
+                svc.redrive(None, by=ops)
+                last = time.monotonic()
+        except Exception:  # noqa: BLE001 - a server may still be coming back
+            pass
+        time.sleep(1)
+    return None
+
+
+def _report(findings: Any, info: dict[str, Any], quick: bool) -> None:
+    width = max(len(name) for name, _, _ in findings.rows)
+    print(f"\n{'invariant':<{width}}  value")
+    for name, value, ok in findings.rows:
+        print(f"{name:<{width}}  {value}{'' if ok else '   <-- FAILED'}")
+    print(f"\nfaults injected: {', '.join(f'{t}s {n}' for t, n in info['faults'])}")
+    if info["faults_not_injected"]:
+        print(f"not injected: {', '.join(info['faults_not_injected'])}")
+    rest = {k: v for k, v in info.items() if k != "faults"}
+    print(f"details: {json.dumps({**findings.detail, **rest}, default=str)}")
+    if quick:
+        return  # the short version (make test) leaves no file in the work tree
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "soak-latest.json"
+    out.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+                "invariants": [{"name": n, "value": v, "ok": ok} for n, v, ok in findings.rows],
+                "detail": findings.detail,
+                **info,
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
