@@ -15,6 +15,7 @@ from dsr.config.settings import Settings
 from dsr.core import intake, pipeline
 from dsr.core.db import dispose_all, migrate, session_scope, units_of_work
 from dsr.core.runtime import Runtime
+from dsr.core.steps import Step
 from dsr.demo import smtp_sink
 from dsr.demo.seed import DEMO_SUBJECT, seed
 
@@ -49,6 +50,7 @@ def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umas
     )
     seed(settings.resolved_data_dir, 5, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
+    staged: tuple[dict[Path, int], dict[Path, int]]
     try:
         migrate(rt.db_url)
         sub = intake.Submission(
@@ -56,19 +58,34 @@ def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umas
         )
         with session_scope(rt.db_url) as session:
             request, todo = intake.submit(session, rt, sub)
-        # Every step but delivery (no SMTP here: our copy of the reply is written before sending).
-        pipeline.drain(units_of_work(rt.db_url), rt, todo, skip=lambda s: s.actor == "deliver")
+        uow = units_of_work(rt.db_url)
+        later: list[Step] = []
+
+        def hold_back(step: Step) -> bool:
+            if step.actor in ("aggregate", "deliver"):
+                later.append(step)
+                return True
+            return False
+
+        # The stores' staged files, seen before the bundle takes them in (staging is removed).
+        pipeline.drain(uow, rt, todo, skip=hold_back)
+        staged = _modes(root / "exports" / request.id / "stores")
+        # Then the bundle and the reply (not delivered: our copy is written before sending).
+        aggregate = [step for step in later if step.actor == "aggregate"]
+        pipeline.drain(uow, rt, aggregate, skip=lambda step: step.actor == "deliver")
     finally:
         rt.close()
         dispose_all()
+    staged_names = {p.name for p in staged[0]}
+    assert {"customers.json", "customers.csv"} <= staged_names
+    assert any(n.endswith(".wav") for n in staged_names)  # the subject's calls, copied
     files, folders = _modes(root)
     names = {p.name for p in files}
     assert {"dsr.db", "keys.json", "crm.db", "index.db", "bundle.zip", "reply.eml"} <= names
-    assert {"customers.json", "customers.csv"} <= names and any(n.endswith(".wav") for n in names)
-    exported = root / "exports" / request.id / "stores" / "recordings" / "audio"
-    assert any(exported.iterdir())  # the subject's call recordings, copied for the bundle
-    assert {p: m for p, m in files.items() if m != 0o600} == {}
-    assert {p: m for p, m in folders.items() if m != 0o700} == {}
+    assert any(n.endswith(".wav") for n in names)
+    for found_files, found_folders in (staged, (files, folders)):
+        assert {p: m for p, m in found_files.items() if m != 0o600} == {}
+        assert {p: m for p, m in found_folders.items() if m != 0o700} == {}
 
 
 def test_the_demo_smtp_sink_keeps_mail_private(tmp_path: Path, loose_umask: None) -> None:

@@ -125,3 +125,13 @@ def test_complaints_are_one_queue_for_support(client: TestClient, keys: Keys) ->
     assert filed.json()["id"] in listed and access not in listed
     url = f"/requests/{filed.json()['id']}/answer"
     assert client.post(url, json={"template": "no_misuse"}, headers=bob).status_code == 200
+
+
+def test_an_identical_request_joins_only_its_own_keys(client: TestClient, keys: Keys) -> None:
+    """Filing the same request twice joins the first; another key filing it gets its own
+    request, never a view of the first key's."""
+    first = client.post("/requests", json=ACCESS, headers=Keys.header(keys.alice)).json()
+    again = client.post("/requests", json=ACCESS, headers=Keys.header(keys.alice)).json()
+    assert again.get("duplicate_of") == first["id"]
+    other = client.post("/requests", json=ACCESS, headers=Keys.header(keys.bob)).json()
+    assert other["duplicate_of"] is None and other["id"] != first["id"]
