@@ -25,6 +25,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Known vulnerabilities in the installed packages (pip-audit); exit 3 and a plain message when no
+# vulnerability database is reachable (then nothing was audited).
+audit: $(STAMP)
+	$(BIN)/python tools/audit.py
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 

@@ -11,12 +11,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.api import exports, health, metrics, routes, web, web_dashboard
+from dsr.api import docs, exports, health, metrics, routes, web, web_dashboard
 from dsr.api.auth import FORBIDDEN
 from dsr.api.deps import broker_enqueue
+from dsr.api.headers import SecurityHeaders
+from dsr.api.limits import BodyLimit
+from dsr.api.sessions import ServerSessions
+from dsr.api.throttle import AuthThrottle
 from dsr.api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
 from dsr.core.runtime import Runtime
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
@@ -24,7 +27,6 @@ from dsr.service import Enqueue, Service
 from dsr.workers import runtime as worker_runtime
 
 log = structlog.get_logger("api")
-SESSION_MAX_AGE = 8 * 3600  # one working day
 
 
 class AccessLog:
@@ -135,6 +137,8 @@ def create_app(
     """
     # Fan-in steps run inline inside ``enqueue``, against the process's Runtime: this one.
     worker_runtime.set_runtime(rt)
+    settings = rt.settings
+    production = settings.env == "production"
     app = FastAPI(
         title="Data-subject requests",
         version="1.0",
@@ -142,8 +146,8 @@ def create_app(
         description="Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>` "
         "(keys from `dsr apikey create`). Roles: `support` files, views and "
         "downloads the exports it filed; `ops` may do everything.",
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=None if production else docs.SCHEMA,
+        docs_url=None if production else docs.DOCS,
         redoc_url=None,
         exception_handlers=_handlers(),
     )
@@ -159,13 +163,27 @@ def create_app(
         web_dashboard.router,
     ):
         app.include_router(router)
+    if production:
+        docs.guard(app)
+    # Outermost last. A request meets: the access log, the security headers, the body cap,
+    # the failed-login throttle, the session, then the routes (authentication and parsing).
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=rt.settings.secret_key,
-        session_cookie="dsr_session",
-        max_age=SESSION_MAX_AGE,
-        same_site="strict",
-        https_only=rt.settings.env == "production",
+        ServerSessions,
+        db_url=rt.db_url,
+        keys=lambda: settings.keys.sessions,
+        ttl_seconds=settings.session_ttl_seconds,
+        https_only=production,
     )
+    app.add_middleware(
+        AuthThrottle,
+        redis=lambda: app.state.broker().client,
+        namespace=settings.broker_namespace,
+        limit=settings.auth_failure_limit,
+        window_seconds=settings.auth_failure_window_seconds,
+        login_path=LOGIN_PATH,
+        open_paths=("/exports/", "/healthz"),  # they take no key: nothing to guess there
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, docs_path=docs.DOCS, hsts=production)
     app.add_middleware(AccessLog)
     return app

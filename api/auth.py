@@ -50,8 +50,8 @@ class Principal:
 
     @property
     def caller(self) -> Caller:
-        """This key as the application service sees it."""
-        return Caller(self.actor, Role(self.role))
+        """This key as the application service sees it: it owns what it files."""
+        return Caller(self.actor, Role(self.role), owner=self.key_id)
 
 
 def unauthorised() -> HTTPException:

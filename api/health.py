@@ -64,6 +64,7 @@ def healthz(request: Request) -> Any:
         200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
         401: {"model": ErrorOut, "description": "Missing or wrong API key"},
         403: {"model": ErrorOut, "description": "Not an ops key"},
+        429: {"model": ErrorOut, "description": "Too many failed authentications"},
     },
 )
 def metrics(request: Request, who: Principal = Depends(require(Role.OPS))) -> Response:

@@ -19,24 +19,34 @@ from dsr.api.schemas import (
     ReviewIn,
     VerifyIn,
 )
+from dsr.api.strict_json import StrictJsonRoute
 from dsr.core import intake
 from dsr.core.apikeys import Role
 from dsr.core.models import RequestKind, RequestStatus
 
-router = APIRouter(prefix="/requests", tags=["requests"])
-complaints_router = APIRouter(prefix="/complaints", tags=["complaints"])
+router = APIRouter(prefix="/requests", tags=["requests"], route_class=StrictJsonRoute)
+complaints_router = APIRouter(
+    prefix="/complaints", tags=["complaints"], route_class=StrictJsonRoute
+)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer (one body shape for all)."""
+    """OpenAPI entries for the error statuses a route can answer (one body shape for all).
+
+    A route that authenticates may also answer 429 (too many failed authentications).
+    """
     text = {
         401: "Missing or wrong API key",
         403: "The key's role does not allow this",
         404: "No such request",
         409: "The request's status does not allow this",
         410: "Deleted when the subject's data was erased",
+        413: "The request body is larger than the limit (64 KB by default)",
         422: "Invalid input; nothing was written",
+        429: "Too many failed authentications from this client or key: retry after Retry-After",
     }
+    if 401 in codes:
+        codes = (*codes, 429)
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
@@ -44,7 +54,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RequestOut,
-    responses=errors(401, 403, 422),
+    responses=errors(401, 403, 413, 422),
 )
 def create_request(
     body: RequestIn,
@@ -52,7 +62,7 @@ def create_request(
     response: Response,
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> dict[str, Any]:
-    """File a request; the API key's name is recorded as the staff member who filed it."""
+    """File a request; the API key owns it, and its name is recorded as who filed it."""
     sub = intake.Submission(
         kind=body.kind.value,
         email=body.email,
@@ -65,7 +75,7 @@ def create_request(
         by=who.actor,
         text=body.text,
     )
-    data = service(request).submit(sub)
+    data = service(request).submit(sub, by=who.caller)
     response.headers["Location"] = f"/requests/{data['id']}"
     return data
 
@@ -79,20 +89,25 @@ def list_requests(
     kind: RequestKind | None = Query(None, description="Only this kind (e.g. complaint)."),
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> list[dict[str, Any]]:
-    """Requests, newest first."""
-    return service(request).listing(status=status_, overdue=overdue, limit=limit, kind=kind)
+    """Requests, newest first: ops see all, support those filed with its key."""
+    return service(request).listing(
+        by=who.caller, status=status_, overdue=overdue, limit=limit, kind=kind
+    )
 
 
 @router.get("/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404))
 def get_request(
     request_id: str, request: Request, who: Principal = Depends(require(Role.SUPPORT))
 ) -> dict[str, Any]:
-    """The request, each connector task, the reply, who filed it and its audit trail."""
+    """The request, each connector task, the reply, who filed it and its audit trail (support:
+    only requests filed with its key; others are 404)."""
     return service(request).status(request_id, by=who.caller)
 
 
 @router.post(
-    "/{request_id}/verify", response_model=RequestOut, responses=errors(401, 403, 404, 409, 422)
+    "/{request_id}/verify",
+    response_model=RequestOut,
+    responses=errors(401, 403, 404, 409, 413, 422),
 )
 def verify_request(
     request_id: str,
@@ -101,7 +116,7 @@ def verify_request(
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> dict[str, Any]:
     """The subject's one-time code; on success the request continues to its stores."""
-    return service(request).verify(request_id, body.code)
+    return service(request).verify(request_id, body.code, by=who.caller)
 
 
 @router.post("/{request_id}/retry", response_model=RequestOut, responses=errors(401, 403, 404, 409))

@@ -27,10 +27,14 @@ def prose(value: str | None) -> str | None:
 
 
 class RequestIn(BaseModel):
-    """A data-subject request to file; the filing staff member is the API key's name."""
+    """A data-subject request to file; the filing staff member is the API key's name.
+
+    Strict: ``"verified": "yes"`` or ``1`` is not a boolean, a number is not a string.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -48,7 +52,7 @@ class RequestIn(BaseModel):
         },
     )
 
-    kind: RequestKind
+    kind: RequestKind = Field(strict=False)  # from JSON an enum is its string value
     email: str = Field(max_length=320, description="The subject's e-mail address.")
     phone: str | None = Field(default=None, max_length=40)
     name: str | None = Field(default=None, max_length=200)
@@ -88,7 +92,7 @@ class RequestIn(BaseModel):
 
 
 class VerifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     code: str = Field(min_length=1, max_length=32, description="The subject's one-time code.")
 
@@ -149,7 +153,7 @@ class TaskOut(BaseModel):
 class ReplyOut(BaseModel):
     status: OutboxStatus
     message_id: str
-    path: str
+    path: str | None = Field(description="Our copy of the e-mail on the server (ops only).")
     sent_at: str | None
 
 

@@ -94,7 +94,11 @@ def requests_page(
     kind = kind if kind in RequestKind.__members__.values() else ""
     only_overdue = overdue.lower() in ("true", "1", "on")
     rows = service(request).listing(
-        status=status or None, overdue=only_overdue, limit=200, kind=kind or None
+        by=who.caller,
+        status=status or None,
+        overdue=only_overdue,
+        limit=200,
+        kind=kind or None,
     )
     return render(
         request,
@@ -136,15 +140,15 @@ def new_request_form(request: Request, who: Principal = Depends(current)) -> Res
 
 
 def _parse_changes(text: str) -> dict[str, str]:
-    changes: dict[str, str] = {}
+    pairs = []
     for line in text.splitlines():
         if not line.strip():
             continue
         field, sep, value = line.partition("=")
         if not sep or not field.strip():
             raise InvalidInput(f"each change is one line FIELD=VALUE, got {line.strip()[:40]!r}")
-        changes[field.strip()] = value.strip()
-    return changes
+        pairs.append((field.strip(), value.strip()))
+    return intake.no_duplicates(pairs)
 
 
 def _check_text(*values: str) -> None:
@@ -186,6 +190,8 @@ def file_request(
     }
     try:
         _check_text(kind, email, phone, name, changes, jurisdiction, language)
+        if verified not in ("", "on"):  # the checkbox sends "on" or nothing
+            raise InvalidInput("verified is a checkbox")
         if len(text) > 5000:  # complaints.MAX_TEXT; the service says the same more precisely
             raise InvalidInput("the complaint text is longer than 5000 characters")
         sub = intake.Submission(
@@ -200,7 +206,7 @@ def file_request(
             by=who.actor,
             text=text if text.strip() else None,
         )
-        data = service(request).submit(sub)
+        data = service(request).submit(sub, by=who.caller)
     except InvalidInput as err:
         return render(
             request, "web/new.html", 422, who=who, error=str(err), **_form_values(request, **given)
@@ -256,7 +262,7 @@ def verify(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        service(request).verify(request_id, code[:32])
+        service(request).verify(request_id, code[:32], by=who.caller)
     except (InvalidInput, StateConflict) as err:
         return _detail_page(request, who, request_id, error=str(err), status_code=422)
     return _see_other(f"/web/requests/{request_id}")

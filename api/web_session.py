@@ -1,8 +1,9 @@
 """The web page's session: who is logged in, the CSRF token, the language, and rendering.
 
-The session is a cookie signed with ``DSR_SECRET_KEY`` (Starlette's SessionMiddleware, which
-uses itsdangerous). It holds the API key's id, never the key; every page reloads the key row, so
-a revoked key ends its sessions at once. Every form carries the session's CSRF token.
+A logged-in session lives in the ledger (``api/sessions.py``): the cookie holds only its random
+id, so logging out, revoking the key or reaching the expiry ends it at once, copies included.
+It holds the API key's id, never the key; every page reloads the key row. Every form carries the
+session's CSRF token.
 """
 
 from __future__ import annotations

@@ -172,4 +172,4 @@ class Context:
 def _secret() -> str:
     from dsr.config.settings import Settings
 
-    return Settings().secret_key
+    return Settings().keys.suppression

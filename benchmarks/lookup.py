@@ -86,7 +86,7 @@ def measure(dirs: dict[int, Path], count: int, seed: int) -> dict[int, dict[str,
         stores[size] = load_connectors(
             CONFIG_DIR / "connectors.yaml",
             data_dir=data_dir,
-            secret_key=settings.secret_key,
+            secret_key=settings.keys.suppression,
             region=settings.default_region,
         )
         subjects[size] = sample(data_dir, count, seed)

@@ -7,6 +7,7 @@ stderr and exit status 2, having written nothing.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -16,7 +17,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.exceptions import TyperException
 
-from dsr.config.settings import Settings, get_settings
+from dsr.config.settings import Settings, SettingsError, get_settings
 from dsr.core.logs import configure_logging
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
@@ -69,6 +70,9 @@ def service() -> Service:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command; map errors to one line on stderr and an exit status, in one place."""
+    # Everything this process creates (ledger, stores, staged exports, e-mails, keys) holds
+    # personal data or secrets: private to the service's user from creation, not chmod-ed after.
+    os.umask(0o077)
     try:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
@@ -81,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"error: {err.format_message()}", 2)
     except (InvalidInput, StateConflict, PermissionDenied) as err:
         _fail(f"error: {err}", 2)
+    except SettingsError as err:  # unusable settings (e.g. no secret in production): bad input
+        _fail(f"configuration error: {err}", 2)
     except ConfigError as err:
         _fail(f"configuration error: {err}", 3)
     except OperationalError as err:

@@ -20,8 +20,12 @@ from dsr.cli.progress import bars, wanted
 def seed(
     customers: int = typer.Option(1000, "--customers", min=1),
     reset: bool = typer.Option(
-        True, "--reset/--no-reset", help="Replace existing stores (--no-reset refuses them)."
+        True,
+        "--reset/--no-reset",
+        help="Replace stores seed created before (--no-reset refuses them); other stores are "
+        "never replaced.",
     ),
+    force: bool = typer.Option(False, "--force", help="Allow more than 200,000 customers."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create and fill the demo stores under DSR_DATA_DIR with synthetic customers."""
@@ -32,9 +36,10 @@ def seed(
         report = run_seed(
             s.resolved_data_dir,
             customers,
-            secret_key=s.secret_key,
+            secret_key=s.keys.suppression,
             region=s.default_region,
             reset=reset,
+            force=force,
             progress=progress,
         )
     emit(asdict(report), as_json, lambda d: json.dumps(d, ensure_ascii=False, default=str))

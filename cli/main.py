@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dsr.cli import complaints, demo, keys, ops, processes, requests
+from dsr.cli import complaints, demo, keys, ops, processes, requests, rotation
 from dsr.cli.app import app, main
 
-__all__ = ["app", "complaints", "demo", "keys", "main", "ops", "processes", "requests"]
+__all__ = [
+    "app",
+    "complaints",
+    "demo",
+    "keys",
+    "main",
+    "ops",
+    "processes",
+    "requests",
+    "rotation",
+]

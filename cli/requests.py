@@ -8,19 +8,19 @@ import typer
 
 from dsr.cli.app import JsonOpt, app, emit, service
 from dsr.cli.complaints import complaint_text
-from dsr.core.intake import Submission
+from dsr.core.intake import Submission, no_duplicates
 from dsr.errors import InvalidInput
 from dsr.service import Caller
 
 
 def _parse_sets(values: list[str]) -> dict[str, str]:
-    changes: dict[str, str] = {}
+    pairs = []
     for item in values:
         field, sep, value = item.partition("=")
         if not sep or not field.strip():
             raise InvalidInput(f"--set takes FIELD=VALUE, got {item!r}")
-        changes[field.strip()] = value
-    return changes
+        pairs.append((field.strip(), value))
+    return no_duplicates(pairs)  # one field set twice is refused, as in the API
 
 
 def _request_line(d: dict[str, Any]) -> str:
@@ -96,7 +96,7 @@ def submit(
 @app.command()
 def verify(request_id: str, code: str, as_json: bool = JsonOpt) -> None:
     """The subject's one-time code; the request continues."""
-    emit(service().verify(request_id, code), as_json, _request_line)
+    emit(service().verify(request_id, code, by=Caller.staff("cli")), as_json, _request_line)
 
 
 @app.command()
@@ -161,7 +161,7 @@ def list_requests(
 ) -> None:
     """Requests, newest first."""
     emit(
-        service().listing(status=status_, overdue=overdue, kind=kind),
+        service().listing(by=Caller.staff("cli"), status=status_, overdue=overdue, kind=kind),
         as_json,
         lambda rows: "\n".join(_request_line(d) for d in rows) or "no requests",
     )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dsr.config.keys import KeyFileError, Keyring, load_keys
+
 CONFIG_DIR = Path(__file__).resolve().parent
-DEV_SECRET = "dev-only-secret-change-me"
-_PLACEHOLDERS = {DEV_SECRET, "changeme", "change-me", "secret", ""}
+# Values seen in examples and old defaults: refused as secrets in production.
+_PLACEHOLDERS = {"dev-only-secret-change-me", "changeme", "change-me", "secret", ""}
+MIN_SECRET_LENGTH = 16
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used; the message is one line and names no secret value."""
 
 
 class Settings(BaseSettings):
@@ -42,7 +51,13 @@ class Settings(BaseSettings):
     connectors_file: Path = CONFIG_DIR / "connectors.yaml"
     retention_file: Path = CONFIG_DIR / "retention.yaml"
     jurisdictions_file: Path = CONFIG_DIR / "jurisdictions.yaml"
-    secret_key: str = DEV_SECRET
+    # Keys (config/keys.py): without them, a key file in var_dir is created once; production
+    # refuses to start without explicit ones.
+    secret_key: SecretStr | None = None
+    previous_secret_key: SecretStr | None = None
+    previous_secret_key_until: datetime | None = None
+    suppression_key: SecretStr | None = None
+    suppression_key_next: SecretStr | None = None
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
@@ -73,13 +88,54 @@ class Settings(BaseSettings):
     worker_threads: int = 4
     queue_prefetch: int = Field(default=0, ge=0)
 
+    # Limits of the HTTP API and the web page (api/limits.py, api/throttle.py).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    auth_failure_limit: int = Field(default=20, ge=1)  # per client, and per key prefix ...
+    auth_failure_window_seconds: int = Field(default=300, ge=1)  # ... in this many seconds
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60)  # one working day
+
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.env == "production" and (
-            self.secret_key in _PLACEHOLDERS or len(self.secret_key) < 16
+    def _refuse_weak_secrets(self) -> Settings:
+        if self.previous_secret_key is not None and self.previous_secret_key_until is None:
+            raise ValueError(
+                "DSR_PREVIOUS_SECRET_KEY needs DSR_PREVIOUS_SECRET_KEY_UNTIL (end of the grace "
+                "period)"
+            )
+        if self.env != "production":
+            return self
+        for name, value in (
+            ("DSR_SECRET_KEY", self.secret_key),
+            ("DSR_SUPPRESSION_KEY", self.suppression_key),
         ):
-            raise ValueError("DSR_SECRET_KEY must be a real secret (16+ chars) in production")
+            if value is None:
+                raise ValueError(f"{name} must be set when DSR_ENV=production")
+            for key in value.get_secret_value().split(","):
+                if key in _PLACEHOLDERS or len(key) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"{name} must be a real secret ({MIN_SECRET_LENGTH}+ random characters)"
+                    )
         return self
+
+    @cached_property
+    def keys(self) -> Keyring:
+        """The process's keys (read, or created once in var_dir, on first use)."""
+        try:
+            return load_keys(
+                var_dir=self.var_dir.resolve(),
+                secret_key=_reveal(self.secret_key),
+                previous_secret_key=_reveal(self.previous_secret_key),
+                previous_secret_key_until=self.previous_secret_key_until,
+                suppression_key=_reveal(self.suppression_key),
+                suppression_key_next=_reveal(self.suppression_key_next),
+            )
+        except KeyFileError as err:
+            raise SettingsError(str(err)) from None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose keys follow its own settings (never the original's cached keys)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("keys", None)
+        return copied
 
     @property
     def resolved_database_url(self) -> str:
@@ -94,7 +150,23 @@ class Settings(BaseSettings):
         return (self.export_dir or self.var_dir / "exports").resolve()
 
 
+def _reveal(value: SecretStr | str | None) -> str | None:
+    # model_copy(update=...) does not validate: a key may arrive as a plain string.
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def one_line(err: ValidationError) -> str:
+    """The first problem of a validation error as one line, without the offending value."""
+    first = err.errors()[0] if err.errors() else {"loc": (), "msg": str(err)}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"DSR_{where.upper()}: {msg}" if where else msg
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read from the environment once."""
-    return Settings()
+    """The process's settings, read from the environment once; SettingsError when unusable."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise SettingsError(one_line(err)) from None

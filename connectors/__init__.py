@@ -13,6 +13,7 @@ from dsr.connectors.base import (
     PurgeReport,
     RetentionRule,
     Shared,
+    SuppressionList,
     TaskResult,
     Verdict,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "PurgeReport",
     "RetentionRule",
     "Shared",
+    "SuppressionList",
     "TaskResult",
     # the core's policy a connector obeys, and what it reports back
     "Candidate",

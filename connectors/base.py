@@ -272,3 +272,15 @@ class Connector(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+@runtime_checkable
+class SuppressionList(Protocol):
+    """A store that keeps a never-re-add list of keyed hashes (an optional capability)."""
+
+    name: str
+
+    def rekey_suppression(self, new_key: str, *, now: datetime) -> int | None:
+        """Wrap every stored hash in ``new_key`` in one transaction (idempotent); how many were
+        re-keyed, None when this store keeps no list."""
+        ...

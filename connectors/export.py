@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from dsr.files import open_private, private_dir
+
 
 def json_value(value: object) -> Any:
     """A JSON-safe form of one stored value (dates ISO, decimals as exact strings)."""
@@ -43,15 +45,16 @@ class TableWriter:
     """Streams one table's rows to ``<table>.json`` and ``<table>.csv`` as they are read.
 
     A subject with 100,000 orders must not be held in memory. Files appear (atomically) only
-    when the block ends without error and at least one row was written.
+    when the block ends without error and at least one row was written; they are the
+    subject's data, so they are created 0600 in 0700 folders.
     """
 
     def __init__(self, staging: Path, table: str, columns: list[str]) -> None:
-        staging.mkdir(parents=True, exist_ok=True)
+        private_dir(staging)
         self.paths = [staging / f"{table}.json", staging / f"{table}.csv"]
         self._tmp = [p.with_name(f".{p.name}.tmp") for p in self.paths]
-        self._json = self._tmp[0].open("w", encoding="utf-8")
-        self._csv_handle = self._tmp[1].open("w", encoding="utf-8", newline="")
+        self._json = open_private(self._tmp[0], "w", encoding="utf-8")
+        self._csv_handle = open_private(self._tmp[1], "w", encoding="utf-8", newline="")
         self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
         self._csv.writeheader()
         self.count = 0

@@ -9,7 +9,6 @@ Recordings are history: rectify never rewrites them.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -41,6 +40,7 @@ from dsr.connectors.sql_config import parse_entry
 from dsr.connectors.sql_purge import cutoff_for, naive_utc
 from dsr.connectors.sql_tables import search_values, store_errors
 from dsr.errors import ConfigError, FatalStoreError, NotApplicable
+from dsr.files import copy_private
 from dsr.identity import PHONE, Identity
 
 HISTORICAL_REASON = "call recordings are historical records and are not rewritten"
@@ -265,9 +265,7 @@ class RecordingArchive:
         write_table(staging, calls.name, records)
         target = staging / "audio"
         for path in files:
-            dest = target / path.relative_to(self.audio_dir)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
+            copy_private(path, target / path.relative_to(self.audio_dir))
         copied = len(files)
         missing = len(records) - copied
         audio = Outcome(

@@ -43,6 +43,7 @@ from dsr.connectors.sql_writes import (
     identifier_changes,
     prepare_changes,
     rectify_table,
+    rekey_suppression,
 )
 from dsr.errors import ConfigError, InvalidInput, NotApplicable
 from dsr.identity import (
@@ -334,6 +335,19 @@ class SqlStore:
         digest = suppression_hash(normalise_email(email), self.secret_key)
         with store_errors(self.name), self.engine.connect() as conn:
             return conn.execute(sa.select(col).where(col == digest)).first() is not None
+
+    def rekey_suppression(self, new_key: str, *, now: datetime) -> int | None:
+        """Re-key the suppression list with ``new_key`` in one transaction (idempotent); None
+        when this store keeps no list."""
+        if self.config.suppression is None:
+            return None
+        table = self.suppression_table()
+        assert table is not None  # reflected with the configured tables
+        column = self.config.suppression.column
+        with store_errors(self.name), self.engine.begin() as conn:
+            return rekey_suppression(
+                conn, table, column, chain=self.secret_key, new_key=new_key, now=naive_utc(now)
+            )
 
     def check_not_suppressed(self, email: str) -> None:
         """Raise SuppressedAddress when an import would re-add an erased address."""

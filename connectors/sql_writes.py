@@ -30,6 +30,8 @@ from dsr.identity import (
     normalise_field,
     normalise_text,
     normalise_value,
+    suppression_check,
+    wrap_digest,
 )
 
 
@@ -151,6 +153,31 @@ def add_suppression(
         stmt = sa.insert(table)
     conn.execute(stmt, rows)
     return len(missing)
+
+
+def rekey_suppression(
+    conn: sa.Connection, table: sa.Table, column: str, *, chain: str, new_key: str, now: datetime
+) -> int:
+    """Wrap every hash on the list in ``new_key``; how many were re-keyed (0: done before).
+
+    The list's check value is wrapped with the rest (wrapping the old chain's check value gives
+    the new chain's), or added for a list that had none; finding the new chain's check value
+    means this list was already re-keyed, so a rotation resumed after a crash never wraps twice.
+    """
+    col = table.c[column]
+    done = suppression_check(f"{chain},{new_key}")
+    if conn.execute(sa.select(col).where(col == done)).first() is not None:
+        return 0
+    stored = list(conn.execute(sa.select(col)).scalars())
+    if stored:
+        stmt = (
+            sa.update(table)
+            .where(col == sa.bindparam("_old"))
+            .values({column: sa.bindparam("_new")})
+        )
+        conn.execute(stmt, [{"_old": h, "_new": wrap_digest(h, new_key)} for h in stored])
+    add_suppression(conn, table, column, [done], now=now, reason="key check")
+    return len(stored)
 
 
 def prepare_changes(changes: Mapping[str, str], region: str) -> dict[str, str]:

@@ -35,7 +35,7 @@ def run_demo() -> dict[str, Any]:
     seed(
         settings.resolved_data_dir,
         DEMO_CUSTOMERS,
-        secret_key=settings.secret_key,
+        secret_key=settings.keys.suppression,
         region=settings.default_region,
         reset=True,
     )

@@ -34,7 +34,9 @@ Determinism: the same ``seed``, ``customers``, ``now`` and Faker version give th
 (``now`` defaults to today 00:00 UTC, so runs on the same day agree). All timestamps are naive UTC.
 
 Existing stores: ``reset=True`` deletes the four stores (the three ``.db`` files with their
-``-wal``/``-shm`` side files, and the whole ``recordings/`` folder) first. Without it, seeding
+``-wal``/``-shm`` side files, and the whole ``recordings/`` folder) first, but only stores seed
+created itself (``demo/marker.py``): anything else is refused before a file is touched. Without
+it, seeding
 refuses (``InvalidInput``) when any store already holds customer data; an existing suppression
 list is honoured (its addresses are refused), never emptied.
 
@@ -61,8 +63,6 @@ row again (~140 µs a row); another region falls back to calling those functions
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import math
 import shutil
@@ -83,9 +83,12 @@ import sqlalchemy as sa
 from faker import Faker
 
 from dsr.core.progress import Progress, Report, ignore
+from dsr.demo import marker
 from dsr.demo import stores as ds
 from dsr.errors import InvalidInput
+from dsr.files import create_private, open_private, private_dir
 from dsr.identity import (
+    suppression_digest,
     suppression_hash,
     try_normalise_email,
     try_normalise_phone,
@@ -101,6 +104,7 @@ __all__ = [
     "DEMO_WORK_EMAIL",
     "DELIVERY_PARTNERS",
     "ImportReport",
+    "MAX_CUSTOMERS",
     "SeedReport",
     "import_subscribers",
     "seed",
@@ -148,6 +152,8 @@ _RESERVED_NATIONAL = {"912345678", "987654321", "903111222"}
 
 DELIVERY_PARTNERS = ("Giao Hàng Nhanh (GHN)", "Viettel Post")
 CHUNK = 5000  # customers generated and inserted per batch
+# More than the benchmarks use (100k, ~1 GB with audio); beyond it a typo writes for hours.
+MAX_CUSTOMERS = 200_000
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -452,6 +458,8 @@ def _engine(path: Path, *, bulk: bool) -> sa.Engine:
 
 def _delete_stores(data_dir: Path) -> None:
     paths = store_paths(data_dir)
+    databases = {key: paths[key] for key in ("crm", "newsletter", "orders", "recordings")}
+    marker.check_ours(databases, data_dir / "recordings")  # before anything is deleted
     for key in ("crm", "newsletter", "orders"):
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{paths[key]}{suffix}").unlink(missing_ok=True)
@@ -476,7 +484,7 @@ def _fold_ascii(text: str) -> str:
 
 def _hash_norm(norm: str, secret: str) -> str:
     """suppression_hash for an already-normalised address (no re-validation)."""
-    return hmac.new(secret.encode(), norm.encode(), hashlib.sha256).hexdigest()
+    return suppression_digest(norm, secret)
 
 
 def _permute(x: int) -> int:
@@ -1131,25 +1139,35 @@ def seed(
     seed: int = 0,
     reset: bool = False,
     now: datetime | None = None,
+    force: bool = False,
+    max_customers: int = MAX_CUSTOMERS,
     progress: Report = ignore,
 ) -> SeedReport:
     """Create and fill the four demo stores under ``data_dir`` with ``customers`` people.
 
     ``customers`` counts distinct people with a CRM row, the fixed demo subject included
     (so ``customers >= 1``). ``now`` anchors every timestamp (default: today 00:00 UTC).
-    Raises InvalidInput when a store already holds customer data and ``reset`` is False.
-    ``progress`` hears how many people are written so far, then of the index builds.
+    Raises InvalidInput when a store already holds customer data and ``reset`` is False, when
+    ``reset`` would delete a store seed did not create, and for more than ``max_customers``
+    people unless ``force`` (nothing is touched in these cases). ``progress`` hears how many
+    people are written so far, then of the index builds.
     """
     if customers < 1:
         raise InvalidInput("customers must be at least 1")
+    if customers > max_customers and not force:
+        raise InvalidInput(
+            f"--customers {min(customers, 10**12)} is over {max_customers:,} (several GB of "
+            "stores and audio); add --force to seed that many"
+        )
     started = time.perf_counter()
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     if reset:
         _delete_stores(data_dir)
     paths = store_paths(data_dir)
-    paths["recordings"].parent.mkdir(parents=True, exist_ok=True)
-    paths["audio"].mkdir(parents=True, exist_ok=True)
+    private_dir(paths["audio"])
+    for key in ("crm", "newsletter", "orders", "recordings"):
+        create_private(paths[key])  # customer data: 0600 from the start (SQLite keeps it)
 
     load_started = time.perf_counter()
     engines = {
@@ -1159,6 +1177,10 @@ def seed(
         for key in ("crm", "newsletter", "orders"):
             ds.create_store(engines[key], key)
         ds.calls.metadata.create_all(engines["recordings"])
+        for engine in engines.values():
+            with engine.begin() as conn:
+                marker.mark_database(conn)
+        marker.mark_recordings(paths["recordings"].parent)
         conns = {key: eng.connect() for key, eng in engines.items()}
         try:
             report = _load(
@@ -1221,7 +1243,7 @@ class _BulkInsert:
 
 def _write_audio(folder: Path, names: list[str], data: bytes) -> None:
     for name in names:
-        with open(folder / name, "wb") as fh:
+        with open_private(folder / name) as fh:  # a customer's call: 0600
             fh.write(data)
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from dsr.files import write_private
+
 
 @dataclass
 class Received:
@@ -41,9 +43,8 @@ class MailSink:
         path = None
         with self._lock:
             if self.folder is not None:
-                self.folder.mkdir(parents=True, exist_ok=True)
                 path = self.folder / f"{len(self.received) + 1:04d}-{_slug(msg)}.eml"
-                path.write_bytes(raw)
+                write_private(path, raw)  # a subject's e-mail: 0600 in a 0700 folder
             peer = tuple(session.peer[:2]) if session.peer else None
             self.received.append(Received(list(envelope.rcpt_tos), msg, path, peer))
         return "250 Message accepted"

@@ -1,7 +1,8 @@
-"""Identity normalisation and the set of identifiers a request searches by.
+"""Identity normalisation, the rules for typed-in text, and the identifiers a request searches by.
 
 Normalisation is delegated to well-kept libraries: ``phonenumbers`` for phones (E.164, default
 region from settings), ``email-validator`` for address syntax, ``unicodedata`` NFC for names.
+``check_input`` is the one rule every door (CLI, API, web page) applies to what people type.
 """
 
 from __future__ import annotations
@@ -24,6 +25,40 @@ NAME = "name"
 CUSTOMER_ID = "customer_id"
 KINDS = (EMAIL, PHONE, NAME, CUSTOMER_ID)
 
+# Explicit bidirectional embeddings, overrides and isolates: they make text display in another
+# order than it is stored ("Trojan Source"); no name, address or value needs them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters that render as nothing (Hangul fillers, braille blank): invisible, though not "format".
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def visible(text: str) -> str:
+    """``text`` without white space and characters that render as nothing (format, fillers)."""
+    return "".join(
+        ch
+        for ch in text
+        if not ch.isspace()
+        and unicodedata.category(ch) not in ("Cf", "Zs", "Zl", "Zp")
+        and ch not in _BLANK_LETTERS
+    )
+
+
+def check_input(raw: str, what: str) -> str:
+    """``raw`` unchanged if a person could have meant it; InvalidInput naming ``what`` if not.
+
+    Refused: control characters (line breaks and tabs included: every value is one line), bidi
+    controls, and values with nothing visible (only spaces, zero-width or format characters).
+    The same rule at every door, so the CLI never folds what the API refuses.
+    """
+    for ch in raw:
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            raise InvalidInput(f"{what} contains a control character (line breaks included)")
+        if ch in BIDI_CONTROLS:
+            raise InvalidInput(f"{what} contains a bidirectional override character")
+    if not visible(raw):
+        raise InvalidInput(f"{what} is empty")
+    return raw
+
 
 def normalise_email(raw: str) -> str:
     """Strip, NFC and case-fold an address; raise InvalidInput when it is not one.
@@ -40,7 +75,13 @@ def normalise_email(raw: str) -> str:
 
 
 def normalise_phone(raw: str, region: str = "VN") -> str:
-    """The E.164 form of a phone number in any common notation; InvalidInput when invalid."""
+    """The E.164 form of a phone number in any common notation; InvalidInput when invalid.
+
+    Letters are refused: phonenumbers reads them as keypad digits ("0912-ABC-678" would become
+    +84912222678, someone else's number).
+    """
+    if any(ch.isalpha() for ch in raw):
+        raise InvalidInput("malformed phone number (letters)")
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
@@ -73,7 +114,7 @@ def try_normalise_email(raw: str | None) -> str | None:
 def normalise_name(raw: str) -> str:
     """NFC, inner white space folded to one space; case is kept (names are shown to people)."""
     name = " ".join(unicodedata.normalize("NFC", raw).split())
-    if not name:
+    if not visible(name):
         raise InvalidInput("empty name")
     return name
 
@@ -137,6 +178,33 @@ class Identity:
         return cls({k: set(v) for k, v in (data or {}).items()})
 
 
+def suppression_digest(normalised: str, secret: str) -> str:
+    """The keyed hash of an already normalised value through the suppression key chain.
+
+    ``secret`` is the chain, oldest key first, separated by commas. A rotation wrapped every
+    stored hash in the newest key (``wrap_digest``), so a value goes through the keys in order;
+    with one key this is plain HMAC-SHA256.
+    """
+    digest = normalised
+    for key in secret.split(","):
+        digest = hmac.new(key.encode(), digest.encode(), hashlib.sha256).hexdigest()
+    return digest
+
+
+def wrap_digest(stored: str, new_key: str) -> str:
+    """A stored suppression hash re-keyed with ``new_key`` (what rotation does to each entry)."""
+    return hmac.new(new_key.encode(), stored.encode(), hashlib.sha256).hexdigest()
+
+
+# Hashed like an address, but never one (no "@"): its digest shows which chain keyed a list.
+KEY_CHECK = "dsr:suppression-key-check"
+
+
+def suppression_check(secret: str) -> str:
+    """The chain's check value: stored beside a list (and in the ledger) to detect a wrong key."""
+    return suppression_digest(KEY_CHECK, secret)
+
+
 def suppression_hash(email: str, secret: str) -> str:
-    """Salted (keyed) hash of a normalised address for the never-re-add suppression list."""
-    return hmac.new(secret.encode(), normalise_email(email).encode(), hashlib.sha256).hexdigest()
+    """Keyed hash of a normalised address for the never-re-add suppression list."""
+    return suppression_digest(normalise_email(email), secret)

@@ -113,9 +113,9 @@ def test_a_complaint_goes_to_the_staff_queue_with_a_15_day_deadline(
     )  # type: ignore[union-attr]
     assert [s.actor for s in h.sent] == ["deliver"]  # the acknowledgement only: no code, no fan-out
     assert ("system", "complaint_queued", {}) in _actions(h.rt, request_id)
-    queue = h.svc.listing(kind="complaint", status="in_progress")
+    queue = h.svc.listing(by=Caller.staff("test"), kind="complaint", status="in_progress")
     assert [r["id"] for r in queue] == [request_id]
-    assert h.svc.listing(kind="access") == []
+    assert h.svc.listing(by=Caller.staff("test"), kind="access") == []
 
 
 def test_staff_answer_reaches_only_the_filing_address_and_completes_it(
@@ -201,7 +201,7 @@ def test_bad_complaint_input_writes_nothing(
     """No text, a blank or malformed one, or a text on another kind: refused, no ledger row."""
     with pytest.raises(InvalidInput, match=message):
         h.file(**kw)
-    assert h.svc.listing() == []
+    assert h.svc.listing(by=Caller.staff("test")) == []
 
 
 def test_staff_may_vouch_for_the_complainant(h: Harness) -> None:

@@ -23,4 +23,6 @@ def test_compose_has_the_services_and_real_commands() -> None:
         env = services[name]["environment"]
         assert env["DSR_REDIS_URL"].startswith("redis://redis")
         assert env["DSR_DATABASE_URL"].startswith("postgresql")
+        assert env["DSR_ENV"] == "production"  # refuses to start without both keys below
+        assert {"DSR_SECRET_KEY", "DSR_SUPPRESSION_KEY"} <= env.keys()
     assert (ROOT / services["worker"]["build"]).joinpath("Dockerfile").exists()

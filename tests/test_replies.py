@@ -258,7 +258,7 @@ def test_download_token_round_trips_and_refuses_tampering(tmp_path: Path) -> Non
     token = make_download_token(REQUEST_ID, settings)
     assert read_download_token(token, settings) == REQUEST_ID
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    forged = URLSafeTimedSerializer(settings.secret_key, salt="verify").dumps(REQUEST_ID)
+    forged = URLSafeTimedSerializer(settings.keys.links.current, salt="verify").dumps(REQUEST_ID)
     other_key = make_download_token(REQUEST_ID, _settings(secret_key="another-secret-key-98765"))
     for bad in (tampered, forged, other_key, "not-a-token", ""):
         with pytest.raises(InvalidInput):

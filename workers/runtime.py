@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dsr.core.db import migrate
+from dsr.core import key_checks
+from dsr.core.db import migrate, session_scope
 from dsr.core.runtime import Runtime
 
 _runtime: Runtime | None = None
@@ -13,6 +14,8 @@ def get() -> Runtime:
     if _runtime is None:
         _runtime = Runtime()
         migrate(_runtime.db_url)
+        with session_scope(_runtime.db_url) as session:
+            key_checks.ensure_suppression_key(session, _runtime.settings.keys.suppression)
     return _runtime
 
 

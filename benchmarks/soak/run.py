@@ -124,6 +124,7 @@ def _soak(plan: Plan, tmp: Path) -> tuple[Any, dict[str, Any]]:
             "DSR_VAR_DIR": str(tmp / "var"),
             "DSR_RETENTION_FILE": str(_retention_file(tmp)),
             "DSR_SECRET_KEY": SECRET,
+            "DSR_SUPPRESSION_KEY": SECRET,  # the key the demo stores are seeded with
             "DSR_LOG_FORMAT": "json",
             **plan.env,
         }

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from dsr.core import audit
+from dsr.core import audit, web_sessions
 from dsr.core.models import ApiKey, utcnow
 from dsr.errors import InvalidInput, NotFound
 
@@ -90,6 +90,7 @@ def revoke(session: Session, key_id: str, *, by: str = "cli") -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
+        web_sessions.end_for_key(session, row.id)
         audit.record(session, actor=by, action="apikey_revoked", key_id=row.id)
     return row
 

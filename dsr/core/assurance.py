@@ -49,7 +49,7 @@ def learn(
 ) -> None:
     """Record what a finished task found: derived identifiers (from admitted records only),
     candidates, replaced identifiers (history), deferred records; then former identifiers."""
-    secret = rt.settings.secret_key
+    secret = rt.settings.keys.suppression
     identifiers.add_identity(
         session, secret, request.id, scope.derived, Provenance.DERIVED, source=connector
     )
@@ -66,7 +66,12 @@ def expand_former(session: Session, rt: Runtime, request_id: str) -> int:
     rows = identifiers.of(session, request_id)
     pairs = history.former(session, identifiers.trusted(rows))
     return identifiers.add(
-        session, rt.settings.secret_key, request_id, sorted(pairs), Provenance.FORMER, "history"
+        session,
+        rt.settings.keys.suppression,
+        request_id,
+        sorted(pairs),
+        Provenance.FORMER,
+        "history",
     )
 
 

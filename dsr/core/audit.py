@@ -146,6 +146,11 @@ def verify(session: Session) -> ChainReport:
     ``first_broken`` is the event's position in the chain. A deleted event shows as a gap, an
     edited one as a hash that no longer matches, a removed tail as a head that points further.
     """
+    # The tip first, share-locked: a sealer committing halfway through this read would make a
+    # sound chain look cut off (it needs the tip's row lock, so it waits for us instead).
+    head = session.exec(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update(read=True)
+    ).first()
     prev, expected = GENESIS, 1
     count = 0
     chain = session.exec(
@@ -164,7 +169,6 @@ def verify(session: Session) -> ChainReport:
         if digest != ev.hash:
             return ChainReport(False, count, ev.position, "event content does not match its hash")
         prev, expected = digest, expected + 1
-    head = session.get(AuditHead, 1)
     if head is not None and (head.hash != prev or head.seq != expected - 1):
         return ChainReport(False, count, expected, "chain tip does not match the last event")
     unsealed, oldest = session.exec(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dsr.core import paths
 from dsr.core.replies import ReplyContext, StoreReport, render_summary
+from dsr.files import private_dir
 
 
 def _store_files(store: StoreReport) -> Iterator[tuple[Path, str]]:
@@ -31,7 +32,7 @@ def _store_files(store: StoreReport) -> Iterator[tuple[Path, str]]:
 def build_bundle(ctx: ReplyContext, stores: list[StoreReport], *, export_dir: Path) -> Path:
     """Write the subject's ZIP (store files + summary) atomically and return its path."""
     target = paths.bundle(export_dir, ctx.request_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)  # mkstemp below creates the archive 0600
     summary_text, summary_html = render_summary(ctx, stores)
     fd, tmp_name = tempfile.mkstemp(prefix=".bundle-", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)

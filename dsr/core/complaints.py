@@ -29,6 +29,7 @@ from dsr.core.models import LANGUAGES, Complaint, Request, RequestKind, RequestS
 from dsr.core.runtime import Runtime
 from dsr.core.views import iso
 from dsr.errors import InvalidInput, NotFound, StateConflict
+from dsr.identity import BIDI_CONTROLS, visible
 
 ANSWERS_DIR = replies.TEMPLATE_DIR / "complaint"
 MAX_TEXT = 5000
@@ -41,8 +42,10 @@ def clean_text(value: str | None, *, what: str, limit: int) -> str:
     """``value`` as the ledger keeps it (NFC, CRLF as LF, trimmed), or InvalidInput."""
     text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n").replace("\r", "\n"))
     text = text.strip()
-    if not text:
+    if not visible(text):  # only spaces, zero-width or format characters is empty too
         raise InvalidInput(f"the {what} is empty")
+    if set(text) & BIDI_CONTROLS:
+        raise InvalidInput(f"the {what} contains a bidirectional override character")
     if len(text) > limit:
         raise InvalidInput(f"the {what} is longer than {limit} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in _KEEP for ch in text):

@@ -15,6 +15,8 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session
 
+from dsr.files import create_private
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
 
@@ -43,7 +45,7 @@ def get_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             path = sa.engine.make_url(url).database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                create_private(Path(path))  # the ledger holds personal data: 0600 in 0700
             engine = sa.create_engine(url, connect_args={"timeout": 30})
             _sqlite_setup(engine)
         else:

@@ -33,7 +33,7 @@ def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]
         return []  # no store to search: staff answer it (dsr.core.complaints)
     now = utcnow()
     if request.status == RequestStatus.VERIFIED:
-        if subjects.busy_with_other(session, request, rt.settings.secret_key):
+        if subjects.busy_with_other(session, request, rt.settings.keys.suppression):
             return []  # one request at a time per subject: re-drive dispatches it later
         won = changed(
             session,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -17,6 +19,7 @@ from dsr.identity import (
     NAME,
     PHONE,
     Identity,
+    check_input,
     normalise_email,
     normalise_field,
     normalise_name,
@@ -38,9 +41,26 @@ class Submission:
     text: str | None = None  # complaint only: what the subject complains about
 
 
+V = TypeVar("V")
+
+
+def no_duplicates(pairs: Iterable[tuple[str, V]]) -> dict[str, V]:
+    """The pairs as a dict; InvalidInput when a name comes twice (the last must not silently
+    win: ``kind`` given twice, or one field set to two values). Also the API's JSON object hook.
+    """
+    out: dict[str, V] = {}
+    for name, value in pairs:
+        if name in out:
+            raise InvalidInput(f"{name[:64]!r} is given twice")
+        out[name] = value
+    return out
+
+
 def _normalised_changes(raw: dict[str, str], allowed: set[str], region: str) -> dict[str, str]:
     changes: dict[str, str] = {}
     for fld, value in raw.items():
+        check_input(fld, "a field name")
+        check_input(value, f"the new value of {fld[:64]!r}")
         if fld not in allowed:
             raise InvalidInput(f"unknown field {fld!r} (rectifiable: {', '.join(sorted(allowed))})")
         changes[fld] = normalise_field(fld, value, region)
@@ -72,6 +92,12 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
         text = None
     if sub.verified and not sub.by:
         raise InvalidInput("--verified needs --by STAFF (recorded in the audit log)")
+    if not isinstance(sub.verified, bool):  # no "yes", "false" or 1 from any door
+        raise InvalidInput("verified is true or false")
+    check_input(sub.email, "the e-mail address")
+    for value, what in ((sub.phone, "the phone number"), (sub.name, "the name"), (sub.by, "by")):
+        if value:  # "" is "not given", as before; anything else must be visible text
+            check_input(value, what)
     return Submission(
         kind=sub.kind,
         email=normalise_email(sub.email),
@@ -115,7 +141,7 @@ def submit(
         ack_due_at=due.ack_due_at,
         due_at=due.due_at,
         updated_at=now,
-        subject_key=subjects.key(sub, rt.settings.secret_key),
+        subject_key=subjects.key(sub, rt.settings.keys.suppression),
     )
     session.add(request)
     session.flush()
@@ -123,7 +149,7 @@ def submit(
     # until the one-time code comes back (and then only the address it went to).
     identifiers.add(
         session,
-        rt.settings.secret_key,
+        rt.settings.keys.suppression,
         request.id,
         [(k, v) for k, v in ((EMAIL, sub.email), (PHONE, sub.phone), (NAME, sub.name)) if v],
         Provenance.VERIFIED if sub.verified else Provenance.ASSERTED,

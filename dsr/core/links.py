@@ -1,7 +1,9 @@
 """The signed, expiring download link an access reply carries when its bundle is too big to attach.
 
-The token names one request and is signed (itsdangerous) with the download-link key; it is the
-only credential the subject needs, so it expires after ``download_link_ttl_seconds``.
+The token names one request and is signed (itsdangerous) with the download-link key (derived
+from the master secret for this purpose alone; after a rotation the previous key is accepted
+until the end of its grace period). It is the only credential the subject needs, so it expires
+after ``download_link_ttl_seconds``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class _ClockSigner(TimestampSigner):
 
 def _serializer(settings: Settings, now: datetime | None) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        settings.secret_key,
+        settings.keys.links.accepted(),  # signs with the last (current) key
         salt=TOKEN_SALT,
         signer=_ClockSigner,
         signer_kwargs={"now": now.timestamp() if now else None},
@@ -38,7 +40,7 @@ def _serializer(settings: Settings, now: datetime | None) -> URLSafeTimedSeriali
 
 
 def make_download_token(request_id: str, settings: Settings, *, now: datetime | None = None) -> str:
-    """A URL-safe token naming ``request_id``, signed with the secret key and timestamped."""
+    """A URL-safe token naming ``request_id``, signed with the link key and timestamped."""
     return str(_serializer(settings, now).dumps(request_id))
 
 

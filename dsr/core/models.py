@@ -137,6 +137,9 @@ class Request(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
     attention: str | None = Field(default=None, max_length=500)
     late: bool = False
+    # Who filed it: the API key's id (web page included); None when filed at the command line
+    # (ops). Support keys see and act on their own requests only.
+    owner: str | None = Field(default=None, max_length=32, index=True)
     # A hash of (kind, normalised identifiers, changes): an identical request joins an open one.
     subject_key: str | None = Field(default=None, max_length=64, index=True)
 
@@ -431,3 +434,25 @@ class ErasureDeferral(SQLModel, table=True):
     search: list[list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts(nullable=False)
     done_at: datetime | None = _ts(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A staff member's web-page session, server-side so that logout ends it everywhere."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)  # SHA-256 of the cookie's random id
+    key_id: str = Field(max_length=32, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False, index=True)
+
+
+class KeyCheck(SQLModel, table=True):
+    """A keyed check value per key purpose: a process started with another key is refused."""
+
+    __tablename__ = "key_checks"
+
+    purpose: str = Field(primary_key=True, max_length=32)
+    digest: str = Field(max_length=64)
+    updated_at: datetime = _ts(nullable=False)

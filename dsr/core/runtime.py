@@ -29,7 +29,7 @@ class Runtime:
         return load_connectors(
             s.connectors_file,
             data_dir=s.resolved_data_dir,
-            secret_key=s.secret_key,
+            secret_key=s.keys.suppression,
             region=s.default_region,
         )
 

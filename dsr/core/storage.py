@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from dsr.errors import StorageFull
+from dsr.files import open_private, private_dir
 
 
 def is_disk_full(err: BaseException) -> bool:
@@ -29,13 +30,14 @@ def storage_error(err: OSError) -> StorageFull:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all; on failure the temporary file and any folder this
-    call created are removed again."""
+    """Write ``path`` whole or not at all, private (0600 in 0700 folders, from creation); on
+    failure the temporary file and any folder this call created are removed again."""
     created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
+        private_dir(path.parent)
+        with open_private(tmp) as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -50,13 +50,23 @@ def lock(session: Session, name: str) -> None:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
 
 
-def join(session: Session, sub: Submission, secret: str, *, actor: str) -> Request | None:
-    """The open request an identical submission joins (recorded), or None to file a new one."""
+def join(
+    session: Session, sub: Submission, secret: str, *, actor: str, owner: str | None = None
+) -> Request | None:
+    """The open request an identical submission joins (recorded), or None to file a new one.
+
+    Only a request of the same ``owner`` is joined: joining another key's request would show
+    that key's request to the caller (least privilege; README, Security).
+    """
     subject = key(sub, secret)
     lock(session, subject)
     existing = session.exec(
         select(Request)
-        .where(Request.subject_key == subject, col(Request.status).in_(OPEN_REQUEST))
+        .where(
+            Request.subject_key == subject,
+            col(Request.status).in_(OPEN_REQUEST),
+            col(Request.owner).is_not_distinct_from(owner),
+        )
         .order_by(col(Request.received_at))
     ).first()
     if existing is not None:

@@ -23,8 +23,17 @@ from dsr.errors import InvalidInput, NotFound, StateConflict
 from dsr.identity import EMAIL
 
 
-def _code_hash(secret: str, request_id: str, code: str) -> str:
-    return hmac.new(secret.encode(), f"{request_id}:{code}".encode(), hashlib.sha256).hexdigest()
+def _code_hash(key: bytes, request_id: str, code: str) -> str:
+    return hmac.new(key, f"{request_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _code_matches(rt: Runtime, request: Request, code: str) -> bool:
+    # Any accepted code key: a code sent just before a key rotation still works in its grace.
+    expected = request.code_hash or ""
+    return any(
+        hmac.compare_digest(expected, _code_hash(key, request.id, code))
+        for key in rt.settings.keys.codes.accepted()
+    )
 
 
 def acknowledge(session: Session, rt: Runtime, request: Request) -> steps.Step:
@@ -41,7 +50,7 @@ def send_code(
     now = now or utcnow()
     code = f"{secrets.randbelow(10**6):06d}"
     request.status = RequestStatus.AWAITING_VERIFICATION
-    request.code_hash = _code_hash(rt.settings.secret_key, request.id, code)
+    request.code_hash = _code_hash(rt.settings.keys.codes.current, request.id, code)
     request.code_expires_at = now + timedelta(seconds=rt.settings.verification_ttl_seconds)
     request.code_attempts = 0
     request.updated_at = now
@@ -87,10 +96,7 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         raise InvalidInput("the verification code has expired")
     if request.code_attempts >= rt.settings.verification_max_attempts:
         raise InvalidInput("too many wrong codes; the request must be filed again")
-    expected = request.code_hash or ""
-    if not hmac.compare_digest(
-        expected, _code_hash(rt.settings.secret_key, request.id, code.strip())
-    ):
+    if not _code_matches(rt, request, code.strip()):
         session.execute(
             update(Request)
             .where(col(Request.id) == request.id)
@@ -118,7 +124,7 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
     # The code proves control of the address it went to, and nothing else on the request.
     identifiers.add(
         session,
-        rt.settings.secret_key,
+        rt.settings.keys.suppression,
         request.id,
         [(EMAIL, request.email)],
         Provenance.VERIFIED,

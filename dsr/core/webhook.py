@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dsr.config.settings import Settings
-from dsr.core import outbox, paths
+from dsr.core import outbox, paths, storage
 from dsr.core.models import Outbox, OutboxStatus, utcnow
 from dsr.errors import DeliveryError, DeliveryRefused
 
@@ -54,10 +53,10 @@ def queue(
         return existing
     mid = outbox.message_id(request_id, purpose, settings)
     path = paths.message(settings.resolved_export_dir, request_id, purpose).with_suffix(".json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(json.dumps({**body, "delivery": mid}, ensure_ascii=False).encode())
-    os.replace(tmp, path)
+    # It carries the new values sent to the recipient: private, like every copy of a message.
+    storage.write_atomically(
+        path, json.dumps({**body, "delivery": mid}, ensure_ascii=False).encode()
+    )
     row = Outbox(
         request_id=request_id,
         purpose=purpose,

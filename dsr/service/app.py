@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core import (
@@ -25,6 +26,7 @@ from dsr.core import (
     complaints,
     holds,
     intake,
+    key_checks,
     paths,
     redrive,
     retention,
@@ -62,10 +64,15 @@ _REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # models.new_id(): uuid4 hex
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do."""
+    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do, ``owner``
+    the identity that owns what they file (the API key's id; None at the command line).
+
+    Ownership is never decided from ``actor``: that is a display name, and names repeat.
+    """
 
     actor: str
     role: Role
+    owner: str | None = None
 
     @classmethod
     def staff(cls, by: str) -> Caller:
@@ -74,6 +81,15 @@ class Caller:
 
     def may(self, needed: Role) -> bool:
         return apikeys.allows(self.role, needed)
+
+    def sees(self, request: Request) -> bool:
+        """Ops see every request; support the ones filed with its own key, and the complaints
+        (one staff queue that any support member answers: DESIGN.md)."""
+        return (
+            self.may(Role.OPS)
+            or request.kind == RequestKind.COMPLAINT
+            or (self.owner is not None and request.owner == self.owner)
+        )
 
 
 def _warn_in_log(message: str) -> None:
@@ -98,6 +114,8 @@ class Service:
         """One unit of work on the ledger (schema brought up to date on first use)."""
         if not self._migrated:
             migrate(self.rt.db_url)
+            with session_scope(self.rt.db_url) as session:
+                key_checks.ensure_suppression_key(session, self.rt.settings.keys.suppression)
             self._migrated = True
         with session_scope(self.rt.db_url) as session:
             yield session
@@ -115,26 +133,30 @@ class Service:
                 "re-drive will send it"
             )
 
-    def _load(self, session: Session, request_id: str) -> Request:
+    def _load(self, session: Session, request_id: str, by: Caller | None = None) -> Request:
+        """The request; NotFound also when ``by`` may not see it (its existence is not told)."""
         request = session.get(Request, request_id) if _REQUEST_ID.fullmatch(request_id) else None
-        if request is None:
+        if request is None or (by is not None and not by.sees(request)):
             raise NotFound("no such request")
         return request
 
     # -- requests ---------------------------------------------------------------------------
 
-    def submit(self, sub: intake.Submission) -> dict[str, Any]:
-        """File a request: validated completely before anything is written."""
+    def submit(self, sub: intake.Submission, *, by: Caller | None = None) -> dict[str, Any]:
+        """File a request: validated completely before anything is written; ``by`` owns it."""
         valid = intake.validate(self.rt, sub)
         try:
-            return self._submit(sub, valid)
+            return self._submit(sub, valid, owner=by.owner if by is not None else None)
         except OSError as err:  # its e-mail could not be written: nothing was committed
             raise storage.storage_error(err) from None
 
-    def _submit(self, sub: intake.Submission, valid: intake.Submission) -> dict[str, Any]:
+    def _submit(
+        self, sub: intake.Submission, valid: intake.Submission, *, owner: str | None
+    ) -> dict[str, Any]:
         with self.session() as session:
             actor = sub.by or "subject"
-            joined = subjects.join(session, valid, self.rt.settings.secret_key, actor=actor)
+            pseudonyms = self.rt.settings.keys.suppression
+            joined = subjects.join(session, valid, pseudonyms, actor=actor, owner=owner)
             if joined is not None:  # an identical request is open: one request, one reply
                 session.commit()
                 return {**request_json(session, joined), "duplicate_of": joined.id}
@@ -149,18 +171,20 @@ class Service:
                             paths.request_dir(self.rt.settings.resolved_export_dir, obj.id)
                         )
                 raise
+            request.owner = owner
+            session.add(request)
             session.commit()
             data = request_json(session, request)
         self.send(follow)
         return data
 
-    def verify(self, request_id: str, code: str) -> dict[str, Any]:
-        """The subject's one-time code; on success the request continues to its stores."""
+    def verify(self, request_id: str, code: str, *, by: Caller) -> dict[str, Any]:
+        """The subject's one-time code (typed in by ``by``); the request continues."""
         with self.session() as session:
-            self._load(session, request_id)
+            self._load(session, request_id, by)
             verdict = verification.verify(session, self.rt, request_id, code)
             session.commit()  # a wrong code's attempt counts, though the command fails
-            data = request_json(session, self._load(session, request_id))
+            data = _for(by, request_json(session, self._load(session, request_id)))
         if verdict.refused is not None:
             raise InvalidInput(verdict.refused)
         self.send(verdict.follow)
@@ -228,8 +252,8 @@ class Service:
     def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
         """The request with its tasks, who filed it and its audit trail (ids and counts only)."""
         with self.session() as session:
-            request = self._load(session, request_id)
-            data = request_json(session, request)
+            request = self._load(session, request_id, by)
+            data = _for(by, request_json(session, request))
             data["filed_by"] = _filed_by(session, request.id)
             data["complaint"] = complaints.to_json(complaints.of(session, request.id))
             data["audit"] = [
@@ -247,18 +271,22 @@ class Service:
     def listing(
         self,
         *,
+        by: Caller,
         status: str | None = None,
         overdue: bool = False,
         limit: int | None = None,
         kind: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Requests, newest first; ``overdue``: open ones past their due date."""
+        """The requests ``by`` may see, newest first; ``overdue``: open ones past due."""
         if status is not None and status not in RequestStatus.__members__.values():
             raise InvalidInput(f"unknown status {status!r}")
         if kind is not None and kind not in RequestKind.__members__.values():
             raise InvalidInput(f"unknown request kind {kind!r} ({', '.join(RequestKind)})")
         with self.session() as session:
             query = select(Request).order_by(col(Request.received_at).desc())
+            if not by.may(Role.OPS):  # as Caller.sees: its own requests and the complaint queue
+                mine = and_(col(Request.owner) == by.owner, col(Request.owner).is_not(None))
+                query = query.where(or_(mine, col(Request.kind) == RequestKind.COMPLAINT))
             if status:
                 query = query.where(Request.status == status)
             if kind:
@@ -267,15 +295,13 @@ class Service:
                 query = query.where(overdue_clause())
             if limit is not None:
                 query = query.limit(limit)
-            return requests_json(session, list(session.exec(query)))
+            return [_for(by, d) for d in requests_json(session, list(session.exec(query)))]
 
     def export(self, request_id: str, *, by: Caller) -> Path:
         """The access bundle for ops, or for the support key that filed the request; the
         download is recorded in the audit log."""
         with self.session() as session:
-            self._load(session, request_id)
-            if not _may_download(by, _filed_by(session, request_id)):
-                raise PermissionDenied("support may download only the exports it filed")
+            self._load(session, request_id, by)
         path = self.bundle(request_id)
         self.record_download(request_id, actor=by.actor)
         return path
@@ -298,8 +324,11 @@ class Service:
 
     def may_download(self, data: dict[str, Any], by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
-        has = paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
-        return has and _may_download(by, data.get("filed_by"))
+        if not paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file():
+            return False
+        with self.session() as session:
+            request = session.get(Request, data["id"])
+            return request is not None and by.sees(request)
 
     def _require(self, by: Caller, needed: Role) -> None:
         if not by.may(needed):
@@ -310,15 +339,16 @@ class Service:
     def answer(
         self, request_id: str, *, template: str, by: Caller, note: str | None = None
     ) -> dict[str, Any]:
-        """Staff answer a complaint from a template (support or ops); the reply goes out."""
+        """Staff answer a complaint from a template (ops, or the support key that filed it);
+        the reply goes out."""
         self._require(by, Role.SUPPORT)
         with self.session() as session:
-            self._load(session, request_id)
+            self._load(session, request_id, by)
             follow = complaints.answer(
                 session, self.rt, request_id, template=template, by=by.actor, note=note
             )
             session.commit()
-            data = request_json(session, self._load(session, request_id))
+            data = _for(by, request_json(session, self._load(session, request_id)))
             data["complaint"] = complaints.to_json(complaints.of(session, request_id))
         self.send(follow)
         return data
@@ -470,12 +500,15 @@ class Service:
             return asdict(audit.verify(session))
 
 
-def _may_download(by: Caller, filed_by: str | None) -> bool:
-    """A subject's data goes to ops, or to the support key that filed the request."""
-    return by.may(Role.OPS) or filed_by == by.actor
+def _for(by: Caller, data: dict[str, Any]) -> dict[str, Any]:
+    """A request's JSON as ``by`` may see it: where the reply lies on the server is for ops."""
+    if data.get("reply") and not by.may(Role.OPS):
+        data["reply"] = {**data["reply"], "path": None}
+    return data
 
 
 def _filed_by(session: Session, request_id: str) -> str | None:
+    """Who filed the request, as the audit log names them (shown, never used to decide)."""
     return session.exec(
         select(AuditEvent.actor)
         .where(

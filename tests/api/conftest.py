@@ -76,12 +76,19 @@ def keys(rt: Runtime) -> Keys:
 
 @pytest.fixture
 def app(rt: Runtime) -> Iterator[FastAPI]:
-    """The app with its default enqueue (dramatiq on Redis); the queue is emptied afterwards."""
+    """The app with its default enqueue (dramatiq on Redis); the queue is emptied afterwards.
+
+    Failed-login counters are per client, and every test's client has the same address: each
+    test starts with none.
+    """
+    from dsr.api.throttle import forget
     from dsr.workers.broker import broker
 
     broker.flush_all()
+    forget(broker.client, rt.settings.broker_namespace)
     yield create_app(rt)
     broker.flush_all()
+    forget(broker.client, rt.settings.broker_namespace)
 
 
 @pytest.fixture

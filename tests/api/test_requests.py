@@ -148,7 +148,8 @@ def test_malformed_json_is_422(client: TestClient, keys: Keys) -> None:
 
 
 def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, keys: Keys) -> None:
-    """``?status=`` keeps one status; ``?overdue=true`` keeps open requests past due_at."""
+    """``?status=`` keeps one status; ``?overdue=true`` keeps open requests past due_at (an ops
+    key lists every key's requests)."""
     waiting = _file(client, keys.alice)
     verified = _file(client, keys.bob, kind="erase", verified=True)
     with session_scope(rt.db_url) as session:
@@ -157,13 +158,13 @@ def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, key
             .where(col(Request.id) == waiting["id"])
             .values(due_at=utcnow() - timedelta(days=2))
         )
-    everything = client.get("/requests", headers=H(keys.alice)).json()
+    everything = client.get("/requests", headers=H(keys.ops)).json()
     assert [r["id"] for r in everything] == [verified["id"], waiting["id"]]  # newest first
-    only = client.get("/requests?status=verified", headers=H(keys.alice)).json()
+    only = client.get("/requests?status=verified", headers=H(keys.ops)).json()
     assert [r["id"] for r in only] == [verified["id"]]
     late = client.get("/requests", params={"overdue": "true"}, headers=H(keys.ops)).json()
     assert [r["id"] for r in late] == [waiting["id"]]
-    assert client.get("/requests?limit=1", headers=H(keys.alice)).json()[0]["id"] == verified["id"]
+    assert client.get("/requests?limit=1", headers=H(keys.ops)).json()[0]["id"] == verified["id"]
 
 
 def test_list_rejects_unknown_status(client: TestClient, keys: Keys) -> None:

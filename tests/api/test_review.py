@@ -27,7 +27,7 @@ EMAIL, PHONE = DEMO_SUBJECT["email"], DEMO_SUBJECT["phone"]
 @pytest.fixture
 def shared(rt: Runtime) -> Iterator[TestClient]:
     """Seeded stores plus a second account on the demo subject's phone; steps run inline."""
-    seed(rt.settings.resolved_data_dir, 20, secret_key=rt.settings.secret_key, reset=True)
+    seed(rt.settings.resolved_data_dir, 20, secret_key=rt.settings.keys.suppression, reset=True)
     engine = sa.create_engine(f"sqlite:///{rt.settings.resolved_data_dir / 'crm.db'}")
     with engine.begin() as conn:
         conn.execute(

@@ -186,7 +186,7 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     from tests.inline import inline
 
     settings = Settings(var_dir=tmp_path / "var")
-    seed(settings.resolved_data_dir, 20, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 20, secret_key=settings.keys.suppression, reset=True)
     with sa.create_engine(f"sqlite:///{settings.resolved_data_dir / 'crm.db'}").begin() as conn:
         conn.execute(
             sa.text(

@@ -84,7 +84,7 @@ def core(tmp_path: Path) -> Iterator[Core]:
     """Seeded demo stores, a SQLite ledger and an aiosmtpd server, all in this process."""
     controller, sink = smtp_sink.start()
     settings = core_settings(tmp_path, sink.port)
-    seed(settings.resolved_data_dir, 30, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 30, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     yield Core(rt, sink)
     controller.stop()

@@ -48,15 +48,15 @@ def test_wrong_code_counts_and_right_code_dispatches(core: Core) -> None:
     body = code_mail[0].get_body(("plain",)).get_content()
     code = next(w for w in body.split() if w.isdigit() and len(w) == 6)
     with pytest.raises(InvalidInput, match="wrong verification code"):
-        core.service.verify(rid, "000000" if code != "000000" else "111111")
+        core.service.verify(rid, "000000" if code != "000000" else "111111", by=STAFF)
     with Session(get_engine(core.rt.db_url)) as session:
         assert session.get(Request, rid).code_attempts == 1  # type: ignore[union-attr]
     assert core.status(rid)["tasks"] == []
-    core.service.verify(rid, code)
+    core.service.verify(rid, code, by=STAFF)
     core.drain()
     assert core.status(rid)["status"] == "completed"
     with pytest.raises(StateConflict):
-        core.service.verify(rid, code)
+        core.service.verify(rid, code, by=STAFF)
 
 
 def test_a_fresh_claim_is_respected_and_a_stale_one_taken_over(core: Core) -> None:

@@ -94,7 +94,7 @@ def pipeline(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Pipe
     from dsr.workers.broker import broker
 
     settings = make_settings(tmp_path, postgres_url, smtp.port)
-    seed(settings.resolved_data_dir, 50, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 50, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     runtime.set_runtime(rt)

@@ -31,7 +31,7 @@ def test_concurrent_requests_all_complete_with_one_reply_each(
     from dsr.workers.broker import broker
 
     settings = make_settings(tmp_path, postgres_url, smtp.port)
-    seed(settings.resolved_data_dir, 300, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 300, secret_key=settings.keys.suppression, reset=True)
     with sa.create_engine(f"sqlite:///{settings.resolved_data_dir / 'crm.db'}").connect() as c:
         emails = (
             c.execute(

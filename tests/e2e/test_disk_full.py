@@ -114,7 +114,7 @@ def test_access_request_waits_for_space_then_completes(
     ops get an alert row at once (and its e-mail once there is room); freed, it completes."""
     settings = make_settings(tmp_path, postgres_url, smtp.port)
     settings = settings.model_copy(update={"export_dir": disk.root})
-    seed(settings.resolved_data_dir, 20, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 20, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     try:

@@ -24,7 +24,7 @@ EMAIL = DEMO_SUBJECT["email"]
 
 def _runtime(tmp_path: Path, db_url: str, port: int, **extra: Any) -> Runtime:
     settings = make_settings(tmp_path, db_url, port, **extra)
-    seed(settings.resolved_data_dir, 30, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 30, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     return rt

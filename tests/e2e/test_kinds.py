@@ -55,7 +55,7 @@ def test_erase_certificate_and_store_state(pipeline: Pipeline) -> None:
             ).scalar()
             == 0
         )
-        h = suppression_hash(EMAIL, pipeline.rt.settings.secret_key)
+        h = suppression_hash(EMAIL, pipeline.rt.settings.keys.suppression)
         assert (
             c.execute(
                 sa.text("select count(*) from suppression where email_hash=:h"), {"h": h}
@@ -133,9 +133,9 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
 
     service = Service(pipeline.rt, enqueue)
     with pytest.raises(InvalidInput, match="wrong verification code"):
-        service.verify(rid, wrong)
+        service.verify(rid, wrong, by=Caller.staff("t"))
     assert service.status(rid, by=Caller.staff("t"))["status"] == "awaiting_verification"
-    service.verify(rid, code)
+    service.verify(rid, code, by=Caller.staff("t"))
     pipeline.wait(rid)
     assert _reply(pipeline, rid)["To"] == EMAIL
 

@@ -209,7 +209,7 @@ def _running(tmp_path: Path, db_url: str, sink: MailSink, **extra: Any) -> Itera
     from dsr.workers.broker import broker
 
     settings = make_settings(tmp_path, db_url, sink.port, **extra)
-    seed(settings.resolved_data_dir, 50, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 50, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     runtime.set_runtime(rt)
@@ -322,7 +322,7 @@ def test_every_step_twice_gives_one_notice_each(
 ) -> None:
     """Each step executed twice (a duplicate delivery) still sends each partner one notice."""
     settings = make_settings(tmp_path, postgres_url, smtp.port)
-    seed(settings.resolved_data_dir, 30, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 30, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     changes = {"address": NEW_ADDRESS} if kind == "rectify" else {}

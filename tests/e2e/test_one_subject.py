@@ -25,7 +25,7 @@ EMAIL = DEMO_SUBJECT["email"]
 
 def _service(tmp_path: Path, db_url: str, port: int) -> tuple[Service, list[Step]]:
     settings = make_settings(tmp_path, db_url, port)
-    seed(settings.resolved_data_dir, 20, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 20, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     sent: list[Step] = []

@@ -27,7 +27,7 @@ def test_worker_process_logs_are_redacted(
     """A full access request through `dsr worker` at DEBUG leaves no e-mail or phone in its logs."""
     redis_url = services.redis_url_or_skip()
     settings = make_settings(tmp_path, postgres_url, smtp.port, redis_url=redis_url)
-    seed(settings.resolved_data_dir, 20, secret_key=settings.secret_key, reset=True)
+    seed(settings.resolved_data_dir, 20, secret_key=settings.keys.suppression, reset=True)
     rt = Runtime(settings)
     migrate(rt.db_url)
     log_file = tmp_path / "worker.log"

@@ -113,6 +113,7 @@ def settings(tmp: Path, ledger_url: str, **extra: Any) -> Settings:
         var_dir=tmp / "var",
         export_dir=tmp / "exports",
         secret_key=SECRET,
+        suppression_key=SECRET,  # the key the stores below are seeded with
         **extra,
     )
 

@@ -148,7 +148,7 @@ def test_sweep_takes_everything_aged_and_nothing_young_or_held(demo: Stores) -> 
         for k, r in before["subscribers"].items()
         if k not in after["subscribers"] and r["email_norm"]
     }
-    assert {suppression_hash(e, demo.rt.settings.secret_key) for e in deleted} <= set(
+    assert {suppression_hash(e, demo.rt.settings.keys.suppression) for e in deleted} <= set(
         after["suppression"]
     )
     calls_gone = {audio_name(r) for k, r in before["calls"].items() if k not in after["calls"]}
