@@ -13,9 +13,7 @@ from dsr.api.schemas import (
     AnswerIn,
     AnswerTemplateOut,
     ErrorOut,
-    RequestDetail,
     RequestIn,
-    RequestOut,
     ReviewIn,
     VerifyIn,
 )
@@ -23,6 +21,7 @@ from dsr.api.strict_json import StrictJsonRoute
 from dsr.core import intake
 from dsr.core.apikeys import Role
 from dsr.core.models import RequestKind, RequestStatus
+from dsr.core.views import RequestDetail, RequestOut
 
 router = APIRouter(prefix="/requests", tags=["requests"], route_class=StrictJsonRoute)
 complaints_router = APIRouter(

@@ -1,7 +1,8 @@
 """The HTTP API's bodies, published in the OpenAPI schema.
 
-Responses mirror ``dsr.views.request_json`` (the CLI's ``--json`` shape). Input strings refuse
-control characters: PostgreSQL cannot store NUL, and no name, address or code contains them.
+The request shapes the API answers with are ``dsr.core.views``' (the CLI's ``--json`` shape,
+defined once). Input strings refuse control characters: PostgreSQL cannot store NUL, and no
+name, address or code contains them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsr.core.models import NoticeStatus, OutboxStatus, RequestKind, RequestStatus, TaskStatus
+from dsr.core.models import RequestKind
 
 
 def printable(value: str, *, keep: str = "") -> str:
@@ -131,75 +132,6 @@ class AnswerTemplateOut(BaseModel):
     needs_note: bool
 
 
-class ComplaintOut(BaseModel):
-    """A complaint's text and, once staff answered, the answer."""
-
-    text: str
-    answer_template: str | None
-    answer_note: str | None
-    answered_by: str | None
-    answered_at: str | None
-
-
-class TaskOut(BaseModel):
-    connector: str
-    status: TaskStatus
-    records: int
-    stage: int
-    attempts: int
-    error: str | None
-
-
-class ReplyOut(BaseModel):
-    status: OutboxStatus
-    message_id: str
-    path: str | None = Field(description="Our copy of the e-mail on the server (ops only).")
-    sent_at: str | None
-
-
-class NoticeOut(BaseModel):
-    """A third party's notice of a rectify or erase (no personal data)."""
-
-    recipient: str
-    recipient_id: str
-    channel: str | None
-    status: NoticeStatus
-    reason: str | None
-    records: int
-    attempt: int
-    error: str | None
-    reply_by: str | None
-    sent_at: str | None
-
-
-class IdentifierOut(BaseModel):
-    """One identifier the request searches by; the value is masked."""
-
-    kind: str
-    provenance: Literal["verified", "derived", "former", "asserted"]
-    value: str
-    source: str
-
-
-class MatchedOut(BaseModel):
-    kind: str
-    value: str
-
-
-class CandidateOut(BaseModel):
-    """A record whose owner is uncertain: it waits for a staff decision (``ref`` names it)."""
-
-    ref: str
-    store: str
-    table: str
-    key: str
-    matched: list[MatchedOut]
-    reason: Literal["unproven", "other_account", "shared_identifier", "excluded"]
-    why: str
-    decision: Literal["included", "excluded"] | None
-    decided_by: str | None
-
-
 class ReviewIn(BaseModel):
     """A staff decision on a needs_review request's candidates (their ``ref``s)."""
 
@@ -219,47 +151,6 @@ class ReviewIn(BaseModel):
                 raise ValueError("a candidate ref is 1 to 400 characters")
             printable(ref)
         return value
-
-
-class RequestOut(BaseModel):
-    """A request (DESIGN.md contract); times are ISO 8601 UTC."""
-
-    id: str
-    kind: RequestKind
-    status: RequestStatus
-    jurisdiction: str
-    language: str
-    email: str
-    received_at: str
-    ack_due_at: str | None
-    acknowledged_at: str | None
-    due_at: str
-    completed_at: str | None
-    verified_by: str | None
-    late: bool
-    attention: str | None
-    identifiers: list[IdentifierOut]
-    candidates: list[CandidateOut]
-    tasks: list[TaskOut]
-    notices: list[NoticeOut] = []
-    reply: ReplyOut | None
-    duplicate_of: str | None = None  # filing only: the identical open request this joined
-
-
-class AuditOut(BaseModel):
-    seq: int
-    at: str
-    actor: str
-    action: str
-    detail: dict[str, Any]
-
-
-class RequestDetail(RequestOut):
-    """A request with who filed it and its audit trail."""
-
-    filed_by: str | None
-    audit: list[AuditOut]
-    complaint: ComplaintOut | None = None
 
 
 class ErrorOut(BaseModel):

@@ -1,23 +1,143 @@
-"""The public JSON shape of requests (DESIGN.md: times ISO 8601 UTC)."""
+"""The public JSON shape of requests (DESIGN.md: times ISO 8601 UTC), defined once.
+
+The models below are what ``dsr ... --json`` prints and what the HTTP API publishes in its
+OpenAPI schema; every request the doors show is built through them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from dsr.core import candidates, identifiers
 from dsr.core.models import (
     ConnectorTask,
     Notice,
+    NoticeStatus,
     Outbox,
+    OutboxStatus,
     Request,
     RequestCandidate,
     RequestIdentifier,
+    RequestKind,
+    RequestStatus,
+    TaskStatus,
 )
 from dsr.core.outbox import REPLY
+
+
+class TaskOut(BaseModel):
+    connector: str
+    status: TaskStatus
+    records: int
+    stage: int
+    attempts: int
+    error: str | None
+
+
+class ReplyOut(BaseModel):
+    status: OutboxStatus
+    message_id: str
+    path: str | None = Field(description="Our copy of the e-mail on the server (ops only).")
+    sent_at: str | None
+
+
+class NoticeOut(BaseModel):
+    """A third party's notice of a rectify or erase (no personal data)."""
+
+    recipient: str
+    recipient_id: str
+    channel: str | None
+    status: NoticeStatus
+    reason: str | None
+    records: int
+    attempt: int
+    error: str | None
+    reply_by: str | None
+    sent_at: str | None
+
+
+class IdentifierOut(BaseModel):
+    """One identifier the request searches by; the value is masked."""
+
+    kind: str
+    provenance: Literal["verified", "derived", "former", "asserted"]
+    value: str
+    source: str
+
+
+class MatchedOut(BaseModel):
+    kind: str
+    value: str
+
+
+class CandidateOut(BaseModel):
+    """A record whose owner is uncertain: it waits for a staff decision (``ref`` names it)."""
+
+    ref: str
+    store: str
+    table: str
+    key: str
+    matched: list[MatchedOut]
+    reason: Literal["unproven", "other_account", "shared_identifier", "excluded"]
+    why: str
+    decision: Literal["included", "excluded"] | None
+    decided_by: str | None
+
+
+class ComplaintOut(BaseModel):
+    """A complaint's text and, once staff answered, the answer."""
+
+    text: str
+    answer_template: str | None
+    answer_note: str | None
+    answered_by: str | None
+    answered_at: str | None
+
+
+class RequestOut(BaseModel):
+    """A request (DESIGN.md contract); times are ISO 8601 UTC."""
+
+    id: str
+    kind: RequestKind
+    status: RequestStatus
+    jurisdiction: str
+    language: str
+    email: str
+    received_at: str
+    ack_due_at: str | None
+    acknowledged_at: str | None
+    due_at: str
+    completed_at: str | None
+    verified_by: str | None
+    late: bool
+    attention: str | None
+    identifiers: list[IdentifierOut]
+    candidates: list[CandidateOut]
+    tasks: list[TaskOut]
+    notices: list[NoticeOut] = []
+    reply: ReplyOut | None
+    duplicate_of: str | None = None  # filing only: the identical open request this joined
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class RequestDetail(RequestOut):
+    """A request with who filed it and its audit trail."""
+
+    filed_by: str | None
+    audit: list[AuditOut]
+    complaint: ComplaintOut | None = None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -66,7 +186,9 @@ def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[st
             )
         )
     return [
-        _shape(r, tasks[r.id], replies.get(r.id), notices[r.id], idents[r.id], found[r.id])
+        RequestOut.model_validate(
+            _shape(r, tasks[r.id], replies.get(r.id), notices[r.id], idents[r.id], found[r.id])
+        ).model_dump()
         for r in requests
     ]
 

@@ -54,7 +54,7 @@ from dsr.core.models import (
 from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
-from dsr.core.views import iso, request_json, requests_json
+from dsr.core.views import RequestDetail, iso, request_json, requests_json
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
 
 log = structlog.get_logger(__name__)
@@ -266,7 +266,7 @@ class Service:
                 }
                 for e in audit.events_for(session, request.id)
             ]
-        return data
+        return RequestDetail.model_validate(data).model_dump()
 
     def listing(
         self,
