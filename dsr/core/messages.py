@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 from sqlmodel import Session
 
 from dsr.config.settings import Settings
@@ -31,15 +33,7 @@ def acknowledgement(
 ) -> steps.Step:
     """Receipt confirmed to the subject; ``third_parties`` (names) will have to act on it."""
     message = replies.render_acknowledgement(context(request, settings), third_parties)
-    row = outbox.queue(
-        session,
-        settings,
-        request_id=request.id,
-        purpose="acknowledgement",
-        recipient=request.email,
-        message=message,
-    )
-    return steps.deliver(row.id)
+    return _queued(session, settings, request, "acknowledgement", request.email, message)
 
 
 def verification_code(
@@ -47,15 +41,7 @@ def verification_code(
 ) -> steps.Step:
     hours = max(1, settings.verification_ttl_seconds // 3600)
     message = replies.render_verification(context(request, settings), code, hours)
-    row = outbox.queue(
-        session,
-        settings,
-        request_id=request.id,
-        purpose=f"verification:{attempt}",
-        recipient=request.email,
-        message=message,
-    )
-    return steps.deliver(row.id)
+    return _queued(session, settings, request, f"verification:{attempt}", request.email, message)
 
 
 def ops_alert(
@@ -71,15 +57,7 @@ def ops_alert(
     data. ``occasion`` tells apart a reason that can recur (a task failing again after retry)."""
     message = replies.render_ops_alert(context(request, settings), stores or [], what)
     purpose = f"ops:{what}" + (f":{occasion}" if occasion else "")
-    row = outbox.queue(
-        session,
-        settings,
-        request_id=request.id,
-        purpose=purpose,
-        recipient=settings.ops_email,
-        message=message,
-    )
-    return steps.deliver(row.id)
+    return _queued(session, settings, request, purpose, settings.ops_email, message)
 
 
 def reminder(
@@ -87,12 +65,23 @@ def reminder(
 ) -> steps.Step:
     """A deadline reminder to ops (``when``: due_soon, overdue, ack_overdue), once per purpose."""
     message = replies.render_reminder(context(request, settings), when)
+    return _queued(session, settings, request, purpose, settings.ops_email, message)
+
+
+def _queued(
+    session: Session,
+    settings: Settings,
+    request: Request,
+    purpose: str,
+    recipient: str,
+    message: EmailMessage,
+) -> steps.Step:
     row = outbox.queue(
         session,
         settings,
         request_id=request.id,
         purpose=purpose,
-        recipient=settings.ops_email,
+        recipient=recipient,
         message=message,
     )
     return steps.deliver(row.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -58,11 +59,32 @@ def queue(
     message["Date"] = formatdate(localtime=False)
     path = paths.message(settings.resolved_export_dir, request_id, purpose)
     storage.write_atomically(path, message.as_bytes(policy=_WIRE))
-    row = Outbox(
+    return record(
+        session,
         request_id=request_id,
         purpose=purpose,
         recipient=recipient,
         message_id=mid,
+        path=path,
+    )
+
+
+def record(
+    session: Session,
+    *,
+    request_id: str,
+    purpose: str,
+    recipient: str,
+    message_id: str,
+    path: Path,
+) -> Outbox:
+    """The pending row for a message already written to ``path``; the existing row when a
+    concurrent duplicate of the same step got there first."""
+    row = Outbox(
+        request_id=request_id,
+        purpose=purpose,
+        recipient=recipient,
+        message_id=message_id,
         path=str(path),
         status=OutboxStatus.PENDING,
         created_at=utcnow(),
@@ -70,7 +92,7 @@ def queue(
     try:
         with session.begin_nested():
             session.add(row)
-    except IntegrityError:  # a concurrent duplicate delivery of the same step got there first
+    except IntegrityError:
         found = find(session, request_id, purpose)
         assert found is not None
         return found

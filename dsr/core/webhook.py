@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dsr.config.settings import Settings
 from dsr.core import outbox, paths, storage
-from dsr.core.models import Outbox, OutboxStatus, utcnow
+from dsr.core.models import Outbox
 from dsr.errors import DeliveryError, DeliveryRefused
 
 SIGNATURE_HEADER = "X-DSR-Signature"
@@ -57,23 +56,9 @@ def queue(
     storage.write_atomically(
         path, json.dumps({**body, "delivery": mid}, ensure_ascii=False).encode()
     )
-    row = Outbox(
-        request_id=request_id,
-        purpose=purpose,
-        recipient=url,
-        message_id=mid,
-        path=str(path),
-        status=OutboxStatus.PENDING,
-        created_at=utcnow(),
+    return outbox.record(
+        session, request_id=request_id, purpose=purpose, recipient=url, message_id=mid, path=path
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # a concurrent duplicate of the same step got there first
-        found = outbox.find(session, request_id, purpose)
-        assert found is not None
-        return found
-    return row
 
 
 def post(row: Outbox, *, recipient: str, settings: Settings) -> None:
