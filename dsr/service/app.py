@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,55 +58,11 @@ from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import iso, request_json, requests_json
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
+from dsr.service.callers import Caller
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[Iterable[Step]], None]
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # models.new_id(): uuid4 hex
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do, ``owner``
-    the identity that owns what they file (the API key's id; None at the command line).
-
-    Ownership is never decided from ``actor``: that is a display name, and names repeat.
-    """
-
-    actor: str
-    role: Role
-    owner: str | None = None
-    request_id: str | None = None  # a subject: the one request their status link names
-
-    @classmethod
-    def staff(cls, by: str) -> Caller:
-        """An operator at the command line (shell access to the ledger is ops access)."""
-        return cls(by, Role.OPS)
-
-    @classmethod
-    def subject(cls, *, visitor: str | None = None, request_id: str | None = None) -> Caller:
-        """A data subject at the privacy center: files as ``visitor`` (their browser session,
-        24 hex characters), or follows the one request a status link names."""
-        owner = status_links.subject_owner(visitor) if visitor is not None else None
-        return cls("subject", Role.SUBJECT, owner=owner, request_id=request_id)
-
-    @property
-    def is_subject(self) -> bool:
-        return self.role == Role.SUBJECT
-
-    def may(self, needed: Role) -> bool:
-        return apikeys.allows(self.role, needed)
-
-    def sees(self, request: Request) -> bool:
-        """A subject sees only the request their status link names; ops see every request;
-        support the ones filed with its own key, and the complaints (one staff queue that any
-        support member answers: DESIGN.md)."""
-        if self.is_subject:
-            return self.request_id is not None and request.id == self.request_id
-        return (
-            self.may(Role.OPS)
-            or request.kind == RequestKind.COMPLAINT
-            or (self.owner is not None and request.owner == self.owner)
-        )
 
 
 def _warn_in_log(message: str) -> None:
