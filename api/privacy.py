@@ -161,33 +161,31 @@ def _status(
     )
 
 
+_STEPS = ("received", "code", "work", "reply")
+_COMPLAINT_STEPS = ("received", "work", "reply")  # no code: it goes straight to staff
+_AT = {
+    "awaiting_code": "code",
+    "code_closed": "code",
+    "in_progress": "work",
+    "with_staff": "work",
+    "replying": "reply",
+}
+
+
 def _steps(kind: str, phase: str) -> list[dict[str, str]]:
     """The progress bar: each step ``done``, ``current`` or ``todo`` in the subject's terms."""
-    names = ["received", "work", "reply"] if kind == "complaint" else [
-        "received", "code", "work", "reply",
-    ]  # fmt: skip
-    at = {
-        "awaiting_code": "code",
-        "code_closed": "code",
-        "in_progress": "work",
-        "with_staff": "work",
-        "replying": "reply",
-        "closed": "",
-    }
+    names = _COMPLAINT_STEPS if kind == "complaint" else _STEPS
     if phase == "completed":
-        return [{"name": n, "state": "done"} for n in names]
-    current = at.get(phase, "")
-    out, reached = [], current == ""
-    for n in names:
-        if n == "received":
-            out.append({"name": n, "state": "done"})
-            continue
-        if n == current:
-            out.append({"name": n, "state": "current"})
-            reached = True
-        else:
-            out.append({"name": n, "state": "todo" if reached else "done"})
-    return out
+        at, marked = len(names), False
+    elif phase in _AT:
+        at, marked = names.index(_AT[phase]), True
+    else:  # closed: received, and nothing after it
+        at, marked = 1, False
+
+    def state(i: int) -> str:
+        return "done" if i < at else "current" if i == at and marked else "todo"
+
+    return [{"name": n, "state": state(i)} for i, n in enumerate(names)]
 
 
 @router.post("/status/{token}/code")

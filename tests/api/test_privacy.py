@@ -116,6 +116,7 @@ def test_an_access_request_waits_for_the_code_confirmed_on_its_page(
     token = _token(location)
     page = client.get(location)
     assert page.status_code == 200 and 'data-phase="awaiting_code"' in page.text
+    assert '<li class="current" data-step="code">' in page.text  # the progress bar
     assert "ng***@example.com" in page.text and KNOWN not in page.text
     request_id = _request_id(rt, token)
     code = verification_code(rt, request_id)
@@ -128,7 +129,10 @@ def test_an_access_request_waits_for_the_code_confirmed_on_its_page(
         f"{location}/code", data={"csrf": csrf_of(page.text), "code": code}, follow_redirects=False
     )
     assert done.status_code == 303 and done.headers["location"] == location
-    assert 'data-phase="in_progress"' in client.get(location).text
+    after = client.get(location).text
+    assert 'data-phase="in_progress"' in after
+    assert '<li class="done" data-step="code">' in after
+    assert '<li class="current" data-step="work">' in after
     staff = app.state.service.status(request_id, by=Caller.staff("test"))
     assert staff["status"] == "verified"
     assert {(i["kind"], i["provenance"]) for i in staff["identifiers"]} == {
