@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.api import docs, exports, health, metrics, routes, web, web_dashboard
+from dsr.api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
 from dsr.api.auth import FORBIDDEN
 from dsr.api.deps import broker_enqueue
 from dsr.api.headers import SecurityHeaders
 from dsr.api.limits import BodyLimit
+from dsr.api.privacy_guard import PrivacyThrottle
 from dsr.api.sessions import ServerSessions
 from dsr.api.throttle import AuthThrottle
 from dsr.api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
@@ -154,6 +155,14 @@ def create_app(
     app.state.service = Service(rt, enqueue or broker_enqueue)
     app.state.broker = (lambda: broker) if broker is not None else _default_broker
     app.state.metrics = metrics.registry(rt.db_url)
+    app.state.privacy_throttle = PrivacyThrottle(
+        redis=lambda: app.state.broker().client,
+        namespace=settings.broker_namespace,
+        key=lambda: settings.keys.privacy.current,
+        client_limit=settings.privacy_client_limit,
+        address_limit=settings.privacy_address_limit,
+        window_seconds=settings.privacy_window_seconds,
+    )
     for router in (
         routes.router,
         routes.complaints_router,
@@ -161,6 +170,7 @@ def create_app(
         health.router,
         web.router,
         web_dashboard.router,
+        privacy.router,
     ):
         app.include_router(router)
     if production:
@@ -181,7 +191,8 @@ def create_app(
         limit=settings.auth_failure_limit,
         window_seconds=settings.auth_failure_window_seconds,
         login_path=LOGIN_PATH,
-        open_paths=("/exports/", "/healthz"),  # they take no key: nothing to guess there
+        # They take no key: nothing to guess there (the privacy center has its own throttle).
+        open_paths=("/exports/", "/healthz", "/privacy"),
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, docs_path=docs.DOCS, hsts=production)

@@ -8,26 +8,28 @@ with that prefix that tries a key gets 429 with ``Retry-After`` until the window
 its key is even looked up. Requests trying no key (a page with a session cookie), and routes
 that take no key (``open_paths``: the subject's download link, ``/healthz``), are neither counted
 nor blocked: they guess nothing. The
-counters live in Redis so that every API process shares them; when Redis does not answer, the
-check is skipped (logged), since the broker's outage is already reported by ``/healthz``.
+counters live in Redis so that every API process shares them (``api/rate.py``); when Redis does
+not answer, the check is skipped (logged), since the broker's outage is already reported by
+``/healthz``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = structlog.get_logger(__name__)
+from dsr.api import rate
+
 TOO_MANY = "too many failed attempts; try again later"
 PREFIX_LENGTH = 12  # "dsr_" and 8 characters of the key
+AUTH_FAILURES = "auth-failures"
+PRIVACY = "privacy-throttle"  # the privacy center's counters (api/privacy_guard.py)
 
 
 def _presented_key(headers: Headers) -> str | None:
@@ -38,13 +40,14 @@ def _presented_key(headers: Headers) -> str | None:
 
 def _subject(kind: str, value: str) -> str:
     # Hashed: neither a client address nor a fragment of a real key sits in Redis as written.
-    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:24]}"
+    return rate.hashed(kind, value)
 
 
 def forget(client: Any, namespace: str) -> None:
-    """Drop every counter of ``namespace`` (tests; or ops lifting a lockout by hand)."""
-    for name in client.scan_iter(match=f"{namespace}:auth-failures:*"):
-        client.delete(name)
+    """Drop every counter of ``namespace``, failed logins and the privacy center's (tests; or
+    ops lifting a lockout by hand)."""
+    for name in (AUTH_FAILURES, PRIVACY):
+        rate.forget(client, f"{namespace}:{name}:")
 
 
 class AuthThrottle:
@@ -62,37 +65,17 @@ class AuthThrottle:
         open_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
-        self.redis = redis
-        self.prefix = f"{namespace}:auth-failures:"
+        self.window = rate.FixedWindow(redis, f"{namespace}:{AUTH_FAILURES}:", window_seconds)
         self.limit = limit
-        self.window = window_seconds
         self.login_path = login_path
         self.open_paths = open_paths
 
     def _wait(self, subjects: list[str]) -> int:
         """Seconds until every subject may try again (0: none is throttled)."""
-        try:
-            client = self.redis()
-            wait = 0
-            for subject in subjects:
-                count = client.get(self.prefix + subject)
-                if count is not None and int(count) >= self.limit:
-                    wait = max(wait, int(client.ttl(self.prefix + subject)), 1)
-            return wait
-        except Exception as err:  # noqa: BLE001 - Redis unreachable: do not lock staff out
-            log.warning("auth_throttle_unavailable", error=type(err).__name__)
-            return 0
+        return self.window.wait(dict.fromkeys(subjects, self.limit))
 
     def _failed(self, subjects: list[str]) -> None:
-        try:
-            pipe = self.redis().pipeline()
-            for subject in subjects:
-                # The window starts at the first failure (SET NX EX), then the count grows.
-                pipe.set(self.prefix + subject, 0, ex=self.window, nx=True)
-                pipe.incr(self.prefix + subject)
-            pipe.execute()
-        except Exception as err:  # noqa: BLE001
-            log.warning("auth_throttle_unavailable", error=type(err).__name__)
+        self.window.count(subjects)  # the window starts at the first failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.open_paths):

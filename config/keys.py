@@ -8,6 +8,7 @@ HKDF-SHA256 so that a leak of one purpose's products says nothing about another'
 ``sessions``  the web page's session cookie and login CSRF token
 ``links``     the signed download links in access replies
 ``codes``     the keyed hashes of one-time verification codes
+``privacy``   the privacy center's status links and its throttle's keyed address hashes
 
 They rotate with the master: the previous master (``DSR_PREVIOUS_SECRET_KEY``) is still accepted
 for verification until ``DSR_PREVIOUS_SECRET_KEY_UNTIL``, never for signing.
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from dsr.files import private_dir
 
 KEY_FILE = "keys.json"
-PURPOSES = ("sessions", "links", "codes")
+PURPOSES = ("sessions", "links", "codes", "privacy")
 
 
 class KeyFileError(ValueError):
@@ -66,6 +67,7 @@ class Keyring:
     sessions: PurposeKey
     links: PurposeKey
     codes: PurposeKey
+    privacy: PurposeKey
     suppression: str  # the chain "k1,k2,…", oldest first
     master_from: Literal["environment", "file"]
     suppression_from: Literal["environment", "file"]
@@ -190,6 +192,7 @@ def load_keys(
         sessions=purpose("sessions"),
         links=purpose("links"),
         codes=purpose("codes"),
+        privacy=purpose("privacy"),
         suppression=chain,
         master_from="environment" if secret_key is not None else "file",
         suppression_from=chain_from,

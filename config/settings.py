@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: int = Field(default=300, ge=1)  # ... in this many seconds
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)  # one working day
 
+    # The privacy center (api/privacy.py): how long a request's status link works, and how many
+    # forms (requests filed, codes tried) one e-mail address and one client may send per window.
+    status_link_ttl_seconds: int = Field(default=90 * 24 * 3600, ge=60)
+    privacy_address_limit: int = Field(default=5, ge=1)
+    privacy_client_limit: int = Field(default=20, ge=1)
+    privacy_window_seconds: int = Field(default=3600, ge=1)
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         if self.previous_secret_key is not None and self.previous_secret_key_until is None:

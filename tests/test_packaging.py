@@ -55,6 +55,8 @@ def test_wheel_has_one_top_level_name_and_every_package(wheel: Path) -> None:
         "dsr/config/templates/web/_base.html",
         "dsr/config/templates/reply_erase.vi.html",
         "dsr/config/templates/complaint/resolved.vi.txt",
+        "dsr/config/templates/privacy/status.html",
+        "dsr/config/templates/privacy/_words.en.j2",
         "dsr/core/migrations/versions/0006_complaints.py",
         "dsr/service/app.py",
     ):

@@ -25,9 +25,14 @@ MAX_KEY_LENGTH = 200  # longer input is not one of ours; refuse before hashing
 class Role(StrEnum):
     SUPPORT = "support"
     OPS = "ops"
+    # A data subject at the privacy center: no key, no staff grant; sees only the request its
+    # status link names (dsr.service.Caller.subject).
+    SUBJECT = "subject"
 
 
-# What each role may do: ops is a superset of support.
+KEY_ROLES = (Role.SUPPORT, Role.OPS)  # what an API key may carry (never ``subject``)
+
+# What each role may do: ops is a superset of support; a subject holds no grant at all.
 _GRANTS: dict[str, frozenset[Role]] = {
     Role.SUPPORT: frozenset({Role.SUPPORT}),
     Role.OPS: frozenset({Role.SUPPORT, Role.OPS}),
@@ -55,7 +60,7 @@ def _clean_name(name: str) -> str:
 
 def create(session: Session, *, name: str, role: str, by: str = "cli") -> tuple[ApiKey, str]:
     """A new key row and the key itself, which is never stored and cannot be shown again."""
-    if role not in Role.__members__.values():
+    if role not in KEY_ROLES:
         raise InvalidInput(f"unknown role {role!r} (support, ops)")
     key = PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=_clean_name(name), role=role, key_hash=digest(key), created_at=utcnow())

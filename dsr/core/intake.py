@@ -113,9 +113,18 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
 
 
 def submit(
-    session: Session, rt: Runtime, raw: Submission, *, now: datetime | None = None
+    session: Session,
+    rt: Runtime,
+    raw: Submission,
+    *,
+    now: datetime | None = None,
+    owner: str | None = None,
 ) -> tuple[Request, list[steps.Step]]:
-    """File a request: ledger row, acknowledgement, then verification or dispatch."""
+    """File a request: ledger row, acknowledgement, then verification or dispatch.
+
+    ``owner`` (an API key's id, a privacy-center visitor's ``subject:…``) is set before the
+    e-mails are written: a subject's e-mails carry the request's status link.
+    """
     sub = validate(rt, raw)
     now = now or utcnow()
     assert sub.jurisdiction is not None and sub.language is not None
@@ -142,6 +151,7 @@ def submit(
         due_at=due.due_at,
         updated_at=now,
         subject_key=subjects.key(sub, rt.settings.keys.suppression),
+        owner=owner,
     )
     session.add(request)
     session.flush()

@@ -7,11 +7,17 @@ from email.message import EmailMessage
 from sqlmodel import Session
 
 from dsr.config.settings import Settings
-from dsr.core import outbox, replies, steps
+from dsr.core import outbox, replies, status_links, steps
 from dsr.core.models import Request
 
 
 def context(request: Request, settings: Settings) -> replies.ReplyContext:
+    # A request its subject filed at the privacy center: its e-mails carry the status link.
+    follow = (
+        status_links.status_url(request.id, settings)
+        if status_links.filed_by_subject(request.owner)
+        else None
+    )
     return replies.ReplyContext(
         request_id=request.id,
         kind=request.kind,
@@ -21,6 +27,7 @@ def context(request: Request, settings: Settings) -> replies.ReplyContext:
         due_at=request.due_at,
         changes=dict(request.changes or {}),
         subject_name=request.name,
+        status_url=follow,
     )
 
 

@@ -263,6 +263,7 @@ def _queue(
         )
     ctx = messages.context(request, settings)
     ctx.language, ctx.changes, ctx.subject_name = r.language, {}, None  # never the subject's
+    ctx.status_url = None  # the subject's status link is theirs alone
     message = replies.render_notice(ctx, **values)
     return outbox.queue(
         session,

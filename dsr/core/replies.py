@@ -75,6 +75,7 @@ class ReplyContext:
     identifiers: list[IdentifierView] = field(default_factory=list)  # what was searched by
     unproven: list[str] = field(default_factory=list)  # kinds given but not proven
     exports_removed: int = 0  # erase: earlier exports deleted and their links revoked
+    status_url: str | None = None  # filed at the privacy center: the request's status link
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The one application service every door calls (CLI, HTTP API, web pages, demo)."""
 
-from dsr.service.app import Caller, Enqueue, Service
+from dsr.service.app import Enqueue, Service
+from dsr.service.callers import Caller
 
 __all__ = ["Caller", "Enqueue", "Service"]

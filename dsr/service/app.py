@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ from dsr.core import (
     redrive,
     retention,
     review,
+    status_links,
     storage,
+    subject_status,
     subjects,
     tasks,
     verification,
@@ -56,40 +58,11 @@ from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.core.views import RequestDetail, iso, request_json, requests_json
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
+from dsr.service.callers import Caller
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[Iterable[Step]], None]
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # models.new_id(): uuid4 hex
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks: ``actor`` is what the audit log records, ``role`` what they may do, ``owner``
-    the identity that owns what they file (the API key's id; None at the command line).
-
-    Ownership is never decided from ``actor``: that is a display name, and names repeat.
-    """
-
-    actor: str
-    role: Role
-    owner: str | None = None
-
-    @classmethod
-    def staff(cls, by: str) -> Caller:
-        """An operator at the command line (shell access to the ledger is ops access)."""
-        return cls(by, Role.OPS)
-
-    def may(self, needed: Role) -> bool:
-        return apikeys.allows(self.role, needed)
-
-    def sees(self, request: Request) -> bool:
-        """Ops see every request; support the ones filed with its own key, and the complaints
-        (one staff queue that any support member answers: DESIGN.md)."""
-        return (
-            self.may(Role.OPS)
-            or request.kind == RequestKind.COMPLAINT
-            or (self.owner is not None and request.owner == self.owner)
-        )
 
 
 def _warn_in_log(message: str) -> None:
@@ -143,12 +116,23 @@ class Service:
     # -- requests ---------------------------------------------------------------------------
 
     def submit(self, sub: intake.Submission, *, by: Caller | None = None) -> dict[str, Any]:
-        """File a request: validated completely before anything is written; ``by`` owns it."""
+        """File a request: validated completely before anything is written; ``by`` owns it.
+
+        A subject (privacy center) files under the same rules as staff without ``--verified``:
+        nothing is proven until the code comes back, and they cannot vouch for themselves. What
+        they get back is the subject's view with the request's status link (``status_token``).
+        """
+        if by is not None and by.is_subject:
+            if sub.verified or sub.by or by.owner is None:
+                raise PermissionDenied("a subject files unverified, as a visitor")
         valid = intake.validate(self.rt, sub)
         try:
-            return self._submit(sub, valid, owner=by.owner if by is not None else None)
+            data = self._submit(sub, valid, owner=by.owner if by is not None else None)
         except OSError as err:  # its e-mail could not be written: nothing was committed
             raise storage.storage_error(err) from None
+        if by is not None and by.is_subject:
+            return self._subject_view(data["id"])
+        return data
 
     def _submit(
         self, sub: intake.Submission, valid: intake.Submission, *, owner: str | None
@@ -161,7 +145,7 @@ class Service:
                 session.commit()
                 return {**request_json(session, joined), "duplicate_of": joined.id}
             try:
-                request, follow = intake.submit(session, self.rt, sub)
+                request, follow = intake.submit(session, self.rt, sub, owner=owner)
             except OSError:
                 # Its e-mails are written before the row commits; the row will not, so the
                 # folder must not stay either (no folder without a ledger row).
@@ -171,8 +155,6 @@ class Service:
                             paths.request_dir(self.rt.settings.resolved_export_dir, obj.id)
                         )
                 raise
-            request.owner = owner
-            session.add(request)
             session.commit()
             data = request_json(session, request)
         self.send(follow)
@@ -188,7 +170,7 @@ class Service:
         if verdict.refused is not None:
             raise InvalidInput(verdict.refused)
         self.send(verdict.follow)
-        return data
+        return self._subject_view(request_id) if by.is_subject else data
 
     def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
         """Re-drive a request (ops): a needs_attention one runs its failed tasks (or re-sends
@@ -250,9 +232,12 @@ class Service:
         return {"request_id": request_id, "steps": len(follow)}
 
     def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
-        """The request with its tasks, who filed it and its audit trail (ids and counts only)."""
+        """The request with its tasks, who filed it and its audit trail (ids and counts only);
+        a subject gets only where it stands (``dsr.core.subject_status``)."""
         with self.session() as session:
             request = self._load(session, request_id, by)
+            if by.is_subject:
+                return self._subject_view(request.id, session)
             data = _for(by, request_json(session, request))
             data["filed_by"] = _filed_by(session, request.id)
             data["complaint"] = complaints.to_json(complaints.of(session, request.id))
@@ -278,6 +263,7 @@ class Service:
         kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """The requests ``by`` may see, newest first; ``overdue``: open ones past due."""
+        self._require(by, Role.SUPPORT)  # staff only: a subject follows one request by its link
         if status is not None and status not in RequestStatus.__members__.values():
             raise InvalidInput(f"unknown status {status!r}")
         if kind is not None and kind not in RequestKind.__members__.values():
@@ -299,7 +285,9 @@ class Service:
 
     def export(self, request_id: str, *, by: Caller) -> Path:
         """The access bundle for ops, or for the support key that filed the request; the
-        download is recorded in the audit log."""
+        download is recorded in the audit log. A subject's download is the link in their reply,
+        which goes only to the verified address (S4), never the status page."""
+        self._require(by, Role.SUPPORT)
         with self.session() as session:
             self._load(session, request_id, by)
         path = self.bundle(request_id)
@@ -324,11 +312,37 @@ class Service:
 
     def may_download(self, data: dict[str, Any], by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
-        if not paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file():
+        if (
+            by.is_subject
+            or not paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
+        ):
             return False
         with self.session() as session:
             request = session.get(Request, data["id"])
             return request is not None and by.sees(request)
+
+    # -- the privacy center -----------------------------------------------------------------
+
+    def subject_by_link(self, token: str) -> Caller:
+        """The subject holding a status link, who sees that one request; NotFound alike for a
+        tampered, expired or malformed link (nothing says which check failed)."""
+        try:
+            request_id = status_links.read_token(token, self.rt.settings)
+        except InvalidInput:
+            raise NotFound("no such request") from None
+        return Caller.subject(request_id=request_id)
+
+    def _subject_view(self, request_id: str, session: Session | None = None) -> dict[str, Any]:
+        if session is None:
+            with self.session() as own:
+                return self._subject_view(request_id, own)
+        data = subject_status.view(
+            session,
+            self._load(session, request_id),
+            max_attempts=self.rt.settings.verification_max_attempts,
+        )
+        data["status_token"] = status_links.make_token(request_id, self.rt.settings)
+        return data
 
     def _require(self, by: Caller, needed: Role) -> None:
         if not by.may(needed):
@@ -475,7 +489,7 @@ class Service:
     def key_create(self, *, name: str, role: str, by: Caller) -> dict[str, Any]:
         """A new API key; the key itself is in the result once and never stored."""
         self._require(by, Role.OPS)
-        if role not in Role.__members__.values():
+        if role not in apikeys.KEY_ROLES:
             raise InvalidInput(f"unknown role {role!r} (support, ops)")  # before the ledger
         with self.session() as session:
             row, key = apikeys.create(session, name=name, role=role, by=by.actor)

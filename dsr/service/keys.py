@@ -24,7 +24,8 @@ from dsr.core.db import migrate, session_scope
 from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput, PermissionDenied
 from dsr.identity import suppression_check
-from dsr.service.app import Caller, Service
+from dsr.service.app import Service
+from dsr.service.callers import Caller
 
 
 def _ops_only(by: Caller) -> None:
