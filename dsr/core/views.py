@@ -188,7 +188,7 @@ def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[st
     return [
         RequestOut.model_validate(
             _shape(r, tasks[r.id], replies.get(r.id), notices[r.id], idents[r.id], found[r.id])
-        ).model_dump()
+        ).model_dump(exclude_unset=True)
         for r in requests
     ]
 

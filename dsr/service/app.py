@@ -251,7 +251,7 @@ class Service:
                 }
                 for e in audit.events_for(session, request.id)
             ]
-        return RequestDetail.model_validate(data).model_dump()
+        return RequestDetail.model_validate(data).model_dump(exclude_unset=True)
 
     def listing(
         self,
