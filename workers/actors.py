@@ -21,6 +21,12 @@ from dsr.workers import runtime
 log = structlog.get_logger(__name__)
 
 
+# Steps a worker carries on with itself: the worker whose task finished a request builds the
+# reply and sends it, instead of two more queue hops. One that fails here is handed to its
+# own actor, so it gets the same retries as if it had been sent in the first place.
+_CARRIED_ON = ("aggregate", "deliver")
+
+
 def _run(actor: str, object_id: str) -> None:
     rt = runtime.get()
     try:
@@ -28,7 +34,22 @@ def _run(actor: str, object_id: str) -> None:
     except NotFound:
         _dead_letter(rt, object_id)
         raise  # not retried: dramatiq moves the message to the dead-letter queue
-    enqueue(follow)
+    _carry_on(follow)
+
+
+def _carry_on(follow: Iterable[Step]) -> None:
+    follow = list(follow)
+    enqueue(s for s in follow if s.actor not in _CARRIED_ON)  # others' work goes out first
+    for step in follow:
+        if step.actor not in _CARRIED_ON:
+            continue
+        try:
+            _run(step.actor, step.id)
+        except NotFound:
+            pass  # ops were told (_dead_letter); a message would only say it again
+        except Exception as err:  # noqa: BLE001 - its own actor retries it, with backoff
+            log.warning("carried_on_step_failed", actor=step.actor, error=type(err).__name__)
+            ACTORS[step.actor].send(step.id)
 
 
 def _dead_letter(rt: Runtime, object_id: str) -> None:

@@ -95,8 +95,3 @@ def ready(session: Session, request_id: str) -> list[steps.Step]:
     return [
         steps.run_task(t.id) for t in tasks if t.stage == current and t.status == TaskStatus.PENDING
     ]
-
-
-def advance(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
-    """What may run now that a task has committed: the next stage's tasks, or fan-in."""
-    return ready(session, request_id)

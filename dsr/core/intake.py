@@ -10,7 +10,16 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from dsr.connectors.registry import rectifiable_fields
-from dsr.core import audit, complaints, deadlines, identifiers, steps, subjects, verification
+from dsr.core import (
+    audit,
+    complaints,
+    deadlines,
+    dispatch,
+    identifiers,
+    steps,
+    subjects,
+    verification,
+)
 from dsr.core.models import LANGUAGES, Provenance, Request, RequestKind, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput
@@ -182,7 +191,10 @@ def submit(
         )
     elif sub.verified:
         assert sub.by is not None
-        out += verification.mark_verified(session, request, by=sub.by)
+        verification.mark_verified(session, request, by=sub.by)
+        # Nothing is left to prove: the tasks are created in this transaction and the first
+        # stage goes straight to the connector workers (no dispatch message, no queue wait).
+        out += dispatch.dispatch(session, rt, request.id)
     else:
         out += verification.send_code(session, rt, request, now=now)
     return request, out

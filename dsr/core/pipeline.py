@@ -18,10 +18,20 @@ from dsr.core.steps import Step
 
 SessionStep = Callable[[Session, Runtime, str], list[Step]]
 
+
+def _advance(session: Session, rt: Runtime, request_id: str) -> list[Step]:
+    """What may run now that a task has committed: the next stage's tasks, or, when none is
+    open, fan-in's decision in the same transaction (one commit fewer per request)."""
+    follow = dispatch.ready(session, request_id)
+    if follow == [Step("fan_in", request_id)]:
+        return tasks.fan_in(session, rt, request_id)
+    return follow
+
+
 # Steps that are one transaction: the caller's unit of work commits them.
 _IN_ONE_TRANSACTION: dict[str, SessionStep] = {
     "dispatch": dispatch.dispatch,
-    "advance": dispatch.advance,
+    "advance": _advance,
     "fan_in": tasks.fan_in,
     "aggregate": aggregate.aggregate,
 }

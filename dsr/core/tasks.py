@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, case, exists, or_, update
 from sqlmodel import Session, col
 
 from dsr.connectors.base import Action, Operation, Outcome, TaskResult
@@ -266,28 +266,47 @@ def fail(session: Session, task_id: str, reason: str) -> list[steps.Step]:
 
 
 def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
-    """One conditional UPDATE decides the winner once every task is terminal."""
-    open_task = exists().where(
-        col(ConnectorTask.request_id) == request_id, col(ConnectorTask.status).not_in(TERMINAL_TASK)
+    """One conditional UPDATE decides the winner, and where it goes, once every task is
+    terminal: a failed store → needs_attention, a record whose owner is uncertain →
+    needs_review (staff decide, ``dsr review``), otherwise → replying."""
+    task = col(ConnectorTask.request_id) == request_id
+    open_task = exists().where(task, col(ConnectorTask.status).not_in(TERMINAL_TASK))
+    failed = exists().where(task, col(ConnectorTask.status) == TaskStatus.FAILED)
+    undecided = exists().where(
+        col(RequestCandidate.request_id) == request_id, col(RequestCandidate.decision).is_(None)
     )
-    failed = exists().where(
-        col(ConnectorTask.request_id) == request_id, col(ConnectorTask.status) == TaskStatus.FAILED
-    )
-    now = utcnow()
-    base = update(Request).where(
-        col(Request.id) == request_id, col(Request.status) == RequestStatus.IN_PROGRESS, ~open_task
-    )
-    if changed(
-        session,
-        base.where(failed).values(
-            status=RequestStatus.NEEDS_ATTENTION, updated_at=now, attention="connector task failed"
-        ),
-    ):
-        request = session.get(Request, request_id)
-        assert request is not None
-        session.refresh(request)
+    outcome = session.execute(
+        update(Request)
+        .where(
+            col(Request.id) == request_id,
+            col(Request.status) == RequestStatus.IN_PROGRESS,
+            ~open_task,
+        )
+        .values(
+            status=case(
+                (failed, RequestStatus.NEEDS_ATTENTION.value),
+                (undecided, RequestStatus.NEEDS_REVIEW.value),
+                else_=RequestStatus.REPLYING.value,
+            ),
+            attention=case((failed, "connector task failed"), else_=col(Request.attention)),
+            updated_at=utcnow(),
+        )
+        .returning(col(Request.status))
+    ).scalar_one_or_none()
+    if outcome is None:
+        return []  # a task is still open, or another fan-in won
+    request = session.get(Request, request_id, populate_existing=True)
+    assert request is not None
+    if outcome == RequestStatus.REPLYING:
+        audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
+        if request.kind == RequestKind.ERASE:
+            # Every store has erased (once: this UPDATE has one winner): what we made of the
+            # data goes too, before the reply waits on any third party's notice.
+            assurance.complete_erasure(session, rt, request)
+        return [steps.aggregate(request_id), *subjects.waiting(session, request)]
+    reports = store_reports(session, rt, request)
+    if outcome == RequestStatus.NEEDS_ATTENTION:
         audit.record(session, actor="system", action="needs_attention", request_id=request_id)
-        reports = store_reports(session, rt, request)
         rounds = max((t.attempts for t in dispatch.tasks_of(session, request_id)), default=1)
         return subjects.waiting(session, request) + alerts.raise_alert(
             session,
@@ -298,38 +317,16 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
             stores=reports,
             connectors=[r.connector for r in reports if r.status == TaskStatus.FAILED],
         )
-    undecided = exists().where(
-        col(RequestCandidate.request_id) == request_id, col(RequestCandidate.decision).is_(None)
-    )
-    if changed(
+    audit.record(session, actor="system", action="needs_review", request_id=request_id)
+    decided = sum(1 for c in candidates.of(session, request_id) if c.decision is not None)
+    return subjects.waiting(session, request) + alerts.raise_alert(
         session,
-        base.where(~failed, undecided).values(status=RequestStatus.NEEDS_REVIEW, updated_at=now),
-    ):
-        # Records whose owner is uncertain: the reply waits for a staff decision (dsr review).
-        request = session.get(Request, request_id)
-        assert request is not None
-        session.refresh(request)
-        audit.record(session, actor="system", action="needs_review", request_id=request_id)
-        reports = store_reports(session, rt, request)
-        decided = sum(1 for c in candidates.of(session, request_id) if c.decision is not None)
-        return subjects.waiting(session, request) + alerts.raise_alert(
-            session,
-            rt.settings,
-            reason="needs_review",
-            request=request,
-            occasion=f"after-{decided}",
-            stores=reports,
-        )
-    if changed(session, base.where(~failed).values(status=RequestStatus.REPLYING, updated_at=now)):
-        audit.record(session, actor="system", action="all_tasks_done", request_id=request_id)
-        request = session.get(Request, request_id)
-        assert request is not None
-        if request.kind == RequestKind.ERASE:
-            # Every store has erased (once: this UPDATE has one winner): what we made of the
-            # data goes too, before the reply waits on any third party's notice.
-            assurance.complete_erasure(session, rt, request)
-        return [steps.aggregate(request_id), *subjects.waiting(session, request)]
-    return []
+        rt.settings,
+        reason="needs_review",
+        request=request,
+        occasion=f"after-{decided}",
+        stores=reports,
+    )
 
 
 def retry(session: Session, rt: Runtime, request_id: str, *, by: str) -> list[steps.Step]:

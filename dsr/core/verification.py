@@ -59,8 +59,8 @@ def send_code(
     return [messages.verification_code(session, rt.settings, request, code, attempt=1)]
 
 
-def mark_verified(session: Session, request: Request, *, by: str) -> list[steps.Step]:
-    """Staff vouch for the subject; the audit log records who."""
+def mark_verified(session: Session, request: Request, *, by: str) -> None:
+    """Staff vouch for the subject; the audit log records who (intake dispatches at once)."""
     now = utcnow()
     request.status = RequestStatus.VERIFIED
     request.verified_email = request.email
@@ -69,7 +69,6 @@ def mark_verified(session: Session, request: Request, *, by: str) -> list[steps.
     session.add(request)
     identifiers.vouch_all(session, request.id, source=f"staff:{by}")
     audit.record(session, actor=by, action="verified_by_staff", request_id=request.id)
-    return [steps.dispatch(request.id)]
 
 
 @dataclass(frozen=True)

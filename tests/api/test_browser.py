@@ -99,7 +99,7 @@ def test_staff_log_in_file_an_access_request_and_see_its_deadline(
             request_id = page.url.rsplit("=", 1)[1]
             row = page.locator(f"#r-{request_id}")
             expect(row).to_contain_text("truy cập dữ liệu")
-            expect(row).to_contain_text("đã xác minh")
+            expect(row).to_contain_text("đang xử lý")
             expect(row.locator("td.left")).to_have_text("còn 10 ngày")
             expect(row.locator("td.due")).to_have_text(_due_date(app, keys, request_id))
             page.click("a[hreflang=en]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -65,18 +66,21 @@ def test_file_verified_request_records_staff_and_enqueues_dispatch(
     data = response.json()
     assert response.headers["location"] == f"/requests/{data['id']}"
     assert (data["status"], data["email"], data["language"]) == (
-        "verified",
+        "in_progress",
         "an.nguyen@example.vn",
         "en",
     )
     assert data["verified_by"] == "api:alice" and data["due_at"] and data["ack_due_at"]
-    dispatch = queued("dispatch_request")
-    assert [m["args"] for m in dispatch] == [[data["id"]]]  # the id only, never the address
+    # Nothing is left to prove: dispatched at intake, its first stage (crm) is queued by task id.
+    assert queued("dispatch_request") == []
+    (run,) = queued("run_connector_task")
+    assert re.fullmatch(r"[0-9a-f]{32}", run["args"][0])  # a task id only, never the address
     detail = client.get(f"/requests/{data['id']}", headers=H(keys.alice)).json()
     assert detail["filed_by"] == "api:alice"
     assert [(e["actor"], e["action"]) for e in detail["audit"]] == [
         ("api:alice", "received"),
         ("api:alice", "verified_by_staff"),
+        ("system", "dispatched"),
     ]
 
 
@@ -99,9 +103,9 @@ def test_steps_are_enqueued_only_after_commit(rt: Runtime, keys: Keys) -> None:
                 seen.append((step, status))
 
     with TestClient(create_app(rt, enqueue=enqueue)) as client:
-        data = _file(client, keys.alice, verified=True)
-    assert ("dispatch", data["id"]) in [tuple(s) for s, _ in seen]
-    assert all(status == "verified" for _, status in seen)
+        _file(client, keys.alice, verified=True)
+    assert "run_task" in [s.actor for s, _ in seen]
+    assert all(status == "in_progress" for _, status in seen)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +164,7 @@ def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, key
         )
     everything = client.get("/requests", headers=H(keys.ops)).json()
     assert [r["id"] for r in everything] == [verified["id"], waiting["id"]]  # newest first
-    only = client.get("/requests?status=verified", headers=H(keys.ops)).json()
+    only = client.get("/requests?status=in_progress", headers=H(keys.ops)).json()
     assert [r["id"] for r in only] == [verified["id"]]
     late = client.get("/requests", params={"overdue": "true"}, headers=H(keys.ops)).json()
     assert [r["id"] for r in late] == [waiting["id"]]
@@ -211,28 +215,21 @@ def test_verify_with_the_emailed_code(client: TestClient, rt: Runtime, keys: Key
 def _needs_attention(rt: Runtime, request_id: str) -> None:
     """Put the request where a failed store leaves it (two stages: crm failed, orders after)."""
     now = utcnow()
+    outcome = {
+        "crm": {"status": TaskStatus.FAILED, "error": "store unreachable", "finished_at": now},
+        "orders": {"status": TaskStatus.SKIPPED},
+    }
     with session_scope(rt.db_url) as session:
-        session.add(
-            ConnectorTask(
-                request_id=request_id,
-                connector="crm",
-                stage=0,
-                status=TaskStatus.FAILED,
-                error="store unreachable",
-                started_at=now,
-                finished_at=now,
-                updated_at=now,
+        for task in session.exec(
+            select(ConnectorTask).where(ConnectorTask.request_id == request_id)
+        ):
+            # The tasks intake's dispatch created; the stores not named here finished.
+            values = outcome.get(task.connector, {"status": TaskStatus.DONE, "finished_at": now})
+            session.execute(
+                update(ConnectorTask)
+                .where(col(ConnectorTask.id) == task.id)
+                .values(updated_at=now, **values)
             )
-        )
-        session.add(
-            ConnectorTask(
-                request_id=request_id,
-                connector="orders",
-                stage=1,
-                status=TaskStatus.SKIPPED,
-                updated_at=now,
-            )
-        )
         session.execute(
             update(Request)
             .where(col(Request.id) == request_id)
@@ -252,10 +249,8 @@ def test_ops_retries_a_needs_attention_request(client: TestClient, rt: Runtime, 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "in_progress" and body["attention"] is None
-    assert {t["connector"]: t["status"] for t in body["tasks"]} == {
-        "crm": "pending",
-        "orders": "pending",
-    }
+    statuses = {t["connector"]: t["status"] for t in body["tasks"]}
+    assert (statuses["crm"], statuses["orders"]) == ("pending", "pending")
     assert len(queued("run_connector_task")) == 1  # stage 0 only; orders waits for crm
     detail = client.get(f"/requests/{data['id']}", headers=H(keys.ops)).json()
     assert ("api:olga", "retried") in [(e["actor"], e["action"]) for e in detail["audit"]]
