@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.pipeline import STAGES, BatchResult, LatencyResult
+from benchmarks.pipeline import NO_REPLY, STAGES, BatchResult, LatencyResult
 from benchmarks.stats import pct, ratio
 
 
@@ -44,9 +44,10 @@ def add_batch(
             baseline_value=noop_s,
             ratio=ratio(value, noop_s),
         )
+    no_reply = ", ".join(f"{r.statuses[k]} {k}" for k in NO_REPLY if r.statuses.get(k))
     ctx.report.add(
         section,
-        f"{label}: elapsed, {done}/{r.requests} done",
+        f"{label}: elapsed, {done}/{r.requests} done" + (f" ({no_reply})" if no_reply else ""),
         r.elapsed_s,
         "s",
         baseline="no-op drain of the same msgs (s)",

@@ -20,7 +20,7 @@ from benchmarks.figures import add_batch, add_costs, add_latency
 from benchmarks.pipeline import BatchResult
 
 TARGETS = {"access": 3900, "erase": 2300}  # requests/minute on this 2-core machine class
-# Unloaded p50 submit → reply of the open-source peer (Ethyca Fides) on this workload, seconds.
+# The open-source peer's (Ethyca Fides) p50 latency, seconds: the unloaded latency's target.
 PEER_P50_S = {"access": 0.25, "erase": 0.33}
 CPU_MS_PER_REQUEST = 25.0  # worker CPU per single-store request, under a burst
 LOCK_WAIT_SHARE = 0.20  # of the ledger connections' busy time, under a burst

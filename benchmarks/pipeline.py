@@ -31,8 +31,10 @@ from benchmarks.sampler import LockSampler
 from benchmarks.stats import pct, per_minute, ratio, rounded
 
 STAGES = ("intake", "dispatch", "connector", "aggregate", "deliver")
-TERMINAL = ("completed", "needs_attention", "rejected", "canceled")
-NO_REPLY = ("needs_attention", "rejected", "canceled")  # ended, and no reply will be sent
+# Ended without a reply: what is left is for a person (a failed store, a staff decision on
+# records whose owner is uncertain, `dsr review`) or nothing at all.
+NO_REPLY = ("needs_attention", "needs_review", "rejected", "canceled")
+TERMINAL = ("completed", *NO_REPLY)  # the pipeline has nothing more to do
 QUEUE_KEY = "{ns}:dsr.msgs"
 
 
