@@ -23,12 +23,13 @@ class Options:
     # peer workload
     peer_customers: int = 100_000
     peer_orders: int = 300_000
-    peer_requests: int = 200  # per kind
-    batch_budget: float = 30.0  # seconds a peer batch may take before it is cut
+    peer_requests: int = 200  # per kind, submitted in a burst
+    latency_requests: int = 50  # per kind, one at a time (unloaded latency)
+    batch_budget: float = 120.0  # seconds a peer burst, or one-at-a-time run, may take
     # full workload
     customers: int = 100_000
     requests: int = 1000
-    full_budget: float = 75.0
+    full_budget: float = 900.0  # long enough for the whole batch to finish
     # lookup scaling
     lookup_sizes: list[int] = field(default_factory=lambda: [10_000, 100_000])
     lookup_subjects: int = 1000
@@ -45,6 +46,7 @@ class Options:
         """Small sizes for a smoke run (a minute or two)."""
         self.quick = True
         self.peer_customers, self.peer_orders, self.peer_requests = 10_000, 30_000, 30
+        self.latency_requests = 5
         self.customers, self.requests = 5_000, 60
         self.lookup_sizes, self.lookup_subjects = [2_000, 10_000], 200
         self.purge_rows = 100_000

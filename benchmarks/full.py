@@ -62,7 +62,7 @@ def run(ctx: Context) -> None:
         "full", connectors_file=CONFIG_DIR / "connectors.yaml", data_dir=data_dir, processes=procs
     ) as drv:
         result = drv.run("mixed", subs, budget=opts.full_budget)
-        result.noop_seconds = [drv.noop(result.messages) for _ in range(2)]
+        drv.baseline(result)
         details = {
             "workers": drv.pool.settings,
             "customers": opts.customers,
@@ -78,4 +78,5 @@ def run(ctx: Context) -> None:
         result,
         target=f"ratio >= {TARGET_RATIO}",
         met=lambda _per_min, per_msg: per_msg is not None and per_msg >= TARGET_RATIO,
+        budget=opts.full_budget,
     )

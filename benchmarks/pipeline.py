@@ -17,6 +17,7 @@ The baseline drains the same number of no-op messages through the same workers.
 
 from __future__ import annotations
 
+import math
 import resource
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,10 @@ from benchmarks.sampler import LockSampler
 from benchmarks.stats import pct, per_minute, ratio, rounded
 
 STAGES = ("intake", "dispatch", "connector", "aggregate", "deliver")
-TERMINAL = ("completed", "needs_attention", "rejected", "canceled")
+# Ended without a reply: what is left is for a person (a failed store, a staff decision on
+# records whose owner is uncertain, `dsr review`) or nothing at all.
+NO_REPLY = ("needs_attention", "needs_review", "rejected", "canceled")
+TERMINAL = ("completed", *NO_REPLY)  # the pipeline has nothing more to do
 QUEUE_KEY = "{ns}:dsr.msgs"
 
 
@@ -60,6 +64,8 @@ class BatchResult:
     worker_cpu_s: float
     driver_cpu_s: float
     noop_seconds: list[float] = field(default_factory=list)
+    noop_cpu_s: list[float] = field(default_factory=list)  # the pool's CPU in each no-op drain
+    elapsed_s: float | None = None  # first submit → every request terminal, or the cut
     intake_retries: int = 0
     unfinished: int = 0  # not terminal when the batch was cut (budget spent or no progress)
     cut_after_s: float | None = None
@@ -79,6 +85,22 @@ class BatchResult:
         return self.messages / (sum(self.noop_seconds) / len(self.noop_seconds))
 
     @property
+    def done(self) -> int:
+        return self.requests - self.unfinished
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Worker CPU per finished request (a cut batch's includes its unfinished ones' work)."""
+        return 1000 * self.worker_cpu_s / max(self.done, 1)
+
+    @property
+    def noop_cpu_ms_per_request(self) -> float | None:
+        """The pool's CPU for the same number of no-op messages, per request of the batch."""
+        if not self.noop_cpu_s:
+            return None
+        return 1000 * sum(self.noop_cpu_s) / len(self.noop_cpu_s) / max(self.done, 1)
+
+    @property
     def per_message_ratio(self) -> float | None:
         """Pipeline messages/s ÷ no-op messages/s for the same count and workers."""
         return ratio(self.msg_per_s, self.noop_msg_per_s)
@@ -88,6 +110,8 @@ class BatchResult:
             "label": self.label,
             "requests": self.requests,
             "seconds": rounded(self.seconds),
+            "elapsed_s": rounded(self.elapsed_s, 1),
+            "done": self.done,
             "requests_per_min": rounded(self.per_min, 1),
             "p50_s": rounded(self.p50),
             "p95_s": rounded(self.p95),
@@ -98,6 +122,7 @@ class BatchResult:
             "messages_per_s": rounded(self.msg_per_s, 1),
             "noop_seconds": [rounded(s) for s in self.noop_seconds],
             "noop_messages_per_s": rounded(self.noop_msg_per_s, 1),
+            "noop_worker_cpu_s": [rounded(c, 3) for c in self.noop_cpu_s],
             "per_message_ratio": rounded(self.per_message_ratio),
             "replies_received_by_smtp_sink": self.replies_received,
             "actors": self.actors,
@@ -110,7 +135,58 @@ class BatchResult:
             "unfinished_task_statuses": self.stuck_tasks,
             "pg_waits": self.pg_waits,
             "actor_errors": int(sum(a.get("errors", 0) for a in self.actors.values())),
-            "worker_cpu_ms_per_request": rounded(1000 * self.worker_cpu_s / self.requests, 1),
+            "worker_cpu_ms_per_request": rounded(self.cpu_ms_per_request, 1),
+            "noop_worker_cpu_ms_per_request": rounded(self.noop_cpu_ms_per_request, 1),
+        }
+
+
+@dataclass
+class LatencyResult:
+    """Unloaded latency: requests one at a time (the next submitted once the last one's reply
+    was sent), and the same number of no-op round trips (send one, wait until it is acked)."""
+
+    label: str
+    requests: int
+    latencies: list[float]  # submit → reply sent, of the requests whose reply was sent
+    round_trips: list[float]  # the no-op baseline, seconds each
+    stage_mean_s: dict[str, float]
+    statuses: dict[str, int]
+    worker_cpu_s: float
+    elapsed_s: float
+    cut: bool = False  # a request did not end, or the budget ran out: the rest were not sent
+
+    @property
+    def done(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def p50(self) -> float:
+        return pct(self.latencies, 50)
+
+    @property
+    def p95(self) -> float:
+        return pct(self.latencies, 95)
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.worker_cpu_s / max(self.done, 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "requests": self.requests,
+            "done": self.done,
+            "cut": self.cut,
+            "elapsed_s": rounded(self.elapsed_s, 1),
+            "p50_s": rounded(self.p50),
+            "p95_s": rounded(self.p95),
+            "max_s": rounded(max(self.latencies, default=math.nan)),
+            "stage_mean_s": self.stage_mean_s,
+            "statuses": self.statuses,
+            "worker_cpu_ms_per_request": rounded(self.cpu_ms_per_request, 1),
+            "noop_round_trip_p50_s": rounded(pct(self.round_trips, 50), 4),
+            "noop_round_trip_p95_s": rounded(pct(self.round_trips, 95), 4),
+            "latencies_s": [rounded(x) for x in self.latencies],
         }
 
 
@@ -232,6 +308,7 @@ class Driver:
         cpu1, drv1 = self.pool.cpu_seconds(), _own_cpu()
         time.sleep(0.5)  # the workers' clocks flush every 0.2 s
         result = self.measure(label, submitted, cpu1 - cpu0, drv1 - drv0)
+        result.elapsed_s = cut - first
         result.cut_after_s = round(cut - first, 1) if unfinished else None
         result.intake_retries = self.intake_retries
         result.unfinished = unfinished
@@ -242,10 +319,102 @@ class Driver:
         if hasattr(spy, "summary"):
             result.profile = spy.summary()
         if unfinished:
-            self.pool.stop()  # graceful: in-flight messages finish, prefetched ones go back
-            self.broker.flush_all()
-            self.pool.start(self.broker)
+            self._restart()
         return result
+
+    def _restart(self) -> None:
+        """After a cut: the workers restarted on an empty queue, so the next batch starts clean."""
+        self.pool.stop()  # graceful: in-flight messages finish, prefetched ones go back
+        self.broker.flush_all()
+        self.pool.start(self.broker)
+
+    def sequential(
+        self, label: str, subs: list[Any], budget: float, *, warmup: int = 1
+    ) -> LatencyResult:
+        """Unloaded latency: submit one request, wait until its reply is sent, then the next.
+
+        The first ``warmup`` requests are not counted (a restarted pool's first connections).
+        The no-op baseline comes first: as many round trips as counted requests. At most
+        ``budget`` seconds for the requests; a request that does not end within what is left
+        cuts the run (the rest are not sent) and the workers are restarted.
+        """
+        trips = self.round_trips(len(subs) - warmup)
+        start = time.monotonic()
+        cpu0 = self.pool.cpu_seconds()
+        submitted: list[Submitted] = []
+        cut = False
+        for i, sub in enumerate(subs):
+            left = budget - (time.monotonic() - start)
+            if left <= 0:
+                cut = True
+                break
+            if i == warmup:
+                cpu0 = self.pool.cpu_seconds()
+            submitted.extend(self.submit([sub]))
+            if not self._ended(submitted[-1].id, left):
+                cut = True
+                break
+        elapsed = time.monotonic() - start
+        cpu = self.pool.cpu_seconds() - cpu0
+        counted = submitted[warmup:]
+        if cut:
+            self._restart()
+        else:
+            self.drained()
+        rows = self._ledger([s.id for s in counted]) if counted else {}
+        totals, stages, statuses = _per_request(rows, counted)
+        return LatencyResult(
+            label=label,
+            requests=len(subs) - warmup,
+            latencies=totals,
+            round_trips=trips,
+            stage_mean_s={k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in stages.items()},
+            statuses=statuses,
+            worker_cpu_s=cpu if counted else 0.0,
+            elapsed_s=elapsed,
+            cut=cut,
+        )
+
+    def _ended(self, request_id: str, timeout: float) -> bool:
+        """Wait until the request's reply is sent, or it ended without one; False on timeout."""
+        stmt = sa.text(
+            "SELECT r.status, o.sent_at FROM requests r LEFT JOIN outbox o "
+            "ON o.request_id = r.id AND o.purpose = 'reply' WHERE r.id = :id"
+        )
+        end = time.monotonic() + timeout
+        with self.engine.connect() as conn:
+            while time.monotonic() < end:
+                row = conn.execute(stmt, {"id": request_id}).first()
+                conn.rollback()
+                if row is not None and (row.sent_at is not None or row.status in NO_REPLY):
+                    return True
+                time.sleep(0.01)  # the latency is read from the ledger, not from this loop
+        return False
+
+    def round_trips(self, count: int, warmup: int = 1) -> list[float]:
+        """Seconds for each of ``count`` no-op messages, one at a time: send → acked (gone from
+        the queue's message hash). The first ``warmup`` wake an idle consumer and are dropped."""
+        from benchmarks.noop import bench_noop
+
+        self.drained()
+        client = self.broker.client
+        out = []
+        for i in range(count + warmup):
+            t0 = time.perf_counter()
+            bench_noop.send()
+            while client.hlen(self.queue_key) > 0:
+                time.sleep(0.001)
+            if i >= warmup:
+                out.append(time.perf_counter() - t0)
+        return out
+
+    def baseline(self, result: BatchResult, times: int = 2) -> None:
+        """The batch's no-op baseline: as many messages, drained ``times`` times, timed and
+        with the pool's CPU."""
+        for _ in range(times):
+            cpu0 = self.pool.cpu_seconds()
+            result.noop_seconds.append(self.noop(result.messages))
+            result.noop_cpu_s.append(self.pool.cpu_seconds() - cpu0)
 
     def _spy(self, label: str) -> Any:
         from contextlib import nullcontext
@@ -284,31 +453,10 @@ class Driver:
     ) -> BatchResult:
         rows = self._ledger([s.id for s in submitted])
         actors = self._actors()
-        totals: list[float] = []
-        stages: dict[str, list[float]] = {s: [] for s in STAGES}
-        statuses: dict[str, int] = {}
-        last_reply = 0.0
-        for sub in submitted:
-            row = rows[sub.id]
-            statuses[row["status"]] = statuses.get(row["status"], 0) + 1
-            if row["sent_at"] is None:
-                continue
-            started = row["first_started"] or sub.t1
-            finished = row["last_finished"] or started
-            sent, created = row["sent_at"], row["created_at"]
-            parts = {
-                "intake": sub.t1 - sub.t0,
-                "dispatch": started - sub.t1,
-                "connector": finished - started,
-                "aggregate": created - finished,
-                "deliver": sent - created,
-            }
-            for name, value in parts.items():
-                stages[name].append(value)
-            totals.append(sent - sub.t0)
-            last_reply = max(last_reply, sent)
+        totals, stages, statuses = _per_request(rows, submitted)
         # First submit → last reply of the requests that finished (unfinished ones are counted
         # apart; when a batch is cut its last reply is close to the cut anyway).
+        last_reply = max((rows[s.id]["sent_at"] or 0.0 for s in submitted), default=0.0)
         seconds = last_reply - min(s.t0 for s in submitted) if totals else float("nan")
         whole = sum(totals) or 1.0
         messages = int(sum(a["n"] for a in actors.values()))
@@ -389,6 +537,35 @@ class Driver:
             data["cpu_ms_mean"] = round(1000 * data["cpu"] / n, 2)
             data["wall"], data["cpu"] = round(data["wall"], 3), round(data["cpu"], 3)
         return out
+
+
+def _per_request(
+    rows: dict[str, dict[str, Any]], submitted: list[Submitted]
+) -> tuple[list[float], dict[str, list[float]], dict[str, int]]:
+    """Submit → reply sent of each request whose reply was sent, the same split by stage (the
+    module's table), and the requests by status."""
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    statuses: dict[str, int] = {}
+    for sub in submitted:
+        row = rows[sub.id]
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        if row["sent_at"] is None:
+            continue
+        started = row["first_started"] or sub.t1
+        finished = row["last_finished"] or started
+        sent, created = row["sent_at"], row["created_at"]
+        parts = {
+            "intake": sub.t1 - sub.t0,
+            "dispatch": started - sub.t1,
+            "connector": finished - started,
+            "aggregate": created - finished,
+            "deliver": sent - created,
+        }
+        for name, value in parts.items():
+            stages[name].append(value)
+        totals.append(sent - sub.t0)
+    return totals, stages, statuses
 
 
 def _own_cpu() -> float:

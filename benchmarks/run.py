@@ -1,9 +1,10 @@
 """``python -m benchmarks.run``: every benchmark, a table, and ``benchmarks/results/latest.json``.
 
-Sections: ``peer`` (PostgreSQL shop, access + erase, 1 and 2 worker processes), ``lookup``
-(each connector's find at growing sizes), ``full`` (four demo stores, mixed requests), ``purge``
-(retention sweep vs one raw DELETE, PostgreSQL and SQLite), ``memory`` (peak RSS of an access
-bundle). A section that fails is reported and the others still run.
+Sections: ``peer`` (PostgreSQL shop, access + erase, 1 and 2 worker processes: a burst, then
+one request at a time for the unloaded latency), ``lookup`` (each connector's find at growing
+sizes), ``full`` (four demo stores, mixed requests), ``purge`` (retention sweep vs one raw
+DELETE, PostgreSQL and SQLite), ``memory`` (peak RSS of an access bundle). A section that fails
+is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -53,12 +54,21 @@ def parse(argv: list[str] | None) -> Options:
     p.add_argument("--only", help=f"comma-separated sections ({','.join(ORDER)})")
     p.add_argument("--peer-customers", type=int)
     p.add_argument("--peer-orders", type=int)
-    p.add_argument("--peer-requests", type=int, help="per kind (200)")
+    p.add_argument("--peer-requests", type=int, help="per kind, in a burst (200)")
     p.add_argument(
-        "--batch-budget", type=float, help="seconds a peer batch may run before it is cut (30)"
+        "--latency-requests",
+        type=int,
+        help="peer: per kind and pool, one at a time for the unloaded latency (50; 5 --quick)",
     )
     p.add_argument(
-        "--full-budget", type=float, help="seconds the full workload may run before it is cut (75)"
+        "--batch-budget",
+        type=float,
+        help="seconds a peer burst or one-at-a-time run may take before it is cut (120)",
+    )
+    p.add_argument(
+        "--full-budget",
+        type=float,
+        help="seconds the full workload may run before it is cut (900)",
     )
     p.add_argument("--lookup-sizes", type=_ints, help="customers per lookup size (10000,100000)")
     p.add_argument("--lookup-subjects", type=int)
@@ -98,6 +108,7 @@ def parse(argv: list[str] | None) -> Options:
         "peer_customers",
         "peer_orders",
         "peer_requests",
+        "latency_requests",
         "lookup_sizes",
         "lookup_subjects",
         "purge_rows",
