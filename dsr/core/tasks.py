@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, exists, or_, update
 from sqlmodel import Session, col
@@ -41,12 +41,14 @@ from dsr.core.scope import Scope
 from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound, StateConflict
 
 
-def _claim(session: Session, rt: Runtime, task_id: str) -> bool:
-    """Take the task: pending, or running under a lease old enough to mean its worker died."""
+def _claim(session: Session, rt: Runtime, task_id: str) -> tuple[str, str] | None:
+    """Take the task: pending, or running under a lease old enough to mean its worker died.
+
+    One ``UPDATE … RETURNING``: the request and store it belongs to when it was ours to take.
+    """
     now = utcnow()
     stale = now - timedelta(seconds=rt.settings.task_lease_seconds)
-    won = changed(
-        session,
+    won = session.execute(
         update(ConnectorTask)
         .where(
             col(ConnectorTask.id) == task_id,
@@ -63,14 +65,23 @@ def _claim(session: Session, rt: Runtime, task_id: str) -> bool:
             started_at=now,
             updated_at=now,
             attempts=ConnectorTask.attempts + 1,
-        ),
-    )
-    return bool(won)
+        )
+        .returning(col(ConnectorTask.request_id), col(ConnectorTask.connector))
+    ).first()
+    return None if won is None else (won[0], won[1])
+
+
+class _Ref(NamedTuple):
+    """What ``_finish`` needs of a task (a claimed one is not loaded)."""
+
+    id: str
+    request_id: str
+    connector: str
 
 
 def _finish(
     session: Session,
-    task: ConnectorTask,
+    task: ConnectorTask | _Ref,
     status: TaskStatus,
     *,
     result: dict[str, Any] | None = None,
@@ -140,34 +151,37 @@ def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step
 
     A legal hold on an erasure finishes the task here, without the store.
     """
-    task = session.get(ConnectorTask, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}")
-    if task.status in TERMINAL_TASK:
-        return [steps.advance(task.request_id)]
-    if not _claim(session, rt, task_id):
+    claimed = _claim(session, rt, task_id)
+    if claimed is None:
+        task = session.get(ConnectorTask, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        if task.status in TERMINAL_TASK:
+            return [steps.advance(task.request_id)]
         return []  # another worker holds a fresh claim on it
-    request = session.get(Request, task.request_id)
+    request_id, connector = claimed
+    request = session.get(Request, request_id)
     assert request is not None
-    scope = assurance.policy(session, request, task.connector)
-    hold = matching_hold(session, scope.search, task.connector)
-    if request.kind == RequestKind.ERASE and hold is not None:
-        _finish(
-            session,
-            task,
-            TaskStatus.SKIPPED,
-            result=_deferred(hold.reason).to_json(),
-            error=f"legal hold: {hold.reason}"[:500],
-        )
-        return [steps.advance(task.request_id)]
+    scope = assurance.policy(session, request, connector)
+    if request.kind == RequestKind.ERASE:
+        hold = matching_hold(session, scope.search, connector)
+        if hold is not None:
+            _finish(
+                session,
+                _Ref(task_id, request_id, connector),
+                TaskStatus.SKIPPED,
+                result=_deferred(hold.reason).to_json(),
+                error=f"legal hold: {hold.reason}"[:500],
+            )
+            return [steps.advance(request_id)]
     return Work(
-        task_id=task.id,
-        request_id=request.id,
-        connector=task.connector,
+        task_id=task_id,
+        request_id=request_id,
+        connector=connector,
         operation=Operation(request.kind),
         scope=scope,
         changes=dict(request.changes or {}),
-        staging=paths.staging(rt.settings.resolved_export_dir, request.id, task.connector),
+        staging=paths.staging(rt.settings.resolved_export_dir, request_id, connector),
     )
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import dramatiq
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dsr.core import intake
 from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import PurgeRun, Request, RequestStatus, utcnow
+from dsr.core.models import ConnectorTask, PurgeRun, Request, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
 from dsr.demo.smtp_sink import MailSink
 from tests import services
@@ -75,6 +75,11 @@ def _request(rt: Runtime, email: str, *, days_ago: float, verified: bool = False
         )
         request.updated_at = request.received_at  # idle since it was received
         session.add(request)
+        session.execute(  # and so are the tasks a staff-verified request gets at intake
+            sa.update(ConnectorTask)
+            .where(col(ConnectorTask.request_id) == request.id)
+            .values(updated_at=request.received_at)
+        )
         return request.id
 
 
@@ -122,7 +127,8 @@ def test_watchdog_actor_mails_ops_about_an_overdue_request(rt: Runtime, smtp: Ma
 
 
 def test_redrive_actor_restarts_a_request_whose_message_was_lost(rt: Runtime) -> None:
-    """redrive_stuck() re-sends the dispatch of a verified request idle past the threshold."""
+    """redrive_stuck() re-sends the first stage of a verified request idle past the threshold
+    (its task messages were lost)."""
     from dsr.workers.maintenance import redrive_stuck
 
     request_id = _request(rt, "nguyen.van.an@example.com", days_ago=1, verified=True)
