@@ -120,7 +120,7 @@ def measure(dirs: dict[int, Path], count: int, seed: int) -> dict[int, dict[str,
             for name, connector in connectors.items():
                 f, r = times[(size, name, "find")], times[(size, name, "raw")]
                 out[size][name] = {
-                    "kind": connector.kind,
+                    "kind": getattr(connector, "kind", None),
                     "p50_ms": 1000 * pct(f, 50),
                     "p95_ms": 1000 * pct(f, 95),
                     "raw_p50_ms": 1000 * pct(r, 50),
