@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from dsr.connectors.base import Candidate, Match, Pair, Policy, Verdict
 from dsr.connectors.sql_config import TableSpec
-from dsr.connectors.sql_tables import Normaliser, child_rows, rows_of, search_values
+from dsr.connectors.sql_tables import Normaliser, Params, child_rows, rows_of, search_values
 
 if TYPE_CHECKING:
     from dsr.connectors.sql import SqlStore
@@ -129,7 +129,7 @@ class Scanner:
         return self._judged(spec, *select, stream)
 
     def _judged(
-        self, spec: TableSpec, stmt: sa.Select[Any], params: dict[str, list[str]], stream: bool
+        self, spec: TableSpec, stmt: sa.Select[Any], params: Params, stream: bool
     ) -> Iterator[tuple[Row, Match]]:
         conn = self.conn.execution_options(stream_results=True, yield_per=1000) if stream else None
         for row in rows_of((conn or self.conn).execute(stmt, params)):

@@ -22,6 +22,7 @@ from dsr.errors import FatalStoreError, RetriableStoreError, StoreError
 from dsr.identity import Identity, normalise_value
 
 IN_CHUNK = 1000  # keys per IN list (parent keys when fetching child rows)
+Params = dict[str, Any]
 REDACTED = "[đã xoá]"  # what a "redact" column holds after anonymisation ("erased")
 _SCHEMA_HINTS = ("no such table", "no such column", "has no column")  # SQLite says these as
 # OperationalError, which otherwise means "locked / unreachable, try again"
@@ -89,8 +90,27 @@ def child_rows(
 ) -> Iterator[dict[str, Any]]:
     """A child table's rows whose parent key is one of ``parent_keys``, ``IN_CHUNK`` at a time."""
     for i in range(0, len(parent_keys), IN_CHUNK):
-        chunk = {"parent_keys": parent_keys[i : i + IN_CHUNK]}
-        yield from rows_of(conn.execute(child.child_select, chunk))
+        yield from rows_of(conn.execute(*child.child_select(parent_keys[i : i + IN_CHUNK])))
+
+
+def _slots(n: int) -> int:
+    """Placeholders for an IN list of ``n`` values: ``n`` rounded up to a power of two.
+
+    Fixed placeholders run much faster than an expanding parameter (which SQLAlchemy re-renders
+    into the SQL on every execution), and a few list lengths mean a few statements, each built
+    and compiled once.
+    """
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def _in_list(col: sa.Column[Any], name: str, slots: int) -> ColumnElement[bool]:
+    return col.in_([sa.bindparam(f"{name}_{i}", type_=col.type) for i in range(slots)])
+
+
+def _filled(name: str, values: list[Any], slots: int) -> Params:
+    """The IN list's parameters, the spare slots repeating the last value (the same rows)."""
+    last = len(values) - 1
+    return {f"{name}_{i}": values[min(i, last)] for i in range(slots)}
 
 
 @dataclass(frozen=True)
@@ -99,9 +119,12 @@ class Bound:
 
     spec: TableSpec
     table: sa.Table
-    # SELECTs built once per set of ``match`` kinds searched (compiled once by SQLAlchemy's
-    # cache too): building a statement costs several times what running it does.
-    _selects: dict[tuple[str, ...], sa.Select[Any]] = field(
+    # SELECTs built once per set of match kinds and IN-list slots (and compiled once, by
+    # SQLAlchemy's cache): building a statement costs several times what running it does.
+    _selects: dict[tuple[tuple[str, ...], tuple[int, ...]], sa.Select[Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _children: dict[int, sa.Select[Any]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -134,34 +157,39 @@ class Bound:
         length = getattr(self.col(column).type, "length", None)
         return text[:length] if length else text
 
-    def match_select(
-        self, values: Mapping[str, list[str]]
-    ) -> tuple[sa.Select[Any], dict[str, list[str]]] | None:
+    def match_select(self, values: Mapping[str, list[str]]) -> tuple[sa.Select[Any], Params] | None:
         """The rows whose match columns hold any of ``values``, in key order: the statement
         and its parameters (None: nothing to search by)."""
         kinds = tuple(k for k in self.spec.match if k in values)
         if not kinds:
             return None
-        stmt = self._selects.get(kinds)
+        slots = tuple(_slots(len(values[k])) for k in kinds)
+        stmt = self._selects.get((kinds, slots))
         if stmt is None:
             hits = [
-                self.col(self.spec.match[k]).in_(sa.bindparam(f"match_{k}", expanding=True))
-                for k in kinds
+                _in_list(self.col(self.spec.match[k]), f"match_{k}", n)
+                for k, n in zip(kinds, slots, strict=True)
             ]
             clause: ColumnElement[bool] = sa.or_(*hits)
             live = self.live_clause()
             if live is not None:
                 clause = sa.and_(clause, live)
-            stmt = self._selects[kinds] = sa.select(self.table).where(clause).order_by(self.key)
-        return stmt, {f"match_{k}": values[k] for k in kinds}
+            stmt = sa.select(self.table).where(clause).order_by(self.key)
+            self._selects[(kinds, slots)] = stmt
+        params: Params = {}
+        for kind, n in zip(kinds, slots, strict=True):
+            params.update(_filled(f"match_{kind}", values[kind], n))
+        return stmt, params
 
-    @cached_property
-    def child_select(self) -> sa.Select[Any]:
+    def child_select(self, parent_keys: list[Any]) -> tuple[sa.Select[Any], Params]:
         """A child table's rows whose parent key is one of ``parent_keys``, in key order."""
         assert self.spec.parent is not None
-        fk = self.col(self.spec.parent.column)
-        keys: sa.BindParameter[Any] = sa.bindparam("parent_keys", expanding=True)
-        return sa.select(self.table).where(fk.in_(keys)).order_by(self.key)
+        n = _slots(len(parent_keys))
+        stmt = self._children.get(n)
+        if stmt is None:
+            fk = _in_list(self.col(self.spec.parent.column), "parent_key", n)
+            stmt = self._children[n] = sa.select(self.table).where(fk).order_by(self.key)
+        return stmt, _filled("parent_key", parent_keys, n)
 
     def not_held_clause(self, held: dict[str, list[str]]) -> ColumnElement[bool] | None:
         """Rows that belong to no held subject (NULL match columns count as not held)."""
