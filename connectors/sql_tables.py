@@ -1,4 +1,5 @@
-"""SqlStore's view of its tables: the YAML spec bound to the reflected SQLAlchemy table.
+"""SqlStore's view of its tables: the YAML spec bound to the reflected SQLAlchemy table, and
+the SELECTs a search runs on it, each built once (only the bound values change per subject).
 
 Also the two things every statement needs: the subject's search values, normalised the way
 the shadow columns are, and the mapping of driver errors onto the error tree (retry or not),
@@ -24,11 +25,10 @@ from dsr.identity import Identity, normalise_value
 IN_CHUNK = 1000  # keys per IN list (parent keys when fetching child rows)
 Params = dict[str, Any]
 REDACTED = "[đã xoá]"  # what a "redact" column holds after anonymisation ("erased")
+_SLOTS_STEP = 1024  # IN-list placeholders beyond the powers of two: multiples of this
+_MEMO_MAX = 10_000  # distinct values one operation remembers (a streamed export stays small)
 _SCHEMA_HINTS = ("no such table", "no such column", "has no column")  # SQLite says these as
 # OperationalError, which otherwise means "locked / unreachable, try again"
-
-
-_MEMO_MAX = 10_000  # distinct values one operation remembers (a streamed export stays small)
 
 
 class Normaliser:
@@ -36,8 +36,8 @@ class Normaliser:
 
     Parsing an e-mail or phone number costs more than the indexed query that finds it; within
     one find or apply the subject's few identifiers come back again and again (each search
-    round, each table, each row's ``provides``), so each distinct value is parsed once. It lives
-    no longer than the operation: no identifier outlives the request that brought it.
+    round, each table, each row's ``provides``), so each distinct value is parsed once. It is
+    dropped with the operation: no identifier is kept for the next request.
     """
 
     def __init__(self, region: str) -> None:
@@ -94,13 +94,15 @@ def child_rows(
 
 
 def _slots(n: int) -> int:
-    """Placeholders for an IN list of ``n`` values: ``n`` rounded up to a power of two.
+    """Placeholders for an IN list of ``n`` values: ``n`` rounded up to a power of two (to a
+    multiple of 1024 beyond that, so that a long list never needs many spare ones).
 
     Fixed placeholders run much faster than an expanding parameter (which SQLAlchemy re-renders
     into the SQL on every execution), and a few list lengths mean a few statements, each built
     and compiled once.
     """
-    return 1 << max(n - 1, 0).bit_length()
+    slots = 1 << max(n - 1, 0).bit_length()
+    return slots if slots <= _SLOTS_STEP else -(-n // _SLOTS_STEP) * _SLOTS_STEP
 
 
 def _in_list(col: sa.Column[Any], name: str, slots: int) -> ColumnElement[bool]:
