@@ -37,7 +37,15 @@ from dsr.connectors.sql_erase import erase_rows
 from dsr.connectors.sql_purge import naive_utc, purge
 from dsr.connectors.sql_scan import Row, Scanner
 from dsr.connectors.sql_shared import shared_records
-from dsr.connectors.sql_tables import Bound, reflect, search_values, store_errors
+from dsr.connectors.sql_tables import (
+    Bound,
+    Normaliser,
+    child_rows,
+    reflect,
+    rows_of,
+    search_values,
+    store_errors,
+)
 from dsr.connectors.sql_writes import (
     add_suppression,
     identifier_changes,
@@ -49,13 +57,11 @@ from dsr.errors import ConfigError, InvalidInput, NotApplicable
 from dsr.identity import (
     Identity,
     normalise_email,
-    normalise_value,
     suppression_hash,
     try_normalise_email,
 )
 
 Rows = dict[str, list[dict[str, Any]]]  # table -> raw rows, only for tables actually searched
-_IN_CHUNK = 1000  # parent keys per IN list when fetching child rows
 
 
 class SuppressedAddress(InvalidInput):
@@ -130,9 +136,9 @@ class SqlStore:
 
     # -- find -------------------------------------------------------------------------------
 
-    def search(self, conn: sa.Connection, identity: Identity) -> Rows:
+    def search(self, conn: sa.Connection, identity: Identity, normalise: Normaliser) -> Rows:
         """The subject's raw rows per searched table (NotApplicable when nothing to search by)."""
-        values = search_values(identity, self.needs, self.region)
+        values = search_values(identity, self.needs, self.region, normalise=normalise)
         if not values:
             raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
         tables = self.tables()
@@ -140,50 +146,35 @@ class SqlStore:
         for spec in self.config.tables:
             bound = tables[spec.name]
             if spec.parent is None:
-                clause = bound.match_clause(values)
-                if clause is None:
+                select = bound.match_select(values)
+                if select is None:
                     continue  # not searchable with these identifiers: not claimed as empty
-                stmt = sa.select(bound.table).where(clause).order_by(bound.key)
-                rows[spec.name] = [dict(r._mapping) for r in conn.execute(stmt)]
+                rows[spec.name] = list(rows_of(conn.execute(*select)))
             elif spec.parent.table in rows:
                 parent = tables[spec.parent.table]
                 keys = [r[parent.spec.key] for r in rows[spec.parent.table]]
-                fk = bound.col(spec.parent.column)
-                found: list[dict[str, Any]] = []
-                for i in range(0, len(keys), _IN_CHUNK):
-                    stmt = (
-                        sa.select(bound.table)
-                        .where(fk.in_(keys[i : i + _IN_CHUNK]))
-                        .order_by(bound.key)
-                    )
-                    found.extend(dict(r._mapping) for r in conn.execute(stmt))
-                rows[spec.name] = found
+                rows[spec.name] = list(child_rows(conn, bound, keys))
         return rows
 
-    def _provided(self, rows: Rows) -> Identity:
+    def _provided(self, rows: Rows, normalise: Normaliser) -> Identity:
         provided = Identity()
         for spec in self.config.tables:
             for kind, column in spec.provides.items():
-                provided.add(
-                    kind,
-                    (
-                        normalise_value(kind, r[column], self.region)
-                        for r in rows.get(spec.name, [])
-                    ),
-                )
+                provided.add(kind, (normalise(kind, r[column]) for r in rows.get(spec.name, [])))
         return provided
 
     def _public(self, rows: Rows) -> dict[str, list[dict[str, Any]]]:
         tables = self.tables()
         return {
-            t: [json_row(r, tables[t].export_columns()) for r in found] for t, found in rows.items()
+            t: [json_row(r, tables[t].export_columns) for r in found] for t, found in rows.items()
         }
 
     def find(self, identity: Identity) -> Found:
         """Every record about the subject, JSON-safe, and the identifiers they reveal."""
+        normalise = Normaliser(self.region)
         with store_errors(self.name), self.engine.connect() as conn:
-            rows = self.search(conn, identity)
-        return Found(records=self._public(rows), provides=self._provided(rows))
+            rows = self.search(conn, identity, normalise)
+        return Found(records=self._public(rows), provides=self._provided(rows, normalise))
 
     # -- apply ------------------------------------------------------------------------------
 
@@ -199,14 +190,15 @@ class SqlStore:
         """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the rows
         ``policy`` admits, and nothing else; idempotent."""
         operation = Operation(operation)
-        if not search_values(policy.search, self.needs, self.region):
+        normalise = Normaliser(self.region)
+        if not search_values(policy.search, self.needs, self.region, normalise=normalise):
             raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
         if operation is Operation.ACCESS:
-            return self._access(policy, staging)
+            return self._access(policy, staging, normalise)
         if operation is Operation.RECTIFY:
             prepared = prepare_changes(changes or {}, self.region)
             with store_errors(self.name), self.engine.begin() as conn:
-                scan = Scanner(self, conn, policy)
+                scan = Scanner(self, conn, policy, normalise)
                 rows = scan.collect()
                 outcomes: list[Outcome] = []
                 replaced: list[IdentifierChange] = []
@@ -220,7 +212,7 @@ class SqlStore:
             shared = shared_records(self.config.tables, rows, operation, prepared, self.region)
             return self._result(operation, rows, outcomes, scan, changes=replaced, shared=shared)
         with store_errors(self.name), self.engine.begin() as conn:
-            scan = Scanner(self, conn, policy)
+            scan = Scanner(self, conn, policy, normalise)
             rows = scan.collect()
             outcomes, deferred = erase_rows(self, conn, rows, policy, naive_utc(now))
         kept = {id(r) for _, r in deferred}  # open orders stay: no partner is told of them yet
@@ -250,7 +242,7 @@ class SqlStore:
             operation,
             sum(map(len, rows.values())),
             outcomes,
-            self._provided(rows),
+            self._provided(rows, scan.normalise),
             searched=scan.searched_kinds(),
             candidates=scan.candidates,
             changes=changes or [],
@@ -258,7 +250,7 @@ class SqlStore:
             shared=shared or [],
         )
 
-    def _access(self, policy: Policy, staging: Path) -> TaskResult:
+    def _access(self, policy: Policy, staging: Path, normalise: Normaliser) -> TaskResult:
         """Stream every admitted row straight to the staging files (never all in memory)."""
         tables = self.tables()
         keys: dict[str, list[Any]] = {}
@@ -266,7 +258,7 @@ class SqlStore:
         provided = Identity()
         collected: list[Any] = []
         with store_errors(self.name), self.engine.connect() as conn:
-            scan = Scanner(self, conn, policy)
+            scan = Scanner(self, conn, policy, normalise)
             accounts = scan.accounts()
             for spec in self.config.tables:
                 bound = tables[spec.name]
@@ -284,7 +276,7 @@ class SqlStore:
                     rows = scan.children(spec, keys[spec.parent.table], stream=True)
                 else:
                     continue
-                columns = bound.export_columns()
+                columns = bound.export_columns
                 own_keys = keys.setdefault(spec.name, []) if spec.name in scan.parents else None
                 first: Any = None
                 with TableWriter(staging, spec.name, list(columns)) as writer:
@@ -293,7 +285,7 @@ class SqlStore:
                         if own_keys is not None:
                             own_keys.append(m[spec.key])
                         for kind, column in spec.provides.items():
-                            provided.add(kind, [normalise_value(kind, m[column], self.region)])
+                            provided.add(kind, [normalise(kind, m[column])])
                         if spec.collected_at and m[spec.collected_at] is not None:
                             value = json_row(m, [spec.collected_at])[spec.collected_at]
                             first = value if first is None else min(first, value)

@@ -18,23 +18,24 @@ import sqlalchemy as sa
 
 from dsr.connectors.base import Candidate, Match, Pair, Policy, Verdict
 from dsr.connectors.sql_config import TableSpec
-from dsr.connectors.sql_tables import search_values
-from dsr.identity import normalise_value
+from dsr.connectors.sql_tables import Normaliser, Params, child_rows, rows_of, search_values
 
 if TYPE_CHECKING:
     from dsr.connectors.sql import SqlStore
 
 Row = dict[str, Any]
-IN_CHUNK = 1000  # keys per IN list
 
 
 class Scanner:
     """One operation's search of one store, inside the caller's connection."""
 
-    def __init__(self, store: SqlStore, conn: sa.Connection, policy: Policy) -> None:
+    def __init__(
+        self, store: SqlStore, conn: sa.Connection, policy: Policy, normalise: Normaliser
+    ) -> None:
         self.store = store
         self.conn = conn
         self.policy = policy
+        self.normalise = normalise
         self.tables = store.tables()
         self.searched: dict[str, set[str]] = {}  # kind -> values searched so far
         self.candidates: list[Candidate] = []
@@ -57,13 +58,15 @@ class Scanner:
             tuple(
                 (kind, value)
                 for kind, column in spec.provides.items()
-                if (value := normalise_value(kind, row[column], self.store.region))
+                if (value := self.normalise(kind, row[column]))
             ),
         )
 
     def _new_values(self) -> dict[str, list[str]]:
         """Search values not searched yet (all of them on the first call); marks them searched."""
-        values = search_values(self.policy.search, self.store.needs, self.store.region)
+        values = search_values(
+            self.policy.search, self.store.needs, self.store.region, normalise=self.normalise
+        )
         fresh = {
             kind: [v for v in items if v not in self.searched.get(kind, set())]
             for kind, items in values.items()
@@ -89,14 +92,11 @@ class Scanner:
         while specs and (values := self._new_values()):
             batch = list(refused)
             for spec in specs:
-                bound = self.tables[spec.name]
-                clause = bound.match_clause(values)
-                if clause is None:
+                select = self.tables[spec.name].match_select(values)
+                if select is None:
                     continue
                 admitted.setdefault(spec.name, [])
-                stmt = sa.select(bound.table).where(clause).order_by(bound.key)
-                for found in self.conn.execute(stmt):
-                    row = dict(found._mapping)
+                for row in rows_of(self.conn.execute(*select)):
                     if row[spec.key] not in seen[spec.name]:
                         seen[spec.name].add(row[spec.key])
                         batch.append((spec, row))
@@ -123,19 +123,16 @@ class Scanner:
     ) -> Iterator[tuple[Row, Match]] | None:
         """Admitted rows of a table without ``provides`` (None: not searchable by what is
         known, so not claimed empty); each refused row becomes a candidate as it is read."""
-        bound = self.tables[spec.name]
-        clause = bound.match_clause(self._all_values())
-        if clause is None:
+        select = self.tables[spec.name].match_select(self._all_values())
+        if select is None:
             return None
-        stmt = sa.select(bound.table).where(clause).order_by(bound.key)
-        return self._judged(spec, stmt, stream)
+        return self._judged(spec, *select, stream)
 
     def _judged(
-        self, spec: TableSpec, stmt: sa.Select[Any], stream: bool
+        self, spec: TableSpec, stmt: sa.Select[Any], params: Params, stream: bool
     ) -> Iterator[tuple[Row, Match]]:
         conn = self.conn.execution_options(stream_results=True, yield_per=1000) if stream else None
-        for found in (conn or self.conn).execute(stmt):
-            row = dict(found._mapping)
+        for row in rows_of((conn or self.conn).execute(stmt, params)):
             match = self.match(spec, row)
             verdict = self.policy.decide([match])[0]
             if verdict is Verdict.ADMIT:
@@ -148,17 +145,8 @@ class Scanner:
     ) -> Iterator[Row]:
         """Rows of a child table whose parent was admitted (they go with their parent)."""
         assert spec.parent is not None
-        bound = self.tables[spec.name]
-        fk = bound.col(spec.parent.column)
         conn = self.conn.execution_options(stream_results=True, yield_per=1000) if stream else None
-        for i in range(0, len(parent_keys), IN_CHUNK):
-            stmt = (
-                sa.select(bound.table)
-                .where(fk.in_(parent_keys[i : i + IN_CHUNK]))
-                .order_by(bound.key)
-            )
-            for found in (conn or self.conn).execute(stmt):
-                yield dict(found._mapping)
+        return child_rows(conn or self.conn, self.tables[spec.name], parent_keys)
 
     def collect(self) -> dict[str, list[Row]]:
         """Every admitted row, by table, for the tables that were searched (rectify, erase)."""

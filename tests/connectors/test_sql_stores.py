@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,12 +14,16 @@ from dsr.connectors.base import Action, Operation
 from dsr.connectors.sql import SqlStore, SuppressedAddress
 from dsr.connectors.sql_tables import REDACTED
 from dsr.connectors.sql_writes import keyed_hash
+from dsr.demo.stores import order_items, orders
 from dsr.errors import FatalStoreError, InvalidInput, RetriableStoreError
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, suppression_hash
 from tests.connectors.stores import (
+    A_CID,
     A_EMAIL,
     A_EMAIL_RAW,
+    A_NAME,
     A_PHONE,
+    A_PHONE_RAW,
     B_EMAIL,
     HOLD_EMAIL,
     SECRET,
@@ -28,6 +33,7 @@ from tests.connectors.stores import (
     make_crm,
     make_newsletter,
     make_orders,
+    order,
 )
 
 ORDER_COLUMNS = (
@@ -330,5 +336,56 @@ def test_rectify_reports_the_identifiers_it_replaced(
             changes={"phone": "0903 111 222"},
         )
         assert again.changes == []
+    finally:
+        h.close()
+
+
+def test_a_subject_with_more_orders_than_one_in_list_gets_every_item(
+    sql_url: str, tmp_path: Path, staging: Path
+) -> None:
+    """Items are read by their orders' keys 1,000 at a time: every one comes back, once; and a
+    search by several addresses finds each one's orders."""
+    h = make_orders(tmp_path, sql_url)
+    try:
+        bought = datetime(2023, 1, 1)
+        extra = [
+            order(
+                f"M{i:04}",
+                A_CID,
+                A_EMAIL_RAW,
+                A_NAME,
+                A_PHONE_RAW,
+                status="delivered",
+                total="1.00",
+                created=bought,
+            )
+            for i in range(1201)
+        ]
+        with h.engine.begin() as conn:
+            conn.execute(sa.insert(orders), extra)
+            ids = conn.execute(sa.select(orders.c.id).where(orders.c.order_no.like("M%")))
+            conn.execute(
+                sa.insert(order_items),
+                [
+                    {
+                        "order_id": i,
+                        "sku": "SKU-M",
+                        "product_name": "Bút bi",
+                        "quantity": 1,
+                        "unit_price": Decimal("1.00"),
+                    }
+                    for i in ids.scalars()
+                ],
+            )
+        found = h.connector.find(SUBJECT)
+        items = [r["id"] for r in found.records["order_items"]]
+        assert len(found.records["orders"]) == 1203
+        assert len(items) == 1204 and len(set(items)) == 1204
+        result = h.connector.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging)
+        assert ("order_items", Action.EXPORTED, 1204) in [
+            (o.table, o.action, o.count) for o in result.outcomes
+        ]
+        several = Identity({EMAIL: {A_EMAIL, B_EMAIL, "nobody@example.com"}})
+        assert len(h.connector.find(several).records["orders"]) == 1204
     finally:
         h.close()
