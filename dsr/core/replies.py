@@ -173,6 +173,7 @@ def _environment(html: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the package's templates do not change under a running worker
     )
     env.filters["date"] = _date_filter
     return env
