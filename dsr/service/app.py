@@ -7,29 +7,19 @@ committed: the ledger holds the work and re-drive sends it; the door is told thr
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core import (
-    apikeys,
     artefacts,
     audit,
     complaints,
-    holds,
     intake,
-    key_checks,
     paths,
     redrive,
-    retention,
     review,
     status_links,
     storage,
@@ -39,79 +29,22 @@ from dsr.core import (
     verification,
 )
 from dsr.core.apikeys import Role
-from dsr.core.dashboard import Dashboard
-from dsr.core.dashboard import build as build_dashboard
-from dsr.core.db import migrate, session_scope, units_of_work
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (
     OPEN_REQUEST,
-    ApiKey,
     AuditEvent,
-    Hold,
     Request,
     RequestKind,
     RequestStatus,
-    utcnow,
 )
-from dsr.core.progress import Progress, Report, ignore
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
 from dsr.core.views import RequestDetail, iso, request_json, requests_json
-from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
 
-log = structlog.get_logger(__name__)
-Enqueue = Callable[[Iterable[Step]], None]
-_REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # models.new_id(): uuid4 hex
 
-
-def _warn_in_log(message: str) -> None:
-    log.warning("enqueue_failed", detail=message)
-
-
-class Service:
+class Service(AdminOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
-
-    def __init__(
-        self, rt: Runtime, enqueue: Enqueue, *, warn: Callable[[str], None] = _warn_in_log
-    ) -> None:
-        self.rt = rt
-        self._enqueue = enqueue
-        self._warn = warn
-        self._migrated = False
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One unit of work on the ledger (schema brought up to date on first use)."""
-        if not self._migrated:
-            migrate(self.rt.db_url)
-            with session_scope(self.rt.db_url) as session:
-                key_checks.ensure_suppression_key(session, self.rt.settings.keys.suppression)
-            self._migrated = True
-        with session_scope(self.rt.db_url) as session:
-            yield session
-
-    def send(self, follow: Iterable[Step]) -> None:
-        """Enqueue committed work; with the broker down, the ledger keeps it for re-drive."""
-        follow = list(follow)
-        if not follow:
-            return
-        try:
-            self._enqueue(follow)
-        except Exception as err:  # noqa: BLE001 - any broker failure; the ledger holds the work
-            self._warn(
-                f"broker unreachable ({type(err).__name__}); the request is saved and "
-                "re-drive will send it"
-            )
-
-    def _load(self, session: Session, request_id: str, by: Caller | None = None) -> Request:
-        """The request; NotFound also when ``by`` may not see it (its existence is not told)."""
-        request = session.get(Request, request_id) if _REQUEST_ID.fullmatch(request_id) else None
-        if request is None or (by is not None and not by.sees(request)):
-            raise NotFound("no such request")
-        return request
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -344,10 +277,6 @@ class Service:
         data["status_token"] = status_links.make_token(request_id, self.rt.settings)
         return data
 
-    def _require(self, by: Caller, needed: Role) -> None:
-        if not by.may(needed):
-            raise PermissionDenied("not allowed for this role")
-
     # -- complaints -------------------------------------------------------------------------
 
     def answer(
@@ -374,145 +303,6 @@ class Service:
             for name in complaints.answer_templates()
         ]
 
-    # -- the ops dashboard ------------------------------------------------------------------
-
-    def dashboard(self, *, by: Caller) -> Dashboard:
-        """Counts, deadlines, the queues waiting for a person, reply times and store failures."""
-        self._require(by, Role.OPS)
-        zone = self.rt.profiles[self.rt.settings.default_jurisdiction].zone
-        with self.session() as session:
-            return build_dashboard(session, zone=zone)
-
-    # -- legal holds ------------------------------------------------------------------------
-
-    def hold_add(
-        self,
-        *,
-        email: str | None,
-        phone: str | None,
-        reason: str,
-        by: Caller,
-        until: datetime | None = None,
-        connectors: list[str] | None = None,
-    ) -> dict[str, Any]:
-        """Put a subject on legal hold (all stores, or only some)."""
-        self._require(by, Role.OPS)
-        unknown = [c for c in connectors or [] if c not in self.rt.connectors]
-        if unknown:
-            raise InvalidInput(f"unknown connector {unknown[0]!r}")
-        with self.session() as session:
-            hold = holds.add(
-                session,
-                email=email,
-                phone=phone,
-                reason=reason,
-                by=by.actor,
-                until=until,
-                connectors=connectors,
-                region=self.rt.settings.default_region,
-            )
-            return _hold_json(hold)
-
-    def hold_list(self) -> list[dict[str, Any]]:
-        with self.session() as session:
-            return [_hold_json(h) for h in holds.active(session)]
-
-    def hold_lift(self, hold_id: str, *, by: Caller) -> dict[str, Any]:
-        self._require(by, Role.OPS)
-        with self.session() as session:
-            return _hold_json(holds.lift(session, hold_id, by=by.actor))
-
-    # -- retention --------------------------------------------------------------------------
-
-    def purge(
-        self,
-        *,
-        by: Caller,
-        dry_run: bool = False,
-        connectors: list[str] | None = None,
-        chunk_size: int | None = None,
-        as_of: datetime | None = None,
-        progress: Report = ignore,
-    ) -> dict[str, Any]:
-        """A retention sweep now, in this process: per-store counts, and the stores that failed.
-
-        One store being down does not stop the other stores' sweeps. ``progress`` hears of each
-        rule as it starts and ends (the CLI draws it on a terminal).
-        """
-        self._require(by, Role.OPS)
-        policy = retention.policy_for(self.rt)
-        for name in connectors or []:
-            if name not in self.rt.connectors:
-                raise InvalidInput(f"unknown connector {name!r}")
-            if name not in policy.connectors:
-                raise InvalidInput(f"no retention rule for connector {name!r}")
-        now = utcnow()
-        if as_of is not None:
-            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-            if as_of > now and not dry_run:
-                raise InvalidInput("--as-of in the future would purge early; add --dry-run")
-            now = as_of
-        with self.session():
-            pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
-        stores: list[dict[str, Any]] = []
-        errors: list[dict[str, str]] = []
-        finished: set[str] = set()
-
-        def relay(p: Progress) -> None:
-            if p.finished:
-                finished.add(p.task)
-            progress(p)
-
-        for name in connectors or policy.connectors:
-            try:
-                reports = retention.sweep(
-                    self.rt,
-                    name,
-                    now=now,
-                    dry_run=dry_run,
-                    chunk_size=chunk_size,
-                    by=by.actor,
-                    policy=policy,
-                    progress=relay,
-                )
-            except StoreError as err:
-                errors.append({"connector": name, "error": str(err)})
-                for task in (f"{name}.{r.table}" for r in policy.for_connector(name)):
-                    if task not in finished:  # the rule that failed, and those never reached
-                        progress(Progress(task, 0, None, finished=True, failed=True))
-                continue
-            stores += [asdict(r) for r in reports]
-        return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
-
-    # -- API keys and the audit log ---------------------------------------------------------
-
-    def key_create(self, *, name: str, role: str, by: Caller) -> dict[str, Any]:
-        """A new API key; the key itself is in the result once and never stored."""
-        self._require(by, Role.OPS)
-        if role not in apikeys.KEY_ROLES:
-            raise InvalidInput(f"unknown role {role!r} (support, ops)")  # before the ledger
-        with self.session() as session:
-            row, key = apikeys.create(session, name=name, role=role, by=by.actor)
-            return {**_key_json(row), "key": key}
-
-    def key_list(self) -> list[dict[str, Any]]:
-        with self.session() as session:
-            return [_key_json(row) for row in apikeys.listing(session)]
-
-    def key_revoke(self, key_id: str, *, by: Caller) -> dict[str, Any]:
-        self._require(by, Role.OPS)
-        with self.session() as session:
-            return _key_json(apikeys.revoke(session, key_id, by=by.actor))
-
-    def audit_verify(self) -> dict[str, Any]:
-        """Seal what is pending, then check the chain link by link; ``ok`` False names the
-        first broken event."""
-        with self.session():
-            pass  # the ledger's schema, before sealing
-        audit.seal_all(units_of_work(self.rt.db_url))
-        with self.session() as session:
-            return asdict(audit.verify(session))
-
 
 def _for(by: Caller, data: dict[str, Any]) -> dict[str, Any]:
     """A request's JSON as ``by`` may see it: where the reply lies on the server is for ops."""
@@ -532,27 +322,3 @@ def _filed_by(session: Session, request_id: str) -> str | None:
         .order_by(col(AuditEvent.seq))
         .limit(1)
     ).first()
-
-
-def _hold_json(hold: Hold) -> dict[str, Any]:
-    return {
-        "id": hold.id,
-        "email": hold.email,
-        "phone": hold.phone,
-        "reason": hold.reason,
-        "connectors": hold.connectors,
-        "until": iso(hold.until),
-        "created_by": hold.created_by,
-        "created_at": iso(hold.created_at),
-        "lifted_at": iso(hold.lifted_at),
-    }
-
-
-def _key_json(row: ApiKey) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "role": row.role,
-        "created_at": iso(row.created_at),
-        "revoked_at": iso(row.revoked_at),
-    }

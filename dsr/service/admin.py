@@ -1,0 +1,196 @@
+"""Ops' operations of the application service: dashboard, legal holds, retention sweeps, API
+keys and the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from dsr.core import (
+    apikeys,
+    audit,
+    holds,
+    retention,
+)
+from dsr.core.apikeys import Role
+from dsr.core.dashboard import Dashboard
+from dsr.core.dashboard import build as build_dashboard
+from dsr.core.db import units_of_work
+from dsr.core.models import (
+    ApiKey,
+    Hold,
+    utcnow,
+)
+from dsr.core.progress import Progress, Report, ignore
+from dsr.core.views import iso
+from dsr.errors import InvalidInput, StoreError
+from dsr.service.base import ServiceBase
+from dsr.service.callers import Caller
+
+
+class AdminOps(ServiceBase):
+    """What ops do besides handling requests (each checks the caller's role first)."""
+
+    # -- the ops dashboard ------------------------------------------------------------------
+
+    def dashboard(self, *, by: Caller) -> Dashboard:
+        """Counts, deadlines, the queues waiting for a person, reply times and store failures."""
+        self._require(by, Role.OPS)
+        zone = self.rt.profiles[self.rt.settings.default_jurisdiction].zone
+        with self.session() as session:
+            return build_dashboard(session, zone=zone)
+
+    # -- legal holds ------------------------------------------------------------------------
+
+    def hold_add(
+        self,
+        *,
+        email: str | None,
+        phone: str | None,
+        reason: str,
+        by: Caller,
+        until: datetime | None = None,
+        connectors: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Put a subject on legal hold (all stores, or only some)."""
+        self._require(by, Role.OPS)
+        unknown = [c for c in connectors or [] if c not in self.rt.connectors]
+        if unknown:
+            raise InvalidInput(f"unknown connector {unknown[0]!r}")
+        with self.session() as session:
+            hold = holds.add(
+                session,
+                email=email,
+                phone=phone,
+                reason=reason,
+                by=by.actor,
+                until=until,
+                connectors=connectors,
+                region=self.rt.settings.default_region,
+            )
+            return _hold_json(hold)
+
+    def hold_list(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return [_hold_json(h) for h in holds.active(session)]
+
+    def hold_lift(self, hold_id: str, *, by: Caller) -> dict[str, Any]:
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            return _hold_json(holds.lift(session, hold_id, by=by.actor))
+
+    # -- retention --------------------------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        by: Caller,
+        dry_run: bool = False,
+        connectors: list[str] | None = None,
+        chunk_size: int | None = None,
+        as_of: datetime | None = None,
+        progress: Report = ignore,
+    ) -> dict[str, Any]:
+        """A retention sweep now, in this process: per-store counts, and the stores that failed.
+
+        One store being down does not stop the other stores' sweeps. ``progress`` hears of each
+        rule as it starts and ends (the CLI draws it on a terminal).
+        """
+        self._require(by, Role.OPS)
+        policy = retention.policy_for(self.rt)
+        for name in connectors or []:
+            if name not in self.rt.connectors:
+                raise InvalidInput(f"unknown connector {name!r}")
+            if name not in policy.connectors:
+                raise InvalidInput(f"no retention rule for connector {name!r}")
+        now = utcnow()
+        if as_of is not None:
+            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+            if as_of > now and not dry_run:
+                raise InvalidInput("--as-of in the future would purge early; add --dry-run")
+            now = as_of
+        with self.session():
+            pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
+        stores: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        finished: set[str] = set()
+
+        def relay(p: Progress) -> None:
+            if p.finished:
+                finished.add(p.task)
+            progress(p)
+
+        for name in connectors or policy.connectors:
+            try:
+                reports = retention.sweep(
+                    self.rt,
+                    name,
+                    now=now,
+                    dry_run=dry_run,
+                    chunk_size=chunk_size,
+                    by=by.actor,
+                    policy=policy,
+                    progress=relay,
+                )
+            except StoreError as err:
+                errors.append({"connector": name, "error": str(err)})
+                for task in (f"{name}.{r.table}" for r in policy.for_connector(name)):
+                    if task not in finished:  # the rule that failed, and those never reached
+                        progress(Progress(task, 0, None, finished=True, failed=True))
+                continue
+            stores += [asdict(r) for r in reports]
+        return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
+
+    # -- API keys and the audit log ---------------------------------------------------------
+
+    def key_create(self, *, name: str, role: str, by: Caller) -> dict[str, Any]:
+        """A new API key; the key itself is in the result once and never stored."""
+        self._require(by, Role.OPS)
+        if role not in apikeys.KEY_ROLES:
+            raise InvalidInput(f"unknown role {role!r} (support, ops)")  # before the ledger
+        with self.session() as session:
+            row, key = apikeys.create(session, name=name, role=role, by=by.actor)
+            return {**_key_json(row), "key": key}
+
+    def key_list(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return [_key_json(row) for row in apikeys.listing(session)]
+
+    def key_revoke(self, key_id: str, *, by: Caller) -> dict[str, Any]:
+        self._require(by, Role.OPS)
+        with self.session() as session:
+            return _key_json(apikeys.revoke(session, key_id, by=by.actor))
+
+    def audit_verify(self) -> dict[str, Any]:
+        """Seal what is pending, then check the chain link by link; ``ok`` False names the
+        first broken event."""
+        with self.session():
+            pass  # the ledger's schema, before sealing
+        audit.seal_all(units_of_work(self.rt.db_url))
+        with self.session() as session:
+            return asdict(audit.verify(session))
+
+
+def _hold_json(hold: Hold) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "email": hold.email,
+        "phone": hold.phone,
+        "reason": hold.reason,
+        "connectors": hold.connectors,
+        "until": iso(hold.until),
+        "created_by": hold.created_by,
+        "created_at": iso(hold.created_at),
+        "lifted_at": iso(hold.lifted_at),
+    }
+
+
+def _key_json(row: ApiKey) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "created_at": iso(row.created_at),
+        "revoked_at": iso(row.revoked_at),
+    }
