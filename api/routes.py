@@ -127,7 +127,9 @@ def retry_request(
 
 
 @router.post(
-    "/{request_id}/review", response_model=RequestOut, responses=errors(401, 403, 404, 409, 422)
+    "/{request_id}/review",
+    response_model=RequestOut,
+    responses=errors(401, 403, 404, 409, 413, 422),
 )
 def review_request(
     request_id: str,
@@ -166,7 +168,9 @@ def download_export(
 
 
 @router.post(
-    "/{request_id}/answer", response_model=RequestDetail, responses=errors(401, 403, 404, 409, 422)
+    "/{request_id}/answer",
+    response_model=RequestDetail,
+    responses=errors(401, 403, 404, 409, 413, 422),
 )
 def answer_complaint(
     request_id: str,

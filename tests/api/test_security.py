@@ -151,6 +151,20 @@ def test_a_large_body_is_refused_before_authentication(client: TestClient) -> No
     assert response.json() == {"detail": "the request body is too large"}
 
 
+def test_every_route_that_takes_a_body_documents_413(client: TestClient) -> None:
+    """The cap applies to every body, so every operation with one says it may answer 413 (a
+    client generated from the schema must expect it; schemathesis found review's missing)."""
+    paths_ = client.get("/openapi.json").json()["paths"]
+    with_body = {
+        (method, path): op
+        for path, item in paths_.items()
+        for method, op in item.items()
+        if "requestBody" in op
+    }
+    assert ("post", "/requests/{request_id}/review") in with_body
+    assert [k for k, op in with_body.items() if "413" not in op["responses"]] == []
+
+
 @contextmanager
 def _served(app: FastAPI) -> Iterator[int]:
     """The app on a real uvicorn server on a free port."""
