@@ -104,6 +104,14 @@ def center(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Center
     get_engine(rt.db_url).dispose()
 
 
+def _leads_to(center: Center, body: str, request_id: str) -> bool:
+    """Whether the e-mail links to this request's status page on this server. The link's token
+    is signed when the e-mail is written, the page's own a moment later: they differ in their
+    timestamp when a second ticks between the two, and open the same page."""
+    tokens = re.findall(rf"{re.escape(center.url)}/privacy/status/([\w.\-]+)", body)
+    return any(status_links.read_token(t, center.rt.settings) == request_id for t in tokens)
+
+
 def _shot(tmp_path: Path, name: str) -> str:
     folder = SCREENSHOTS if os.environ.get("DSR_UPDATE_SCREENSHOTS") == "1" else tmp_path
     return str(folder / name)
@@ -153,10 +161,12 @@ def test_a_customer_gets_their_data_through_the_privacy_center(
             request_id = status_links.read_token(status_url.rsplit("/", 1)[1], center.rt.settings)
 
             body = center.wait_mail(EMAIL, "verification-1", request_id)
-            assert status_url in body  # the e-mail leads back to the same page
+            assert _leads_to(center, body, request_id)  # the e-mail leads back to the same page
             code = re.search(r"\b(\d{6})\b", body)
             assert code
-            assert status_url in center.wait_mail(EMAIL, "acknowledgement", request_id)
+            assert _leads_to(
+                center, center.wait_mail(EMAIL, "acknowledgement", request_id), request_id
+            )
             page.fill("#code", code.group(1))
             page.click("button.primary")
             expect(page).to_have_url(status_url)
@@ -212,7 +222,9 @@ def test_a_customer_files_a_complaint_and_sees_it_answered(
             expect(page.locator("#code")).to_have_count(0)
             status_url = page.url
             request_id = status_links.read_token(status_url.rsplit("/", 1)[1], center.rt.settings)
-            assert status_url in center.wait_mail(email, "acknowledgement", request_id)
+            assert _leads_to(
+                center, center.wait_mail(email, "acknowledgement", request_id), request_id
+            )
 
             center.app.state.service.answer(
                 request_id, template="no_misuse", note=None, by=Caller.staff("lan.nguyen")
