@@ -23,33 +23,23 @@ log = structlog.get_logger(__name__)
 
 # Steps a worker carries on with itself: the worker whose task finished a request builds the
 # reply and sends it, instead of two more queue hops. One that fails here is handed to its
-# own actor, so it gets the same retries as if it had been sent in the first place.
+# own actor, so it gets the same retries as if it had been sent in the first place. The doors
+# (CLI, API) never do: they send these, and answer without waiting on a store or SMTP.
 _CARRIED_ON = ("aggregate", "deliver")
 
 
-def _run(actor: str, object_id: str) -> None:
+def _execute(actor: str, object_id: str) -> list[Step]:
     rt = runtime.get()
     try:
-        follow = pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
+        return pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
     except NotFound:
         _dead_letter(rt, object_id)
         raise  # not retried: dramatiq moves the message to the dead-letter queue
-    _carry_on(follow)
 
 
-def _carry_on(follow: Iterable[Step]) -> None:
-    follow = list(follow)
-    enqueue(s for s in follow if s.actor not in _CARRIED_ON)  # others' work goes out first
-    for step in follow:
-        if step.actor not in _CARRIED_ON:
-            continue
-        try:
-            _run(step.actor, step.id)
-        except NotFound:
-            pass  # ops were told (_dead_letter); a message would only say it again
-        except Exception as err:  # noqa: BLE001 - its own actor retries it, with backoff
-            log.warning("carried_on_step_failed", actor=step.actor, error=type(err).__name__)
-            ACTORS[step.actor].send(step.id)
+def _run(actor: str, object_id: str) -> None:
+    """An actor's message: its step, then what follows (the reply carried on here)."""
+    enqueue(_execute(actor, object_id), carry_on=True)
 
 
 def _dead_letter(rt: Runtime, object_id: str) -> None:
@@ -68,13 +58,25 @@ def _dead_letter(rt: Runtime, object_id: str) -> None:
         )
 
 
-def enqueue(follow: Iterable[Step]) -> None:
+def enqueue(follow: Iterable[Step], *, carry_on: bool = False) -> None:
     """Send the next steps (after commit); advance and fan-in run inline, each in its own
-    transaction, so they see every commit that came before them."""
+    transaction, so they see every commit that came before them. ``carry_on`` (workers only):
+    run the reply's steps here too, after the others are sent."""
+    here = []
     for step in follow:
         if step.actor in pipeline.INLINE:
-            _run(step.actor, step.id)
+            enqueue(_execute(step.actor, step.id), carry_on=carry_on)
+        elif carry_on and step.actor in _CARRIED_ON:
+            here.append(step)
         else:
+            ACTORS[step.actor].send(step.id)
+    for step in here:
+        try:
+            _run(step.actor, step.id)
+        except NotFound:
+            pass  # ops were told (_dead_letter); a message would only say it again
+        except Exception as err:  # noqa: BLE001 - its own actor retries it, with backoff
+            log.warning("carried_on_step_failed", actor=step.actor, error=type(err).__name__)
             ACTORS[step.actor].send(step.id)
 
 
@@ -108,7 +110,7 @@ def connector_task_exhausted(message_data: dict[str, Any], retry_info: dict[str,
     )
     with session_scope(runtime.get().db_url) as session:
         follow = tasks.fail(session, task_id, "retries exhausted")
-    enqueue(follow)
+    enqueue(follow, carry_on=True)
 
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)

@@ -285,3 +285,26 @@ def test_identical_request_joins_the_open_one(client: TestClient, keys: Keys) ->
     again = _file(client, keys.alice, verified=True)
     assert again["id"] == first["id"] and again["duplicate_of"] == first["id"]
     assert first["duplicate_of"] is None
+
+
+def test_a_door_queues_the_reply_for_a_worker_instead_of_building_it(
+    client: TestClient, rt: Runtime, keys: Keys
+) -> None:
+    """When an ops re-drive through the API finishes a request's fan-in, the reply's
+    aggregation goes to the queue for a worker: the API neither builds nor sends it."""
+    data = _file(client, keys.alice, verified=True)
+    now = utcnow()
+    with session_scope(rt.db_url) as session:  # every store answered; the fan-in was lost
+        session.execute(
+            update(ConnectorTask)
+            .where(col(ConnectorTask.request_id) == data["id"])
+            .values(status=TaskStatus.DONE, finished_at=now, updated_at=now)
+        )
+    from dsr.workers.broker import broker
+
+    broker.flush_all()
+    response = client.post(f"/requests/{data['id']}/retry", headers=H(keys.ops))
+    assert response.status_code == 200, response.text
+    after = client.get(f"/requests/{data['id']}", headers=H(keys.ops)).json()
+    assert (after["status"], after["reply"]) == ("replying", None)
+    assert [m["args"] for m in queued("aggregate_request")] == [[data["id"]]]
