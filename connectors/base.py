@@ -261,12 +261,23 @@ class Connector(Protocol):
         chunk_size: int = 5000,
         max_chunks: int | None = None,
         on_chunk: OnChunk | None = None,
+        run_id: str | None = None,
     ) -> PurgeReport:
         """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held ones.
 
         ``on_chunk`` is called with the report so far right after each chunk commits, so the
-        caller can put every committed chunk on record before the next one starts.
+        caller can put every committed chunk on record before the next one starts. With
+        ``run_id`` each chunk is also counted in the store, in its own transaction
+        (``connectors.purge_log``): what a run killed between the two commits removed.
         """
+        ...
+
+    def purged_in(self, run_id: str) -> dict[str, int]:
+        """Rows removed per table by the sweep ``run_id``, as this store committed them."""
+        ...
+
+    def forget_run(self, run_id: str) -> None:
+        """Drop the store's count of a sweep the ledger has on record."""
         ...
 
     def close(self) -> None:

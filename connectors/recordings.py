@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dsr.connectors import purge_log
 from dsr.connectors.base import (
     Action,
     Candidate,
@@ -293,6 +294,7 @@ class RecordingArchive:
         chunk_size: int = 5000,
         max_chunks: int | None = None,
         on_chunk: OnChunk | None = None,
+        run_id: str | None = None,
     ) -> PurgeReport:
         """Delete calls (audio and metadata) older than the rule allows, skipping held phones."""
         column = rule.only_when_set or rule.column
@@ -322,6 +324,8 @@ class RecordingArchive:
             if dry_run:
                 return report
             self._drain()  # what a killed run deleted from the index but not yet from disk
+            if run_id is not None:
+                purge_log.ensure(self.engine)
             last: str | None = None
             while True:
                 page = sa.select(calls.c.id).where(cond).order_by(calls.c.id).limit(chunk_size)
@@ -336,6 +340,8 @@ class RecordingArchive:
                         break
                     rows = self._rows(conn, sa.and_(calls.c.id.in_(ids), cond))
                     self._forget(conn, rows)
+                    if run_id is not None:
+                        purge_log.note(conn, run_id, calls.name, report.chunks, len(rows))
                 last = ids[-1]
                 report.purged += len(rows)
                 report.chunks += 1
@@ -343,6 +349,14 @@ class RecordingArchive:
                     on_chunk(report)  # on record before the files go and the next chunk starts
                 self._drain()
         return report
+
+    def purged_in(self, run_id: str) -> dict[str, int]:
+        with store_errors(self.name):
+            return purge_log.purged(self.engine, run_id)
+
+    def forget_run(self, run_id: str) -> None:
+        with store_errors(self.name):
+            purge_log.forget(self.engine, run_id)
 
     def close(self) -> None:
         """Release the index database."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dsr.connectors import purge_log
 from dsr.connectors.base import (
     Action,
     Found,
@@ -358,6 +359,7 @@ class SqlStore:
         chunk_size: int = 5000,
         max_chunks: int | None = None,
         on_chunk: OnChunk | None = None,
+        run_id: str | None = None,
     ) -> PurgeReport:
         """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping the held."""
         return purge(
@@ -369,7 +371,16 @@ class SqlStore:
             chunk_size=chunk_size,
             max_chunks=max_chunks,
             on_chunk=on_chunk,
+            run_id=run_id,
         )
+
+    def purged_in(self, run_id: str) -> dict[str, int]:
+        with store_errors(self.name):
+            return purge_log.purged(self.engine, run_id)
+
+    def forget_run(self, run_id: str) -> None:
+        with store_errors(self.name):
+            purge_log.forget(self.engine, run_id)
 
     def close(self) -> None:
         """Release pooled connections."""

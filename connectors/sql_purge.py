@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from dsr.connectors import purge_log
 from dsr.connectors.base import OnChunk, PurgeReport, RetentionRule
 from dsr.connectors.sql_tables import Bound, search_values, store_errors
 from dsr.connectors.sql_writes import anonymise_where, child_pred, delete_where
@@ -81,8 +82,13 @@ def _chunk(
     pred: ColumnElement[bool],
     action: str,
     now: datetime,
+    counted: tuple[str, int] | None,
 ) -> int:
-    """Purge one chunk in one transaction; how many rows of the rule's table it changed."""
+    """Purge one chunk in one transaction; how many rows of the rule's table it changed.
+
+    ``counted`` (run id, chunk number): the count goes in the store's purge log, in the same
+    transaction as the rows it counts.
+    """
     with conn.begin():
         if conn.dialect.name == "postgresql":
             # A sweep is idempotent and resumable: a chunk lost to a server crash is simply
@@ -96,13 +102,17 @@ def _chunk(
                 store.suppress(conn, {e for e in emails if e}, now=now, reason="retention")
             for child, cpred in _descendants(store, bound, pred):
                 delete_where(conn, child, cpred)
-            return delete_where(conn, bound, pred)
-        for child, cpred in _descendants(store, bound, pred):
-            if child.spec.erase.mode == "anonymise":
-                anonymise_where(conn, child, cpred, store.secret_key)
-            elif child.spec.erase.mode == "delete":
-                delete_where(conn, child, cpred)
-        return anonymise_where(conn, bound, pred, store.secret_key)
+            changed = delete_where(conn, bound, pred)
+        else:
+            for child, cpred in _descendants(store, bound, pred):
+                if child.spec.erase.mode == "anonymise":
+                    anonymise_where(conn, child, cpred, store.secret_key)
+                elif child.spec.erase.mode == "delete":
+                    delete_where(conn, child, cpred)
+            changed = anonymise_where(conn, bound, pred, store.secret_key)
+        if counted is not None:
+            purge_log.note(conn, counted[0], bound.spec.name, counted[1], changed)
+        return changed
 
 
 class _Size:
@@ -157,6 +167,7 @@ def purge(
     chunk_size: int,
     max_chunks: int | None,
     on_chunk: OnChunk | None = None,
+    run_id: str | None = None,
 ) -> PurgeReport:
     """Run one retention rule on a SQL store (see the module docstring)."""
     if chunk_size < 1:
@@ -184,6 +195,8 @@ def purge(
                 )
         if dry_run:
             return report
+        if run_id is not None:
+            purge_log.ensure(store.engine)
         size = _Size(chunk_size)
         with store.engine.connect() as conn:
             for pred in _ranges(conn, bound, cond, size):
@@ -191,7 +204,8 @@ def purge(
                     report.done = False  # more aged rows remain: a rerun continues from here
                     break
                 started = time.monotonic()
-                report.purged += _chunk(store, conn, bound, pred, rule.action, now)
+                counted = None if run_id is None else (run_id, report.chunks)
+                report.purged += _chunk(store, conn, bound, pred, rule.action, now, counted)
                 size.observe(time.monotonic() - started)
                 report.chunks += 1
                 if on_chunk is not None:

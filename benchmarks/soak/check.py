@@ -17,7 +17,6 @@ from dsr.core.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Reques
 from dsr.core.runtime import Runtime
 from dsr.identity import EMAIL, PHONE, Identity
 
-from .faults import SWEEP_CHUNK
 from .load import Load
 from .servers import FaultySmtp
 from .subjects import RULES, aged_at, all_keys
@@ -44,11 +43,7 @@ def check(
     smtp: FaultySmtp,
     initial: dict[str, dict[object, str | None]],
     now: datetime,
-    *,
-    killed_sweeps: int = 0,
 ) -> Findings:
-    """The invariants. ``killed_sweeps``: how many sweeps were SIGKILLed mid-run; each may leave
-    one chunk removed but not on record (killed between the store's commit and the ledger's)."""
     out = Findings()
     with Session(get_engine(rt.db_url)) as session:
         requests = {r.id: r for r in session.exec(select(Request))}
@@ -105,19 +100,9 @@ def check(
     for run in runs:
         for store in run.report.get("stores", []):
             recorded[store["table"]] += int(store["purged"])
-    unrecorded = {t: len(swept[t]) - audited[t] for t in swept}
-    match = all(audited[t] == recorded[t] and unrecorded[t] >= 0 for t in swept)
+    match = all(audited[t] == len(swept[t]) == recorded[t] for t in swept)
     summary = ", ".join(f"{t} {len(swept[t])}/{audited[t]}/{recorded[t]}" for t in swept)
     out.add("purge records match rows removed (removed/audited/recorded)", summary, match)
-    # The documented gap (README, Retention): a sweep killed after a chunk commits in the store
-    # and before its count commits in the ledger leaves that chunk off the record.
-    bound = killed_sweeps * 8 * SWEEP_CHUNK
-    gap = sum(unrecorded.values())
-    out.add(
-        f"rows removed but not on record (killed sweeps: {killed_sweeps}, at most one chunk each)",
-        gap,
-        0 <= gap <= bound,
-    )
 
     residue = _residue(rt, [requests[i] for i in completed if requests[i].kind == "erase"])
     out.add("residue after erasure (records still found)", residue, residue == 0)

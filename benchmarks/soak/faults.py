@@ -29,9 +29,6 @@ class Fault:
     action: Callable[[], object]
 
 
-SWEEP_CHUNK = 20  # the killed sweeps' chunk size: a chunk may grow to 8x (connectors.sql_purge)
-
-
 @dataclass
 class Faults:
     fleet: Fleet
@@ -109,7 +106,7 @@ class Faults:
     def _killed_sweep(self) -> None:
         log = (self.logs / "purge.log").open("ab")
         proc = subprocess.Popen(
-            [DSR, "purge", "--chunk-size", str(SWEEP_CHUNK), "--by", "soak"],
+            [DSR, "purge", "--chunk-size", "20", "--by", "soak"],
             env=self.env,
             stdout=log,
             stderr=log,

@@ -191,8 +191,7 @@ def _run(
         capture_output=True, timeout=300,
     )  # fmt: skip
     fleet.stop()
-    killed_sweeps = sum(1 for _, name in faults.done if "dsr purge" in name)
-    findings = check(rt, load, smtp, initial, datetime.now(UTC), killed_sweeps=killed_sweeps)
+    findings = check(rt, load, smtp, initial, datetime.now(UTC))
     info = {
         "faults": faults.done,
         "faults_not_injected": faults.skipped,

@@ -9,8 +9,11 @@ superseded and writes the audit events for the counts it recorded, so the audit 
 rows removed. The ledger is never held in a transaction while a store is swept (on SQLite that
 would block every other writer for the whole sweep).
 
-The one gap: a chunk committed in the store whose count did not reach the ledger because the
-process died in between (one small UPDATE long; the store and the ledger are two databases).
+The store and the ledger are two databases: a process that dies after a chunk commits in the
+store and before its count reaches the ledger would leave that chunk off the record. So each
+chunk is also counted in the store, in its own transaction (``connectors.purge_log``), and a
+run is closed — by itself, or superseded by the next — with the store's count where it can be
+read: the audit log sums to the rows removed, a killed run's last chunk included.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dsr.core.db import session_scope
 from dsr.core.models import PurgeRun, utcnow
 from dsr.core.progress import Progress, Report, ignore
 from dsr.core.runtime import Runtime
-from dsr.errors import ConfigError, InvalidInput
+from dsr.errors import ConfigError, InvalidInput, StoreError
 
 DEFAULT_SCHEDULE = {
     "sweep": "0 2 * * *",
@@ -158,14 +161,25 @@ def sweep(
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
     size = chunk_size or policy.chunk_size
     with session_scope(rt.db_url) as session:
+        killed = [r.id for r in _unfinished(session, connector)]
+    counted = {run: _counted(store, run) for run in killed}  # read with no ledger transaction
+    with session_scope(rt.db_url) as session:
         held = holds.held_identity(session, connector, now)
         run_id = _open_run(
-            session, connector, dry_run, {"as_of": now.isoformat(), "chunk_size": size}, by
+            session,
+            connector,
+            dry_run,
+            {"as_of": now.isoformat(), "chunk_size": size},
+            by,
+            counted,
         )
+    _forget(store, [run for run, counts in counted.items() if counts is not None])
     reports: list[PurgeReport] = []
+    latest: list[PurgeReport] = []  # the rules done and the one under way, as last recorded
 
     def on_chunk(current: PurgeReport) -> None:
-        _update_run(rt, run_id, [*reports, current], "running")
+        latest[:] = [*reports, current]
+        _update_run(rt, run_id, [asdict(r) for r in latest], "running")
         task = f"{connector}.{current.table}"
         progress(Progress(task, current.purged, max(current.purged, current.matched)))
 
@@ -181,23 +195,96 @@ def sweep(
                 chunk_size=size,
                 max_chunks=max_chunks,
                 on_chunk=None if dry_run else on_chunk,
+                run_id=None if dry_run else run_id,
             )
             reports.append(report)
-            _update_run(rt, run_id, reports, "running")
+            latest[:] = reports
+            _update_run(rt, run_id, [asdict(r) for r in reports], "running")
             done = report.matched if dry_run else report.purged
             progress(Progress(task, done, max(done, report.matched), finished=True))
     except Exception as err:
-        _update_run(rt, run_id, reports, "failed", by=by, error=type(err).__name__)
+        _close(rt, store, run_id, latest, "failed", by=by, error=type(err).__name__)
         raise
     status = "finished" if all(r.done for r in reports) else "incomplete"
-    _update_run(rt, run_id, reports, status, by=by)
+    _close(rt, store, run_id, reports, status, by=by)
     if not dry_run:
         # Erasures deferred while a record was still needed (an open order) finish here.
         deferrals.complete(rt, connector, now=now)
     return reports
 
 
-def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any], by: str) -> str:
+def _unfinished(session: Any, connector: str) -> list[PurgeRun]:
+    """Runs of this connector that never finished (killed), locked for the one closing them."""
+    return list(
+        session.exec(
+            select(PurgeRun)
+            .where(PurgeRun.connector == connector, col(PurgeRun.finished_at).is_(None))
+            .with_for_update()
+        )
+    )
+
+
+def _counted(store: Connector, run_id: str) -> dict[str, int] | None:
+    """What the store says the run removed per table; None when it cannot be read now."""
+    try:
+        return store.purged_in(run_id)
+    except StoreError:
+        return None  # the store is down: the ledger's own count stands, one chunk may be off
+
+
+def _forget(store: Connector, runs: list[str]) -> None:
+    for run in runs:
+        try:
+            store.forget_run(run)
+        except StoreError:
+            pass  # left in the store: read again only if the run were unfinished, and it is not
+
+
+def _with_counts(
+    stores: list[dict[str, Any]], counts: dict[str, int] | None, connector: str
+) -> list[dict[str, Any]]:
+    """The run's per-table records with the store's own counts of what was removed (never less
+    than the ledger recorded: a run superseded while it still worked had its count forgotten
+    by the run that took over, and counts again from there)."""
+    if not counts:
+        return stores
+    by_table = {s["table"]: dict(s) for s in stores}
+    for table, purged in counts.items():
+        entry = by_table.setdefault(
+            table,
+            asdict(PurgeReport(connector, table, "", "", matched=purged, done=False)),
+        )
+        entry["purged"] = max(entry["purged"], purged)
+    return list(by_table.values())
+
+
+def _close(
+    rt: Runtime,
+    store: Connector,
+    run_id: str,
+    reports: list[PurgeReport],
+    status: str,
+    *,
+    by: str,
+    error: str | None = None,
+) -> None:
+    """End the run on record (with the store's count of what it removed), then let the store
+    forget its count."""
+    counts = _counted(store, run_id)
+    stores = _with_counts([asdict(r) for r in reports], counts, store.name)
+    _update_run(rt, run_id, stores, status, by=by, error=error)
+    if counts is not None:
+        _forget(store, [run_id])
+
+
+def _open_run(
+    session: Any,
+    connector: str,
+    dry_run: bool,
+    info: dict[str, Any],
+    by: str,
+    counted: dict[str, dict[str, int] | None],
+) -> str:
     started = utcnow()
     run = PurgeRun(
         connector=connector,
@@ -205,17 +292,22 @@ def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any],
         started_at=started,
         report={**info, "status": "running", "stores": []},
     )
-    for stale in session.exec(
-        select(PurgeRun)
-        .where(PurgeRun.connector == connector, col(PurgeRun.finished_at).is_(None))
-        .with_for_update()
-    ):
-        # A run that never finished was killed; this one continues its work. What it recorded,
-        # chunk by chunk, goes in the audit log now, so no removed row is left off the record.
-        stale.report = {**stale.report, "status": "superseded", "superseded_by": run.id}
+    for stale in _unfinished(session, connector):
+        # A run that never finished was killed; this one continues its work. What it removed
+        # (the store's count, else its own record) goes in the audit log now, so no removed
+        # row is left off the record.
+        stores = _with_counts(
+            list(stale.report.get("stores", [])), counted.get(stale.id), connector
+        )
+        stale.report = {
+            **stale.report,
+            "stores": stores,
+            "status": "superseded",
+            "superseded_by": run.id,
+        }
         stale.finished_at = started
         session.add(stale)
-        _audit(session, stale, list(stale.report.get("stores", [])), "superseded", by, None)
+        _audit(session, stale, stores, "superseded", by, None)
     session.add(run)
     return run.id
 
@@ -223,7 +315,7 @@ def _open_run(session: Any, connector: str, dry_run: bool, info: dict[str, Any],
 def _update_run(
     rt: Runtime,
     run_id: str,
-    reports: list[PurgeReport],
+    stores: list[dict[str, Any]],
     status: str,
     *,
     by: str | None = None,
@@ -231,7 +323,6 @@ def _update_run(
 ) -> None:
     with session_scope(rt.db_url) as session:
         run = session.exec(select(PurgeRun).where(PurgeRun.id == run_id).with_for_update()).one()
-        stores = [asdict(r) for r in reports]
         if run.report.get("status") == "superseded" and by is None:
             status = "superseded"  # a newer run took over while this one still worked
         run.report = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dsr.connectors.base import Action, Connector, Operation, TaskResult
+from dsr.connectors.base import Action, Connector, Operation, PurgeReport, TaskResult
 from dsr.connectors.sql import SqlStore
 from dsr.errors import NotApplicable
 from dsr.identity import (
@@ -246,6 +246,34 @@ def test_purge_killed_half_way_resumes_to_the_same_end(store: Harness) -> None:
     assert (second.matched, second.purged, second.done) == (N_OLD - 3, N_OLD - 3, True)
     assert store.old_live() == 0
     assert store.protected() == protected
+
+
+def test_purge_counts_each_chunk_in_the_store_with_its_rows(store: Harness) -> None:
+    """With a run id, every committed chunk is counted in the store in its own transaction, so
+    a sweep that dies right after a commit (before the ledger hears of it) is still counted."""
+
+    class Died(Exception):
+        pass
+
+    def die(report: PurgeReport) -> None:
+        raise Died  # the process is gone between the store's commit and the ledger's
+
+    store.add_purge_rows()
+    with pytest.raises(Died):
+        store.connector.purge(
+            store.rule,
+            now=store.purge_now,
+            held=store.held,
+            chunk_size=3,
+            on_chunk=die,
+            run_id="r1",
+        )
+    assert store.connector.purged_in("r1") == {store.rule.table: 3}  # the first chunk committed
+    assert store.connector.purged_in("r2") == {}
+    rest = store.connector.purge(store.rule, now=store.purge_now, held=store.held)
+    assert rest.purged == N_OLD - 3 and store.old_live() == 0  # 3 + the rest: every aged row
+    store.connector.forget_run("r1")
+    assert store.connector.purged_in("r1") == {}
 
 
 # -- the policy: a connector acts on what the core admits, and on nothing else ------------------

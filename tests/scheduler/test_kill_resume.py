@@ -159,6 +159,58 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
     killed.close()
 
 
+def test_a_sweep_killed_before_its_chunk_reached_the_ledger_keeps_it_on_record(
+    tmp_path: Path, postgres_url: str, second_postgres_url: str
+) -> None:
+    """SIGKILL after a chunk commits in the store and before its count commits in the ledger
+    (the two are different databases): the next run reads the store's own count of the killed
+    run, and the audit log still sums to every row removed."""
+    stores = seeded_stores(tmp_path, second_postgres_url, postgres_url)  # both on PostgreSQL
+    migrate(stores.rt.db_url)
+    before = _customers(postgres_url)
+    aged_keys = sorted(k for k, r in before.items() if aged("customers", r))
+    in_second_chunk = min(k for k in aged_keys if k >= aged_keys[0] + CHUNK)
+    env = {
+        **os.environ,
+        "DSR_DATABASE_URL": stores.rt.db_url,
+        "DSR_SECRET_KEY": SECRET,
+        "DSR_CONNECTORS_FILE": str(stores.rt.settings.connectors_file),
+        "DSR_DATA_DIR": str(stores.data_dir),
+        "DSR_VAR_DIR": str(tmp_path / "var"),
+    }
+    store_side, ledger_side = sa.create_engine(postgres_url), sa.create_engine(stores.rt.db_url)
+    with store_side.connect() as store, ledger_side.connect() as ledger:
+        store.execute(
+            sa.text("SELECT id FROM customers WHERE id = :k FOR UPDATE"), {"k": in_second_chunk}
+        )
+        proc = _purge(env)
+        _blocked_by(
+            postgres_url, store.execute(sa.text("SELECT pg_backend_pid()")).scalar_one(), proc
+        )
+        # The first chunk is on record; the second waits on our customer row. Hold the run's
+        # ledger row, then let the second chunk commit: its count waits on us, and dies.
+        ledger.execute(sa.text("SELECT id FROM purge_runs FOR UPDATE"))
+        ledger_me = ledger.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        store.rollback()
+        _blocked_by(postgres_url, ledger_me, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        ledger.rollback()
+    store_side.dispose()
+    ledger_side.dispose()
+    removed = len(before) - len(_customers(postgres_url))
+    with Session(get_engine(stores.rt.db_url)) as session:
+        (recorded,) = session.exec(select(PurgeRun)).one().report["stores"]
+    assert recorded["purged"] < removed  # the second chunk is gone from the store, not recorded
+
+    proc = _purge(env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert set(_customers(postgres_url)) == set(before) - set(aged_keys)
+    assert _audited(stores.rt.db_url, "crm") == len(aged_keys)  # the killed chunk included
+    stores.close()
+
+
 def _audited(db_url: str, connector: str) -> int:
     """Rows the audit log says retention sweeps removed from ``connector``."""
     with Session(get_engine(db_url)) as session:
