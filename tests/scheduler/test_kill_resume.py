@@ -53,6 +53,18 @@ def _customers(url: str) -> dict[int, dict[str, Any]]:
         engine.dispose()
 
 
+def _env(stores: Any, var_dir: Path) -> dict[str, str]:
+    """What ``dsr purge`` needs to sweep ``stores`` with their ledger."""
+    return {
+        **os.environ,
+        "DSR_DATABASE_URL": stores.rt.db_url,
+        "DSR_SECRET_KEY": SECRET,
+        "DSR_CONNECTORS_FILE": str(stores.rt.settings.connectors_file),
+        "DSR_DATA_DIR": str(stores.data_dir),
+        "DSR_VAR_DIR": str(var_dir),
+    }
+
+
 def _purge(env: dict[str, str], connector: str = "crm") -> subprocess.Popen[str]:
     args = [
         DSR,
@@ -100,14 +112,7 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
     first_chunk = {k for k in aged_keys if k < aged_keys[0] + CHUNK}
     in_second_chunk = min(k for k in aged_keys if k >= aged_keys[0] + CHUNK)
 
-    env = {
-        **os.environ,
-        "DSR_DATABASE_URL": killed.rt.db_url,
-        "DSR_SECRET_KEY": SECRET,
-        "DSR_CONNECTORS_FILE": str(killed.rt.settings.connectors_file),
-        "DSR_DATA_DIR": str(killed.data_dir),
-        "DSR_VAR_DIR": str(tmp_path / "a" / "var"),
-    }
+    env = _env(killed, tmp_path / "a" / "var")
     locker = sa.create_engine(postgres_url)
     with locker.connect() as conn:
         conn.execute(
@@ -170,14 +175,7 @@ def test_a_sweep_killed_before_its_chunk_reached_the_ledger_keeps_it_on_record(
     before = _customers(postgres_url)
     aged_keys = sorted(k for k, r in before.items() if aged("customers", r))
     in_second_chunk = min(k for k in aged_keys if k >= aged_keys[0] + CHUNK)
-    env = {
-        **os.environ,
-        "DSR_DATABASE_URL": stores.rt.db_url,
-        "DSR_SECRET_KEY": SECRET,
-        "DSR_CONNECTORS_FILE": str(stores.rt.settings.connectors_file),
-        "DSR_DATA_DIR": str(stores.data_dir),
-        "DSR_VAR_DIR": str(tmp_path / "var"),
-    }
+    env = _env(stores, tmp_path / "var")
     store_side, ledger_side = sa.create_engine(postgres_url), sa.create_engine(stores.rt.db_url)
     with store_side.connect() as store, ledger_side.connect() as ledger:
         store.execute(
@@ -251,14 +249,7 @@ def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: P
     before = _calls(stores)
     aged_ids = {k for k, r in before.items() if aged("calls", r)}
     assert len(aged_ids) > 4 * CHUNK
-    env = {
-        **os.environ,
-        "DSR_DATABASE_URL": stores.rt.db_url,
-        "DSR_SECRET_KEY": SECRET,
-        "DSR_CONNECTORS_FILE": str(stores.rt.settings.connectors_file),
-        "DSR_DATA_DIR": str(stores.data_dir),
-        "DSR_VAR_DIR": str(tmp_path / "var"),
-    }
+    env = _env(stores, tmp_path / "var")
     proc = _purge(env, "recordings")
     _chunks_recorded(stores.rt.db_url, proc)
     # Stop the sweep where a crash hurts most: a chunk committed in the index, its count on
