@@ -15,9 +15,10 @@ _metadata = sa.MetaData()
 purge_log = sa.Table(
     "dsr_purge_log",
     _metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("table_name", sa.String(128), primary_key=True),
-    sa.Column("chunk", sa.Integer, primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("table_name", sa.String(128), nullable=False),
+    sa.Column("chunk", sa.Integer, nullable=False),  # within its rule (two rules may share a table)
     sa.Column("purged", sa.Integer, nullable=False),
 )
 
