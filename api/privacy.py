@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +27,14 @@ from starlette.concurrency import run_in_threadpool
 
 from dsr.api.deps import runtime, service
 from dsr.api.privacy_guard import HONEYPOT, PrivacyThrottle
-from dsr.api.web_session import CsrfRejected, check_csrf, csrf_token, language, templates
+from dsr.api.web_session import (
+    CsrfRejected,
+    check_csrf,
+    csrf_token,
+    language,
+    templates,
+    words,
+)
 from dsr.connectors.registry import rectifiable_fields
 from dsr.core import intake
 from dsr.core.models import RequestKind
@@ -43,10 +49,8 @@ MAX_TEXT = 5000  # complaints.MAX_TEXT
 _FIELD_ORDER = ("name", "phone", "email", "address")  # the form's order; others after
 
 
-@lru_cache(maxsize=2)
 def _words(lang: str) -> ModuleType:
-    module: Any = templates().env.get_template(f"privacy/_words.{lang}.j2").module
-    return module  # type: ignore[no-any-return]
+    return words(lang, "privacy")
 
 
 def _render(
@@ -115,6 +119,22 @@ async def _form(request: Request) -> dict[str, str]:
             raise InvalidInput("a form field is not text")
         pairs.append((name, value))
     return intake.no_duplicates(pairs)
+
+
+async def _posted(request: Request) -> dict[str, str] | Response:
+    """The posted form once it passed the CSRF check and this client's throttle; otherwise the
+    page to answer with instead (403, 422, 429)."""
+    try:
+        form = await _form(request)
+        check_csrf(request, form.get("csrf", ""))
+    except CsrfRejected:
+        return _problem(request, "csrf", 403)
+    except InvalidInput:
+        return _problem(request, "rejected", 422)
+    wait = await run_in_threadpool(_throttle(request).client, request)
+    if wait:
+        return _too_many(request, wait)
+    return form
 
 
 def _has_control(value: str, *, lines: bool) -> bool:
@@ -197,16 +217,9 @@ async def confirm_code(token: str, request: Request) -> Response:
     except NotFound:
         return _problem(request, "not_found", 404)
     assert caller.request_id is not None
-    try:
-        form = await _form(request)
-        check_csrf(request, form.get("csrf", ""))
-    except CsrfRejected:
-        return _problem(request, "csrf", 403)
-    except InvalidInput:
-        return _problem(request, "rejected", 422)
-    wait = await run_in_threadpool(_throttle(request).client, request)
-    if wait:
-        return _too_many(request, wait)
+    form = await _posted(request)
+    if isinstance(form, Response):
+        return form
     code = form.get("code", "")[:32]
     try:
         await run_in_threadpool(svc.verify, caller.request_id, code, by=caller)
@@ -245,17 +258,9 @@ async def file_request(kind: str, request: Request) -> Response:
     """File the request; bad input re-shows the form with the reason, nothing written."""
     if kind not in KINDS:
         return _problem(request, "not_found", 404)
-    try:
-        form = await _form(request)
-        check_csrf(request, form.get("csrf", ""))
-    except CsrfRejected:
-        return _problem(request, "csrf", 403)
-    except InvalidInput:
-        return _problem(request, "rejected", 422)
-    throttle = _throttle(request)
-    wait = await run_in_threadpool(throttle.client, request)
-    if wait:
-        return _too_many(request, wait)
+    form = await _posted(request)
+    if isinstance(form, Response):
+        return form
     if form.get(HONEYPOT, ""):  # a robot filled in the box people never see
         return _problem(request, "rejected", 422)
     w = _words(language(request))
@@ -287,7 +292,7 @@ async def file_request(kind: str, request: Request) -> Response:
         return again(w.no_changes)
     if kind == "complaint" and not text.strip():
         return again(w.no_text)
-    wait = await run_in_threadpool(throttle.address, address)
+    wait = await run_in_threadpool(_throttle(request).address, address)
     if wait:
         return _too_many(request, wait)
     sub = intake.Submission(

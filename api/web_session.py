@@ -100,9 +100,9 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def words(lang: str) -> ModuleType:
-    """The page phrases of ``lang`` (``config/templates/web/_words.<lang>.j2``)."""
-    module: Any = templates().env.get_template(f"web/_words.{lang}.j2").module
+def words(lang: str, pages: str = "web") -> ModuleType:
+    """The page phrases of ``lang`` (``config/templates/<pages>/_words.<lang>.j2``)."""
+    module: Any = templates().env.get_template(f"{pages}/_words.{lang}.j2").module
     return module  # type: ignore[no-any-return]
 
 

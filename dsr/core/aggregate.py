@@ -21,18 +21,15 @@ from dsr.core import (
     steps,
     storage,
 )
-from dsr.core.models import Outbox, Request, RequestKind, RequestStatus, TaskStatus
+from dsr.core.models import Outbox, Request, RequestKind, RequestStatus, TaskStatus, load_request
 from dsr.core.reports import reply_identity, store_reports
 from dsr.core.runtime import Runtime
-from dsr.errors import NotFound
 
 
 def aggregate(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
     """Build and queue the reply once; only the aggregation that built it sends it (a lost
     delivery is the re-drive job's: it re-sends unsent outbox rows)."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id}")
+    request = load_request(session, request_id)
     if request.kind != RequestKind.ACCESS:
         # The last notices going out together each start an aggregation: they run one at a
         # time (a row lock), so exactly one builds and sends the reply.

@@ -25,10 +25,18 @@ from sqlmodel import Session, col
 
 from dsr.core import audit, messages, outbox, replies, steps
 from dsr.core.db import changed
-from dsr.core.models import LANGUAGES, Complaint, Request, RequestKind, RequestStatus, utcnow
+from dsr.core.models import (
+    LANGUAGES,
+    Complaint,
+    Request,
+    RequestKind,
+    RequestStatus,
+    load_request,
+    utcnow,
+)
 from dsr.core.runtime import Runtime
 from dsr.core.views import iso
-from dsr.errors import InvalidInput, NotFound, StateConflict
+from dsr.errors import InvalidInput, StateConflict
 from dsr.identity import BIDI_CONTROLS, visible
 
 ANSWERS_DIR = replies.TEMPLATE_DIR / "complaint"
@@ -98,9 +106,7 @@ def answer(
     now: datetime | None = None,
 ) -> list[steps.Step]:
     """Staff answer a complaint: the reply is queued to the filing address; once, whoever wins."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id}")
+    request = load_request(session, request_id)
     if request.kind != RequestKind.COMPLAINT:
         raise StateConflict(f"request {request_id} is {request.kind}, not a complaint")
     known = answer_templates()

@@ -18,17 +18,15 @@ from dsr.core.models import (
     RequestKind,
     RequestStatus,
     TaskStatus,
+    load_request,
     utcnow,
 )
 from dsr.core.runtime import Runtime
-from dsr.errors import NotFound
 
 
 def dispatch(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
     """Create the request's tasks (once) and enqueue the first ready stage; idempotent."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id}")
+    request = load_request(session, request_id)
     if request.kind == RequestKind.COMPLAINT:
         return []  # no store to search: staff answer it (dsr.core.complaints)
     now = utcnow()

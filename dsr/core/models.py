@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
+
+from dsr.errors import NotFound, StateConflict
 
 
 def utcnow() -> datetime:
@@ -142,6 +144,18 @@ class Request(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=32, index=True)
     # A hash of (kind, normalised identifiers, changes): an identical request joins an open one.
     subject_key: str | None = Field(default=None, max_length=64, index=True)
+
+
+def load_request(
+    session: Session, request_id: str, *, status: RequestStatus | None = None
+) -> Request:
+    """The request, or NotFound; with ``status``, StateConflict when it is in another one."""
+    request = session.get(Request, request_id)
+    if request is None:
+        raise NotFound(f"no request {request_id}")
+    if status is not None and request.status != status:
+        raise StateConflict(f"request {request_id} is {request.status}, not {status}")
+    return request
 
 
 class ConnectorTask(SQLModel, table=True):

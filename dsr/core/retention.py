@@ -203,10 +203,12 @@ def sweep(
             done = report.matched if dry_run else report.purged
             progress(Progress(task, done, max(done, report.matched), finished=True))
     except Exception as err:
-        _close(rt, store, run_id, latest, "failed", by=by, error=type(err).__name__)
+        _close(
+            rt, store, run_id, latest, "failed", by=by, dry_run=dry_run, error=type(err).__name__
+        )
         raise
     status = "finished" if all(r.done for r in reports) else "incomplete"
-    _close(rt, store, run_id, reports, status, by=by)
+    _close(rt, store, run_id, reports, status, by=by, dry_run=dry_run)
     if not dry_run:
         # Erasures deferred while a record was still needed (an open order) finish here.
         deferrals.complete(rt, connector, now=now)
@@ -266,11 +268,12 @@ def _close(
     status: str,
     *,
     by: str,
+    dry_run: bool,
     error: str | None = None,
 ) -> None:
     """End the run on record (with the store's count of what it removed), then let the store
-    forget its count."""
-    counts = _counted(store, run_id)
+    forget its count; a dry run removed nothing, so the store is not asked."""
+    counts = None if dry_run else _counted(store, run_id)
     stores = _with_counts([asdict(r) for r in reports], counts, store.name)
     _update_run(rt, run_id, stores, status, by=by, error=error)
     if counts is not None:

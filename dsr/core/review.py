@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from dsr.core import assurance, audit, candidates, dispatch, steps
-from dsr.core.models import Request, RequestStatus, TaskStatus, utcnow
+from dsr.core.models import RequestStatus, TaskStatus, load_request, utcnow
 from dsr.core.runtime import Runtime
 from dsr.core.tasks import fan_in
-from dsr.errors import NotFound, StateConflict
 
 
 def decide(
@@ -30,11 +29,7 @@ def decide(
     by: str,
 ) -> list[steps.Step]:
     """Record the decision and continue the request; InvalidInput when it does not fit."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id}")
-    if request.status != RequestStatus.NEEDS_REVIEW:
-        raise StateConflict(f"request {request_id} is {request.status}, not needs_review")
+    request = load_request(session, request_id, status=RequestStatus.NEEDS_REVIEW)
     rows = candidates.of(session, request_id)
     included, excluded = candidates.decide(
         rows, include=list(include), exclude=list(exclude), exclude_all=exclude_all, by=by

@@ -33,12 +33,13 @@ from dsr.core.models import (
     RequestKind,
     RequestStatus,
     TaskStatus,
+    load_request,
     utcnow,
 )
 from dsr.core.reports import store_reports
 from dsr.core.runtime import Runtime
 from dsr.core.scope import Scope
-from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound, StateConflict
+from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound
 
 
 def _claim(session: Session, rt: Runtime, task_id: str) -> tuple[str, str] | None:
@@ -318,38 +319,27 @@ def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
             # data goes too, before the reply waits on any third party's notice.
             assurance.complete_erasure(session, rt, request)
         return [steps.aggregate(request_id), *subjects.waiting(session, request)]
+    # needs_attention (a store failed) or needs_review (staff decide): ops are told either way.
     reports = store_reports(session, rt, request)
     if outcome == RequestStatus.NEEDS_ATTENTION:
-        audit.record(session, actor="system", action="needs_attention", request_id=request_id)
         rounds = max((t.attempts for t in dispatch.tasks_of(session, request_id)), default=1)
-        return subjects.waiting(session, request) + alerts.raise_alert(
-            session,
-            rt.settings,
-            reason="connector_failed",
-            request=request,
-            occasion=f"attempt-{rounds}",
-            stores=reports,
-            connectors=[r.connector for r in reports if r.status == TaskStatus.FAILED],
-        )
-    audit.record(session, actor="system", action="needs_review", request_id=request_id)
-    decided = sum(1 for c in candidates.of(session, request_id) if c.decision is not None)
+        alert: dict[str, Any] = {
+            "reason": "connector_failed",
+            "occasion": f"attempt-{rounds}",
+            "connectors": [r.connector for r in reports if r.status == TaskStatus.FAILED],
+        }
+    else:
+        decided = sum(1 for c in candidates.of(session, request_id) if c.decision is not None)
+        alert = {"reason": "needs_review", "occasion": f"after-{decided}"}
+    audit.record(session, actor="system", action=outcome, request_id=request_id)
     return subjects.waiting(session, request) + alerts.raise_alert(
-        session,
-        rt.settings,
-        reason="needs_review",
-        request=request,
-        occasion=f"after-{decided}",
-        stores=reports,
+        session, rt.settings, request=request, stores=reports, **alert
     )
 
 
 def retry(session: Session, rt: Runtime, request_id: str, *, by: str) -> list[steps.Step]:
     """Re-drive a needs_attention request: failed tasks, and every later stage, run again."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id}")
-    if request.status != RequestStatus.NEEDS_ATTENTION:
-        raise StateConflict(f"request {request_id} is {request.status}, not needs_attention")
+    request = load_request(session, request_id, status=RequestStatus.NEEDS_ATTENTION)
     tasks = dispatch.tasks_of(session, request_id)
     failed_stages = [t.stage for t in tasks if t.status == TaskStatus.FAILED]
     if not failed_stages and (resent := undeliverable.resend(session, request, by=by)):

@@ -17,9 +17,9 @@ from sqlmodel import Session, col
 
 from dsr.core import audit, identifiers, messages, steps
 from dsr.core.db import changed
-from dsr.core.models import Provenance, Request, RequestStatus, utcnow
+from dsr.core.models import Provenance, Request, RequestStatus, load_request, utcnow
 from dsr.core.runtime import Runtime
-from dsr.errors import InvalidInput, NotFound, StateConflict
+from dsr.errors import InvalidInput, StateConflict
 from dsr.identity import EMAIL
 
 
@@ -85,9 +85,7 @@ class Verdict:
 
 def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict:
     """Check the subject's code; on success the request continues to dispatch."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id}")
+    request = load_request(session, request_id)
     if request.status != RequestStatus.AWAITING_VERIFICATION:
         raise StateConflict(f"request {request_id} is {request.status}, not awaiting verification")
     now = utcnow()

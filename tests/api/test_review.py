@@ -8,16 +8,15 @@ account shares the demo subject's phone.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from dsr.api import create_app
 from dsr.core.runtime import Runtime
 from dsr.demo.seed import DEMO_SUBJECT, seed
 from tests.api.conftest import Keys, csrf_of, login
+from tests.family import add_family_account
 from tests.inline import inline
 
 H = Keys.header
@@ -28,18 +27,7 @@ EMAIL, PHONE = DEMO_SUBJECT["email"], DEMO_SUBJECT["phone"]
 def shared(rt: Runtime) -> Iterator[TestClient]:
     """Seeded stores plus a second account on the demo subject's phone; steps run inline."""
     seed(rt.settings.resolved_data_dir, 20, secret_key=rt.settings.keys.suppression, reset=True)
-    engine = sa.create_engine(f"sqlite:///{rt.settings.resolved_data_dir / 'crm.db'}")
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "insert into customers (customer_id, full_name, email, email_norm, phone, "
-                "phone_norm, status, created_at) values ('KH999999', 'Nguyễn Thị Mai', "
-                "'mai@example.com', 'mai@example.com', '0912345678', '+84912345678', 'active', "
-                ":now)"
-            ),
-            {"now": datetime(2024, 1, 1)},
-        )
-    engine.dispose()
+    add_family_account(rt.settings.resolved_data_dir)
     with TestClient(create_app(rt, enqueue=inline(rt))) as client:
         yield client
 

@@ -177,27 +177,18 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     """`dsr review`: status lists the candidates by ref; an unknown ref or an undecided one is
     one line, exit 2, nothing decided; --exclude-all decides and the request goes on to its
     reply; a second decision is refused."""
-    from datetime import datetime
 
     from dsr.config.settings import Settings
     from dsr.core.intake import Submission
     from dsr.core.runtime import Runtime
     from dsr.demo.seed import DEMO_SUBJECT, seed
     from dsr.service import Service
+    from tests.family import add_family_account
     from tests.inline import inline
 
     settings = Settings(var_dir=tmp_path / "var")
     seed(settings.resolved_data_dir, 20, secret_key=settings.keys.suppression, reset=True)
-    with sa.create_engine(f"sqlite:///{settings.resolved_data_dir / 'crm.db'}").begin() as conn:
-        conn.execute(
-            sa.text(
-                "insert into customers (customer_id, full_name, email, email_norm, phone, "
-                "phone_norm, status, created_at) values ('KH999999', 'Nguyễn Thị Mai', "
-                "'mai@example.com', 'mai@example.com', '0912345678', '+84912345678', 'active', "
-                ":now)"
-            ),
-            {"now": datetime(2024, 1, 1)},
-        )
+    add_family_account(settings.resolved_data_dir)
     rt = Runtime(settings)
     sub = Submission("erase", DEMO_SUBJECT["email"], verified=True, by="lan")
     request_id = Service(rt, inline(rt)).submit(sub)["id"]

@@ -19,6 +19,7 @@ from dsr.core import paths
 from dsr.demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.service import Caller, Service
 from tests.e2e.conftest import Pipeline, until
+from tests.family import add_family_account
 
 EMAIL = DEMO_SUBJECT["email"]
 PHONE = DEMO_SUBJECT["phone"]
@@ -151,14 +152,7 @@ def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: 
 def test_shared_family_phone_erases_only_the_subject(pipeline: Pipeline) -> None:
     """Two accounts share one phone: erasing one (e-mail and phone vouched for by staff) leaves
     the other account, and the calls from the shared line wait for a staff decision."""
-    _exec(
-        pipeline,
-        "crm.db",
-        "insert into customers (customer_id, full_name, email, email_norm, phone, phone_norm, "
-        "status, created_at) values ('KH999999', 'Nguyễn Thị Mai', 'mai@example.com', "
-        "'mai@example.com', '0912345678', '+84912345678', 'active', :now)",
-        now=datetime(2024, 1, 1),
-    )
+    add_family_account(pipeline.rt.settings.resolved_data_dir)
     rid = pipeline.submit("erase", EMAIL, phone=PHONE)
     pipeline.wait(rid, *SETTLED)
     assert pipeline.status(rid)["status"] == "needs_review"
