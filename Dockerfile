@@ -1,7 +1,7 @@
 # The production image: the wheel only (no demo extra), run as an unprivileged user.
 FROM python:3.11-slim
 WORKDIR /src
-# Everything the wheel is built from: dsr/ links the other folders in as dsr.* subpackages.
+# Everything the wheel is built from: each folder is a package of its own.
 COPY pyproject.toml README.md ./
 COPY dsr dsr
 COPY api api

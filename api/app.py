@@ -13,19 +13,19 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
-from dsr.api.auth import FORBIDDEN
-from dsr.api.deps import broker_enqueue
-from dsr.api.headers import SecurityHeaders
-from dsr.api.limits import BodyLimit
-from dsr.api.privacy_guard import PrivacyThrottle
-from dsr.api.sessions import ServerSessions
-from dsr.api.throttle import AuthThrottle
-from dsr.api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
+from api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api.auth import FORBIDDEN
+from api.deps import broker_enqueue
+from api.headers import SecurityHeaders
+from api.limits import BodyLimit
+from api.privacy_guard import PrivacyThrottle
+from api.sessions import ServerSessions
+from api.throttle import AuthThrottle
+from api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
 from dsr.core.runtime import Runtime
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service import Enqueue, Service
-from dsr.workers import runtime as worker_runtime
+from workers import runtime as worker_runtime
 
 log = structlog.get_logger("api")
 
@@ -123,7 +123,7 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
 def _default_broker() -> Any:
     # Imported on first use: importing it wires the broker from the environment, which an app
     # given its own ``broker`` (tests, the demo) must not do.
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     return broker
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from dsr.api.deps import runtime
+from api.deps import runtime
 from dsr.core import apikeys
 from dsr.core.apikeys import Role
 from dsr.core.db import session_scope

@@ -25,6 +25,6 @@ def broker_enqueue(follow: Iterable[Step]) -> None:
     """Send steps to dramatiq."""
     # Imported here: importing the actors wires the broker from the environment, which an app
     # built with its own ``enqueue`` (tests, the demo) must not do.
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     enqueue(follow)

@@ -12,8 +12,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from dsr.api.auth import Principal, _bearer, _header, principal, unauthorised
-from dsr.api.deps import runtime
+from api.auth import Principal, _bearer, _header, principal, unauthorised
+from api.deps import runtime
 from dsr.core import apikeys
 from dsr.core.db import session_scope
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from dsr.api.deps import service
-from dsr.api.schemas import ErrorOut
+from api.deps import service
+from api.schemas import ErrorOut
 from dsr.core.links import read_download_token
 from dsr.errors import InvalidInput, NotFound
 

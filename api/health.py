@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dsr.api.auth import Principal, require
-from dsr.api.deps import runtime
-from dsr.api.schemas import ErrorOut, HealthOut
+from api.auth import Principal, require
+from api.deps import runtime
+from api.schemas import ErrorOut, HealthOut
 from dsr.core.apikeys import Role
 from dsr.core.db import get_engine
 

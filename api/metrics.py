@@ -21,7 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from dsr.api.metrics_health import PipelineCollector
+from api.metrics_health import PipelineCollector
 from dsr.core.db import get_engine
 from dsr.core.deadlines import overdue_clause
 from dsr.core.models import (

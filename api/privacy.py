@@ -25,9 +25,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dsr.api.deps import runtime, service
-from dsr.api.privacy_guard import HONEYPOT, PrivacyThrottle
-from dsr.api.web_session import (
+from api.deps import runtime, service
+from api.privacy_guard import HONEYPOT, PrivacyThrottle
+from api.web_session import (
     CsrfRejected,
     check_csrf,
     csrf_token,
@@ -35,7 +35,7 @@ from dsr.api.web_session import (
     templates,
     words,
 )
-from dsr.connectors.registry import rectifiable_fields
+from connectors.registry import rectifiable_fields
 from dsr.core import intake
 from dsr.core.models import RequestKind
 from dsr.errors import InvalidInput, NotFound, StateConflict, StorageFull

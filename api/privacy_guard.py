@@ -21,8 +21,8 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from dsr.api import rate
-from dsr.api.throttle import PRIVACY
+from api import rate
+from api.throttle import PRIVACY
 
 HONEYPOT = "website"
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
-from dsr.api.auth import Principal, require
-from dsr.api.deps import service
-from dsr.api.schemas import (
+from api.auth import Principal, require
+from api.deps import service
+from api.schemas import (
     AnswerIn,
     AnswerTemplateOut,
     ErrorOut,
@@ -17,7 +17,7 @@ from dsr.api.schemas import (
     ReviewIn,
     VerifyIn,
 )
-from dsr.api.strict_json import StrictJsonRoute
+from api.strict_json import StrictJsonRoute
 from dsr.core import intake
 from dsr.core.apikeys import Role
 from dsr.core.models import RequestKind, RequestStatus

@@ -22,7 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.config.keys import PurposeKey
+from config.keys import PurposeKey
 from dsr.core import web_sessions
 from dsr.core.db import session_scope
 

@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dsr.api import rate
+from api import rate
 
 TOO_MANY = "too many failed attempts; try again later"
 PREFIX_LENGTH = 12  # "dsr_" and 8 characters of the key

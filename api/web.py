@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from dsr.api.auth import Principal
-from dsr.api.deps import runtime, service
-from dsr.api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
+from api.auth import Principal
+from api.deps import runtime, service
+from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
 from dsr.core import intake
 from dsr.core.apikeys import Role
 from dsr.core.models import OPEN_REQUEST, RequestKind, RequestStatus

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from dsr.api import charts
-from dsr.api.auth import Principal
-from dsr.api.deps import runtime, service
-from dsr.api.web import deadline
-from dsr.api.web_session import current, render
+from api import charts
+from api.auth import Principal
+from api.deps import runtime, service
+from api.web import deadline
+from api.web_session import current, render
 from dsr.core.apikeys import Role
 from dsr.core.dashboard import Queue
 from dsr.core.models import RequestStatus

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from dsr.api.auth import Principal
-from dsr.api.deps import runtime
-from dsr.config.settings import CONFIG_DIR
+from api.auth import Principal
+from api.deps import runtime
+from config.settings import CONFIG_DIR
 from dsr.core import apikeys
 from dsr.core.db import session_scope
 from dsr.core.models import LANGUAGES

@@ -66,7 +66,7 @@ class Context:
         self, *, ledger_url: str, connectors_file: Path, data_dir: Path, export_dir: Path
     ) -> tuple[Any, dict[str, str]]:
         """The Settings of a pipeline run and the same as DSR_* variables for the workers."""
-        from dsr.config.settings import Settings
+        from config.settings import Settings
 
         smtp = self.services.start_smtp()
         env = {
@@ -102,7 +102,7 @@ class Context:
         from benchmarks.pool import WorkerPool
         from dsr.core.db import dispose_all, migrate
         from dsr.core.runtime import Runtime
-        from dsr.workers import runtime
+        from workers import runtime
 
         app = f"bench_{self.services.run_id}_{name}"
         ledger = f"{self.services.schema(f'ledger_{name}')}&application_name={app}"
@@ -144,7 +144,7 @@ class Context:
     def seeded(self, customers: int) -> Path:
         """Demo stores (``dsr.seed.seed``) with ``customers`` people; seeded once per size."""
         if customers not in self._seeded:
-            from dsr.demo.seed import seed
+            from demo.seed import seed
 
             folder = self.services.folder(f"demo-{customers}")
             report = seed(
@@ -172,6 +172,6 @@ class Context:
 
 
 def _secret() -> str:
-    from dsr.config.settings import Settings
+    from config.settings import Settings
 
     return Settings().keys.suppression

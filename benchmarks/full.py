@@ -52,7 +52,7 @@ def _phone(raw: str | None) -> str | None:
 
 
 def run(ctx: Context) -> None:
-    from dsr.config.settings import CONFIG_DIR
+    from config.settings import CONFIG_DIR
 
     opts = ctx.opts
     data_dir = ctx.seeded(opts.customers)

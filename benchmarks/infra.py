@@ -103,7 +103,7 @@ class Services:
     def start_smtp(self) -> Any:
         """The in-process aiosmtpd sink every reply goes to (started once)."""
         if self.smtp is None:
-            from dsr.demo import smtp_sink
+            from demo import smtp_sink
 
             self._controller, self.smtp = smtp_sink.start()
         return self.smtp

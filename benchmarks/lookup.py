@@ -79,8 +79,8 @@ def plans(connector: Any, identity: Any) -> list[str]:
 def measure(dirs: dict[int, Path], count: int, seed: int) -> dict[int, dict[str, Any]]:
     """Every connector at every size, interleaved subject by subject, so that a burst of load
     from elsewhere on the machine falls on all sizes alike."""
-    from dsr.config.settings import CONFIG_DIR, Settings
-    from dsr.connectors.registry import load_connectors
+    from config.settings import CONFIG_DIR, Settings
+    from connectors.registry import load_connectors
 
     settings = Settings()
     stores, subjects, raws = {}, {}, {}

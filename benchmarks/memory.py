@@ -33,8 +33,8 @@ AUDIO_SECONDS = 60  # 8 kHz mono 16-bit: ~0.96 MB per call
 def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str, Any]:
     """Seed small demo stores and give the demo subject ``orders`` orders and ``recordings``
     calls (the seed's own two included)."""
-    from dsr.demo.seed import DEMO_CUSTOMER_ID, DEMO_SUBJECT
-    from dsr.demo.seed import seed as seed_stores
+    from demo.seed import DEMO_CUSTOMER_ID, DEMO_SUBJECT
+    from demo.seed import seed as seed_stores
 
     seed_stores(data_dir, 200, secret_key="bench", seed=seed, reset=True)
     now = datetime(2026, 6, 1)
@@ -150,11 +150,11 @@ def _rss_mb() -> float:
 def child(data_dir: Path, work: Path) -> dict[str, Any]:
     """The measured process: one access request's core steps, inline (no SMTP)."""
     from benchmarks import inline
-    from dsr.config.settings import Settings
+    from config.settings import Settings
+    from demo.seed import DEMO_SUBJECT
     from dsr.core.db import migrate
     from dsr.core.intake import Submission
     from dsr.core.runtime import Runtime
-    from dsr.demo.seed import DEMO_SUBJECT
 
     settings = Settings(
         database_url=f"sqlite:///{work / 'ledger.db'}",

@@ -20,8 +20,8 @@ from typing import Any
 
 import dramatiq
 
-import dsr.workers.actors  # noqa: F401 - the pipeline's broker and actors, declared first
-from dsr.workers.broker import broker
+import workers.actors  # noqa: F401 - the pipeline's broker and actors, declared first
+from workers.broker import broker
 
 QUEUE = "dsr"  # the pipeline's own queue: same consumer, same prefetch
 

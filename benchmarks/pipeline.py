@@ -223,7 +223,7 @@ class Driver:
     def submit(self, subs: list[Any]) -> list[Submitted]:
         from dsr.core import intake
         from dsr.core.db import get_engine
-        from dsr.workers.actors import enqueue
+        from workers.actors import enqueue
 
         engine = get_engine(self.rt.db_url)
         out = []

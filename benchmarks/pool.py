@@ -54,7 +54,7 @@ class WorkerPool:
                     sys.executable,
                     "-m",
                     "dramatiq",
-                    "dsr.workers.actors",
+                    "workers.actors",
                     "benchmarks.noop",
                     "--queues",
                     "dsr",

@@ -106,8 +106,8 @@ class TxnClock:
 
 
 def _sweep(url: str, chunk: int, days: int) -> dict[str, Any]:
-    from dsr.connectors.base import RetentionRule
-    from dsr.connectors.sql import SqlStore
+    from connectors.base import RetentionRule
+    from connectors.sql import SqlStore
     from dsr.identity import Identity
 
     store = SqlStore.from_config({**CONNECTOR, "url": url}, secret_key="bench-secret-key-123")

@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks.context import Context, Options
 from benchmarks.infra import Services
 from benchmarks.report import Report, machine_info
-from dsr.cli.progress import bars, wanted
+from cli.progress import bars, wanted
 from dsr.core.progress import Progress, ignore
 
 ORDER = ("peer", "lookup", "full", "purge", "memory")
@@ -137,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         machine.update(services.versions())
         ctx = Context(opts, services, report)
-        from dsr.workers.broker import broker
+        from workers.broker import broker
 
         ctx.broker = broker
         sections = [s for s in ORDER if s in opts.only]
-        # On a terminal: a bar over the sections, and the seeds' own bars (dsr.cli.progress).
+        # On a terminal: a bar over the sections, and the seeds' own bars (cli.progress).
         with bars(wanted(False)) as progress:
             ctx.progress = progress if progress is not ignore else None
             for n, section in enumerate(sections):

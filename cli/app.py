@@ -17,7 +17,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.exceptions import TyperException
 
-from dsr.config.settings import Settings, SettingsError, get_settings
+from config.settings import Settings, SettingsError, get_settings
 from dsr.core.logs import configure_logging
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
@@ -52,7 +52,7 @@ def settings() -> Settings:
 def _broker_enqueue(follow: Iterable[Step]) -> None:
     # Imported here, not at the top: importing the actors wires the broker (and may start the
     # embedded redis-server), which only commands that send messages should pay for.
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     enqueue(follow)
 

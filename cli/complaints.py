@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from dsr.cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, service
 from dsr.errors import InvalidInput
 from dsr.service import Caller
 

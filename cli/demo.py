@@ -12,8 +12,8 @@ from typing import Any
 
 import typer
 
-from dsr.cli.app import JsonOpt, app, emit, settings
-from dsr.cli.progress import bars, wanted
+from cli.app import JsonOpt, app, emit, settings
+from cli.progress import bars, wanted
 
 
 @app.command()
@@ -29,7 +29,7 @@ def seed(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create and fill the demo stores under DSR_DATA_DIR with synthetic customers."""
-    from dsr.demo.seed import seed as run_seed  # see the module docstring
+    from demo.seed import seed as run_seed  # see the module docstring
 
     s = settings()
     with bars(wanted(as_json)) as progress:
@@ -48,7 +48,7 @@ def seed(
 @app.command()
 def demo(as_json: bool = JsonOpt) -> None:
     """Everything embedded: seed, broker, worker and SMTP sink; one request of each kind."""
-    from dsr.demo.run import run_demo  # see the module docstring
+    from demo.run import run_demo  # see the module docstring
 
     emit(run_demo(), as_json, _demo_text)
 

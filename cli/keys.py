@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dsr.cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, service
 from dsr.service import Caller
 
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys for `dsr api`.")

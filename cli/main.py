@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dsr.cli import complaints, demo, keys, ops, processes, requests, rotation
-from dsr.cli.app import app, main
+from cli import complaints, demo, keys, ops, processes, requests, rotation
+from cli.app import app, main
 
 __all__ = [
     "app",

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from dsr.cli.app import JsonOpt, app, emit, service
-from dsr.cli.progress import bars, wanted
+from cli.app import JsonOpt, app, emit, service
+from cli.progress import bars, wanted
 from dsr.service import Caller
 
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds.")

@@ -11,13 +11,13 @@ import sys
 
 import typer
 
-from dsr.cli.app import app, service, settings
+from cli.app import app, service, settings
 
 
 def _check_ledger() -> None:
     """Refuse to run against a broker namespace that serves another ledger (ConfigError)."""
-    from dsr.workers import fingerprint  # wires the broker: only the processes pay for it
-    from dsr.workers.broker import broker
+    from workers import fingerprint  # wires the broker: only the processes pay for it
+    from workers.broker import broker
 
     s = settings()
     svc = service()
@@ -36,7 +36,7 @@ def worker(
     _check_ledger()
     if s.redis_url is None:
         # The embedded Redis belongs to one process: run the worker threads here, not forked.
-        from dsr.workers.embedded import run_in_process  # see the module docstring
+        from workers.embedded import run_in_process  # see the module docstring
 
         run_in_process((processes or s.worker_processes) * (threads or s.worker_threads))
         return
@@ -44,8 +44,8 @@ def worker(
         sys.executable,
         "-m",
         "dramatiq",
-        "dsr.workers.actors",
-        "dsr.workers.maintenance",
+        "workers.actors",
+        "workers.maintenance",
         "--queues",
         "dsr",
         "--skip-logging",
@@ -62,7 +62,7 @@ def worker(
 @app.command("scheduler")
 def scheduler_cmd() -> None:
     """Run the scheduler: sweeps, watchdog, re-drive (one leader; a second one stands by)."""
-    from dsr.scheduler.app import run  # see the module docstring
+    from scheduler.app import run  # see the module docstring
 
     svc = service()
     _check_ledger()
@@ -77,7 +77,7 @@ def api(
     """Serve the HTTP API and the support-staff web page."""
     import uvicorn  # see the module docstring
 
-    from dsr.api import create_app
+    from api import create_app
 
     svc = service()
     _check_ledger()

@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from dsr.cli.app import JsonOpt, app, emit, service
-from dsr.cli.complaints import complaint_text
+from cli.app import JsonOpt, app, emit, service
+from cli.complaints import complaint_text
 from dsr.core.intake import Submission, no_duplicates
 from dsr.errors import InvalidInput
 from dsr.service import Caller

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from dsr.cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, service
 from dsr.service import Caller
 from dsr.service.keys import rotate_master, rotate_suppression
 

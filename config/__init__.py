@@ -1,5 +1,5 @@
 """Configuration: settings from ``DSR_*`` variables and the YAML files beside this module."""
 
-from dsr.config.settings import CONFIG_DIR, Settings, SettingsError, get_settings
+from config.settings import CONFIG_DIR, Settings, SettingsError, get_settings
 
 __all__ = ["CONFIG_DIR", "Settings", "SettingsError", "get_settings"]

@@ -11,7 +11,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dsr.config.keys import KeyFileError, Keyring, load_keys
+from config.keys import KeyFileError, Keyring, load_keys
 
 CONFIG_DIR = Path(__file__).resolve().parent
 # Values seen in examples and old defaults: refused as secrets in production.

@@ -1,6 +1,6 @@
 """Connectors: one per data store, behind the small protocol in ``connectors.base``."""
 
-from dsr.connectors.base import (
+from connectors.base import (
     Action,
     Candidate,
     Connector,
@@ -17,14 +17,14 @@ from dsr.connectors.base import (
     TaskResult,
     Verdict,
 )
-from dsr.connectors.recordings import RecordingArchive
-from dsr.connectors.registry import (
+from connectors.recordings import RecordingArchive
+from connectors.registry import (
     CONNECTOR_KINDS,
     dependency_stages,
     load_connectors,
     rectifiable_fields,
 )
-from dsr.connectors.sql import SqlStore, SuppressedAddress
+from connectors.sql import SqlStore, SuppressedAddress
 
 __all__ = [
     # the protocol and the values it exchanges

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dsr.connectors import purge_log
-from dsr.connectors.base import (
+from connectors import purge_log
+from connectors.base import (
     Action,
     Candidate,
     Found,
@@ -35,11 +35,11 @@ from dsr.connectors.base import (
     TaskResult,
     Verdict,
 )
-from dsr.connectors.export import earliest, json_row, write_table
-from dsr.connectors.recordings_schema import calls, removals
-from dsr.connectors.sql_config import parse_entry
-from dsr.connectors.sql_purge import cutoff_for, naive_utc
-from dsr.connectors.sql_tables import search_values, store_errors
+from connectors.export import earliest, json_row, write_table
+from connectors.recordings_schema import calls, removals
+from connectors.sql_config import parse_entry
+from connectors.sql_purge import cutoff_for, naive_utc
+from connectors.sql_tables import search_values, store_errors
 from dsr.errors import ConfigError, FatalStoreError, NotApplicable
 from dsr.files import copy_private
 from dsr.identity import PHONE, Identity

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from connectors.base import Connector
+from connectors.recordings import RecordingArchive
+from connectors.sql import SqlStore
 from dsr import yamlconfig
-from dsr.connectors.base import Connector
-from dsr.connectors.recordings import RecordingArchive
-from dsr.connectors.sql import SqlStore
 from dsr.errors import ConfigError
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dsr.connectors import purge_log
-from dsr.connectors.base import (
+from connectors import purge_log
+from connectors.base import (
     Action,
     Found,
     IdentifierChange,
@@ -32,13 +32,13 @@ from dsr.connectors.base import (
     Shared,
     TaskResult,
 )
-from dsr.connectors.export import TableWriter, earliest, json_row
-from dsr.connectors.sql_config import SqlConfig, TableSpec, parse_entry
-from dsr.connectors.sql_erase import erase_rows
-from dsr.connectors.sql_purge import naive_utc, purge
-from dsr.connectors.sql_scan import Row, Scanner
-from dsr.connectors.sql_shared import shared_records
-from dsr.connectors.sql_tables import (
+from connectors.export import TableWriter, earliest, json_row
+from connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from connectors.sql_erase import erase_rows
+from connectors.sql_purge import naive_utc, purge
+from connectors.sql_scan import Row, Scanner
+from connectors.sql_shared import shared_records
+from connectors.sql_tables import (
     Bound,
     Normaliser,
     child_rows,
@@ -47,7 +47,7 @@ from dsr.connectors.sql_tables import (
     search_values,
     store_errors,
 )
-from dsr.connectors.sql_writes import (
+from connectors.sql_writes import (
     add_suppression,
     identifier_changes,
     prepare_changes,

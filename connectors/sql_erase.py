@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from dsr.connectors.base import Action, Outcome, Policy
-from dsr.connectors.sql_config import TableSpec
-from dsr.connectors.sql_writes import anonymise_where, delete_where, retained_until
+from connectors.base import Action, Outcome, Policy
+from connectors.sql_config import TableSpec
+from connectors.sql_writes import anonymise_where, delete_where, retained_until
 from dsr.identity import EMAIL
 
 if TYPE_CHECKING:
-    from dsr.connectors.sql import SqlStore
+    from connectors.sql import SqlStore
 
 Rows = dict[str, list[dict[str, Any]]]
 Row = dict[str, Any]

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsr.connectors import purge_log
-from dsr.connectors.base import OnChunk, PurgeReport, RetentionRule
-from dsr.connectors.sql_tables import Bound, search_values, store_errors
-from dsr.connectors.sql_writes import anonymise_where, child_pred, delete_where
+from connectors import purge_log
+from connectors.base import OnChunk, PurgeReport, RetentionRule
+from connectors.sql_tables import Bound, search_values, store_errors
+from connectors.sql_writes import anonymise_where, child_pred, delete_where
 from dsr.errors import ConfigError
 from dsr.identity import EMAIL, Identity
 
 if TYPE_CHECKING:
-    from dsr.connectors.sql import SqlStore
+    from connectors.sql import SqlStore
 
 
 def naive_utc(now: datetime | None) -> datetime:

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from dsr.connectors.base import Candidate, Match, Pair, Policy, Verdict
-from dsr.connectors.sql_config import TableSpec
-from dsr.connectors.sql_tables import Normaliser, Params, child_rows, rows_of, search_values
+from connectors.base import Candidate, Match, Pair, Policy, Verdict
+from connectors.sql_config import TableSpec
+from connectors.sql_tables import Normaliser, Params, child_rows, rows_of, search_values
 
 if TYPE_CHECKING:
-    from dsr.connectors.sql import SqlStore
+    from connectors.sql import SqlStore
 
 Row = dict[str, Any]
 

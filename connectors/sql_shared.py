@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dsr.connectors.base import Action, Operation, Shared
-from dsr.connectors.sql_config import TableSpec
-from dsr.connectors.sql_writes import is_stale
+from connectors.base import Action, Operation, Shared
+from connectors.sql_config import TableSpec
+from connectors.sql_writes import is_stale
 
 
 def _group(

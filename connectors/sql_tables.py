@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsr.connectors.sql_config import SqlConfig, TableSpec
+from connectors.sql_config import SqlConfig, TableSpec
 from dsr.errors import FatalStoreError, RetriableStoreError, StoreError
 from dsr.identity import Identity, normalise_value
 

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsr.connectors.base import Action, IdentifierChange, Outcome
-from dsr.connectors.sql_config import Retention, TableSpec
-from dsr.connectors.sql_scan import owner_of
-from dsr.connectors.sql_tables import REDACTED, Bound
+from connectors.base import Action, IdentifierChange, Outcome
+from connectors.sql_config import Retention, TableSpec
+from connectors.sql_scan import owner_of
+from connectors.sql_tables import REDACTED, Bound
 from dsr.errors import InvalidInput
 from dsr.identity import (
     EMAIL,

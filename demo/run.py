@@ -10,13 +10,13 @@ from typing import Any
 
 import dramatiq
 
-from dsr.config.settings import get_settings
+from config.settings import get_settings
+from demo import smtp_sink
+from demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, seed
 from dsr.core.intake import Submission
 from dsr.core.logs import configure_logging
 from dsr.core.models import RequestStatus
 from dsr.core.runtime import Runtime
-from dsr.demo import smtp_sink
-from dsr.demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, seed
 from dsr.errors import DsrError
 from dsr.service import Caller, Service
 
@@ -43,9 +43,9 @@ def run_demo() -> dict[str, Any]:
 
     # The broker is wired when the worker modules are first imported: only now, once the demo
     # has chosen its settings (and never when the package is merely imported).
-    from dsr.workers import runtime as worker_runtime
-    from dsr.workers.actors import enqueue
-    from dsr.workers.broker import broker, shutdown_embedded
+    from workers import runtime as worker_runtime
+    from workers.actors import enqueue
+    from workers.broker import broker, shutdown_embedded
 
     configure_logging(base.log_format, "WARNING", region=base.default_region)
     rt = Runtime(settings)

@@ -82,9 +82,9 @@ from typing import Any
 import sqlalchemy as sa
 from faker import Faker
 
+from demo import marker
+from demo import stores as ds
 from dsr.core.progress import Progress, Report, ignore
-from dsr.demo import marker
-from dsr.demo import stores as ds
 from dsr.errors import InvalidInput
 from dsr.files import create_private, open_private, private_dir
 from dsr.identity import (

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-from dsr.connectors.recordings_schema import calls as recordings_calls
+from connectors.recordings_schema import calls as recordings_calls
 
 crm = MetaData()
 customers = Table(

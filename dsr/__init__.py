@@ -1,6 +1,6 @@
 """Data-subject request fulfilment.
 
 ``dsr.core`` is the ledger and every step of a request; ``dsr.service`` the one application
-service; ``dsr.cli``, ``dsr.api``, ``dsr.demo``, ``dsr.scheduler`` and ``dsr.workers`` are the
-doors and processes around it; ``dsr.connectors`` the data stores; ``dsr.config`` the settings.
+service; ``cli``, ``api``, ``demo``, ``scheduler`` and ``workers`` are the
+doors and processes around it; ``connectors`` the data stores; ``config`` the settings.
 """

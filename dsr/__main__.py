@@ -1,5 +1,5 @@
 """``python -m dsr`` is the ``dsr`` command."""
 
-from dsr.cli.main import main
+from cli.main import main
 
 main()

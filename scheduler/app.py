@@ -29,9 +29,9 @@ from dsr.core import audit
 from dsr.core.db import get_engine, units_of_work
 from dsr.core.retention import Policy, policy_for
 from dsr.core.runtime import Runtime
-from dsr.scheduler import jobs
-from dsr.scheduler.leader import Leader
-from dsr.workers.broker import broker
+from scheduler import jobs
+from scheduler.leader import Leader
+from workers.broker import broker
 
 log = structlog.get_logger(__name__)
 STORE = "ledger"  # job store alias; its table lives in the ledger database

@@ -15,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 
 from dsr.core.retention import Policy
 from dsr.errors import ConfigError
-from dsr.workers import maintenance
+from workers import maintenance
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ os.environ.setdefault("DSR_VAR_DIR", tempfile.mkdtemp(prefix="dsr-test-var-"))
 os.environ["DSR_BROKER_NAMESPACE"] = f"dsr-test-{uuid.uuid4().hex[:8]}"
 os.environ.setdefault("DSR_LOG_FORMAT", "console")
 
-from dsr.demo.smtp_sink import MailSink
+from demo.smtp_sink import MailSink
 from tests import services
 
 if services.redis_available():

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from dsr.demo import smtp_sink
-from dsr.demo.smtp_sink import MailSink
+from demo import smtp_sink
+from demo.smtp_sink import MailSink
 
 REQUIRE = os.environ.get("DSR_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get(

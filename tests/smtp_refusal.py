@@ -7,7 +7,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from dsr.demo.smtp_sink import MailSink, free_port
+from demo.smtp_sink import MailSink, free_port
 
 
 @dataclass

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, col, select
 
+from demo.smtp_sink import MailSink
 from dsr.core import complaints, delivery, dispatch, redrive, watchdog
 from dsr.core.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.intake import Submission
@@ -17,7 +18,6 @@ from dsr.core.models import AuditEvent, Outbox, Request, RequestStatus
 from dsr.core.replies import ReplyContext
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
-from dsr.demo.smtp_sink import MailSink
 from dsr.errors import InvalidInput, StateConflict
 from dsr.service import Caller, Service
 from tests.scheduler.stores import settings

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer.main
 import yaml
 
-from dsr.cli.main import app
+from cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

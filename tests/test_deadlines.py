@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dsr.config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR
 from dsr.core.deadlines import KINDS, Profile, add_months, compute, load_profiles
 from dsr.errors import ConfigError, InvalidInput
 

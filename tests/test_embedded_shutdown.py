@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from dsr.demo.smtp_sink import free_port
+from demo.smtp_sink import free_port
 
 DSR = str(Path(sys.executable).parent / "dsr")
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from dsr.config.settings import Settings
+from config.settings import Settings
+from demo import smtp_sink
+from demo.seed import DEMO_SUBJECT, seed
 from dsr.core import intake, pipeline
 from dsr.core.db import dispose_all, migrate, session_scope, units_of_work
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
-from dsr.demo import smtp_sink
-from dsr.demo.seed import DEMO_SUBJECT, seed
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core.intake import Submission, no_duplicates, validate
 from dsr.core.runtime import Runtime
 from dsr.errors import InvalidInput

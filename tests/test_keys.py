@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dsr.config.settings import Settings
-from dsr.connectors.sql import SqlStore
+from config.settings import Settings
+from connectors.sql import SqlStore
+from demo import stores as ds
 from dsr.core.intake import Submission
 from dsr.core.links import make_download_token, read_download_token
 from dsr.core.runtime import Runtime
-from dsr.demo import stores as ds
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service

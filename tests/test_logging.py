@@ -207,7 +207,7 @@ def test_default_stream_is_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     saved = root.handlers[:]
     configure_logging()
     try:
-        get_logger("dsr.cli.main").warning("oops", email=EMAILS[0], phone=PHONES[0])
+        get_logger("cli.main").warning("oops", email=EMAILS[0], phone=PHONES[0])
         logging.getLogger("aiosmtplib").warning("to %s", EMAILS[1])
     finally:
         for handler in root.handlers[:]:

@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
-from dsr.config.settings import Settings
-from dsr.connectors.base import Action, Operation, Outcome, Shared, TaskResult
+from config.settings import Settings
+from connectors.base import Action, Operation, Outcome, Shared, TaskResult
 from dsr.core import intake, notices
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import Notice, Outbox, Request, RequestStatus

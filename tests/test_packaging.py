@@ -1,7 +1,9 @@
-"""The wheel installs one name, ``dsr``, with every subpackage; the image copies what it needs."""
+"""The wheel installs each source folder as its own package; the image copies what it needs."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import subprocess
 import sys
 import zipfile
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERIC = {"api", "cli", "config", "connectors", "demo", "scheduler", "workers"}
+PACKAGES = {"dsr", "api", "cli", "config", "connectors", "demo", "scheduler", "workers"}
 
 
 @pytest.fixture(scope="module")
@@ -41,33 +43,45 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(out.glob("dsr-*.whl"))
 
 
-def test_wheel_has_one_top_level_name_and_every_package(wheel: Path) -> None:
-    """Nothing named ``config`` or ``api`` lands in site-packages; every folder is under dsr/."""
+def test_wheel_carries_every_package_by_its_own_name(wheel: Path) -> None:
+    """Each source folder is a top-level package of the wheel, with its data files."""
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
-    assert top == {"dsr"}
-    for folder in GENERIC:
-        assert f"dsr/{folder}/__init__.py" in names, folder
+    assert top == PACKAGES
+    for folder in PACKAGES:
+        assert f"{folder}/__init__.py" in names, folder
     for needed in (
         "dsr/core/migrations/versions/0001_ledger.py",
         "dsr/core/migrations/env.py",
-        "dsr/config/connectors.yaml",
-        "dsr/config/templates/web/_base.html",
-        "dsr/config/templates/reply_erase.vi.html",
-        "dsr/config/templates/complaint/resolved.vi.txt",
-        "dsr/config/templates/privacy/status.html",
-        "dsr/config/templates/privacy/_words.en.j2",
+        "config/connectors.yaml",
+        "config/templates/web/_base.html",
+        "config/templates/reply_erase.vi.html",
+        "config/templates/complaint/resolved.vi.txt",
+        "config/templates/privacy/status.html",
+        "config/templates/privacy/_words.en.j2",
         "dsr/core/migrations/versions/0006_complaints.py",
         "dsr/service/app.py",
     ):
         assert needed in names, needed
 
 
-def test_source_folders_are_the_package_subfolders() -> None:
-    """Each generic top-level folder is reached as ``dsr.<folder>`` through a link in dsr/."""
-    for folder in GENERIC:
-        link = ROOT / "dsr" / folder
-        assert link.is_symlink() and link.resolve() == ROOT / folder, folder
+def test_no_top_level_name_collides_with_a_dependency() -> None:
+    """No installed distribution but ours provides ``config``, ``api`` or any of our names."""
+    owners = importlib.metadata.packages_distributions()
+    for name in PACKAGES:
+        assert set(owners.get(name, [])) <= {"dsr"}, (name, owners[name])
+
+
+def test_one_path_per_file() -> None:
+    """No symlink is tracked, and a module imported by its folder's name is the only copy."""
+    links = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert not [line for line in links.splitlines() if line.startswith("120000")]
+    for folder in PACKAGES:
+        module = importlib.import_module(folder)
+        assert Path(module.__file__ or "").resolve().parent == ROOT / folder, folder
+        assert not (ROOT / "dsr" / folder).exists() or folder == "dsr"
 
 
 def test_dockerfile_copies_everything_the_wheel_is_built_from() -> None:
@@ -77,4 +91,4 @@ def test_dockerfile_copies_everything_the_wheel_is_built_from() -> None:
         for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.startswith("COPY ")
     }
-    assert {"dsr", "pyproject.toml"} | GENERIC <= copied | {"README.md"}
+    assert {"pyproject.toml"} | PACKAGES <= copied | {"README.md"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from demo.seed import CHUNK, seed, store_paths
 from dsr.core.db import get_engine, migrate
 from dsr.core.progress import Progress
-from dsr.demo.seed import CHUNK, seed, store_paths
 from dsr.service import Caller, Service
 from tests.scheduler.stores import NOW, seeded_stores
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dsr.config.settings import CONFIG_DIR
-from dsr.connectors.registry import load_connectors
+from config.settings import CONFIG_DIR
+from connectors.registry import load_connectors
 from dsr.core.recipients import RecipientBook, load
 from dsr.errors import ConfigError
 

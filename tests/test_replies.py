@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from dsr.config.settings import Settings
-from dsr.connectors.base import Action, Operation, Outcome, TaskResult
+from config.settings import Settings
+from connectors.base import Action, Operation, Outcome, TaskResult
 from dsr.core import paths
 from dsr.core.bundle import build_bundle
 from dsr.core.links import make_download_token, read_download_token

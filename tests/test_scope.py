@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr.connectors.base import Match, Verdict
+from connectors.base import Match, Verdict
 from dsr.core.scope import Scope, verdict
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity
 

@@ -27,12 +27,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from dsr.config.settings import Settings
-from dsr.connectors.recordings_schema import calls, recordings_index
+from config.settings import Settings
+from connectors.recordings_schema import calls, recordings_index
+from demo.stores import create_store, customers, orders, subscribers
 from dsr.core import intake, paths
 from dsr.core.db import get_engine, migrate
 from dsr.core.runtime import Runtime
-from dsr.demo.stores import create_store, customers, orders, subscribers
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
 from tests.connectors.stores import write_wav

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dsr.demo import stores as ds
-from dsr.demo.seed import (
+from demo import stores as ds
+from demo.seed import (
     DELIVERY_PARTNERS,
     DEMO_CALLER_ONLY,
     DEMO_CUSTOMER_ID,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dsr.demo.seed import seed
+from demo.seed import seed
 from dsr.errors import InvalidInput
 
 SECRET = "seed-limits-test-key-0123"

@@ -10,13 +10,13 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 from sqlalchemy.exc import OperationalError
 
-import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
+import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
 from dsr.core import alerts, pipeline, tasks
 from dsr.core.db import session_scope, units_of_work
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
 from dsr.errors import DeliveryError, NotFound, RetriableStoreError
-from dsr.workers import runtime
+from workers import runtime
 
 log = structlog.get_logger(__name__)
 

@@ -25,10 +25,10 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from dsr.config.settings import Settings, get_settings
+from config.settings import Settings, get_settings
 from dsr.core.logs import configure_logging
 from dsr.files import private_dir
-from dsr.workers.middleware import LogContext
+from workers.middleware import LogContext
 
 _embedded: Any = None
 

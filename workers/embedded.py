@@ -7,8 +7,8 @@ import threading
 
 import dramatiq
 
-from dsr.workers import actors, maintenance, runtime
-from dsr.workers.broker import broker, shutdown_embedded
+from workers import actors, maintenance, runtime
+from workers.broker import broker, shutdown_embedded
 
 ACTOR_MODULES = (actors, maintenance)  # importing them declares the actors on the broker
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import dramatiq
 
-import dsr.workers.broker  # noqa: F401 - the broker must exist before any actor is declared
+import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
 from dsr.core import redrive, retention, watchdog
 from dsr.core.db import session_scope
 from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput
-from dsr.workers import fingerprint, runtime
-from dsr.workers.actors import enqueue
-from dsr.workers.broker import broker
+from workers import fingerprint, runtime
+from workers.actors import enqueue
+from workers.broker import broker
 
 _SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rerun resumes it
 

@@ -60,7 +60,7 @@ QUICK = Plan(40, 45, 300, 0.25, 150, {
 def _retention_file(folder: Path) -> Path:
     """The shipped rules less the orders' anonymisation (the soak counts deleted rows), with
     the jobs every minute or two and a short leader lock."""
-    from dsr.config.settings import CONFIG_DIR
+    from config.settings import CONFIG_DIR
 
     doc = yaml.safe_load((CONFIG_DIR / "retention.yaml").read_text("utf-8"))
     doc["rules"] = [r for r in doc["rules"] if r["action"] == "delete"]
@@ -128,7 +128,7 @@ def _soak(plan: Plan, tmp: Path) -> tuple[Any, dict[str, Any]]:
             "DSR_LOG_FORMAT": "json",
             **plan.env,
         }
-        os.environ.update(env)  # the driver's own settings and broker, before dsr.workers
+        os.environ.update(env)  # the driver's own settings and broker, before workers
         return _run(plan, tmp, env, pg, redis_server, smtp, disk, stops)
     finally:
         for stop in reversed(stops):
@@ -142,14 +142,14 @@ def _run(
     plan: Plan, tmp: Path, env: dict[str, str], pg: Any, redis_server: Any, smtp: Any,
     disk: Any, stops: list[Any],
 ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    from dsr.config.settings import get_settings
+    from config.settings import get_settings
 
     get_settings.cache_clear()
+    from demo.seed import seed
     from dsr.core.db import migrate
     from dsr.core.runtime import Runtime
-    from dsr.demo.seed import seed
     from dsr.service import Caller, Service
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     from .check import check
     from .faults import Faults

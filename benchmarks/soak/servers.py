@@ -23,7 +23,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from dsr.demo.smtp_sink import free_port
+from demo.smtp_sink import free_port
 
 
 def _pg_bin(name: str) -> str:

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import messages, replies, steps
 from dsr.core.models import Alert, Request, utcnow
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from dsr.connectors.base import TaskResult
+from connectors.base import TaskResult
 from dsr.core import artefacts, audit, candidates, deferrals, history, identifiers
 from dsr.core.models import Provenance, Request
 from dsr.core.runtime import Runtime

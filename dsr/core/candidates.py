@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from dsr.connectors.base import Candidate, Pair, Verdict
+from connectors.base import Candidate, Pair, Verdict
 from dsr.core.identifiers import value_hash
 from dsr.core.masking import mask
 from dsr.core.models import CandidateDecision, RequestCandidate, RequestIdentifier, utcnow

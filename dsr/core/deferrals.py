@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from dsr.connectors.base import Action, Match, Operation, Outcome
+from connectors.base import Action, Match, Operation, Outcome
 from dsr.core import audit, holds, paths
 from dsr.core.db import session_scope
 from dsr.core.models import ErasureDeferral, Request, utcnow

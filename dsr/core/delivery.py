@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import audit, mailer, messages, notices, steps, undeliverable, webhook
 from dsr.core.db import UnitOfWork, changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import and_, delete, or_
 from sqlmodel import Session, col, select
 
-from dsr.connectors.base import IdentifierChange, Pair
+from connectors.base import IdentifierChange, Pair
 from dsr.core.models import IdentityHistory, utcnow
 from dsr.identity import Identity
 

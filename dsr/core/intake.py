@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from dsr.connectors.registry import rectifiable_fields
+from connectors.registry import rectifiable_fields
 from dsr.core import (
     audit,
     complaints,

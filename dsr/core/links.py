@@ -13,7 +13,7 @@ from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.errors import InvalidInput
 
 TOKEN_SALT = "export"

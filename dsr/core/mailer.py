@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.errors import DeliveryError, DeliveryRefused
 
 

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 from sqlmodel import Session
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import outbox, replies, status_links, steps
 from dsr.core.models import Request
 

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import audit, messages, outbox, replies, steps, webhook
 from dsr.core.db import changed
 from dsr.core.models import (

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import paths, storage
 from dsr.core.models import Outbox, OutboxStatus, utcnow
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from connectors.base import Connector
 from dsr import yamlconfig
-from dsr.connectors.base import Connector
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import normalise_email
 

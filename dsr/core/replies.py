@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-from dsr.config.settings import CONFIG_DIR, Settings
+from config.settings import CONFIG_DIR, Settings
 from dsr.core import links
 from dsr.core.models import LANGUAGES
 from dsr.errors import InvalidInput

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from connectors.base import Connector, PurgeReport, RetentionRule
 from dsr import yamlconfig
-from dsr.connectors.base import Connector, PurgeReport, RetentionRule
 from dsr.core import audit, deferrals, holds
 from dsr.core.db import session_scope
 from dsr.core.models import PurgeRun, utcnow

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from dsr.config.settings import Settings, get_settings
-from dsr.connectors.base import Connector
-from dsr.connectors.registry import dependency_stages, load_connectors
+from config.settings import Settings, get_settings
+from connectors.base import Connector
+from connectors.registry import dependency_stages, load_connectors
 from dsr.core.deadlines import Profile, load_profiles
 from dsr.core.recipients import RecipientBook
 from dsr.core.recipients import load as load_recipients

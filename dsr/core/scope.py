@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from dsr.connectors.base import Match, Pair, Verdict
+from connectors.base import Match, Pair, Verdict
 from dsr.identity import Identity
 
 Ref = tuple[str, str]  # (table, record key) within one connector

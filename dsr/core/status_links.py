@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.errors import InvalidInput
 
 TOKEN_SALT = "privacy-status"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsr.connectors.base import Action, TaskResult
+from connectors.base import Action, TaskResult
 from dsr.core import audit, steps
 from dsr.core.models import (
     OPEN_REQUEST,

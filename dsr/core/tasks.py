@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, case, exists, or_, update
 from sqlmodel import Session, col
 
-from dsr.connectors.base import Action, Operation, Outcome, TaskResult
+from connectors.base import Action, Operation, Outcome, TaskResult
 from dsr.core import (
     alerts,
     assurance,

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import alerts, audit, steps
 from dsr.core.db import changed
 from dsr.core.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow

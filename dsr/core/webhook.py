@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
-from dsr.config.settings import Settings
+from config.settings import Settings
 from dsr.core import outbox, paths, storage
 from dsr.core.models import Outbox
 from dsr.errors import DeliveryError, DeliveryRefused

@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from dsr.config import keys
-from dsr.connectors.base import SuppressionList
+from config import keys
+from connectors.base import SuppressionList
 from dsr.core import audit, key_checks
 from dsr.core.apikeys import Role
 from dsr.core.db import migrate, session_scope

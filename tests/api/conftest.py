@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from demo.smtp_sink import MailSink
 from dsr.core import apikeys
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings
 
@@ -26,7 +26,7 @@ from tests.e2e.conftest import make_settings
 warnings.filterwarnings("ignore", message=".*install `httpx2`")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from dsr.api import create_app  # noqa: E402
+from api import create_app  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Keys:
 def _forget_worker_runtime() -> Iterator[None]:
     """create_app() makes its Runtime the process's one for inline fan-in; undo that after."""
     yield
-    from dsr.workers import runtime
+    from workers import runtime
 
     runtime.set_runtime(None)
 
@@ -81,8 +81,8 @@ def app(rt: Runtime) -> Iterator[FastAPI]:
     Failed-login counters are per client, and every test's client has the same address: each
     test starts with none.
     """
-    from dsr.api.throttle import forget
-    from dsr.workers.broker import broker
+    from api.throttle import forget
+    from workers.broker import broker
 
     broker.flush_all()
     forget(broker.client, rt.settings.broker_namespace)
@@ -99,7 +99,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 def queued(actor: str | None = None) -> list[dict[str, Any]]:
     """Messages waiting on the pipeline's queue (what the API enqueued), oldest first."""
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     key = f"{broker.namespace}:dsr"
     ids = broker.client.lrange(key, 0, -1)

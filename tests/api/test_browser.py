@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dsr.demo.smtp_sink import free_port
+from demo.smtp_sink import free_port
 from tests import services
 from tests.api.conftest import Keys
 

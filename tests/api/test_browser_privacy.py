@@ -25,13 +25,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from dsr.api import create_app
-from dsr.api.throttle import forget
+from api import create_app
+from api.throttle import forget
+from demo.seed import DEMO_SUBJECT, seed
+from demo.smtp_sink import MailSink, free_port
 from dsr.core import status_links
 from dsr.core.db import get_engine, migrate
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import DEMO_SUBJECT, seed
-from dsr.demo.smtp_sink import MailSink, free_port
 from dsr.service import Caller
 from tests import services
 from tests.api.test_browser import ARGS, chromium  # noqa: F401 - shared fixture
@@ -63,8 +63,8 @@ def center(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Center
     """The app under uvicorn on a free port (its own public address, so the e-mailed links
     point at it), a dramatiq worker, seeded demo stores; every access reply is sent as a link."""
     services.redis_url_or_skip()
-    from dsr.workers import actors, runtime  # noqa: F401 - declares the actors the worker runs
-    from dsr.workers.broker import broker
+    from workers import actors, runtime  # noqa: F401 - declares the actors the worker runs
+    from workers.broker import broker
 
     port = free_port()
     settings = make_settings(

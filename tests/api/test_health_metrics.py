@@ -10,8 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, update
 from sqlmodel import col
 
-from dsr.api import create_app
-from dsr.api.metrics import purged_rows
+from api import create_app
+from api.metrics import purged_rows
+from demo.smtp_sink import MailSink
 from dsr.core.db import get_engine, session_scope
 from dsr.core.models import (
     ConnectorTask,
@@ -23,7 +24,6 @@ from dsr.core.models import (
     utcnow,
 )
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink
 from tests.api.conftest import Keys
 from tests.e2e.conftest import make_settings
 
@@ -51,8 +51,8 @@ def test_healthz_503_when_ledger_is_down(tmp_path: Path, smtp: MailSink) -> None
 
 def test_healthz_503_when_broker_is_down(rt: Runtime) -> None:
     """A broker whose Redis does not answer makes /healthz 503 naming it."""
-    from dsr.config.settings import Settings
-    from dsr.workers.broker import build_broker
+    from config.settings import Settings
+    from workers.broker import build_broker
 
     dead = build_broker(Settings(redis_url="redis://127.0.0.1:9/0"))
     with TestClient(create_app(rt, broker=dead)) as client:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from dsr.api import create_app
+from api import create_app
 from dsr.core.db import get_engine, session_scope
 from dsr.core.models import (
     AuditEvent,
@@ -241,7 +241,7 @@ def test_ops_retries_a_needs_attention_request(client: TestClient, rt: Runtime, 
     """Ops re-drive failed tasks: the request is in progress and the first stage is queued."""
     data = _file(client, keys.alice, verified=True)
     _needs_attention(rt, data["id"])
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     broker.flush_all()
     assert client.post(f"/requests/{data['id']}/retry", headers=H(keys.alice)).status_code == 403
@@ -300,7 +300,7 @@ def test_a_door_queues_the_reply_for_a_worker_instead_of_building_it(
             .where(col(ConnectorTask.request_id) == data["id"])
             .values(status=TaskStatus.DONE, finished_at=now, updated_at=now)
         )
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     broker.flush_all()
     response = client.post(f"/requests/{data['id']}/retry", headers=H(keys.ops))

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from dsr.api import create_app
+from api import create_app
+from demo.seed import DEMO_SUBJECT, seed
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import DEMO_SUBJECT, seed
 from tests.api.conftest import Keys, csrf_of, login
 from tests.family import add_family_account
 from tests.inline import inline

@@ -19,12 +19,12 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from dsr.api import create_app
+from api import create_app
+from demo.smtp_sink import MailSink
 from dsr.core import paths
 from dsr.core.db import get_engine
 from dsr.core.models import ApiKey, Request, utcnow
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink
 from tests.api.conftest import Keys, csrf_of, login
 from tests.e2e.conftest import make_settings
 
@@ -304,7 +304,7 @@ def production(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Fa
 
     migrate(rt.db_url)
     yield create_app(rt)
-    from dsr.workers import runtime
+    from workers import runtime
 
     runtime.set_runtime(None)
     rt.close()

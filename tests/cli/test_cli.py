@@ -144,13 +144,13 @@ def test_audit_verify_finds_the_first_broken_link(env: dict[str, str], tmp_path:
 
 def test_broker_down_keeps_the_request_for_redrive(env: dict[str, str], tmp_path: Path) -> None:
     """With Redis unreachable, submit still saves the request, warns, and re-drive finds it."""
-    from dsr.demo.smtp_sink import free_port
+    from demo.smtp_sink import free_port
 
     env = dict(env, DSR_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     done = dsr(env, "submit", "access", "--email", "a@b.vn", "--verified", "--by", "t")
     assert done.returncode == 0 and "broker unreachable" in done.stderr
     request_id = done.stdout.strip()
-    from dsr.config.settings import Settings
+    from config.settings import Settings
     from dsr.core.db import session_scope
     from dsr.core.redrive import stuck
     from dsr.core.runtime import Runtime
@@ -163,7 +163,7 @@ def test_broker_down_keeps_the_request_for_redrive(env: dict[str, str], tmp_path
 
 def test_ledger_down_is_one_line_not_a_traceback(env: dict[str, str]) -> None:
     """An unreachable ledger database is reported in one line, exit 1."""
-    from dsr.demo.smtp_sink import free_port
+    from demo.smtp_sink import free_port
 
     env = dict(env, DSR_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x")
     done = dsr(env, "list")
@@ -178,10 +178,10 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     one line, exit 2, nothing decided; --exclude-all decides and the request goes on to its
     reply; a second decision is refused."""
 
-    from dsr.config.settings import Settings
+    from config.settings import Settings
+    from demo.seed import DEMO_SUBJECT, seed
     from dsr.core.intake import Submission
     from dsr.core.runtime import Runtime
-    from dsr.demo.seed import DEMO_SUBJECT, seed
     from dsr.service import Service
     from tests.family import add_family_account
     from tests.inline import inline

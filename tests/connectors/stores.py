@@ -20,12 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from dsr.config.settings import CONFIG_DIR
-from dsr.connectors.base import Action, Connector, Match, RetentionRule, Verdict
-from dsr.connectors.recordings_schema import calls, recordings_index
-from dsr.connectors.registry import load_connectors, read_entries
-from dsr.connectors.sql_purge import cutoff_for
-from dsr.demo.stores import create_store, customers, order_items, orders, subscribers
+from config.settings import CONFIG_DIR
+from connectors.base import Action, Connector, Match, RetentionRule, Verdict
+from connectors.recordings_schema import calls, recordings_index
+from connectors.registry import load_connectors, read_entries
+from connectors.sql_purge import cutoff_for
+from demo.stores import create_store, customers, order_items, orders, subscribers
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, normalise_value
 
 SECRET = "contract-suite-secret-key"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dsr.connectors.base import Action, Connector, Operation, PurgeReport, TaskResult
-from dsr.connectors.sql import SqlStore
+from connectors.base import Action, Connector, Operation, PurgeReport, TaskResult
+from connectors.sql import SqlStore
 from dsr.errors import NotApplicable
 from dsr.identity import (
     CUSTOMER_ID,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dsr.connectors.base import Action, Operation, RetentionRule
-from dsr.connectors.recordings import HISTORICAL_REASON, RecordingArchive
+from connectors.base import Action, Operation, RetentionRule
+from connectors.recordings import HISTORICAL_REASON, RecordingArchive
 from dsr.errors import ConfigError, FatalStoreError
 from dsr.identity import Identity
 from tests.connectors.stores import (

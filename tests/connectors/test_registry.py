@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from dsr.config.settings import CONFIG_DIR
-from dsr.connectors.recordings import RecordingArchive
-from dsr.connectors.registry import dependency_stages, load_connectors, rectifiable_fields
-from dsr.connectors.sql import SqlStore
+from config.settings import CONFIG_DIR
+from connectors.recordings import RecordingArchive
+from connectors.registry import dependency_stages, load_connectors, rectifiable_fields
+from connectors.sql import SqlStore
 from dsr.errors import ConfigError
 
 DEFAULT = CONFIG_DIR / "connectors.yaml"

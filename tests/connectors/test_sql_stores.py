@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dsr.connectors.base import Action, Operation
-from dsr.connectors.sql import SqlStore, SuppressedAddress
-from dsr.connectors.sql_tables import REDACTED
-from dsr.connectors.sql_writes import keyed_hash
-from dsr.demo.stores import order_items, orders
+from connectors.base import Action, Operation
+from connectors.sql import SqlStore, SuppressedAddress
+from connectors.sql_tables import REDACTED
+from connectors.sql_writes import keyed_hash
+from demo.stores import order_items, orders
 from dsr.errors import FatalStoreError, InvalidInput, RetriableStoreError
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, suppression_hash
 from tests.connectors.stores import (

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from dsr.config.settings import Settings
+from config.settings import Settings
+from demo import smtp_sink
+from demo.seed import DEMO_SUBJECT, seed
+from demo.smtp_sink import MailSink
 from dsr.core import pipeline
 from dsr.core.db import get_engine, units_of_work
 from dsr.core.intake import Submission
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
-from dsr.demo import smtp_sink
-from dsr.demo.seed import DEMO_SUBJECT, seed
-from dsr.demo.smtp_sink import MailSink
 from dsr.service import Caller, Service
 
 STAFF = Caller.staff("test-staff")

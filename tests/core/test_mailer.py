@@ -7,10 +7,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from dsr.config.settings import Settings
+from config.settings import Settings
+from demo import smtp_sink
+from demo.smtp_sink import MailSink
 from dsr.core import mailer
-from dsr.demo import smtp_sink
-from dsr.demo.smtp_sink import MailSink
 from dsr.errors import DeliveryError
 
 

@@ -13,10 +13,10 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlmodel import Session
 
+from demo.seed import DEMO_SUBJECT
 from dsr.core import apikeys, status_links
 from dsr.core.db import get_engine
 from dsr.core.intake import Submission
-from dsr.demo.seed import DEMO_SUBJECT
 from dsr.errors import InvalidInput, NotFound, PermissionDenied
 from dsr.service import Caller
 from tests.core.conftest import EMAIL, STAFF, Core

@@ -21,12 +21,12 @@ import sqlalchemy as sa
 import yaml
 from aiosmtpd.controller import Controller
 
-from dsr.config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR
+from demo.smtp_sink import MailSink, free_port
+from demo.stores import create_store, customers
 from dsr.core import delivery, pipeline
 from dsr.core.db import get_engine, migrate, units_of_work
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink, free_port
-from dsr.demo.stores import create_store, customers
 from dsr.identity import normalise_email
 from tests.core.conftest import EMAIL, Core, core_settings
 

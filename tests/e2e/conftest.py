@@ -12,14 +12,14 @@ import dramatiq
 import pytest
 from sqlmodel import Session
 
-from dsr.config.settings import Settings
+from config.settings import Settings
+from demo.seed import seed
+from demo.smtp_sink import MailSink
 from dsr.core import intake
 from dsr.core.db import get_engine, migrate
 from dsr.core.models import Request
 from dsr.core.runtime import Runtime
 from dsr.core.views import request_json
-from dsr.demo.seed import seed
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 
 
@@ -30,7 +30,7 @@ class Pipeline:
     worker: Any
 
     def submit(self, kind: str, email: str, **kw: Any) -> str:
-        from dsr.workers.actors import enqueue
+        from workers.actors import enqueue
 
         kw.setdefault("verified", True)
         kw.setdefault("by", "test-staff")
@@ -90,8 +90,8 @@ def make_settings(tmp: Path, db_url: str, smtp_port: int, **extra: Any) -> Setti
 def pipeline(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Pipeline]:
     """Seeded demo stores, a PostgreSQL ledger and an in-process dramatiq worker."""
     services.redis_url_or_skip()
-    from dsr.workers import runtime
-    from dsr.workers.broker import broker
+    from workers import runtime
+    from workers.broker import broker
 
     settings = make_settings(tmp_path, postgres_url, smtp.port)
     seed(settings.resolved_data_dir, 50, secret_key=settings.keys.suppression, reset=True)

@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from dsr.demo.seed import DEMO_SUBJECT
+from demo.seed import DEMO_SUBJECT
 from tests.e2e.conftest import Pipeline
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import dramatiq
 import sqlalchemy as sa
 
+from demo.smtp_sink import MailSink, free_port
+from demo.stores import create_store
 from dsr.core import intake, tasks
 from dsr.core.db import migrate, session_scope
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink, free_port
-from dsr.demo.stores import create_store
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -44,9 +44,9 @@ def test_unreachable_store_needs_attention_then_retry_completes(
 ) -> None:
     """Retries run out: ops are alerted, the subject gets no reply; `retry` then completes it."""
     services.redis_url_or_skip()
-    from dsr.workers import runtime
-    from dsr.workers.actors import enqueue
-    from dsr.workers.broker import broker
+    from workers import runtime
+    from workers.actors import enqueue
+    from workers.broker import broker
 
     dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=1"
     rt = _runtime(tmp_path, postgres_url, dead, smtp.port)

@@ -9,12 +9,12 @@ import dramatiq
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from demo.seed import seed
+from demo.smtp_sink import MailSink
 from dsr.core import audit, intake
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import Request
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import seed
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings, until
 
@@ -26,9 +26,9 @@ def test_concurrent_requests_all_complete_with_one_reply_each(
 ) -> None:
     """Parallel tasks finishing together never lose fan-in, deadlock, or fork the audit chain."""
     services.redis_url_or_skip()
-    from dsr.workers import runtime
-    from dsr.workers.actors import enqueue
-    from dsr.workers.broker import broker
+    from workers import runtime
+    from workers.actors import enqueue
+    from workers.broker import broker
 
     settings = make_settings(tmp_path, postgres_url, smtp.port)
     seed(settings.resolved_data_dir, 300, secret_key=settings.keys.suppression, reset=True)

@@ -13,13 +13,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dsr.config.settings import Settings
+from config.settings import Settings
+from demo.smtp_sink import MailSink
+from demo.stores import create_store
 from dsr.core import intake
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import ConnectorTask
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink
-from dsr.demo.stores import create_store
 from tests import services
 from tests.e2e.conftest import request_status, until
 
@@ -75,7 +75,7 @@ def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
             sys.executable,
             "-m",
             "dramatiq",
-            "dsr.workers.actors",
+            "workers.actors",
             "--processes",
             "1",
             "--threads",
@@ -120,8 +120,8 @@ def test_sigkill_mid_task_then_new_worker_completes_once(
     )
     rt = Runtime(settings)
     migrate(rt.db_url)
-    from dsr.workers.actors import enqueue
-    from dsr.workers.broker import broker
+    from workers.actors import enqueue
+    from workers.broker import broker
 
     broker.flush_all()
     first = _start_worker(env)

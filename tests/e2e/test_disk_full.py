@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
+from demo.seed import DEMO_SUBJECT, seed
+from demo.smtp_sink import MailSink
 from dsr.core import intake, redrive, watchdog
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import Alert, ConnectorTask, Request
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import DEMO_SUBJECT, seed
-from dsr.demo.smtp_sink import MailSink
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive
 

@@ -9,13 +9,13 @@ import dramatiq
 import pytest
 from sqlmodel import Session, select
 
+from demo import smtp_sink
+from demo.seed import DEMO_SUBJECT, seed
+from demo.smtp_sink import MailSink
 from dsr.core import audit, intake, outbox, pipeline, redrive
 from dsr.core.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.models import AuditEvent, ConnectorTask, Outbox, Request
 from dsr.core.runtime import Runtime
-from dsr.demo import smtp_sink
-from dsr.demo.seed import DEMO_SUBJECT, seed
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -64,9 +64,9 @@ def test_every_step_twice_gives_one_reply(
 def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres_url: str) -> None:
     """With SMTP down the request waits in `replying`; once it is back, exactly one reply lands."""
     services.redis_url_or_skip()
-    from dsr.workers import runtime
-    from dsr.workers.actors import enqueue
-    from dsr.workers.broker import broker
+    from workers import runtime
+    from workers.actors import enqueue
+    from workers.broker import broker
 
     port = smtp_sink.free_port()  # nothing listens here yet
     rt = _runtime(tmp_path, postgres_url, port, task_max_retries=2, smtp_timeout=2.0)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.core import paths
-from dsr.demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.service import Caller, Service
 from tests.e2e.conftest import Pipeline, until
 from tests.family import add_family_account
@@ -50,7 +50,7 @@ def _exec(p: Pipeline, db: str, sql: str, **params: Any) -> None:
 
 
 def _service(p: Pipeline) -> Service:
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     return Service(p.rt, enqueue)
 
@@ -264,7 +264,7 @@ def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipel
     warnings.filterwarnings("ignore", message=".*install `httpx2`")
     from fastapi.testclient import TestClient
 
-    from dsr.api import create_app
+    from api import create_app
     from dsr.core.links import make_download_token
 
     first = pipeline.submit("access", EMAIL, phone=PHONE)
@@ -277,7 +277,7 @@ def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipel
     pipeline.wait(rid)
     left = [p for p in folder.rglob("*") if p.is_file()]
     assert left == []
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     with TestClient(create_app(pipeline.rt, enqueue=enqueue)) as client:
         gone = client.get(f"/exports/{token}")

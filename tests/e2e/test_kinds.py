@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from demo.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.core import intake
 from dsr.core.db import get_engine
 from dsr.core.models import utcnow
-from dsr.demo.seed import DEMO_CALLER_ONLY, DEMO_NEW_PHONE, DEMO_SUBJECT
 from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
@@ -129,7 +129,7 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
     )
     code = re.search(r"\b(\d{6})\b", _text(code_mail[0])).group(1)  # type: ignore[union-attr]
     wrong = "000000" if code != "000000" else "111111"
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     service = Service(pipeline.rt, enqueue)
     with pytest.raises(InvalidInput, match="wrong verification code"):
@@ -151,7 +151,7 @@ def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
         )
         session.commit()
     assert request.due_at < utcnow()
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     enqueue(follow)
     data = pipeline.wait(request.id)
@@ -186,7 +186,7 @@ def test_two_crm_rows_are_both_found(pipeline: Pipeline) -> None:
     rid = pipeline.submit("access", email, phone=phone)
     pipeline.wait(rid, "needs_review")
     from dsr.service import Caller, Service
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     svc = Service(pipeline.rt, enqueue)
     refs = [c["ref"] for c in pipeline.status(rid)["candidates"] if c["store"] == "crm"]

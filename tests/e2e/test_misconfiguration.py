@@ -13,11 +13,11 @@ import pytest
 import redis
 from sqlmodel import Session, select
 
-from dsr.config.settings import Settings
+from config.settings import Settings
+from demo.smtp_sink import free_port
 from dsr.core.db import get_engine, migrate
 from dsr.core.models import Alert
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import free_port
 from tests.e2e.conftest import Pipeline, until
 
 DSR = str(Path(sys.executable).parent / "dsr")
@@ -49,7 +49,7 @@ def test_process_on_another_ledger_refuses_to_run(
         "DSR_VAR_DIR": str(tmp_path / "var"),
         "DSR_DATA_DIR": str(tmp_path / "data"),
     }
-    from dsr.workers import fingerprint  # wires the test process's broker
+    from workers import fingerprint  # wires the test process's broker
 
     migrate(first)  # the namespace's own processes started first, on this ledger
     client = redis.Redis.from_url(redis_url)
@@ -74,8 +74,8 @@ def test_message_for_a_missing_row_is_dead_lettered_with_an_alert(
     pipeline: Pipeline, redis_url: str
 ) -> None:
     """A run-task message naming no task is not dropped: an alert row, and the dead letters."""
-    from dsr.workers.actors import run_connector_task
-    from dsr.workers.broker import broker
+    from workers.actors import run_connector_task
+    from workers.broker import broker
 
     missing = uuid.uuid4().hex
     run_connector_task.send(missing)

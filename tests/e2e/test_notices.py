@@ -25,15 +25,15 @@ import yaml
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
-from dsr.config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR
+from demo import smtp_sink
+from demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, DEMO_WORK_EMAIL, seed, store_paths
+from demo.smtp_sink import MailSink
 from dsr.core import audit, deadlines, intake, tasks
 from dsr.core.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.models import Notice, Request
 from dsr.core.pipeline import drain
 from dsr.core.runtime import Runtime
-from dsr.demo import smtp_sink
-from dsr.demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, DEMO_WORK_EMAIL, seed, store_paths
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import Pipeline, make_settings, until
 
@@ -179,7 +179,7 @@ def test_partner_refusal_waits_for_ops_then_retry_completes(
     pipeline: Pipeline, smtp: RefusingSink
 ) -> None:
     """A partner's 550: no retries, ops alerted, no reply; once fixed, `retry` completes it."""
-    from dsr.workers.actors import enqueue
+    from workers.actors import enqueue
 
     smtp.refuse.add(VIETTEL)
     rid = pipeline.submit("rectify", EMAIL, changes={"address": NEW_ADDRESS})
@@ -205,8 +205,8 @@ def test_partner_refusal_waits_for_ops_then_retry_completes(
 def _running(tmp_path: Path, db_url: str, sink: MailSink, **extra: Any) -> Iterator[Pipeline]:
     """The pipeline fixture's set-up with other settings (a changed connectors file)."""
     services.redis_url_or_skip()
-    from dsr.workers import runtime
-    from dsr.workers.broker import broker
+    from workers import runtime
+    from workers.broker import broker
 
     settings = make_settings(tmp_path, db_url, sink.port, **extra)
     seed(settings.resolved_data_dir, 50, secret_key=settings.keys.suppression, reset=True)

@@ -8,13 +8,13 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from dsr.api.metrics import registry
+from api.metrics import registry
+from demo.seed import DEMO_SUBJECT, seed
+from demo.smtp_sink import free_port
 from dsr.core import intake, outbox, tasks
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import Alert, Outbox, Request, utcnow
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import DEMO_SUBJECT, seed
-from dsr.demo.smtp_sink import free_port
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive
 from tests.smtp_refusal import start_refusing

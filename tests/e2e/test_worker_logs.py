@@ -11,12 +11,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from demo.seed import DEMO_SUBJECT, seed
+from demo.smtp_sink import MailSink
 from dsr.core import intake
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import Request
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import DEMO_SUBJECT, seed
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.e2e.conftest import make_settings
 
@@ -42,8 +42,8 @@ def test_worker_process_logs_are_redacted(
         DSR_LOG_FORMAT="json",
         DSR_VAR_DIR=str(tmp_path / "var"),
     )
-    from dsr.workers.actors import enqueue
-    from dsr.workers.broker import broker
+    from workers.actors import enqueue
+    from workers.broker import broker
 
     broker.flush_all()
     with log_file.open("wb") as out:

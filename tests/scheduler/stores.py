@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from dsr.config.settings import CONFIG_DIR, Settings
+from config.settings import CONFIG_DIR, Settings
+from demo.seed import seed, store_paths
+from demo.stores import STORES
 from dsr.core.runtime import Runtime
-from dsr.demo.seed import seed, store_paths
-from dsr.demo.stores import STORES
 
 SECRET = "scheduler-tests-secret-key"
 # The seeded "today" and the sweeps' frozen clock (a past instant, so `--as-of` accepts it).

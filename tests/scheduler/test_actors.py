@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from demo.smtp_sink import MailSink
 from dsr.core import intake
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.models import ConnectorTask, PurgeRun, Request, RequestStatus, utcnow
 from dsr.core.runtime import Runtime
-from dsr.demo.smtp_sink import MailSink
 from tests import services
 from tests.scheduler.stores import seeded_stores, settings
 
@@ -38,8 +38,8 @@ def _until(check: Callable[[], Any], timeout: float = 60) -> Any:
 def rt(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Runtime]:
     """Seeded stores, a PostgreSQL ledger and an in-process worker running every actor."""
     services.redis_url_or_skip()
-    from dsr.workers import maintenance, runtime  # noqa: F401 - declares the scheduler's actors
-    from dsr.workers.broker import broker
+    from workers import maintenance, runtime  # noqa: F401 - declares the scheduler's actors
+    from workers.broker import broker
 
     seeded = seeded_stores(tmp_path, postgres_url, None)
     seeded.rt.close()
@@ -85,7 +85,7 @@ def _request(rt: Runtime, email: str, *, days_ago: float, verified: bool = False
 
 def test_purge_actor_sweeps_one_store(rt: Runtime) -> None:
     """purge_store(connector) sweeps that store now and records a finished purge run."""
-    from dsr.workers.maintenance import purge_store
+    from workers.maintenance import purge_store
 
     index = sa.create_engine(f"sqlite:///{rt.settings.resolved_data_dir}/recordings/index.db")
     cutoff = (utcnow() - timedelta(days=180)).replace(tzinfo=None)
@@ -115,7 +115,7 @@ def test_purge_actor_sweeps_one_store(rt: Runtime) -> None:
 
 def test_watchdog_actor_mails_ops_about_an_overdue_request(rt: Runtime, smtp: MailSink) -> None:
     """deadline_watchdog() sends the overdue and unacknowledged escalations to ops."""
-    from dsr.workers.maintenance import deadline_watchdog
+    from workers.maintenance import deadline_watchdog
 
     request_id = _request(rt, "late.subject@example.com", days_ago=40)
     deadline_watchdog.send()
@@ -129,7 +129,7 @@ def test_watchdog_actor_mails_ops_about_an_overdue_request(rt: Runtime, smtp: Ma
 def test_redrive_actor_restarts_a_request_whose_message_was_lost(rt: Runtime) -> None:
     """redrive_stuck() re-sends the first stage of a verified request idle past the threshold
     (its task messages were lost)."""
-    from dsr.workers.maintenance import redrive_stuck
+    from workers.maintenance import redrive_stuck
 
     request_id = _request(rt, "nguyen.van.an@example.com", days_ago=1, verified=True)
     redrive_stuck.send()
@@ -144,7 +144,7 @@ def test_redrive_actor_restarts_a_request_whose_message_was_lost(rt: Runtime) ->
 
 def test_cleanup_actor_forgets_expired_codes(rt: Runtime) -> None:
     """cleanup_expired() removes the hash of a verification code past its expiry."""
-    from dsr.workers.maintenance import cleanup_expired
+    from workers.maintenance import cleanup_expired
 
     request_id = _request(rt, "slow.subject@example.com", days_ago=3)
     cleanup_expired.send()

@@ -23,7 +23,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from dsr.core import audit, retention
 from dsr.core.db import get_engine, migrate, session_scope
 from dsr.core.runtime import Runtime
-from dsr.scheduler.app import STORE, TABLE, SchedulerApp
+from scheduler.app import STORE, TABLE, SchedulerApp
 from tests.scheduler.stores import settings
 
 # Monthly slots: real time never reaches a new one while a test runs.
@@ -39,7 +39,7 @@ MakeApp = Callable[..., SchedulerApp]
 
 def queued() -> Counter[str]:
     """Messages waiting in the broker's queue, by actor."""
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     raw = broker.client.hvals(f"{broker.namespace}:dsr.msgs")
     return Counter(json.loads(m)["actor_name"] for m in raw)
@@ -61,7 +61,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def make_app(ledger: str, tmp_path: Path, redis_url: str) -> Iterator[MakeApp]:
     """Schedulers sharing one Redis namespace and one job store, started paused."""
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     namespace = f"dsr-test-sched-{uuid.uuid4().hex[:8]}"
     rt = Runtime(settings(tmp_path, ledger))
@@ -167,7 +167,7 @@ def test_a_changed_timetable_replaces_the_stored_job(make_app: MakeApp) -> None:
 
 def test_losing_the_lock_pauses_the_scheduler(make_app: MakeApp) -> None:
     """A leader whose lock was taken over pauses at its next round and runs nothing more."""
-    from dsr.workers.broker import broker
+    from workers.broker import broker
 
     a, b = make_app(), make_app()
     a.tick()

@@ -11,7 +11,7 @@ import redis
 from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
-from dsr.scheduler.leader import Leader
+from scheduler.leader import Leader
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import redis
 import yaml
 
-from dsr.config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR
 from dsr.core.db import migrate
 
 DSR = str(Path(sys.executable).parent / "dsr")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-from dsr.config.settings import CONFIG_DIR, Settings
+from config.settings import CONFIG_DIR, Settings
 from dsr.core.retention import DEFAULT_SCHEDULE, load_policy
 
 

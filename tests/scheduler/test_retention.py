@@ -10,8 +10,8 @@ import pytest
 import yaml
 from sqlmodel import Session, col, select
 
-from dsr.config.settings import CONFIG_DIR
-from dsr.connectors.sql_tables import REDACTED
+from config.settings import CONFIG_DIR
+from connectors.sql_tables import REDACTED
 from dsr.core import audit, holds, retention
 from dsr.core.db import get_engine
 from dsr.core.models import AuditEvent, PurgeRun

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from demo.smtp_sink import MailSink
 from dsr.core import delivery, intake, outbox, paths, watchdog
 from dsr.core.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.models import Alert, Outbox, OutboxStatus, Request, RequestStatus
 from dsr.core.runtime import Runtime
 from dsr.core.steps import Step
-from dsr.demo.smtp_sink import MailSink
 from tests.scheduler.stores import settings
 
 RECEIVED = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hồ Chí Minh City
