@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     var_dir: Path = Path("var")
     database_url: str | None = None
+    # The identifier index (keyed hashes of what the stores hold, kept outside them); several
+    # worker hosts share one: point it at PostgreSQL. Default: a SQLite file in var_dir.
+    index_url: str | None = None
     redis_url: str | None = None
 
     smtp_host: str = "127.0.0.1"
@@ -147,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'dsr.db').resolve()}"
+
+    @property
+    def resolved_index_url(self) -> str:
+        return self.index_url or f"sqlite:///{(self.var_dir / 'identifier-index.db').resolve()}"
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -75,6 +75,27 @@ class Verdict(StrEnum):
 Pair = tuple[str, str]  # (identifier kind, normalised value)
 
 
+class Why(StrEnum):
+    """Why a record is still reachable by the subject's identifiers after an erasure."""
+
+    KEPT = "kept"  # a legal duty: kept as it is, or anonymised with only a pseudonymous link
+    DEFERRED = "deferred"  # still needed (an open order); a later sweep erases it
+    REVIEW = "review"  # matched, but not proven the subject's: left for staff
+    NOT_ERASED = "not_erased"  # should have gone and did not: the request waits for ops
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """Records of one table the search after an erasure still reached, and why."""
+
+    table: str
+    count: int
+    why: Why
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "count": self.count, "why": self.why.value}
+
+
 @dataclass(frozen=True)
 class Match:
     """One record a search hit, described only as far as the policy needs to judge it."""
@@ -176,10 +197,12 @@ class TaskResult:
     candidates: list[Candidate] = field(default_factory=list)  # matched, not admitted
     changes: list[IdentifierChange] = field(default_factory=list)  # rectify: identifiers replaced
     deferred: list[Match] = field(default_factory=list)  # erase: admitted but kept for now
+    # erase: what the same search found afterwards (None: the store cannot search again)
+    remaining: list[Remaining] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ledger's copy: outcomes and kinds, never an identifier's value."""
-        return {
+        data: dict[str, Any] = {
             "operation": self.operation.value,
             "records": self.records,
             "outcomes": [o.to_json() for o in self.outcomes],
@@ -187,6 +210,9 @@ class TaskResult:
             "shared": [s.to_json() for s in self.shared],
             "searched": sorted(self.searched),
         }
+        if self.remaining is not None:
+            data["remaining"] = [r.to_json() for r in self.remaining]
+        return data
 
 
 @dataclass(frozen=True)
@@ -233,9 +259,10 @@ class Connector(Protocol):
     shared_fields: frozenset[str]  # public fields those third parties received
     retention_tables: frozenset[str]  # tables a retention rule may name (config/retention.yaml)
 
-    def find(self, identity: Identity) -> Found:
+    def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """Every record the identifiers hit, read only (tools and checks; the pipeline acts
-        through ``apply``); raises RetriableStoreError when unreachable."""
+        through ``apply``), as the store stood at ``as_of`` or later; raises
+        RetriableStoreError when unreachable."""
         ...
 
     def apply(
@@ -246,9 +273,13 @@ class Connector(Protocol):
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
+        as_of: datetime | None = None,
     ) -> TaskResult:
         """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the records
-        ``policy`` admits, and nothing else; idempotent."""
+        ``policy`` admits, and nothing else; idempotent. Every record written before ``as_of``
+        (the request's receipt) is searched. An erasure searches again afterwards and reports
+        what ``remaining`` records it still reaches; FatalStoreError when one should have gone.
+        """
         ...
 
     def purge(

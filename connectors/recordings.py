@@ -36,6 +36,7 @@ from connectors.base import (
     Verdict,
 )
 from connectors.export import earliest, json_row, write_table
+from connectors.identifier_index import IdentifierIndex
 from connectors.recordings_schema import calls, removals
 from connectors.sql_config import parse_entry
 from connectors.sql_purge import cutoff_for, naive_utc
@@ -91,7 +92,12 @@ class RecordingArchive:
 
     @classmethod
     def from_config(
-        cls, entry: Mapping[str, Any], *, secret_key: str, region: str = "VN"
+        cls,
+        entry: Mapping[str, Any],
+        *,
+        secret_key: str,
+        region: str = "VN",
+        index: IdentifierIndex | None = None,
     ) -> RecordingArchive:
         """Build from one validated ``connectors.yaml`` entry (ConfigError when invalid)."""
         config = parse_entry(RecordingsConfig, entry)
@@ -175,7 +181,7 @@ class RecordingArchive:
 
     # -- the protocol -----------------------------------------------------------------------
 
-    def find(self, identity: Identity) -> Found:
+    def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """The subject's call metadata and the audio files that exist for them."""
         where = self._subject(identity)
         with store_errors(self.name), self.engine.connect() as conn:
@@ -193,6 +199,7 @@ class RecordingArchive:
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
+        as_of: datetime | None = None,
     ) -> TaskResult:
         """Export (metadata + audio), report recordings as history (rectify), or delete both;
         only for the calls ``policy`` admits."""

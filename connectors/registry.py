@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from connectors.base import Connector
+from connectors.identifier_index import IdentifierIndex
 from connectors.recordings import RecordingArchive
 from connectors.sql import SqlStore
 from dsr import yamlconfig
@@ -22,7 +23,12 @@ class ConnectorFactory(Protocol):
     """What a registry entry offers: build a connector from its validated YAML entry."""
 
     def from_config(
-        self, entry: Mapping[str, Any], *, secret_key: str, region: str
+        self,
+        entry: Mapping[str, Any],
+        *,
+        secret_key: str,
+        region: str,
+        index: IdentifierIndex | None = None,
     ) -> Connector: ...
 
 
@@ -53,10 +59,21 @@ def read_entries(path: Path, *, data_dir: Path) -> list[dict[str, Any]]:
 
 
 def load_connectors(
-    path: Path, *, data_dir: Path, secret_key: str, region: str
+    path: Path,
+    *,
+    data_dir: Path,
+    secret_key: str,
+    region: str,
+    index_url: str | None = None,
 ) -> dict[str, Connector]:
-    """Every connector of a connectors file, by name; ConfigError on anything invalid."""
+    """Every connector of a connectors file, by name; ConfigError on anything invalid.
+
+    Their identifier index lives at ``index_url`` (default: a SQLite file in ``data_dir``).
+    """
     connectors: dict[str, Connector] = {}
+    index = IdentifierIndex(
+        index_url or f"sqlite:///{Path(data_dir).resolve() / 'identifier-index.db'}", secret_key
+    )
     for i, entry in enumerate(read_entries(path, data_dir=data_dir)):
         name, kind = entry.get("name"), entry.get("kind")
         if not isinstance(name, str) or not name:
@@ -67,7 +84,9 @@ def load_connectors(
         if factory is None:
             known = ", ".join(sorted(CONNECTOR_KINDS))
             raise ConfigError(f"connector {name!r}: unknown kind {kind!r} (known: {known})")
-        connectors[name] = factory.from_config(entry, secret_key=secret_key, region=region)
+        connectors[name] = factory.from_config(
+            entry, secret_key=secret_key, region=region, index=index
+        )
     return connectors
 
 

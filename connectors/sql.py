@@ -1,10 +1,13 @@
 """A SQL-backed store described entirely by its ``connectors.yaml`` entry.
 
 SQLAlchemy Core on reflected tables, bound parameters only, on SQLite, PostgreSQL and MariaDB.
-The subject is found through normalised, indexed shadow columns (``match``); child tables
-through their parent's key. Only the rows the core's policy admits are exported, rectified or
-erased (``sql_scan``); erasure deletes, anonymises, keeps or defers per table (``sql_erase``);
-a suppression list (keyed hashes) keeps erased addresses from being re-added.
+The store's tables are used as another product shaped them: nothing is added to them. The
+subject is found through the identifier index kept outside the store (``sql_index``), which
+proposes rows that are then re-read and judged by the values they hold, in any spelling; child
+tables through their parent's key. Only the rows the core's policy admits are exported,
+rectified or erased (``sql_scan``); erasure deletes, anonymises, keeps or defers per table
+(``sql_erase``) and is then checked by searching again (``sql_verify``); a suppression list
+(keyed hashes) keeps erased addresses from being re-added.
 """
 
 from __future__ import annotations
@@ -28,25 +31,28 @@ from connectors.base import (
     Outcome,
     Policy,
     PurgeReport,
+    Remaining,
     RetentionRule,
     Shared,
     TaskResult,
 )
 from connectors.export import TableWriter, earliest, json_row
+from connectors.identifier_index import MEMORY, IdentifierIndex
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from connectors.sql_erase import erase_rows
+from connectors.sql_index import StoreIndex
 from connectors.sql_purge import naive_utc, purge
-from connectors.sql_scan import Row, Scanner
+from connectors.sql_scan import EveryRow, Row, Scanner
 from connectors.sql_shared import shared_records
 from connectors.sql_tables import (
     Bound,
     Normaliser,
     child_rows,
     reflect,
-    rows_of,
     search_values,
     store_errors,
 )
+from connectors.sql_verify import verify_erasure
 from connectors.sql_writes import (
     add_suppression,
     identifier_changes,
@@ -84,7 +90,14 @@ class SqlStore:
 
     kind = "sql"
 
-    def __init__(self, config: SqlConfig, *, secret_key: str, region: str = "VN") -> None:
+    def __init__(
+        self,
+        config: SqlConfig,
+        *,
+        secret_key: str,
+        region: str = "VN",
+        index: IdentifierIndex | None = None,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.labels = dict(config.labels)
@@ -100,13 +113,22 @@ class SqlStore:
         self._bound: dict[str, Bound] | None = None
         self._suppression: sa.Table | None = None
         self._lock = threading.Lock()
+        self.index = StoreIndex(
+            self.name, self.engine, self.tables, index or IdentifierIndex(MEMORY, secret_key)
+        )
 
     @classmethod
     def from_config(
-        cls, entry: Mapping[str, Any], *, secret_key: str, region: str = "VN"
+        cls,
+        entry: Mapping[str, Any],
+        *,
+        secret_key: str,
+        region: str = "VN",
+        index: IdentifierIndex | None = None,
     ) -> SqlStore:
         """Build from one validated ``connectors.yaml`` entry (ConfigError when invalid)."""
-        return cls(parse_entry(SqlConfig, entry), secret_key=secret_key, region=region)
+        config = parse_entry(SqlConfig, entry)
+        return cls(config, secret_key=secret_key, region=region, index=index)
 
     def __repr__(self) -> str:
         return f"SqlStore({self.name!r})"
@@ -138,23 +160,24 @@ class SqlStore:
     # -- find -------------------------------------------------------------------------------
 
     def search(self, conn: sa.Connection, identity: Identity, normalise: Normaliser) -> Rows:
-        """The subject's raw rows per searched table (NotApplicable when nothing to search by)."""
+        """The rows holding any of the identity's values, per searched table, with no policy
+        (NotApplicable when nothing to search by); children through their parents."""
         values = search_values(identity, self.needs, self.region, normalise=normalise)
         if not values:
             raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
+        scan = Scanner(self, conn, EveryRow(identity), normalise)
+        scan.searched = {k: set(v) for k, v in values.items()}
         tables = self.tables()
         rows: Rows = {}
         for spec in self.config.tables:
-            bound = tables[spec.name]
             if spec.parent is None:
-                select = bound.match_select(values)
-                if select is None:
-                    continue  # not searchable with these identifiers: not claimed as empty
-                rows[spec.name] = list(rows_of(conn.execute(*select)))
+                found = scan.hits(spec, values)
+                if found is not None:  # None: not searchable by these: not claimed empty
+                    rows[spec.name] = found
             elif spec.parent.table in rows:
                 parent = tables[spec.parent.table]
                 keys = [r[parent.spec.key] for r in rows[spec.parent.table]]
-                rows[spec.name] = list(child_rows(conn, bound, keys))
+                rows[spec.name] = list(child_rows(conn, tables[spec.name], keys))
         return rows
 
     def _provided(self, rows: Rows, normalise: Normaliser) -> Identity:
@@ -170,9 +193,12 @@ class SqlStore:
             t: [json_row(r, tables[t].export_columns) for r in found] for t, found in rows.items()
         }
 
-    def find(self, identity: Identity) -> Found:
-        """Every record about the subject, JSON-safe, and the identifiers they reveal."""
+    def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
+        """Every record holding one of the identity's values, JSON-safe, and the identifiers
+        they reveal; the index is first brought up to ``as_of`` (now when None)."""
         normalise = Normaliser(self.region)
+        with store_errors(self.name):
+            self.index.ensure_fresh(as_of)
         with store_errors(self.name), self.engine.connect() as conn:
             rows = self.search(conn, identity, normalise)
         return Found(records=self._public(rows), provides=self._provided(rows, normalise))
@@ -187,13 +213,17 @@ class SqlStore:
         staging: Path,
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
+        as_of: datetime | None = None,
     ) -> TaskResult:
         """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the rows
-        ``policy`` admits, and nothing else; idempotent."""
+        ``policy`` admits, and nothing else; idempotent. The index first covers ``as_of``
+        (the request's receipt): a record written before it is found."""
         operation = Operation(operation)
         normalise = Normaliser(self.region)
         if not search_values(policy.search, self.needs, self.region, normalise=normalise):
             raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
+        with store_errors(self.name):
+            self.index.ensure_fresh(as_of or now)
         if operation is Operation.ACCESS:
             return self._access(policy, staging, normalise)
         if operation is Operation.RECTIFY:
@@ -209,13 +239,18 @@ class SqlStore:
                             conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
                         )
                         outcomes += done
-                        replaced += identifier_changes(spec, updated, prepared)
+                        replaced += identifier_changes(spec, updated, prepared, normalise)
+            with store_errors(self.name):
+                self.reindex(rows)
             shared = shared_records(self.config.tables, rows, operation, prepared, self.region)
             return self._result(operation, rows, outcomes, scan, changes=replaced, shared=shared)
         with store_errors(self.name), self.engine.begin() as conn:
             scan = Scanner(self, conn, policy, normalise)
             rows = scan.collect()
-            outcomes, deferred = erase_rows(self, conn, rows, policy, naive_utc(now))
+            outcomes, deferred = erase_rows(self, conn, rows, policy, naive_utc(now), normalise)
+        with store_errors(self.name):
+            self.reindex(rows)
+            remaining = verify_erasure(self, policy, deferred, normalise)
         kept = {id(r) for _, r in deferred}  # open orders stay: no partner is told of them yet
         erased = {t: [r for r in found if id(r) not in kept] for t, found in rows.items()}
         shared = shared_records(self.config.tables, erased, operation, {}, self.region)
@@ -226,6 +261,7 @@ class SqlStore:
             scan,
             deferred=[scan.match(spec, r) for spec, r in deferred],
             shared=shared,
+            remaining=remaining,
         )
 
     def _result(
@@ -238,6 +274,7 @@ class SqlStore:
         changes: list[IdentifierChange] | None = None,
         deferred: list[Match] | None = None,
         shared: list[Shared] | None = None,
+        remaining: list[Remaining] | None = None,
     ) -> TaskResult:
         return TaskResult(
             operation,
@@ -249,6 +286,7 @@ class SqlStore:
             changes=changes or [],
             deferred=deferred or [],
             shared=shared or [],
+            remaining=remaining,
         )
 
     def _access(self, policy: Policy, staging: Path, normalise: Normaliser) -> TaskResult:
@@ -269,7 +307,7 @@ class SqlStore:
                         continue  # not searchable with these identifiers: not claimed as empty
                     rows = accounts[spec.name]
                 elif spec.parent is None:
-                    found = scan.top_level(spec, stream=True)
+                    found = scan.top_level(spec)
                     if found is None:
                         continue
                     rows = (row for row, _ in found)
@@ -305,6 +343,16 @@ class SqlStore:
             searched=scan.searched_kinds(),
             candidates=scan.candidates,
         )
+
+    def reindex(self, rows: Rows) -> None:
+        """Re-read rows this operation changed and replace their index entries (a rectified
+        address is found by its new value; an erased row no longer proposed)."""
+        tables = self.tables()
+        with self.engine.connect() as conn:
+            for spec in self.config.tables:
+                if spec.parent is not None or not spec.match or not rows.get(spec.name):
+                    continue
+                self.index.reread(conn, tables[spec.name], [r[spec.key] for r in rows[spec.name]])
 
     # -- suppression ------------------------------------------------------------------------
 

@@ -35,11 +35,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Derived(_Strict):
-    """A normalised shadow column computed from ``source`` (kept in step on rectify/erase)."""
+class FileSpec(_Strict):
+    """A column naming a file under ``root`` (a call recording): access copies the file into
+    the export, erasure removes it and then its row, and so does a retention sweep."""
 
-    source: str = Field(alias="from")
-    kind: Kind
+    column: str
+    root: str
 
 
 class HistoricalWhen(_Strict):
@@ -115,9 +116,12 @@ class TableSpec(_Strict):
 
     name: str = Field(pattern=_NAME)
     key: str = "id"
-    match: dict[str, str] = Field(default_factory=dict)
+    # Identifier kind -> the store's own columns holding it, as people typed the values.
+    match: dict[str, list[str]] = Field(default_factory=dict)
     provides: dict[str, str] = Field(default_factory=dict)
-    derived: dict[str, Derived] = Field(default_factory=dict)
+    null_when: dict[str, list[str]] = Field(default_factory=dict)  # column -> values meaning none
+    changed_at: str | None = None  # set by the product on every write: incremental re-indexing
+    file: FileSpec | None = None
     rectifiable: dict[str, str] = Field(default_factory=dict)
     historical_when: HistoricalWhen | None = None
     defer_when: DeferWhen | None = None
@@ -131,21 +135,42 @@ class TableSpec(_Strict):
     owner_rule: Literal["any", "first"] = "any"
     erase: Erase
 
+    @field_validator("match", mode="before")
+    @classmethod
+    def _columns_as_lists(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("null_when", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            return {
+                k: [str(v) for v in (vs if isinstance(vs, list) else [vs])]
+                for k, vs in value.items()
+            }
+        return value
+
     @field_validator("match", "provides")
     @classmethod
-    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+    def _known_kinds(cls, value: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(value) - set(KINDS))
         if unknown:
             raise ValueError(
                 f"unknown identifier kind {', '.join(unknown)} (known: {', '.join(KINDS)})"
             )
+        if any(isinstance(v, list) and not v for v in value.values()):
+            raise ValueError("a match kind needs at least one column")
         return value
 
     @model_validator(mode="after")
     def _top_level_or_child(self) -> TableSpec:
         if self.parent is None and not self.match:
             raise ValueError("a table without 'parent' needs 'match' (how the subject is found)")
-        if self.parent is not None and (self.match or self.provides or self.owner):
+        if self.parent is not None and (
+            self.match or self.provides or self.owner or self.changed_at
+        ):
             raise ValueError("a child table ('parent') is found through its parent, not 'match'")
         if self.shared is not None:
             if self.parent is not None:
@@ -171,9 +196,9 @@ class TableSpec(_Strict):
 
     def columns(self) -> set[str]:
         """Every column this spec names (checked against the real table at start)."""
-        names = {self.key, *self.match.values(), *self.provides.values(), *self.derived}
-        names |= {d.source for d in self.derived.values()} | set(self.rectifiable.values())
-        names |= set(self.erase.columns)
+        names = {self.key, *(c for cs in self.match.values() for c in cs)}
+        names |= set(self.provides.values()) | set(self.rectifiable.values())
+        names |= set(self.erase.columns) | set(self.null_when)
         for extra in (
             self.collected_at,
             self.shared and self.shared.column,
@@ -182,6 +207,8 @@ class TableSpec(_Strict):
             self.historical_when and self.historical_when.column,
             self.defer_when and self.defer_when.column,
             self.erase.retention and self.erase.retention.source,
+            self.changed_at,
+            self.file and self.file.column,
         ):
             if extra:
                 names.add(extra)

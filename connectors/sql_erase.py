@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from connectors.base import Action, Outcome, Policy
 from connectors.sql_config import TableSpec
+from connectors.sql_tables import Normaliser, column_values
 from connectors.sql_writes import anonymise_where, delete_where, retained_until
 from dsr.identity import EMAIL
 
@@ -68,7 +69,12 @@ def _deferred(store: SqlStore, rows: Rows) -> tuple[Rows, Rows]:
 
 
 def erase_rows(
-    store: SqlStore, conn: sa.Connection, rows: Rows, policy: Policy, now: datetime
+    store: SqlStore,
+    conn: sa.Connection,
+    rows: Rows,
+    policy: Policy,
+    now: datetime,
+    normalise: Normaliser,
 ) -> tuple[list[Outcome], list[tuple[TableSpec, Row]]]:
     tables = store.tables()
     erase_now, later = _deferred(store, rows)
@@ -113,8 +119,8 @@ def erase_rows(
     outcomes = [o for t in store.config.tables for o in by_table.get(t.name, [])]
     emails = set(policy.trusted.get(EMAIL))
     for spec in store.config.tables:
-        if column := spec.match.get(EMAIL):
-            emails.update(r[column] for r in erase_now.get(spec.name, []) if r[column])
+        for row in erase_now.get(spec.name, []):
+            emails.update(column_values(spec, EMAIL, row, normalise))
     added = store.suppress(conn, emails, now=now, reason="erasure")
     if added and store.config.suppression is not None:
         outcomes.append(

@@ -19,10 +19,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connectors import purge_log
 from connectors.base import OnChunk, PurgeReport, RetentionRule
-from connectors.sql_tables import Bound, search_values, store_errors
+from connectors.sql_scan import EveryRow, Scanner
+from connectors.sql_tables import Bound, Normaliser, search_values, store_errors
 from connectors.sql_writes import anonymise_where, child_pred, delete_where
 from dsr.errors import ConfigError
 from dsr.identity import EMAIL, Identity
+from dsr.spellings import stored_values
 
 if TYPE_CHECKING:
     from connectors.sql import SqlStore
@@ -95,11 +97,12 @@ def _chunk(
             # purged again next time, so it need not wait for its WAL flush (~1.4x faster).
             conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
         if action == "delete":
-            column = bound.spec.match.get(EMAIL)
-            if column and store.config.suppression is not None:
+            columns = bound.spec.match.get(EMAIL, [])
+            if columns and store.config.suppression is not None:
                 # Only a hash of a purged address stays, so it is never re-added.
-                emails = conn.execute(sa.select(bound.col(column)).where(pred)).scalars()
-                store.suppress(conn, {e for e in emails if e}, now=now, reason="retention")
+                found = conn.execute(sa.select(*(bound.col(c) for c in columns)).where(pred))
+                emails = {v for row in found for raw in row for v in stored_values(EMAIL, raw)}
+                store.suppress(conn, emails, now=now, reason="retention")
             for child, cpred in _descendants(store, bound, pred):
                 delete_where(conn, child, cpred)
             changed = delete_where(conn, bound, pred)
@@ -157,6 +160,20 @@ def _ranges(
         yield sa.and_(key.in_(keys), cond)
 
 
+def _held_keys(store: SqlStore, bound: Bound, held: Identity) -> list[Any]:
+    """Keys of the table's rows that hold a held subject's identifier, in any spelling."""
+    normalise = Normaliser(store.region)
+    values = search_values(held, bound.spec.match, store.region, normalise=normalise)
+    if not values:
+        return []
+    store.index.ensure_fresh(None)
+    with store.engine.connect() as conn:
+        scan = Scanner(store, conn, EveryRow(held), normalise, anonymised_too=True)
+        scan.searched = {k: set(v) for k, v in values.items()}
+        rows = scan.hits(bound.spec, values) or []
+    return [row[bound.spec.key] for row in rows]
+
+
 def purge(
     store: SqlStore,
     rule: RetentionRule,
@@ -180,18 +197,17 @@ def purge(
         live = bound.live_clause()
         if live is not None:
             aged = sa.and_(aged, live)
-        held_values = search_values(held, bound.spec.match, store.region)
-        not_held = bound.not_held_clause(held_values)
-        cond = sa.and_(aged, not_held) if not_held is not None else aged
+        held_keys = _held_keys(store, bound, held)
+        cond = sa.and_(aged, bound.key.not_in(held_keys)) if held_keys else aged
         report = PurgeReport(
             store.name, rule.table, rule.action, cutoff.isoformat(), dry_run=dry_run
         )
         count = sa.select(sa.func.count()).select_from(bound.table)
         with store.engine.connect() as conn:
             report.matched = int(conn.execute(count.where(cond)).scalar_one())
-            if (held_hit := bound.held_clause(held_values)) is not None:
+            if held_keys:
                 report.skipped_held = int(
-                    conn.execute(count.where(sa.and_(aged, held_hit))).scalar_one()
+                    conn.execute(count.where(sa.and_(aged, bound.key.in_(held_keys)))).scalar_one()
                 )
         if dry_run:
             return report

@@ -1,5 +1,8 @@
 """Searching a SQL store under the core's policy: the rows it admits, and the ones it does not.
 
+Rows are proposed by the store's identifier index (``sql_index``), re-read by key, and judged
+by what they hold now: a row none of whose values reads as a searched identifier is no hit.
+
 Account tables (those that ``provide`` identifiers, like the CRM's customers) are searched in
 rounds: rows the policy admits add identifiers, and the store is searched again with what is new
 until nothing is; each round's rows are judged together with the ones still refused, so the
@@ -11,50 +14,74 @@ candidates and never reach a statement that writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from connectors.base import Candidate, Match, Pair, Policy, Verdict
 from connectors.sql_config import TableSpec
-from connectors.sql_tables import Normaliser, Params, child_rows, rows_of, search_values
+from connectors.sql_index import keys_params
+from connectors.sql_tables import Normaliser, child_rows, column_values, rows_of, search_values
+from dsr.identity import Identity
 
 if TYPE_CHECKING:
     from connectors.sql import SqlStore
 
 Row = dict[str, Any]
+_REREAD = 1000  # proposed keys re-read per statement
+
+
+class EveryRow:
+    """A policy that admits every row it is shown (``find`` for read-only tools and checks,
+    and a sweep's held subjects)."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.search = self.trusted = identity
+
+    def decide(self, matches: Sequence[Match]) -> list[Verdict]:
+        return [Verdict.ADMIT] * len(matches)
 
 
 class Scanner:
     """One operation's search of one store, inside the caller's connection."""
 
     def __init__(
-        self, store: SqlStore, conn: sa.Connection, policy: Policy, normalise: Normaliser
+        self,
+        store: SqlStore,
+        conn: sa.Connection,
+        policy: Policy,
+        normalise: Normaliser,
+        *,
+        anonymised_too: bool = False,
     ) -> None:
         self.store = store
         self.conn = conn
         self.policy = policy
         self.normalise = normalise
+        self.anonymised_too = anonymised_too  # the check after an erasure sees every row
         self.tables = store.tables()
         self.searched: dict[str, set[str]] = {}  # kind -> values searched so far
         self.candidates: list[Candidate] = []
         self.parents = {t.parent.table for t in store.config.tables if t.parent is not None}
+        # The index's proposals (table -> row keys) per set of values searched.
+        self.proposed: dict[tuple[tuple[str, tuple[str, ...]], ...], dict[str, list[str]]] = {}
 
     # -- what a row is, for the policy ------------------------------------------------------
 
     def match(self, spec: TableSpec, row: Row) -> Match:
         """The row as the policy sees it: key, identifiers that hit it, account, provides."""
         matched = tuple(
-            (kind, str(row[column]))
-            for kind, column in spec.match.items()
-            if row[column] is not None and str(row[column]) in self.searched.get(kind, ())
+            (kind, value)
+            for kind in spec.match
+            for value in column_values(spec, kind, row, self.normalise)
+            if value in self.searched.get(kind, ())
         )
         return Match(
             spec.name,
             str(row[spec.key]),
             matched,
-            owner_of(spec, row),
+            owner_of(spec, row, self.normalise),
             tuple(
                 (kind, value)
                 for kind, column in spec.provides.items()
@@ -92,11 +119,11 @@ class Scanner:
         while specs and (values := self._new_values()):
             batch = list(refused)
             for spec in specs:
-                select = self.tables[spec.name].match_select(values)
-                if select is None:
+                found = self.hits(spec, values)
+                if found is None:
                     continue
                 admitted.setdefault(spec.name, [])
-                for row in rows_of(self.conn.execute(*select)):
+                for row in found:
                     if row[spec.key] not in seen[spec.name]:
                         seen[spec.name].add(row[spec.key])
                         batch.append((spec, row))
@@ -118,21 +145,46 @@ class Scanner:
 
     # -- other tables: one search with everything known -------------------------------------
 
-    def top_level(
-        self, spec: TableSpec, *, stream: bool = False
-    ) -> Iterator[tuple[Row, Match]] | None:
+    def hits(self, spec: TableSpec, values: dict[str, list[str]]) -> list[Row] | None:
+        """The rows of a table holding any of ``values`` (None: not searchable by them).
+
+        The index proposes rows; each is re-read by key here and kept only when one of its
+        values reads as a searched identifier now.
+        """
+        wanted = {k: v for k, v in values.items() if k in spec.match}
+        if not wanted:
+            return None
+        asked = tuple(sorted((k, tuple(v)) for k, v in values.items()))
+        keys = self.proposed.get(asked)
+        if keys is None:  # one index lookup serves every table of a search round
+            keys = self.proposed[asked] = self.store.index.lookup(values)
+        bound = self.tables[spec.name]
+        found: list[Row] = []
+        proposed = keys.get(spec.name, [])
+        for i in range(0, len(proposed), _REREAD):
+            chunk = proposed[i : i + _REREAD]
+            stmt, params = keys_params(bound, chunk, live_only=not self.anonymised_too)
+            found += (
+                row
+                for row in rows_of(self.conn.execute(stmt, params))
+                if any(
+                    v in wanted[kind]
+                    for kind in wanted
+                    for v in column_values(spec, kind, row, self.normalise)
+                )
+            )
+        return found
+
+    def top_level(self, spec: TableSpec) -> Iterator[tuple[Row, Match]] | None:
         """Admitted rows of a table without ``provides`` (None: not searchable by what is
         known, so not claimed empty); each refused row becomes a candidate as it is read."""
-        select = self.tables[spec.name].match_select(self._all_values())
-        if select is None:
+        found = self.hits(spec, self._all_values())
+        if found is None:
             return None
-        return self._judged(spec, *select, stream)
+        return self._judged(spec, found)
 
-    def _judged(
-        self, spec: TableSpec, stmt: sa.Select[Any], params: Params, stream: bool
-    ) -> Iterator[tuple[Row, Match]]:
-        conn = self.conn.execution_options(stream_results=True, yield_per=1000) if stream else None
-        for row in rows_of((conn or self.conn).execute(stmt, params)):
+    def _judged(self, spec: TableSpec, rows: list[Row]) -> Iterator[tuple[Row, Match]]:
+        for row in rows:
             match = self.match(spec, row)
             verdict = self.policy.decide([match])[0]
             if verdict is Verdict.ADMIT:
@@ -166,13 +218,12 @@ class Scanner:
         return sorted(kind for kind, items in self.searched.items() if items)
 
 
-def owner_of(spec: TableSpec, row: Row) -> tuple[Pair, ...]:
-    """The account identifiers a row carries (its ``match`` columns hold normalised values)."""
+def owner_of(spec: TableSpec, row: Row, normalise: Normaliser) -> tuple[Pair, ...]:
+    """The account identifiers a row carries, read from its ``match`` columns."""
     owner: list[Pair] = []
     for kind in spec.owner:
-        value = row[spec.match[kind]]
-        if value is not None and str(value).strip():
-            owner.append((kind, str(value)))
-            if spec.owner_rule == "first":
-                break
+        values = column_values(spec, kind, row, normalise)
+        owner += ((kind, value) for value in values)
+        if values and spec.owner_rule == "first":
+            break
     return tuple(owner)

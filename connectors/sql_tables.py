@@ -20,7 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.sql_config import SqlConfig, TableSpec
 from dsr.errors import FatalStoreError, RetriableStoreError, StoreError
-from dsr.identity import Identity, normalise_value
+from dsr.identity import Identity
+from dsr.spellings import stored_values
 
 IN_CHUNK = 1000  # keys per IN list (parent keys when fetching child rows)
 Params = dict[str, Any]
@@ -32,29 +33,49 @@ _SCHEMA_HINTS = ("no such table", "no such column", "has no column")  # SQLite s
 
 
 class Normaliser:
-    """``normalise_value`` remembered for one operation.
+    """``stored_values`` remembered for one operation.
 
-    Parsing an e-mail or phone number costs more than the indexed query that finds it; within
-    one find or apply the subject's few identifiers come back again and again (each search
-    round, each table, each row's ``provides``), so each distinct value is parsed once. It is
-    dropped with the operation: no identifier is kept for the next request.
+    Parsing an e-mail or phone number costs more than the query that finds it; within one find
+    or apply the subject's few identifiers come back again and again (each search round, each
+    table, each row's ``provides``), so each distinct value is parsed once. It is dropped with
+    the operation: no identifier is kept for the next request.
     """
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self._done: dict[tuple[str, str], str | None] = {}
+        self._done: dict[tuple[str, str], tuple[str, ...]] = {}
 
-    def __call__(self, kind: str, raw: object) -> str | None:
+    def values(self, kind: str, raw: object) -> tuple[str, ...]:
+        """Every identifier of ``kind`` a stored value holds, normalised (often one)."""
         if raw is None:
-            return None
-        key = (kind, str(raw))  # normalise_value reads only str(raw)
+            return ()
+        key = (kind, str(raw))  # stored_values reads only str(raw)
         try:
             return self._done[key]
         except KeyError:
-            value = normalise_value(kind, key[1], self.region)
+            found = stored_values(kind, key[1], self.region)
             if len(self._done) < _MEMO_MAX:
-                self._done[key] = value
-            return value
+                self._done[key] = found
+            return found
+
+    def __call__(self, kind: str, raw: object) -> str | None:
+        """The first identifier a stored value holds (None: none usable)."""
+        found = self.values(kind, raw)
+        return found[0] if found else None
+
+
+def column_values(
+    spec: TableSpec, kind: str, row: Mapping[str, Any], normalise: Normaliser
+) -> list[str]:
+    """The normalised identifiers of ``kind`` a row holds in its ``match`` columns (a value
+    ``null_when`` names counts as none)."""
+    out: list[str] = []
+    for column in spec.match.get(kind, ()):
+        raw = row[column]
+        if raw is None or str(raw) in spec.null_when.get(column, ()):
+            continue
+        out += [v for v in normalise.values(kind, raw) if v not in out]
+    return out
 
 
 def search_values(
@@ -64,10 +85,10 @@ def search_values(
     *,
     normalise: Normaliser | None = None,
 ) -> dict[str, list[str]]:
-    """The identity's values per kind, normalised like the shadow columns they are matched to.
+    """The identity's values per kind, normalised the way stored values are read.
 
-    A value that does not normalise (not an email, not a phone) is still searched for as typed,
-    as a bound parameter: it cannot match a normalised column, and it proves nothing is spliced.
+    A value that does not normalise (not an email, not a phone) is still searched for as typed:
+    it can only match a stored value that reads the same, and it proves nothing is spliced.
     """
     norm = normalise or Normaliser(region)
     out: dict[str, list[str]] = {}
@@ -121,9 +142,9 @@ class Bound:
 
     spec: TableSpec
     table: sa.Table
-    # SELECTs built once per set of match kinds and IN-list slots (and compiled once, by
-    # SQLAlchemy's cache): building a statement costs several times what running it does.
-    _selects: dict[tuple[tuple[str, ...], tuple[int, ...]], sa.Select[Any]] = field(
+    # SELECTs built once per IN-list length (and compiled once, by SQLAlchemy's cache):
+    # building a statement costs several times what running it does.
+    _selects: dict[tuple[int, bool], sa.Select[Any]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _children: dict[int, sa.Select[Any]] = field(
@@ -151,37 +172,29 @@ class Bound:
 
     @cached_property
     def export_columns(self) -> tuple[str, ...]:
-        """Columns shown to the subject: all but the derived shadow columns."""
-        return tuple(c.name for c in self.table.columns if c.name not in self.spec.derived)
+        """Columns shown to the subject: every column of the table."""
+        return tuple(c.name for c in self.table.columns)
 
     def fit(self, column: str, text: str) -> str:
         """``text`` cut to the column's declared length (a marker must never overflow)."""
         length = getattr(self.col(column).type, "length", None)
         return text[:length] if length else text
 
-    def match_select(self, values: Mapping[str, list[str]]) -> tuple[sa.Select[Any], Params] | None:
-        """The rows whose match columns hold any of ``values``, in key order: the statement
-        and its parameters (None: nothing to search by)."""
-        kinds = tuple(k for k in self.spec.match if k in values)
-        if not kinds:
-            return None
-        slots = tuple(_slots(len(values[k])) for k in kinds)
-        stmt = self._selects.get((kinds, slots))
+    def keys_select(
+        self, keys: list[Any], *, live_only: bool = True
+    ) -> tuple[sa.Select[Any], Params]:
+        """The rows with one of ``keys`` (only those not yet anonymised unless ``live_only`` is
+        False), in key order: the statement and its parameters."""
+        n = _slots(len(keys))
+        stmt = self._selects.get((n, live_only))
         if stmt is None:
-            hits = [
-                _in_list(self.col(self.spec.match[k]), f"match_{k}", n)
-                for k, n in zip(kinds, slots, strict=True)
-            ]
-            clause: ColumnElement[bool] = sa.or_(*hits)
-            live = self.live_clause()
+            clause: ColumnElement[bool] = _in_list(self.key, "row_key", n)
+            live = self.live_clause() if live_only else None
             if live is not None:
                 clause = sa.and_(clause, live)
             stmt = sa.select(self.table).where(clause).order_by(self.key)
-            self._selects[(kinds, slots)] = stmt
-        params: Params = {}
-        for kind, n in zip(kinds, slots, strict=True):
-            params.update(_filled(f"match_{kind}", values[kind], n))
-        return stmt, params
+            self._selects[(n, live_only)] = stmt
+        return stmt, _filled("row_key", keys, n)
 
     def child_select(self, parent_keys: list[Any]) -> tuple[sa.Select[Any], Params]:
         """A child table's rows whose parent key is one of ``parent_keys``, in key order."""
@@ -192,20 +205,6 @@ class Bound:
             fk = _in_list(self.col(self.spec.parent.column), "parent_key", n)
             stmt = self._children[n] = sa.select(self.table).where(fk).order_by(self.key)
         return stmt, _filled("parent_key", parent_keys, n)
-
-    def not_held_clause(self, held: dict[str, list[str]]) -> ColumnElement[bool] | None:
-        """Rows that belong to no held subject (NULL match columns count as not held)."""
-        parts = [
-            sa.or_(self.col(c).is_(None), self.col(c).not_in(held[k]))
-            for k, c in self.spec.match.items()
-            if k in held
-        ]
-        return sa.and_(*parts) if parts else None
-
-    def held_clause(self, held: dict[str, list[str]]) -> ColumnElement[bool] | None:
-        """Rows that belong to a held subject (None when no held value applies here)."""
-        hits = [self.col(c).in_(held[k]) for k, c in self.spec.match.items() if k in held]
-        return sa.or_(*hits) if hits else None
 
     def live_clause(self) -> ColumnElement[bool] | None:
         """For anonymised tables: rows not yet anonymised (None when erasure never anonymises).

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connectors.base import Action, IdentifierChange, Outcome
 from connectors.sql_config import Retention, TableSpec
 from connectors.sql_scan import owner_of
-from connectors.sql_tables import REDACTED, Bound
+from connectors.sql_tables import REDACTED, Bound, Normaliser
 from dsr.errors import InvalidInput
 from dsr.identity import (
     EMAIL,
@@ -59,10 +59,6 @@ def anonymise_where(
             static[column] = bound.fit(column, REDACTED)
         else:
             hashed.append(column)
-    # A shadow column must never keep what its source no longer shows.
-    for column, derived in bound.spec.derived.items():
-        if derived.source in bound.spec.erase.columns and column not in bound.spec.erase.columns:
-            static[column] = None
     live = bound.live_clause()
     where = sa.and_(pred, live) if live is not None else pred
     if not hashed:
@@ -248,9 +244,6 @@ def rectify_table(
         if length and len(changes[field]) > length:
             raise InvalidInput(f"{field} is longer than {bound.name}.{column} allows")
         values[column] = changes[field]
-    for column, derived in spec.derived.items():
-        if derived.source in values:
-            values[column] = normalise_value(derived.kind, values[derived.source], region)
     conn.execute(sa.update(bound.table).where(bound.key.in_(stale)).values(values))
     outcomes.append(Outcome(bound.name, Action.UPDATED, len(stale), reason=note, fields=changed))
     wanted = set(stale)
@@ -258,24 +251,27 @@ def rectify_table(
 
 
 def identifier_changes(
-    spec: TableSpec, updated: list[dict[str, Any]], changes: dict[str, str]
+    spec: TableSpec,
+    updated: list[dict[str, Any]],
+    changes: dict[str, str],
+    normalise: Normaliser,
 ) -> list[IdentifierChange]:
-    """Identifiers (e-mail, phone) a rectify replaced in ``updated`` rows, read from their
-    normalised ``match`` columns, with each row's account identifiers after the change."""
+    """Identifiers (e-mail, phone) a rectify replaced in ``updated`` rows, as they read before
+    (normalised, whatever their spelling), with each row's account identifiers after it."""
     out: list[IdentifierChange] = []
     for row in updated:
         account = []
-        for kind, value in owner_of(spec, row):
+        for kind, value in owner_of(spec, row, normalise):
             account.append((kind, changes.get(kind, value) if kind in spec.rectifiable else value))
         for kind in (EMAIL, PHONE):
-            column = spec.match.get(kind)
-            if kind not in changes or kind not in spec.rectifiable or column is None:
+            column = spec.rectifiable.get(kind)
+            if kind not in changes or column is None or kind not in spec.match:
                 continue
-            old = row[column]
-            if old is not None and str(old) != changes[kind]:
-                out.append(
-                    IdentifierChange(
-                        spec.name, str(row[spec.key]), kind, str(old), changes[kind], tuple(account)
+            for old in normalise.values(kind, row[column]):
+                if old != changes[kind]:
+                    out.append(
+                        IdentifierChange(
+                            spec.name, str(row[spec.key]), kind, old, changes[kind], tuple(account)
+                        )
                     )
-                )
     return out

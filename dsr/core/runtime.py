@@ -31,6 +31,7 @@ class Runtime:
             data_dir=s.resolved_data_dir,
             secret_key=s.keys.suppression,
             region=s.default_region,
+            index_url=s.resolved_index_url,
         )
 
     @cached_property

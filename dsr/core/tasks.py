@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -135,6 +135,7 @@ class Work:
     scope: Scope  # the core's policy: which records the store may act on
     changes: dict[str, str]
     staging: Path
+    received_at: datetime | None = None  # every record written before it must be searched
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step
         scope=scope,
         changes=dict(request.changes or {}),
         staging=paths.staging(rt.settings.resolved_export_dir, request_id, connector),
+        received_at=request.received_at,
     )
 
 
@@ -191,7 +193,11 @@ def work(rt: Runtime, todo: Work) -> Done:
     try:
         try:
             result = rt.connectors[todo.connector].apply(
-                todo.operation, todo.scope, staging=todo.staging, changes=todo.changes
+                todo.operation,
+                todo.scope,
+                staging=todo.staging,
+                changes=todo.changes,
+                as_of=todo.received_at,
             )
         except BaseException:
             storage.remove_tree(todo.staging)  # half-written: never bundled, never filling a disk

@@ -1,0 +1,183 @@
+"""Recognising what a column holds from a sample of its values, not from its name alone.
+
+A product names its columns as it likes (``contact``, ``misc``, ``clid``): a column is an e-mail
+column when most of its values parse as addresses (email-validator), a phone column when they
+parse as numbers for the default region (phonenumbers; an Asterisk caller id such as
+``"Le Van Cuong" <0903111222>`` counts). Names and postal addresses have no parser, so their
+shapes need the column's name to agree unless nearly every value fits. Each finding carries a
+sentence saying why, for the comment beside the proposed configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+
+from dsr.identity import try_normalise_email, try_normalise_phone
+
+Finding = Literal["email", "phone", "name", "address", "file"]
+AUDIO_SUFFIXES = (".wav", ".mp3", ".gsm")
+MIN_SHARE = 0.6  # of sampled values that must fit a parser for the column to count
+_NAME_WORDS = {"name", "fullname", "firstname", "lastname", "surname", "hoten", "ten"}
+_NOT_A_PERSON = {"user", "username", "login", "product", "company", "file", "table", "host",
+                 "domain", "item", "brand", "category", "shop", "store", "city", "street", "tag",
+                 "slug", "meta", "option", "site", "blog", "term", "display"}  # fmt: skip
+_ADDRESS_WORDS = {"address", "addr", "street", "diachi"}
+_EMAIL_WORDS = {"email", "mail", "e_mail"}
+_PHONE_WORDS = {"phone", "mobile", "tel", "telephone", "sdt", "cellphone", "msisdn"}
+_CLID_MAX = 80  # caller ids are short; long free text is not searched for embedded numbers
+_LETTER_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a column holds, and the sentence saying why it was recognised."""
+
+    kind: Finding
+    fits: int
+    sampled: int
+    why: str
+    pure: bool = True  # False: the identifier is embedded in other text (a caller id)
+
+    @property
+    def share(self) -> float:
+        return self.fits / self.sampled if self.sampled else 0.0
+
+
+def pct(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a short percentage ("31 %", "0.4 %")."""
+    if not whole:
+        return "0 %"
+    value = 100 * part / whole
+    return f"{value:.0f} %" if value >= 10 or value == 0 else f"{value:.1f} %"
+
+
+def words(column: str) -> set[str]:
+    """The words of a column name (``billing_first_name`` -> billing, first, name)."""
+    return {w for w in re.split(r"[^a-z0-9]+", column.lower()) if w}
+
+
+def shape(text: str) -> str:
+    """A value's spelling with nothing personal left: digits become 9, words become ``A``.
+
+    A leading ``+`` keeps its country code (not personal, and it tells formats apart).
+    """
+    out = _LETTER_RUN.sub("A", text)
+    out = re.sub(r"\d", "9", out)
+    stripped = text.strip()
+    if stripped.startswith("+"):
+        try:
+            code = str(phonenumbers.parse(stripped, None).country_code)
+        except phonenumbers.NumberParseException:
+            code = ""
+        start = out.index("+") + 1
+        if code and out[start : start + len(code)] == "9" * len(code):
+            out = out[:start] + code + out[start + len(code) :]
+    return out if len(out) <= 40 else out[:39] + "…"
+
+
+def embedded_phone(text: str, region: str) -> bool:
+    """Whether ``text`` holds one phone number among words but no other digits (a caller id)."""
+    if len(text) > _CLID_MAX:
+        return False
+    found = list(phonenumbers.PhoneNumberMatcher(text, region))
+    if len(found) != 1:
+        return False
+    rest = text[: found[0].start] + text[found[0].end :]
+    return not any(ch.isdigit() for ch in rest)
+
+
+def _texts(values: Iterable[object]) -> list[str]:
+    return [v for v in values if isinstance(v, str) and v.strip()]
+
+
+def _email(texts: Sequence[str]) -> Evidence:
+    ok = [t for t in texts if try_normalise_email(t)]
+    notes = [f"{pct(len(ok), len(texts))} of {len(texts)} sampled values parse as e-mail"]
+    mixed = sum(1 for t in ok if t.strip() != t.strip().lower())
+    spaced = sum(1 for t in ok if t != t.strip())
+    if mixed:
+        notes.append(f"{pct(mixed, len(texts))} mixed case")
+    if spaced:
+        notes.append(f"{pct(spaced, len(texts))} with leading/trailing spaces")
+    return Evidence("email", len(ok), len(texts), "; ".join(notes))
+
+
+def _phone(texts: Sequence[str], region: str) -> Evidence:
+    pure = sum(1 for t in texts if try_normalise_phone(t, region))
+    inside = sum(1 for t in texts if not try_normalise_phone(t, region) and embedded_phone(t, region))
+    fits = pure + inside
+    formats = len({shape(t) for t in texts})
+    why = (
+        f"{pct(fits, len(texts))} of {len(texts)} sampled values are phone numbers for region "
+        f"{region}; {formats} format{'s' if formats != 1 else ''}"
+    )
+    if inside:
+        why += f"; {pct(inside, len(texts))} inside other text (caller id \"Name\" <number>)"
+    return Evidence("phone", fits, len(texts), why, pure=inside * 2 < fits)
+
+
+def _name_shaped(text: str) -> bool:
+    parts = text.split()
+    if not 2 <= len(parts) <= 6 or len(text) > 80:
+        return False
+    return all(p[0].isupper() and all(c.isalpha() or c in "'-." for c in p) for p in parts)
+
+
+def _address_shaped(text: str) -> bool:
+    has_digit = any(c.isdigit() for c in text)
+    letters = sum(1 for c in text if c.isalpha())
+    return len(text.split()) >= 3 and letters >= 4 and (has_digit or "," in text)
+
+
+def _by_shape(
+    kind: Finding, texts: Sequence[str], fits: int, named: bool, what: str
+) -> Evidence | None:
+    distinct = len(set(texts)) / len(texts)
+    enough = fits >= 0.5 * len(texts) if named else fits >= 0.8 * len(texts) and distinct >= 0.6
+    if not enough:
+        return None
+    why = f"{pct(fits, len(texts))} of {len(texts)} sampled values look like {what}"
+    why += "; named like one" if named else f"; {pct(round(distinct * 100), 100)} distinct"
+    return Evidence(kind, fits, len(texts), why)
+
+
+def _by_name(column: str) -> Evidence | None:
+    """For a column with no values to sample: what its name says (weak, and said so)."""
+    w = words(column)
+    for kind, hints in (("email", _EMAIL_WORDS), ("phone", _PHONE_WORDS)):
+        if w & hints:
+            return Evidence(kind, 0, 0, f"no values to sample; named like a {kind} column")  # type: ignore[arg-type]
+    return None
+
+
+def recognise(column: str, values: Sequence[object], *, region: str) -> Evidence | None:
+    """What personal data ``column`` holds, judged from its sampled ``values`` (None: none)."""
+    texts = _texts(values)
+    if not texts:
+        return _by_name(column)
+    n = len(texts)
+    audio = sum(1 for t in texts if t.strip().lower().endswith(AUDIO_SUFFIXES))
+    if audio >= MIN_SHARE * n:
+        why = f"{pct(audio, n)} of {n} sampled values name audio files (.wav/.mp3/.gsm)"
+        return Evidence("file", audio, n, why)
+    email = _email(texts)
+    if email.share >= MIN_SHARE:
+        return email
+    phone = _phone(texts, region)
+    if phone.share >= MIN_SHARE:
+        return phone
+    w = words(column)
+    named = bool(w & _NAME_WORDS or column.lower().endswith("name")) and not w & _NOT_A_PERSON
+    found = _by_shape(
+        "name", texts, sum(1 for t in texts if _name_shaped(t)), named, "personal names"
+    )
+    if found is not None:
+        return found
+    named_address = bool(w & _ADDRESS_WORDS) or any(x.startswith("address") for x in w)
+    fits = sum(1 for t in texts if _address_shaped(t))
+    return _by_shape("address", texts, fits, named_address, "postal addresses")
