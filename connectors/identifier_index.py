@@ -107,11 +107,11 @@ class IdentifierIndex:
 
     def digests(self, kind: str, keys: Iterable[str]) -> list[int]:
         """Signed 64-bit keyed digests of lookup keys of one identifier kind."""
-        out = []
-        for key in keys:
-            raw = hashlib.blake2b(f"{kind}\x1f{key}".encode(), key=self._key, digest_size=8)
-            out.append(int.from_bytes(raw.digest(), "big", signed=True))
-        return out
+        blake, secret, to_int = hashlib.blake2b, self._key, int.from_bytes
+        return [
+            to_int(blake(f"{kind}\x1f{k}".encode(), key=secret, digest_size=8).digest(), signed=True)
+            for k in keys
+        ]
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -163,11 +163,7 @@ class IdentifierIndex:
         earlier entries go first (they were re-read: what they held before no longer counts).
         ``state`` updates the table's state row in the same transaction."""
         self.ensure()
-        values = [
-            {"store": store, "tbl": table, "digest": d, "row_key": key}
-            for key, found in rows
-            for d in set(found)
-        ]
+        values = [(store, table, d, key) for key, found in rows for d in set(found)]
         with self.engine.begin() as conn:
             if replace:
                 keys = [key for key, _ in rows]
@@ -180,7 +176,7 @@ class IdentifierIndex:
                         )
                     )
             if values:
-                conn.execute(entries.insert(), values)
+                _insert(conn, values)
             if state is not None:
                 self._set_state(conn, store, table, state)
 
@@ -205,3 +201,18 @@ class IdentifierIndex:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _insert(conn: sa.Connection, values: list[tuple[str, str, int, str]]) -> None:
+    """Bulk insert entries through the driver: a build writes millions (COPY on PostgreSQL)."""
+    columns = "store, tbl, digest, row_key"
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor().copy(f"COPY {entries.name} ({columns}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    marks = ", ".join([mark] * 4)
+    conn.exec_driver_sql(f"INSERT INTO {entries.name} ({columns}) VALUES ({marks})", values)

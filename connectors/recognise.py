@@ -108,8 +108,9 @@ def _email(texts: Sequence[str]) -> Evidence:
 
 
 def _phone(texts: Sequence[str], region: str) -> Evidence:
-    pure = sum(1 for t in texts if try_normalise_phone(t, region))
-    inside = sum(1 for t in texts if not try_normalise_phone(t, region) and embedded_phone(t, region))
+    parses = {t: try_normalise_phone(t, region) is not None for t in set(texts)}
+    pure = sum(1 for t in texts if parses[t])
+    inside = sum(1 for t in texts if not parses[t] and embedded_phone(t, region))
     fits = pure + inside
     formats = len({shape(t) for t in texts})
     why = (
@@ -117,7 +118,7 @@ def _phone(texts: Sequence[str], region: str) -> Evidence:
         f"{region}; {formats} format{'s' if formats != 1 else ''}"
     )
     if inside:
-        why += f"; {pct(inside, len(texts))} inside other text (caller id \"Name\" <number>)"
+        why += f'; {pct(inside, len(texts))} inside other text (caller id "Name" <number>)'
     return Evidence("phone", fits, len(texts), why, pure=inside * 2 < fits)
 
 
@@ -137,21 +138,22 @@ def _address_shaped(text: str) -> bool:
 def _by_shape(
     kind: Finding, texts: Sequence[str], fits: int, named: bool, what: str
 ) -> Evidence | None:
-    distinct = len(set(texts)) / len(texts)
-    enough = fits >= 0.5 * len(texts) if named else fits >= 0.8 * len(texts) and distinct >= 0.6
+    n, distinct = len(texts), len(set(texts))
+    enough = fits >= 0.5 * n if named else fits >= 0.8 * n and distinct >= 0.6 * n
     if not enough:
         return None
-    why = f"{pct(fits, len(texts))} of {len(texts)} sampled values look like {what}"
-    why += "; named like one" if named else f"; {pct(round(distinct * 100), 100)} distinct"
+    why = f"{pct(fits, n)} of {n} sampled values look like {what}"
+    why += "; named like one" if named else f"; {pct(distinct, n)} distinct"
     return Evidence(kind, fits, len(texts), why)
 
 
 def _by_name(column: str) -> Evidence | None:
     """For a column with no values to sample: what its name says (weak, and said so)."""
     w = words(column)
-    for kind, hints in (("email", _EMAIL_WORDS), ("phone", _PHONE_WORDS)):
-        if w & hints:
-            return Evidence(kind, 0, 0, f"no values to sample; named like a {kind} column")  # type: ignore[arg-type]
+    hints: tuple[tuple[Finding, set[str]], ...] = (("email", _EMAIL_WORDS), ("phone", _PHONE_WORDS))
+    for kind, hint in hints:
+        if w & hint:
+            return Evidence(kind, 0, 0, f"no values to sample; named like a {kind} column")
     return None
 
 

@@ -40,6 +40,7 @@ from connectors.export import TableWriter, earliest, json_row
 from connectors.identifier_index import MEMORY, IdentifierIndex
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from connectors.sql_erase import erase_rows
+from connectors.sql_files import FILES, copy_files, file_path, file_paths
 from connectors.sql_index import StoreIndex
 from connectors.sql_purge import naive_utc, purge
 from connectors.sql_scan import EveryRow, Row, Scanner
@@ -69,6 +70,16 @@ from dsr.identity import (
 )
 
 Rows = dict[str, list[dict[str, Any]]]  # table -> raw rows, only for tables actually searched
+
+
+def _files_outcome(staging: Path, spec: TableSpec, files: list[Path]) -> Outcome:
+    copied, missing = copy_files(staging, spec, files)
+    return Outcome(
+        f"{spec.name}{FILES}",
+        Action.EXPORTED if copied else Action.NOT_FOUND,
+        copied,
+        reason=f"{missing} file(s) missing from the store" if missing else None,
+    )
 
 
 class SuppressedAddress(InvalidInput):
@@ -193,6 +204,13 @@ class SqlStore:
             t: [json_row(r, tables[t].export_columns) for r in found] for t, found in rows.items()
         }
 
+    def _files(self, rows: Rows) -> dict[str, list[Path]]:
+        return {
+            spec.name: [p for p in file_paths(self.name, spec, rows[spec.name]) if p.is_file()]
+            for spec in self.config.tables
+            if spec.file is not None and spec.name in rows
+        }
+
     def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """Every record holding one of the identity's values, JSON-safe, and the identifiers
         they reveal; the index is first brought up to ``as_of`` (now when None)."""
@@ -201,7 +219,11 @@ class SqlStore:
             self.index.ensure_fresh(as_of)
         with store_errors(self.name), self.engine.connect() as conn:
             rows = self.search(conn, identity, normalise)
-        return Found(records=self._public(rows), provides=self._provided(rows, normalise))
+        return Found(
+            records=self._public(rows),
+            provides=self._provided(rows, normalise),
+            files=self._files(rows),
+        )
 
     # -- apply ------------------------------------------------------------------------------
 
@@ -318,9 +340,12 @@ class SqlStore:
                 columns = bound.export_columns
                 own_keys = keys.setdefault(spec.name, []) if spec.name in scan.parents else None
                 first: Any = None
+                files: list[Path] = []
                 with TableWriter(staging, spec.name, list(columns)) as writer:
                     for m in rows:
                         writer.write(json_row(m, columns))
+                        if (path := file_path(self.name, spec, m)) is not None:
+                            files.append(path)
                         if own_keys is not None:
                             own_keys.append(m[spec.key])
                         for kind, column in spec.provides.items():
@@ -333,10 +358,12 @@ class SqlStore:
                     if writer.count
                     else Outcome(spec.name, Action.NOT_FOUND, 0)
                 )
+                if files:
+                    outcomes.append(_files_outcome(staging, spec, files))
                 collected.append(first)
         return TaskResult(
             Operation.ACCESS,
-            sum(o.count for o in outcomes),
+            sum(o.count for o in outcomes if not o.table.endswith(FILES)),
             outcomes,
             provided,
             collected_from=earliest(collected),

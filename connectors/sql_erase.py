@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from connectors.base import Action, Outcome, Policy
 from connectors.sql_config import TableSpec
+from connectors.sql_files import FILES, file_paths, remove_files
 from connectors.sql_tables import Normaliser, column_values
 from connectors.sql_writes import anonymise_where, delete_where, retained_until
 from dsr.identity import EMAIL
@@ -93,8 +94,12 @@ def erase_rows(
         elif not found:
             pass
         elif spec.erase.mode == "delete":
+            files = _remove_files(store, spec, found)
             outcomes.append(Outcome(spec.name, Action.ERASED, delete_where(conn, bound, pred)))
+            outcomes += files
         elif spec.erase.mode == "anonymise":
+            if spec.file is not None and spec.file.column in spec.erase.columns:
+                outcomes += _remove_files(store, spec, found)
             count = anonymise_where(conn, bound, pred, store.secret_key)
             outcomes.append(
                 Outcome(
@@ -135,6 +140,16 @@ def erase_rows(
         for row in later.get(spec.name, [])
     ]
     return outcomes, deferred
+
+
+def _remove_files(store: SqlStore, spec: TableSpec, rows: list[Row]) -> list[Outcome]:
+    """Remove the files the rows name, before the rows themselves go."""
+    if spec.file is None:
+        return []
+    paths = file_paths(store.name, spec, rows)
+    if not paths:
+        return []
+    return [Outcome(f"{spec.name}{FILES}", Action.ERASED, remove_files(store.name, paths))]
 
 
 def _defer_reason(store: SqlStore, spec: TableSpec) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from dsr.spellings import lookup_keys
 if TYPE_CHECKING:
     from connectors.sql_config import TableSpec
 
+_NEVER = datetime.min
 LAG = timedelta(minutes=10)  # how far a row's changed_at may trail its commit
-PAGE = 5000  # rows read and indexed per transaction
+PAGE = 20_000  # rows read and indexed per transaction
 Progress = Callable[[str, int, int | None], None]  # table, rows done, rows expected
 
 
@@ -67,6 +69,7 @@ class StoreIndex:
         self._tables = tables
         self.index = index
         self._lock = threading.Lock()
+        self._covered: dict[str, datetime] = {}  # table -> covered_until last seen
 
     def indexed(self) -> list[Bound]:
         """The tables searched through the index: top-level tables with ``match`` columns."""
@@ -89,9 +92,14 @@ class StoreIndex:
         """Bring every table's index up to ``as_of`` (now when None) before it is searched."""
         wanted = utc_naive(as_of or datetime.now(UTC))
         for bound in self.indexed():
+            if self._covered.get(bound.name, _NEVER) >= wanted:
+                continue  # coverage only grows: no need to ask the index again
             state = self.index.state(self.store, bound.name)
             if state is None or not self._current(bound, state, wanted):
                 self.refresh_table(bound, progress=progress, until=wanted)
+                state = self.index.state(self.store, bound.name)
+            if state is not None and state.covered_until is not None and not state.cursor:
+                self._covered[bound.name] = state.covered_until
 
     def _current(self, bound: Bound, state: State, wanted: datetime) -> bool:
         return (
@@ -156,18 +164,30 @@ class StoreIndex:
                 rows=0,
             )
         total = self._estimate(bound)
-        for page in self._pages(bound, cursor):
-            last = str(page[-1][bound.spec.key])
-            self.index.put(
-                self.store,
-                bound.name,
-                [(str(r[bound.spec.key]), self.digests(bound.spec, r)) for r in page],
-                replace=not fresh,
-                state={"cursor": last},
-            )
-            done += len(page)
-            if progress is not None:
-                progress(bound.name, done, total)
+        key = bound.spec.key
+        # One page is written while the next is read and keyed: the drivers release the GIL
+        # while they wait, so the two overlap on a second core.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future[None] | None = None
+            for page in self._pages(bound, cursor):
+                keyed = [(str(r[key]), self.digests(bound.spec, r)) for r in page]
+                if pending is not None:
+                    pending.result()
+                    if progress is not None:
+                        progress(bound.name, done, total)
+                pending = writer.submit(
+                    self.index.put,
+                    self.store,
+                    bound.name,
+                    keyed,
+                    replace=not fresh,
+                    state={"cursor": keyed[-1][0]},
+                )
+                done += len(page)
+            if pending is not None:
+                pending.result()
+                if progress is not None:
+                    progress(bound.name, done, total)
         self.index.set_state(
             self.store,
             bound.name,
@@ -221,12 +241,14 @@ class StoreIndex:
             )
 
     def digests(self, spec: TableSpec, row: Mapping[str, Any]) -> list[int]:
+        """The digests of every identifier a row holds in its ``match`` columns."""
         out: list[int] = []
+        digests = self.index.digests
         for kind, columns in spec.match.items():
             for column in columns:
                 value = row[column]
-                if value is not None and str(value) not in spec.null_when.get(column, ()):
-                    out += self.index.digests(kind, lookup_keys(kind, value))
+                if value is not None and (not spec.null_when or not _none(spec, column, value)):
+                    out += digests(kind, lookup_keys(kind, value))
         return out
 
     def _columns(self, bound: Bound) -> list[sa.Column[Any]]:
@@ -271,6 +293,10 @@ class StoreIndex:
         if not digests:
             return {}
         return {t: sorted(keys) for t, keys in self.index.lookup(self.store, digests).items()}
+
+
+def _none(spec: TableSpec, column: str, value: object) -> bool:
+    return str(value) in spec.null_when.get(column, ())
 
 
 def _comparable(column: sa.Column[Any], moment: datetime) -> Any:

@@ -19,8 +19,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connectors import purge_log
 from connectors.base import OnChunk, PurgeReport, RetentionRule
+from connectors.sql_files import file_paths, remove_files
 from connectors.sql_scan import EveryRow, Scanner
-from connectors.sql_tables import Bound, Normaliser, search_values, store_errors
+from connectors.sql_tables import Bound, Normaliser, rows_of, search_values, store_errors
 from connectors.sql_writes import anonymise_where, child_pred, delete_where
 from dsr.errors import ConfigError
 from dsr.identity import EMAIL, Identity
@@ -104,7 +105,9 @@ def _chunk(
                 emails = {v for row in found for raw in row for v in stored_values(EMAIL, raw)}
                 store.suppress(conn, emails, now=now, reason="retention")
             for child, cpred in _descendants(store, bound, pred):
+                _remove_files(store, conn, child, cpred)
                 delete_where(conn, child, cpred)
+            _remove_files(store, conn, bound, pred)
             changed = delete_where(conn, bound, pred)
         else:
             for child, cpred in _descendants(store, bound, pred):
@@ -116,6 +119,17 @@ def _chunk(
         if counted is not None:
             purge_log.note(conn, counted[0], bound.spec.name, counted[1], changed)
         return changed
+
+
+def _remove_files(
+    store: SqlStore, conn: sa.Connection, bound: Bound, pred: ColumnElement[bool]
+) -> None:
+    """Remove the files the rows about to be deleted name (first: never an unnamed file)."""
+    spec = bound.spec
+    if spec.file is None:
+        return
+    rows = rows_of(conn.execute(sa.select(bound.key, bound.col(spec.file.column)).where(pred)))
+    remove_files(store.name, file_paths(store.name, spec, rows))
 
 
 class _Size:

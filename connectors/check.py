@@ -1,0 +1,299 @@
+"""``dsr connectors check``: does each configured SQL store fit its live database?
+
+Read-only (``connectors.readonly``). Per configured table: the table and every column it names
+exist; the key is unique (a unique index or primary key, else a probe for one duplicate); how
+the engine will read rows by key and by ``changed_at`` (``connectors.plans``); whether the
+account holds the privileges the entry asks for (``connectors.privileges``); how the match
+columns spell their identifiers and whether normalisation covers it (``connectors.spellings``).
+A *problem* means the entry does not fit (the command exits 1); a *warning* is worth a look
+(a scan where an index could be added, values matching cannot use). No output names a stored
+value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from connectors.check_spec import StoreView, TableView, store_view
+from connectors.plans import Lookup, Query, explain
+from connectors.privileges import granted
+from connectors.purge_log import purge_log
+from connectors.readonly import connected, open_read_only, reason, sqlite_path
+from connectors.spellings import Survey, survey
+from dsr.errors import DsrError, InvalidInput
+
+FILES_CHECKED = 100  # file names per table looked up under the configured root
+
+
+@dataclass
+class TableCheck:
+    """What was found for one configured table."""
+
+    name: str
+    exists: bool = True
+    missing_columns: list[str] = field(default_factory=list)
+    key: str = ""
+    key_unique: bool | None = None  # None: not probed (table missing, or a child's parent key)
+    key_basis: str = ""
+    lookups: list[Lookup] = field(default_factory=list)
+    privileges: dict[str, Any] = field(default_factory=dict)
+    spellings: dict[str, Survey] = field(default_factory=dict)
+
+    @property
+    def columns_ok(self) -> bool:
+        return self.exists and not self.missing_columns
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "exists": self.exists,
+            "columns_ok": self.columns_ok,
+            "missing_columns": self.missing_columns,
+            "key": self.key,
+            "key_unique": self.key_unique,
+            "key_basis": self.key_basis,
+            "lookups": [lk.to_json() for lk in self.lookups],
+            "privileges": self.privileges,
+            "spellings": {k: s.to_json() for k, s in self.spellings.items()},
+        }
+
+
+@dataclass
+class StoreCheck:
+    """One connector's findings; ``ok`` when nothing in it is a problem."""
+
+    name: str
+    kind: str
+    backend: str | None = None
+    skipped: str | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    tables: list[TableCheck] = field(default_factory=list)
+    own_tables: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "backend": self.backend,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "tables": [t.to_json() for t in self.tables],
+            "own_tables": self.own_tables,
+        }
+
+
+@dataclass
+class CheckReport:
+    """Every connector checked."""
+
+    connectors: list[StoreCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.connectors)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "connectors": [c.to_json() for c in self.connectors]}
+
+
+def check_entries(
+    entries: Sequence[Mapping[str, Any]], *, region: str, only: str | None = None, sample: int = 1000
+) -> CheckReport:
+    """Check every entry of a connectors file (or the one named ``only``)."""
+    views = [store_view(e) for e in entries]
+    if only is not None:
+        views = [v for v in views if v.name == only]
+        if not views:
+            raise InvalidInput(f"no connector named {only!r} in the connectors file")
+    return CheckReport([check_store(v, region=region, sample=sample) for v in views])
+
+
+def check_store(view: StoreView, *, region: str, sample: int = 1000) -> StoreCheck:
+    """Check one configured store against its live database."""
+    result = StoreCheck(view.name, view.kind)
+    if view.kind != "sql":
+        result.skipped = f"kind {view.kind}: not a SQL store, not checked"
+        return result
+    try:
+        engine = open_read_only(view.url)
+    except InvalidInput as err:
+        result.problems.append(str(err))
+        return result
+    result.backend = engine.dialect.name
+    try:
+        with connected(engine, view.url) as conn:
+            _Checker(conn, view, result, region=region, sample=sample).run()
+    except DsrError as err:
+        result.problems.append(str(err))
+    finally:
+        engine.dispose()
+    return result
+
+
+class _Checker:
+    """One store's checks on one read-only connection."""
+
+    def __init__(
+        self, conn: sa.Connection, view: StoreView, result: StoreCheck, *, region: str, sample: int
+    ) -> None:
+        self.conn, self.view, self.result = conn, view, result
+        self.region, self.sample = region, sample
+        self.backend = conn.dialect.name if conn.dialect.name != "mariadb" else "mysql"
+        self.inspector = sa.inspect(conn)
+        self.existing = set(self.inspector.get_table_names())
+        self.sqlite_file = sqlite_path(view.url)
+
+    def problem(self, text: str) -> None:
+        self.result.problems.append(text)
+
+    def run(self) -> None:
+        for spec in self.view.tables:
+            self.result.tables.append(self.table(spec))
+        self.own_tables()
+
+    def table(self, spec: TableView) -> TableCheck:
+        found = TableCheck(spec.name, key=spec.key)
+        if spec.name not in self.existing:
+            found.exists = False
+            self.problem(f"{spec.name}: no such table")
+            return found
+        columns = {c["name"]: c for c in self.inspector.get_columns(spec.name)}
+        found.missing_columns = sorted(spec.columns - set(columns))
+        for column in found.missing_columns:
+            self.problem(f"{spec.name}: no column {column}")
+        for step in (self.key, self.lookups, self.privileges, self.spellings, self.files):
+            try:
+                step(spec, found, columns)
+            except sa_exc.SQLAlchemyError as err:
+                self.conn.rollback()
+                self.problem(f"{spec.name}: {step.__name__} could not be checked ({reason(err)})")
+        return found
+
+    def key(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+        if spec.key not in columns:
+            return
+        if spec.parent is not None and spec.parent[1] == spec.key:
+            found.key_basis = "child table keyed by its parent column: exempt"
+            return
+        pk = self.inspector.get_pk_constraint(spec.name).get("constrained_columns") or []
+        unique = [tuple(u["column_names"]) for u in self.inspector.get_unique_constraints(spec.name)]
+        unique += [
+            tuple(i["column_names"]) for i in self.inspector.get_indexes(spec.name) if i.get("unique")
+        ]
+        if pk == [spec.key] or (spec.key,) in unique:
+            found.key_unique, found.key_basis = True, "primary key" if pk == [spec.key] else "unique index"
+            return
+        col = sa.column(spec.key)
+        probe = (
+            sa.select(col).select_from(sa.table(spec.name)).where(col.is_not(None))
+            .group_by(col).having(sa.func.count() > 1).limit(1)
+        )  # fmt: skip
+        duplicate = self.conn.execute(probe).first() is not None
+        found.key_unique = not duplicate
+        found.key_basis = "probed: no unique index or primary key on it"
+        if duplicate:
+            self.problem(f"{spec.name}: key {spec.key} is not unique (duplicate values exist)")
+        else:
+            self.result.warnings.append(
+                f"{spec.name}: key {spec.key} is unique today but nothing keeps it so "
+                "(no primary key or unique index)"
+            )
+
+    def lookups(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+        indexed = self._indexed(spec.name)
+        wanted: list[tuple[Query, str]] = [("key", spec.key)]
+        if spec.parent is not None:
+            wanted.append(("parent", spec.parent[1]))
+        if spec.changed_at:
+            wanted.append(("changed_at", spec.changed_at))
+        for query, column in wanted:
+            if column not in columns:
+                continue
+            lookup = explain(
+                self.conn, self.backend, spec.name, column, columns[column]["type"], query, indexed
+            )
+            self.conn.rollback()
+            found.lookups.append(lookup)
+            if lookup.proposal:
+                self.result.warnings.append(
+                    f"{spec.name}: lookup by {query} ({column}) scans the table; an index would "
+                    f"serve it: {lookup.proposal}"
+                )
+
+    def _indexed(self, table: str) -> dict[str, str]:
+        """Leading column of each index (and the primary key) -> the index's name."""
+        out: dict[str, str] = {}
+        pk = self.inspector.get_pk_constraint(table)
+        if pk.get("constrained_columns"):
+            out[pk["constrained_columns"][0]] = str(pk.get("name") or "PRIMARY KEY")
+        for index in self.inspector.get_indexes(table):
+            cols = [c for c in index.get("column_names", []) if c]
+            if cols:
+                out.setdefault(cols[0], str(index["name"]))
+        return out
+
+    def privileges(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+        needed = spec.needed_privileges()
+        have = granted(self.conn, self.backend, spec.name, self.sqlite_file)
+        missing = [p for p in needed if not have.get(p)]
+        found.privileges = {"needed": needed, "granted": have, "missing": missing}
+        for p in missing:
+            self.problem(f"{spec.name}: the account lacks {p} (needed for {needed[p]})")
+
+    def spellings(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+        for kind, cols in spec.match.items():
+            present = [c for c in cols if c in columns]
+            samples = {c: self._sample(spec.name, c) for c in present}
+            result = survey(kind, samples, region=self.region, none_values=spec.null_when)
+            found.spellings[kind] = result
+            if not result.covered:
+                self.result.warnings.append(f"{spec.name}: {result.summary()}")
+
+    def _sample(self, table: str, column: str) -> list[Any]:
+        col = sa.column(column)
+        stmt = sa.select(col).select_from(sa.table(table)).where(col.is_not(None)).limit(self.sample)
+        return [v for (v,) in self.conn.execute(stmt)]
+
+    def files(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+        if spec.file is None or spec.file[0] not in columns:
+            return
+        column, root = spec.file
+        folder = Path(root)
+        if not folder.is_dir():
+            self.problem(f"{spec.name}: file root {root} is not a folder")
+            return
+        base = folder.resolve()
+        names = [str(v) for v in self._sample(spec.name, column)[:FILES_CHECKED] if str(v).strip()]
+        outside = [n for n in names if not (base / n).resolve().is_relative_to(base)]
+        missing = [n for n in names if n not in outside and not (base / n).is_file()]
+        if outside:
+            self.problem(f"{spec.name}: {len(outside)} sampled file names lead outside {root}")
+        if missing:
+            self.result.warnings.append(
+                f"{spec.name}: {len(missing)} of {len(names)} sampled files are not under {root}"
+            )
+
+    def own_tables(self) -> None:
+        """The tables this system keeps inside the store, whether they exist yet."""
+        own = [(purge_log.name, "the retention sweep's purge log (created on its first sweep)")]
+        if self.view.suppression is not None:
+            own.append((self.view.suppression[0], "the suppression list (hashed erased addresses)"))
+        for name, purpose in own:
+            exists = name in self.existing
+            entry: dict[str, Any] = {"name": name, "purpose": purpose, "exists": exists}
+            if exists:
+                entry["privileges"] = granted(self.conn, self.backend, name, self.sqlite_file)
+            self.result.own_tables.append(entry)
