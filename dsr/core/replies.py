@@ -91,6 +91,15 @@ class OutcomeView:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class RemainingView:
+    """Records an erasure's check still reached in one table, and why they remain."""
+
+    table: str
+    count: int
+    why: str
+
+
 @dataclass
 class StoreView:
     """One store as the templates show it, its label already in the message's language."""
@@ -105,6 +114,8 @@ class StoreView:
     outcomes: list[OutcomeView]
     searched: list[str] = field(default_factory=list)  # identifier kinds it was searched by
     excluded: list[tuple[str, int]] = field(default_factory=list)
+    # erase: what the search after it still reached (table, count, why); None: not checked
+    remaining: list[RemainingView] | None = None
 
 
 @dataclass
@@ -239,9 +250,17 @@ def store_views(stores: list[StoreReport], lang: str) -> list[StoreView]:
                 outcomes=outcomes,
                 searched=list(result.get("searched") or []),
                 excluded=list(store.excluded),
+                remaining=_remaining(result),
             )
         )
     return views
+
+
+def _remaining(result: dict[str, Any]) -> list[RemainingView] | None:
+    found = result.get("remaining")
+    if found is None:
+        return None
+    return [RemainingView(str(r["table"]), int(r["count"]), str(r["why"])) for r in found]
 
 
 def render_summary(ctx: ReplyContext, stores: list[StoreReport]) -> tuple[str, str]:
