@@ -326,3 +326,17 @@ class SuppressionList(Protocol):
         """Wrap every stored hash in ``new_key`` in one transaction (idempotent); how many were
         re-keyed, None when this store keeps no list."""
         ...
+
+
+@runtime_checkable
+class Indexed(Protocol):
+    """A store searched through an identifier index it must keep current (an optional
+    capability: the scheduler refreshes it, ``dsr connectors index`` builds it ahead)."""
+
+    name: str
+
+    def refresh_index(
+        self, *, full: bool = False, progress: Callable[[str, int, int | None], None] | None = None
+    ) -> list[Any]:
+        """Index what changed since the last refresh (``full``: read every row again)."""
+        ...

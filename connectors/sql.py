@@ -41,7 +41,7 @@ from connectors.identifier_index import MEMORY, IdentifierIndex
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from connectors.sql_erase import erase_rows
 from connectors.sql_files import FILES, copy_files, file_path, file_paths
-from connectors.sql_index import StoreIndex
+from connectors.sql_index import Progress, StoreIndex
 from connectors.sql_purge import naive_utc, purge
 from connectors.sql_scan import EveryRow, Row, Scanner
 from connectors.sql_shared import shared_records
@@ -370,6 +370,11 @@ class SqlStore:
             searched=scan.searched_kinds(),
             candidates=scan.candidates,
         )
+
+    def refresh_index(self, *, full: bool = False, progress: Progress | None = None) -> list[Any]:
+        """Bring the identifier index up to now (``full``: read every row again)."""
+        with store_errors(self.name):
+            return list(self.index.refresh(full=full, progress=progress))
 
     def reindex(self, rows: Rows) -> None:
         """Re-read rows this operation changed and replace their index entries (a rectified

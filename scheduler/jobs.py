@@ -40,7 +40,7 @@ class JobSpec:
 
 
 def specs(policy: Policy) -> list[JobSpec]:
-    """The four jobs, timed by the retention file's ``schedule`` (ConfigError on a bad cron)."""
+    """The five jobs, timed by the retention file's ``schedule`` (ConfigError on a bad cron)."""
     zone = ZoneInfo(policy.timezone)
 
     def cron(key: str) -> CronTrigger:
@@ -59,6 +59,7 @@ def specs(policy: Policy) -> list[JobSpec]:
         JobSpec("deadline_watchdog", f"{__name__}:deadline_watchdog", cron("watchdog")),
         JobSpec("redrive", f"{__name__}:redrive", cron("redrive")),
         JobSpec("cleanup", f"{__name__}:cleanup", cron("cleanup")),
+        JobSpec("index_refresh", f"{__name__}:index_refresh", cron("index")),
     ]
 
 
@@ -78,3 +79,7 @@ def redrive() -> None:
 
 def cleanup() -> None:
     maintenance.cleanup_expired.send()
+
+
+def index_refresh() -> None:
+    maintenance.refresh_indexes.send()

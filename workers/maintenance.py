@@ -1,4 +1,5 @@
-"""The scheduler's actors: retention sweep, deadline watchdog, re-drive, clean-up. Each is thin.
+"""The scheduler's actors: retention sweep, deadline watchdog, re-drive, clean-up, index
+refresh. Each is thin.
 
 Messages carry a connector name or nothing; the ledger says what to do. All are idempotent: a
 sweep selects only aged rows still in place, reminders are unique outbox rows, re-driven steps
@@ -11,6 +12,7 @@ import dramatiq
 
 import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
 from dsr.core import redrive, retention, watchdog
+from connectors.base import Indexed
 from dsr.core.db import session_scope
 from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput
@@ -58,3 +60,11 @@ def redrive_stuck() -> None:
 def cleanup_expired() -> None:
     """Delete expired export bundles and verification codes."""
     watchdog.cleanup(runtime.get(), utcnow())
+
+
+@dramatiq.actor(queue_name="dsr", max_retries=3, time_limit=_SWEEP_TIME_LIMIT_MS)
+def refresh_indexes() -> None:
+    """Bring every store's identifier index up to now (a first build resumes where it was)."""
+    for connector in runtime.get().connectors.values():
+        if isinstance(connector, Indexed):
+            connector.refresh_index()

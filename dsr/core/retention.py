@@ -42,6 +42,7 @@ DEFAULT_SCHEDULE = {
     "watchdog": "0 * * * *",
     "redrive": "* * * * *",
     "cleanup": "30 * * * *",
+    "index": "* * * * *",
 }
 
 
@@ -64,7 +65,7 @@ class _Document(BaseModel):
     chunk_size: int = Field(default=5000, ge=1)
     reminder_days: list[int] = Field(default_factory=lambda: [7, 2])
     timezone: str = "Asia/Ho_Chi_Minh"
-    schedule: dict[Literal["sweep", "watchdog", "redrive", "cleanup"], str] = Field(
+    schedule: dict[Literal["sweep", "watchdog", "redrive", "cleanup", "index"], str] = Field(
         default_factory=dict
     )
     leader_ttl_seconds: float = Field(default=30.0, gt=0)

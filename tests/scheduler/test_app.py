@@ -32,8 +32,11 @@ MONTHLY = {
     "watchdog": "10 2 1 * *",
     "redrive": "20 2 1 * *",
     "cleanup": "30 2 1 * *",
+    "index": "40 2 1 * *",
 }
-ONE_EACH = Counter(purge_store=4, deadline_watchdog=1, redrive_stuck=1, cleanup_expired=1)
+ONE_EACH = Counter(
+    purge_store=4, deadline_watchdog=1, redrive_stuck=1, cleanup_expired=1, refresh_indexes=1
+)
 MakeApp = Callable[..., SchedulerApp]
 
 
@@ -113,6 +116,7 @@ def test_two_schedulers_run_each_job_once_per_slot(make_app: MakeApp) -> None:
         "deadline_watchdog",
         "redrive",
         "cleanup",
+        "index_refresh",
     }
     _miss_slots(a.scheduler)
     _settle([a], ONE_EACH)

@@ -33,6 +33,7 @@ def env(tmp_path: Path, redis_url: str) -> Iterator[dict[str, str]]:
             "watchdog": "10 2 1 * *",
             "redrive": "20 2 1 * *",
             "cleanup": "30 2 1 * *",
+            "index": "40 2 1 * *",
         },
     )
     retention_file = tmp_path / "retention.yaml"
