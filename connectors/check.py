@@ -110,7 +110,11 @@ class CheckReport:
 
 
 def check_entries(
-    entries: Sequence[Mapping[str, Any]], *, region: str, only: str | None = None, sample: int = 1000
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    region: str,
+    only: str | None = None,
+    sample: int = 1000,
 ) -> CheckReport:
     """Check every entry of a connectors file (or the one named ``only``)."""
     views = [store_view(e) for e in entries]
@@ -138,6 +142,8 @@ def check_store(view: StoreView, *, region: str, sample: int = 1000) -> StoreChe
             _Checker(conn, view, result, region=region, sample=sample).run()
     except DsrError as err:
         result.problems.append(str(err))
+    except sa_exc.SQLAlchemyError as err:
+        result.problems.append(f"the store could not be read ({reason(err)})")
     finally:
         engine.dispose()
     return result
@@ -189,18 +195,29 @@ class _Checker:
             found.key_basis = "child table keyed by its parent column: exempt"
             return
         pk = self.inspector.get_pk_constraint(spec.name).get("constrained_columns") or []
-        unique = [tuple(u["column_names"]) for u in self.inspector.get_unique_constraints(spec.name)]
+        unique = [
+            tuple(u["column_names"]) for u in self.inspector.get_unique_constraints(spec.name)
+        ]
         unique += [
-            tuple(i["column_names"]) for i in self.inspector.get_indexes(spec.name) if i.get("unique")
+            tuple(c for c in i["column_names"] if c)
+            for i in self.inspector.get_indexes(spec.name)
+            if i.get("unique")
         ]
         if pk == [spec.key] or (spec.key,) in unique:
-            found.key_unique, found.key_basis = True, "primary key" if pk == [spec.key] else "unique index"
+            found.key_unique, found.key_basis = (
+                True,
+                "primary key" if pk == [spec.key] else "unique index",
+            )
             return
-        col = sa.column(spec.key)
+        col: sa.ColumnClause[Any] = sa.column(spec.key)
         probe = (
-            sa.select(col).select_from(sa.table(spec.name)).where(col.is_not(None))
-            .group_by(col).having(sa.func.count() > 1).limit(1)
-        )  # fmt: skip
+            sa.select(col)
+            .select_from(sa.table(spec.name))
+            .where(col.is_not(None))
+            .group_by(col)
+            .having(sa.func.count() > 1)
+            .limit(1)
+        )
         duplicate = self.conn.execute(probe).first() is not None
         found.key_unique = not duplicate
         found.key_basis = "probed: no unique index or primary key on it"
@@ -263,8 +280,10 @@ class _Checker:
                 self.result.warnings.append(f"{spec.name}: {result.summary()}")
 
     def _sample(self, table: str, column: str) -> list[Any]:
-        col = sa.column(column)
-        stmt = sa.select(col).select_from(sa.table(table)).where(col.is_not(None)).limit(self.sample)
+        col: sa.ColumnClause[Any] = sa.column(column)
+        stmt = (
+            sa.select(col).select_from(sa.table(table)).where(col.is_not(None)).limit(self.sample)
+        )
         return [v for (v,) in self.conn.execute(stmt)]
 
     def files(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
@@ -287,13 +306,38 @@ class _Checker:
             )
 
     def own_tables(self) -> None:
-        """The tables this system keeps inside the store, whether they exist yet."""
-        own = [(purge_log.name, "the retention sweep's purge log (created on its first sweep)")]
+        """The tables this system keeps inside the store: do they exist, may it use them?"""
+        own: list[tuple[str, str, dict[str, str], bool]] = [
+            (
+                purge_log.name,
+                "the retention sweep's purge log (created by the first sweep)",
+                {"SELECT": "sweeps", "INSERT": "sweeps", "DELETE": "sweeps"},
+                False,  # sweeps only: a warning, and no table yet is normal
+            )
+        ]
         if self.view.suppression is not None:
-            own.append((self.view.suppression[0], "the suppression list (hashed erased addresses)"))
-        for name, purpose in own:
-            exists = name in self.existing
-            entry: dict[str, Any] = {"name": name, "purpose": purpose, "exists": exists}
-            if exists:
-                entry["privileges"] = granted(self.conn, self.backend, name, self.sqlite_file)
+            needed = {
+                "SELECT": "refusing erased addresses",
+                "INSERT": "erase",
+                "UPDATE": "dsr keys rotate-suppression",
+            }
+            own.append((self.view.suppression[0], "the suppression list", needed, True))
+        for name, purpose, needed, required in own:
+            entry: dict[str, Any] = {"name": name, "purpose": purpose, "exists": False}
             self.result.own_tables.append(entry)
+            if name not in self.existing:
+                if required:
+                    self.problem(f"{name} ({purpose}): no such table")
+                continue
+            have = granted(self.conn, self.backend, name, self.sqlite_file)
+            missing = [p for p in needed if not have.get(p)]
+            entry.update(
+                exists=True, privileges={"needed": needed, "granted": have, "missing": missing}
+            )
+            for p in missing:
+                text = f"{name}: the account lacks {p} (needed for {needed[p]})"
+                (self.problem if required else self.result.warnings.append)(text)
+        if self.view.suppression is not None and self.view.suppression[0] in self.existing:
+            table, column = self.view.suppression
+            if column not in {c["name"] for c in self.inspector.get_columns(table)}:
+                self.problem(f"{table}: no column {column}")

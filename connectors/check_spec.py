@@ -90,7 +90,9 @@ def table_view(spec: Mapping[str, Any], where: str) -> TableView:
         raise ConfigError(f"{where}: a table has no name")
     where = f"{where}.{name}"
     key = spec.get("key", "id")
-    match = {k: _columns(v, f"{where}.match.{k}") for k, v in _mapping(spec.get("match"), where).items()}
+    match = {
+        k: _columns(v, f"{where}.match.{k}") for k, v in _mapping(spec.get("match"), where).items()
+    }
     named: set[str] = {str(key), *(c for cols in match.values() for c in cols)}
     for section in ("provides", "rectifiable", "derived"):
         for k, v in _mapping(spec.get(section), f"{where}.{section}").items():

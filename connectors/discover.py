@@ -23,8 +23,10 @@ from connectors.readonly import backend_of, connected, mask_url, open_read_only
 from connectors.recognise import pct, words
 
 OWN_PREFIX = "dsr_"  # tables this system keeps inside a store (the sweep's dsr_purge_log)
-_CUSTOMER_IDS = {"customer_id", "partner_id", "user_id", "client_id", "contact_id", "member_id",
-                 "customerid", "userid", "partnerid", "id_customer"}  # fmt: skip
+_CUSTOMER_IDS = set(
+    "customer_id partner_id user_id client_id contact_id member_id customerid userid partnerid"
+    " id_customer".split()
+)
 _CHANGED = {"updated", "modified", "changed", "write", "mtime", "lastmod", "update", "modify"}
 _COLLECTED = {"created", "create", "registered", "subscribed", "calldate", "inserted", "added"}
 _NONE_VALUES = (0, "0", "")  # stored instead of NULL for "no customer" (WooCommerce guests)
@@ -143,8 +145,9 @@ class _Proposal:
         self.tables = tables
         self.skipped: list[Skipped] = []
         readable = [t for t in tables.values() if t.error is None]
-        self.skipped += [Skipped(t.name, f"could not be read ({t.error})") for t in tables.values()
-                         if t.error is not None]  # fmt: skip
+        for t in tables.values():
+            if t.error is not None:
+                self.skipped.append(Skipped(t.name, f"could not be read ({t.error})"))
         self.customer: dict[str, tuple[str, str]] = {}  # table -> (its customer id column, why)
         for t in readable:
             if t.found("email", "phone"):
@@ -252,13 +255,13 @@ class _Proposal:
             d.update(self._matching(t))
         d.update(_rectifiable(t))
         for key, hints in (("changed_at", _CHANGED), ("collected_at", _COLLECTED)):
-            column = _time_column(t, hints)
-            if column:
+            time_column = _time_column(t, hints)
+            if time_column:
                 what = "update" if key == "changed_at" else "creation"
                 why = f"a timestamp named like the row's {what} time"
                 if key == "changed_at":
                     why += ": check the product sets it on every write"
-                d[key] = Node(column, why=why)
+                d[key] = Node(time_column, why=why)
         for name, ev in t.found("file").items():
             why = f"{ev.why}: set root to the folder holding them (check verifies it)"
             d["file"] = Node({"column": Node(name), "root": Node("<folder>")}, why=why)
@@ -273,8 +276,8 @@ class _Proposal:
             found = t.found(kind)
             if found:
                 cols = tuple(sorted(found))
-                why = " | ".join(f"{c}: {found[c].why}" if len(cols) > 1 else found[c].why
-                                 for c in cols)  # fmt: skip
+                whys = [f"{c}: {found[c].why}" if len(cols) > 1 else found[c].why for c in cols]
+                why = " | ".join(whys)
                 match[kind] = Node(cols[0] if len(cols) == 1 else cols, why=why)
         cid = self.customer.get(t.name) or self.link.get(t.name)
         out: dict[str, Node] = {}
@@ -293,13 +296,16 @@ class _Proposal:
                 why = f"{share} of sampled values are {none[0]!r}: stored for no customer (a guest)"
                 out["null_when"] = Node({cid[0]: Node(tuple(none), why=why)})
         if t.name in self.customer:
-            provides = {k: Node(match[k].value) for k in ("customer_id", "email", "phone")
-                        if k in match and isinstance(match[k].value, str)}  # fmt: skip
+            provides: dict[str, Node] = {
+                k: Node(match[k].value)
+                for k in ("customer_id", "email", "phone")
+                if k in match and isinstance(match[k].value, str)
+            }
             why = "other stores find this customer's records by these"
             out["provides"] = Node(provides, why=why)
         owner = tuple(k for k in ("customer_id", "email") if k in match)
         if owner:
-            why = "the account identifiers a row carries: it is acted on only when one is the subject's"
+            why = "the account ids a row carries: it is acted on only when one is the subject's"
             out["owner"] = Node(owner, why=why)
             if len(owner) == 2 and t.name not in self.customer:
                 why = "its customer id names the row's account; its e-mail only when it has none"

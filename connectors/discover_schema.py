@@ -83,7 +83,7 @@ def type_class(sql_type: sa.types.TypeEngine[Any]) -> TypeClass:
 
 def _sample(conn: sa.Connection, table: str, columns: Sequence[str], n: int) -> list[Any]:
     """The first ``n`` rows of ``table`` (cheap on any size of table: no sort, no scan)."""
-    stmt = sa.select(*[sa.column(c) for c in columns]).select_from(sa.table(table)).limit(n)
+    stmt = sa.table(table, *[sa.column(c) for c in columns]).select().limit(n)
     return list(conn.execute(stmt))
 
 

@@ -109,7 +109,9 @@ class IdentifierIndex:
         """Signed 64-bit keyed digests of lookup keys of one identifier kind."""
         blake, secret, to_int = hashlib.blake2b, self._key, int.from_bytes
         return [
-            to_int(blake(f"{kind}\x1f{k}".encode(), key=secret, digest_size=8).digest(), signed=True)
+            to_int(
+                blake(f"{kind}\x1f{k}".encode(), key=secret, digest_size=8).digest(), signed=True
+            )
             for k in keys
         ]
 

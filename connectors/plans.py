@@ -56,8 +56,9 @@ def probe_values(
 ) -> list[Any]:
     """Values to plan with: two stored keys, or a time a day ago (typed like the column)."""
     if query != "changed_at":
-        stmt = sa.select(sa.column(column)).select_from(sa.table(table))
-        stored = [v for (v,) in conn.execute(stmt.where(sa.column(column).is_not(None)).limit(2))]
+        col: sa.ColumnClause[Any] = sa.column(column)
+        stmt: sa.Select[Any] = sa.select(col).select_from(sa.table(table))
+        stored = [v for (v,) in conn.execute(stmt.where(col.is_not(None)).limit(2))]
         if stored:
             return stored * (2 // len(stored))
     try:
@@ -118,7 +119,7 @@ def _postgres_once(
 ) -> tuple[str, str | None, int | None]:
     stmt = sa.text(f"EXPLAIN (FORMAT JSON) {select}").bindparams(*binds)
     raw = conn.execute(stmt, params).scalar()
-    doc = json.loads(raw) if isinstance(raw, str) else raw
+    doc: Any = json.loads(raw) if isinstance(raw, str) else raw
     top = doc[0]["Plan"]
     stack, node_type, index = [top], top["Node Type"], None
     while stack:

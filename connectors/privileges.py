@@ -42,13 +42,16 @@ def granted(
     if backend == "postgresql":
         row = conn.execute(
             sa.text(
-                "SELECT " + ", ".join(f"has_table_privilege(format('%I', :t), '{p}')" for p in PRIVILEGES)
+                "SELECT "
+                + ", ".join(f"has_table_privilege(format('%I', :t), '{p}')" for p in PRIVILEGES)
             ),
             {"t": table},
         ).one()
         return {p: bool(v) for p, v in zip(PRIVILEGES, row, strict=True)}
     if backend == "mysql":
-        user, role, db = conn.execute(sa.text("SELECT CURRENT_USER(), CURRENT_ROLE(), DATABASE()")).one()
+        user, role, db = conn.execute(
+            sa.text("SELECT CURRENT_USER(), CURRENT_ROLE(), DATABASE()")
+        ).one()
         params = {"user": _grantee(user), "role": _grantee(role), "db": db, "tbl": table}
         have = {str(p).upper() for (p,) in conn.execute(_MARIADB, params)}
         return {p: p in have for p in PRIVILEGES}

@@ -23,9 +23,11 @@ Finding = Literal["email", "phone", "name", "address", "file"]
 AUDIO_SUFFIXES = (".wav", ".mp3", ".gsm")
 MIN_SHARE = 0.6  # of sampled values that must fit a parser for the column to count
 _NAME_WORDS = {"name", "fullname", "firstname", "lastname", "surname", "hoten", "ten"}
-_NOT_A_PERSON = {"user", "username", "login", "product", "company", "file", "table", "host",
-                 "domain", "item", "brand", "category", "shop", "store", "city", "street", "tag",
-                 "slug", "meta", "option", "site", "blog", "term", "display"}  # fmt: skip
+# Words that make a "...name" column something other than a person's name.
+_NOT_A_PERSON = set(
+    "user username login product company file table host domain item brand category shop store"
+    " city street tag slug meta option site blog term display".split()
+)
 _ADDRESS_WORDS = {"address", "addr", "street", "diachi"}
 _EMAIL_WORDS = {"email", "mail", "e_mail"}
 _PHONE_WORDS = {"phone", "mobile", "tel", "telephone", "sdt", "cellphone", "msisdn"}

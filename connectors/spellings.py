@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,7 @@ class Survey:
 
 def survey(
     kind: str,
-    columns: dict[str, Iterable[Any]],
+    columns: Mapping[str, Iterable[Any]],
     *,
     region: str,
     none_values: dict[str, tuple[str, ...]],

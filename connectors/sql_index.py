@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any

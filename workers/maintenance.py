@@ -11,8 +11,8 @@ from __future__ import annotations
 import dramatiq
 
 import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr.core import redrive, retention, watchdog
 from connectors.base import Indexed
+from dsr.core import redrive, retention, watchdog
 from dsr.core.db import session_scope
 from dsr.core.models import utcnow
 from dsr.errors import ConfigError, InvalidInput
