@@ -456,11 +456,11 @@ class SqlStore:
 
     def purged_in(self, run_id: str) -> dict[str, int]:
         with store_errors(self.name):
-            return purge_log.purged(self.engine, run_id)
+            return purge_log.purged(self.engine, run_id, self.config.own_schema)
 
     def forget_run(self, run_id: str) -> None:
         with store_errors(self.name):
-            purge_log.forget(self.engine, run_id)
+            purge_log.forget(self.engine, run_id, self.config.own_schema)
 
     def close(self) -> None:
         """Release pooled connections."""

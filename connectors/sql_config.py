@@ -231,6 +231,9 @@ class SqlConfig(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     recipients: list[str] = Field(default_factory=list)
     suppression: Suppression | None = None
+    # Where the tables this system keeps in the store go (the sweep's purge log): a
+    # PostgreSQL schema or MariaDB database of their own; None: beside the data.
+    own_schema: str | None = Field(default=None, pattern=_NAME)
     tables: list[TableSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -250,6 +253,8 @@ class SqlConfig(_Strict):
             raise ValueError("recipients are listed but no table says what it shared ('shared')")
         if any(t.shared and t.shared.column is None for t in shared) and not self.recipients:
             raise ValueError("a table 'shared' without a column needs the store's 'recipients'")
+        if self.own_schema is not None and self.url.startswith("sqlite"):
+            raise ValueError("own_schema needs PostgreSQL or MariaDB (SQLite has no schemas)")
         if self.suppression is not None and self.suppression.table in seen:
             raise ValueError("the suppression table must not be one of the data tables")
         return self

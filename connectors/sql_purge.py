@@ -117,7 +117,9 @@ def _chunk(
                     delete_where(conn, child, cpred)
             changed = anonymise_where(conn, bound, pred, store.secret_key)
         if counted is not None:
-            purge_log.note(conn, counted[0], bound.spec.name, counted[1], changed)
+            purge_log.note(
+                conn, counted[0], bound.spec.name, counted[1], changed, store.config.own_schema
+            )
         return changed
 
 
@@ -226,7 +228,7 @@ def purge(
         if dry_run:
             return report
         if run_id is not None:
-            purge_log.ensure(store.engine)
+            purge_log.ensure(store.engine, store.config.own_schema)
         size = _Size(chunk_size)
         with store.engine.connect() as conn:
             for pred in _ranges(conn, bound, cond, size):
