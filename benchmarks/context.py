@@ -19,7 +19,9 @@ class Options:
     workers: list[int] = field(default_factory=lambda: [1, 2])
     threads: int = 4
     prefetch: int = 0
-    only: list[str] = field(default_factory=lambda: ["peer", "full", "lookup", "purge", "memory"])
+    only: list[str] = field(
+        default_factory=lambda: ["peer", "full", "lookup", "stores", "purge", "memory"]
+    )
     # peer workload
     peer_customers: int = 100_000
     peer_orders: int = 300_000

@@ -2,7 +2,8 @@
 
 Sections: ``peer`` (PostgreSQL shop, access + erase, 1 and 2 worker processes: a burst, then
 one request at a time for the unloaded latency), ``lookup`` (each connector's find at growing
-sizes), ``full`` (four demo stores, mixed requests), ``purge`` (retention sweep vs one raw
+sizes), ``stores`` (a table shaped by another product on SQLite, PostgreSQL and MariaDB, 10,000
+and 1,000,000 rows: identifier index build, find p95, every spelling found), ``full`` (four demo stores, mixed requests), ``purge`` (retention sweep vs one raw
 DELETE, PostgreSQL and SQLite), ``memory`` (peak RSS of an access bundle). A section that fails
 is reported and the others still run.
 """
@@ -23,7 +24,7 @@ from benchmarks.report import Report, machine_info
 from cli.progress import bars, wanted
 from dsr.core.progress import Progress, ignore
 
-ORDER = ("peer", "lookup", "full", "purge", "memory")
+ORDER = ("peer", "lookup", "stores", "full", "purge", "memory")
 
 
 def _ints(text: str) -> list[int]:

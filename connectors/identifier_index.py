@@ -94,6 +94,7 @@ class IdentifierIndex:
         # The first key of the suppression chain never changes with rotation: digests stay
         # valid, and the index holds nothing a reader without the key could reverse.
         self._key = hashlib.blake2b(secret.split(",")[0].encode(), digest_size=32).digest()
+        self._hashers: dict[str, Any] = {}
         self.key_check = self.digests("check", ["dsr"])[0]
         self._ready = False
         self._lock = threading.Lock()
@@ -107,13 +108,16 @@ class IdentifierIndex:
 
     def digests(self, kind: str, keys: Iterable[str]) -> list[int]:
         """Signed 64-bit keyed digests of lookup keys of one identifier kind."""
-        blake, secret, to_int = hashlib.blake2b, self._key, int.from_bytes
-        return [
-            to_int(
-                blake(f"{kind}\x1f{k}".encode(), key=secret, digest_size=8).digest(), signed=True
-            )
-            for k in keys
-        ]
+        base = self._hashers.get(kind)
+        if base is None:  # keyed once per kind; each digest then starts from a copy
+            base = hashlib.blake2b(f"{kind}\x1f".encode(), key=self._key, digest_size=8)
+            self._hashers[kind] = base
+        out = []
+        for k in keys:
+            h = base.copy()
+            h.update(k.encode())
+            out.append(int.from_bytes(h.digest(), "big", signed=True))
+        return out
 
     # -- lookups --------------------------------------------------------------------------
 

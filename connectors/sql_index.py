@@ -164,13 +164,13 @@ class StoreIndex:
                 rows=0,
             )
         total = self._estimate(bound)
-        key = bound.spec.key
         # One page is written while the next is read and keyed: the drivers release the GIL
         # while they wait, so the two overlap on a second core.
         with ThreadPoolExecutor(max_workers=1) as writer:
             pending: Future[None] | None = None
+            digests = self._keyer(bound)
             for page in self._pages(bound, cursor):
-                keyed = [(str(r[key]), self.digests(bound.spec, r)) for r in page]
+                keyed = [(str(r[0]), digests(r)) for r in page]
                 if pending is not None:
                     pending.result()
                     if progress is not None:
@@ -257,7 +257,8 @@ class StoreIndex:
         )
         return [bound.col(n) for n in names]
 
-    def _pages(self, bound: Bound, cursor: str | None) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, bound: Bound, cursor: str | None) -> Iterator[Sequence[sa.Row[Any]]]:
+        """The table's rows (key first, then the ``match`` columns) in key order, by page."""
         key = bound.key
         last: Any = None if cursor is None else (int(cursor) if bound.int_key else cursor)
         while True:
@@ -265,11 +266,33 @@ class StoreIndex:
             if last is not None:
                 stmt = stmt.where(key > last)
             with self._connect(bound) as conn:
-                page = list(rows_of(conn.execute(stmt)))
+                page = conn.execute(stmt).all()
             if not page:
                 return
-            last = page[-1][bound.spec.key]
+            last = page[-1][0]
             yield page
+
+    def _keyer(self, bound: Bound) -> Callable[[Sequence[Any]], list[int]]:
+        """A row's digests from a tuple in ``_columns`` order: a build keys millions of rows,
+        so positions and each kind's key function are looked up once."""
+        spec = bound.spec
+        names = [c.name for c in self._columns(bound)]
+        plan = [
+            (names.index(column), kind, frozenset(spec.null_when.get(column, ())))
+            for kind, columns in spec.match.items()
+            for column in columns
+        ]
+        digests = self.index.digests
+
+        def keyed(row: Sequence[Any]) -> list[int]:
+            out: list[int] = []
+            for position, kind, none in plan:
+                value = row[position]
+                if value is not None and not (none and str(value) in none):
+                    out += digests(kind, lookup_keys(kind, value))
+            return out
+
+        return keyed
 
     def _estimate(self, bound: Bound) -> int | None:
         with self._connect(bound) as conn:

@@ -23,6 +23,7 @@ from dsr.identity import EMAIL, NAME, PHONE, normalise_value
 PHONE_KEY_DIGITS = 7  # the shortest national numbers in common use have seven digits
 _ANGLE = re.compile(r"<([^<>]*)>")
 _SPECIAL = re.compile(r"[<,;/|\n]")
+_SPECIAL_EMAIL = re.compile(r"[<,;/|\n:]")  # a display name, a list, "mailto:"
 _NOT_DIGIT = re.compile(r"\D+")
 _LETTER = re.compile(r"[^\W\d_]|#")  # an extension's word, in any script
 _SEPARATORS = re.compile(r"[,;/|\n]+")  # several numbers or addresses typed into one field
@@ -74,6 +75,9 @@ def lookup_keys(kind: str, raw: object) -> set[str]:
     if raw is None:
         return set()
     text = str(raw)
+    if kind == EMAIL and text.isascii() and not _SPECIAL_EMAIL.search(text):
+        key = text.strip().casefold()  # the common case, a million times over
+        return {key} if "@" in key else set()
     if kind == EMAIL:
         keys = {_MAILTO.sub("", p).casefold() for p in _parts(text)}
         if not text.isascii():
