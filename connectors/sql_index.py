@@ -78,6 +78,7 @@ class StoreIndex:
     def fingerprint(self, spec: TableSpec) -> str:
         """What a table's entries were made from; another value means index it anew."""
         made_of = {
+            "store": self.engine.url.render_as_string(hide_password=True),  # moved: index anew
             "key": spec.key,
             "match": spec.match,
             "null_when": spec.null_when,
