@@ -261,8 +261,8 @@ class Connector(Protocol):
 
     def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """Every record the identifiers hit, read only (tools and checks; the pipeline acts
-        through ``apply``), as the store stood at ``as_of`` or later; raises
-        RetriableStoreError when unreachable."""
+        through ``apply``), as the store stood at ``as_of`` or later (None: as the store's
+        search stands); raises RetriableStoreError when unreachable."""
         ...
 
     def apply(

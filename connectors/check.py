@@ -20,15 +20,28 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from connectors.check_spec import StoreView, TableView, store_view
+from connectors import purge_log
 from connectors.plans import Lookup, Query, explain
 from connectors.privileges import granted
-from connectors.purge_log import purge_log
 from connectors.readonly import connected, open_read_only, reason, sqlite_path
 from connectors.spellings import Survey, survey
-from dsr.errors import DsrError, InvalidInput
+from connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from dsr.errors import ConfigError, DsrError, InvalidInput
 
 FILES_CHECKED = 100  # file names per table looked up under the configured root
+OWN_PREFIX = "dsr_"  # what this system names the tables it keeps (purge log, identifier index)
+_ERASE_PRIVILEGE = {"delete": "DELETE", "anonymise": "UPDATE", "keep": None}
+
+
+def needed_privileges(spec: TableSpec) -> dict[str, str]:
+    """Each privilege a table's configuration needs, and what needs it."""
+    needed = {"SELECT": "find and export"}
+    if spec.rectifiable:
+        needed["UPDATE"] = "rectifiable"
+    erase = _ERASE_PRIVILEGE[spec.erase.mode]
+    if erase:
+        needed.setdefault(erase, f"erase mode {spec.erase.mode}")
+    return needed
 
 
 @dataclass
@@ -117,29 +130,29 @@ def check_entries(
     sample: int = 1000,
 ) -> CheckReport:
     """Check every entry of a connectors file (or the one named ``only``)."""
-    views = [store_view(e) for e in entries]
-    if only is not None:
-        views = [v for v in views if v.name == only]
-        if not views:
-            raise InvalidInput(f"no connector named {only!r} in the connectors file")
-    return CheckReport([check_store(v, region=region, sample=sample) for v in views])
+    chosen = [e for e in entries if only is None or e.get("name") == only]
+    if not chosen:
+        raise InvalidInput(f"no connector named {only!r} in the connectors file")
+    return CheckReport([check_entry(e, region=region, sample=sample) for e in chosen])
 
 
-def check_store(view: StoreView, *, region: str, sample: int = 1000) -> StoreCheck:
-    """Check one configured store against its live database."""
-    result = StoreCheck(view.name, view.kind)
-    if view.kind != "sql":
-        result.skipped = f"kind {view.kind}: not a SQL store, not checked"
+def check_entry(entry: Mapping[str, Any], *, region: str, sample: int = 1000) -> StoreCheck:
+    """Check one connectors.yaml entry against its live database (non-SQL ones are skipped)."""
+    name, kind = str(entry.get("name", "?")), str(entry.get("kind", "?"))
+    result = StoreCheck(name, kind)
+    if kind != "sql":
+        result.skipped = f"kind {kind}: not a SQL store, not checked"
         return result
-    try:
-        engine = open_read_only(view.url)
-    except InvalidInput as err:
+    try:  # validated as the connector itself validates it at start
+        config = parse_entry(SqlConfig, entry)
+        engine = open_read_only(config.url)
+    except (ConfigError, InvalidInput) as err:
         result.problems.append(str(err))
         return result
     result.backend = engine.dialect.name
     try:
-        with connected(engine, view.url) as conn:
-            _Checker(conn, view, result, region=region, sample=sample).run()
+        with connected(engine, config.url) as conn:
+            _Checker(conn, config, result, region=region, sample=sample).run()
     except DsrError as err:
         result.problems.append(str(err))
     except sa_exc.SQLAlchemyError as err:
@@ -153,31 +166,37 @@ class _Checker:
     """One store's checks on one read-only connection."""
 
     def __init__(
-        self, conn: sa.Connection, view: StoreView, result: StoreCheck, *, region: str, sample: int
+        self,
+        conn: sa.Connection,
+        config: SqlConfig,
+        result: StoreCheck,
+        *,
+        region: str,
+        sample: int,
     ) -> None:
-        self.conn, self.view, self.result = conn, view, result
+        self.conn, self.config, self.result = conn, config, result
         self.region, self.sample = region, sample
         self.backend = conn.dialect.name if conn.dialect.name != "mariadb" else "mysql"
         self.inspector = sa.inspect(conn)
         self.existing = set(self.inspector.get_table_names())
-        self.sqlite_file = sqlite_path(view.url)
+        self.sqlite_file = sqlite_path(config.url)
 
     def problem(self, text: str) -> None:
         self.result.problems.append(text)
 
     def run(self) -> None:
-        for spec in self.view.tables:
+        for spec in self.config.tables:
             self.result.tables.append(self.table(spec))
         self.own_tables()
 
-    def table(self, spec: TableView) -> TableCheck:
+    def table(self, spec: TableSpec) -> TableCheck:
         found = TableCheck(spec.name, key=spec.key)
         if spec.name not in self.existing:
             found.exists = False
             self.problem(f"{spec.name}: no such table")
             return found
         columns = {c["name"]: c for c in self.inspector.get_columns(spec.name)}
-        found.missing_columns = sorted(spec.columns - set(columns))
+        found.missing_columns = sorted(spec.columns() - set(columns))
         for column in found.missing_columns:
             self.problem(f"{spec.name}: no column {column}")
         for step in (self.key, self.lookups, self.privileges, self.spellings, self.files):
@@ -188,10 +207,10 @@ class _Checker:
                 self.problem(f"{spec.name}: {step.__name__} could not be checked ({reason(err)})")
         return found
 
-    def key(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+    def key(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
         if spec.key not in columns:
             return
-        if spec.parent is not None and spec.parent[1] == spec.key:
+        if spec.parent is not None and spec.parent.column == spec.key:
             found.key_basis = "child table keyed by its parent column: exempt"
             return
         pk = self.inspector.get_pk_constraint(spec.name).get("constrained_columns") or []
@@ -229,11 +248,11 @@ class _Checker:
                 "(no primary key or unique index)"
             )
 
-    def lookups(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+    def lookups(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
         indexed = self._indexed(spec.name)
         wanted: list[tuple[Query, str]] = [("key", spec.key)]
         if spec.parent is not None:
-            wanted.append(("parent", spec.parent[1]))
+            wanted.append(("parent", spec.parent.column))
         if spec.changed_at:
             wanted.append(("changed_at", spec.changed_at))
         for query, column in wanted:
@@ -262,19 +281,20 @@ class _Checker:
                 out.setdefault(cols[0], str(index["name"]))
         return out
 
-    def privileges(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
-        needed = spec.needed_privileges()
+    def privileges(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
+        needed = needed_privileges(spec)
         have = granted(self.conn, self.backend, spec.name, self.sqlite_file)
         missing = [p for p in needed if not have.get(p)]
         found.privileges = {"needed": needed, "granted": have, "missing": missing}
         for p in missing:
             self.problem(f"{spec.name}: the account lacks {p} (needed for {needed[p]})")
 
-    def spellings(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
+    def spellings(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
         for kind, cols in spec.match.items():
             present = [c for c in cols if c in columns]
             samples = {c: self._sample(spec.name, c) for c in present}
-            result = survey(kind, samples, region=self.region, none_values=spec.null_when)
+            nones = {c: tuple(v) for c, v in spec.null_when.items()}
+            result = survey(kind, samples, region=self.region, none_values=nones)
             found.spellings[kind] = result
             if not result.covered:
                 self.result.warnings.append(f"{spec.name}: {result.summary()}")
@@ -286,10 +306,10 @@ class _Checker:
         )
         return [v for (v,) in self.conn.execute(stmt)]
 
-    def files(self, spec: TableView, found: TableCheck, columns: dict[str, Any]) -> None:
-        if spec.file is None or spec.file[0] not in columns:
+    def files(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
+        if spec.file is None or spec.file.column not in columns:
             return
-        column, root = spec.file
+        column, root = spec.file.column, spec.file.root
         folder = Path(root)
         if not folder.is_dir():
             self.problem(f"{spec.name}: file root {root} is not a folder")
@@ -307,37 +327,47 @@ class _Checker:
 
     def own_tables(self) -> None:
         """The tables this system keeps inside the store: do they exist, may it use them?"""
-        own: list[tuple[str, str, dict[str, str], bool]] = [
-            (
-                purge_log.name,
-                "the retention sweep's purge log (created by the first sweep)",
-                {"SELECT": "sweeps", "INSERT": "sweeps", "DELETE": "sweeps"},
-                False,  # sweeps only: a warning, and no table yet is normal
-            )
-        ]
-        if self.view.suppression is not None:
+        # (table, its schema, what it is, privileges it needs, whether the store needs it now)
+        own: list[tuple[str, str | None, str, dict[str, str], bool]] = []
+        schema = self.config.own_schema
+        where = f" in schema {schema}" if schema else ""
+        sweeps = {"SELECT": "sweeps", "INSERT": "sweeps", "DELETE": "sweeps"}
+        purpose = f"the retention sweep's purge log{where} (made by the first sweep)"
+        own.append((purge_log.NAME, schema, purpose, sweeps, False))
+        if self.config.suppression is not None:
             needed = {
                 "SELECT": "refusing erased addresses",
                 "INSERT": "erase",
                 "UPDATE": "dsr keys rotate-suppression",
             }
-            own.append((self.view.suppression[0], "the suppression list", needed, True))
-        for name, purpose, needed, required in own:
-            entry: dict[str, Any] = {"name": name, "purpose": purpose, "exists": False}
+            own.append((self.config.suppression.table, None, "the suppression list", needed, True))
+        known = {o[0] for o in own}
+        for name in sorted(self.existing):
+            if name.startswith(OWN_PREFIX) and name not in known:
+                purpose = "a table of this system's (dsr_ prefix)"
+                own.append((name, None, purpose, {"SELECT": "reading it"}, False))
+        for name, in_schema, purpose, needed, required in own:
+            entry: dict[str, Any] = {"name": name, "schema": in_schema, "purpose": purpose}
+            entry["exists"] = exists = self._has_table(name, in_schema)
             self.result.own_tables.append(entry)
-            if name not in self.existing:
+            if not exists:
                 if required:
                     self.problem(f"{name} ({purpose}): no such table")
                 continue
-            have = granted(self.conn, self.backend, name, self.sqlite_file)
+            have = granted(self.conn, self.backend, name, self.sqlite_file, in_schema)
             missing = [p for p in needed if not have.get(p)]
-            entry.update(
-                exists=True, privileges={"needed": needed, "granted": have, "missing": missing}
-            )
+            entry["privileges"] = {"needed": needed, "granted": have, "missing": missing}
             for p in missing:
                 text = f"{name}: the account lacks {p} (needed for {needed[p]})"
                 (self.problem if required else self.result.warnings.append)(text)
-        if self.view.suppression is not None and self.view.suppression[0] in self.existing:
-            table, column = self.view.suppression
-            if column not in {c["name"] for c in self.inspector.get_columns(table)}:
-                self.problem(f"{table}: no column {column}")
+        supp = self.config.suppression
+        if supp is not None and supp.table in self.existing:
+            if supp.column not in {c["name"] for c in self.inspector.get_columns(supp.table)}:
+                self.problem(f"{supp.table}: no column {supp.column}")
+
+    def _has_table(self, name: str, schema: str | None) -> bool:
+        if schema is None:
+            return name in self.existing
+        return bool(
+            self.inspector.has_schema(schema) and self.inspector.has_table(name, schema=schema)
+        )

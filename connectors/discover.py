@@ -1,11 +1,10 @@
 """``dsr connectors discover``: a proposed ``connectors.yaml`` entry from a live database.
 
 Read-only (``connectors.readonly``). Columns are recognised from their values
-(``connectors.recognise``); tables are tied together by the schema: a table whose key other
-tables reference, and which holds e-mails or phones, is a customer table; a table referencing it
-is matched by customer id; a table with no identifier of its own whose only link is a foreign key
-to a matched table is its child. Every choice carries a reason, printed beside it for the
-operator who reviews the proposal; nothing is applied.
+(``connectors.recognise``); tables are tied together by their foreign keys, declared or shown by
+the values (``connectors.discover_links``); which table holds the customers, which reference
+them and which are children is decided in ``connectors.discover_tables``. Every choice carries a
+reason, printed beside it for the operator who reviews the proposal; nothing is applied.
 """
 
 from __future__ import annotations
@@ -18,30 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.commented import Node, comment_lines, items, plain, reasons
-from connectors.discover_schema import TableInfo, read_table
+from connectors.discover_links import infer_links
+from connectors.discover_schema import read_table
+from connectors.discover_tables import Proposal, Skipped
 from connectors.readonly import backend_of, connected, mask_url, open_read_only
-from connectors.recognise import pct, words
 
 OWN_PREFIX = "dsr_"  # tables this system keeps inside a store (the sweep's dsr_purge_log)
-_CUSTOMER_IDS = set(
-    "customer_id partner_id user_id client_id contact_id member_id customerid userid partnerid"
-    " id_customer".split()
-)
-_CHANGED = {"updated", "modified", "changed", "write", "mtime", "lastmod", "update", "modify"}
-_COLLECTED = {"created", "create", "registered", "subscribed", "calldate", "inserted", "added"}
-_NONE_VALUES = (0, "0", "")  # stored instead of NULL for "no customer" (WooCommerce guests)
-_ERASE_WHY = (
-    "decide: delete, anonymise (a legal duty to keep, e.g. accounting records) or keep; "
-    "the default deletes the subject's rows"
-)
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A table left out of the proposal, and why."""
-
-    table: str
-    reason: str
 
 
 @dataclass
@@ -101,9 +82,10 @@ def discover(url: str, *, region: str, sample: int = 200) -> Discovery:
                 for n in names
                 if n not in own
             }
+            infer_links(conn, tables)
     finally:
         engine.dispose()
-    proposal = _Proposal(tables)
+    proposal = Proposal(tables)
     entry = Node(
         {
             "name": Node(_connector_name(url), why="from the database's name: choose your own"),
@@ -125,219 +107,3 @@ def _url_why(url: str) -> str | None:
     if sa.make_url(url).password:
         return "password masked: write the real one, or keep it out of this file"
     return None
-
-
-def _named_customer_id(column: str) -> bool:
-    return column.lower() in _CUSTOMER_IDS
-
-
-def _time_column(t: TableInfo, hints: set[str]) -> str | None:
-    """A timestamp column named like ``hints``; a UTC/GMT one first (no time-zone guessing)."""
-    found = [c for c in t.columns.values() if c.type_class == "time" and words(c.name) & hints]
-    found.sort(key=lambda c: (not words(c.name) & {"gmt", "utc"}, c.name))
-    return found[0].name if found else None
-
-
-class _Proposal:
-    """The decisions across tables: customer tables, links, children, and what is skipped."""
-
-    def __init__(self, tables: dict[str, TableInfo]) -> None:
-        self.tables = tables
-        self.skipped: list[Skipped] = []
-        readable = [t for t in tables.values() if t.error is None]
-        for t in tables.values():
-            if t.error is not None:
-                self.skipped.append(Skipped(t.name, f"could not be read ({t.error})"))
-        self.customer: dict[str, tuple[str, str]] = {}  # table -> (its customer id column, why)
-        for t in readable:
-            if t.found("email", "phone"):
-                self._customer_table(t)
-        self.link: dict[str, tuple[str, str]] = {}  # table -> (customer id column, why)
-        for t in readable:
-            if t.name not in self.customer:
-                self._link(t)
-        self.matched = {
-            t.name for t in readable if t.name in self.customer or t.name in self.link
-        } | {t.name for t in readable if t.found("email", "phone")}
-        self.parent: dict[str, tuple[str, str, str]] = {}  # child -> (parent, column, why)
-        self._children(readable)
-        for t in readable:
-            if t.name in self.matched or t.name in self.parent:
-                continue
-            if t.found("name"):
-                self.matched.add(t.name)
-            else:
-                self.skipped.append(Skipped(t.name, self._nothing(t)))
-
-    def _customer_table(self, t: TableInfo) -> None:
-        if len(t.primary_key) == 1:
-            key = t.primary_key[0]
-            refs = [
-                f"{o.name}.{fk.columns[0]}"
-                for o in self.tables.values()
-                for fk in o.foreign_keys
-                if fk.referred_table == t.name and fk.referred_columns == (key,)
-            ]
-            if refs:
-                why = f"customer table: its key is referenced by {', '.join(sorted(refs))}"
-                self.customer[t.name] = (key, why)
-                return
-        named = [c for c in t.columns if _named_customer_id(c)]
-        if named:
-            self.customer[t.name] = (named[0], "named like a customer id")
-
-    def _link(self, t: TableInfo) -> None:
-        for fk in t.foreign_keys:
-            target = self.customer.get(fk.referred_table)
-            if len(fk.columns) == 1 and target and fk.referred_columns == (target[0],):
-                why = f"foreign key to {fk.referred_table}.{target[0]}, the customer table's key"
-                self.link[t.name] = (fk.columns[0], why)
-                return
-        for c in t.columns.values():
-            if _named_customer_id(c.name) and c.type_class in ("int", "text"):
-                why = (
-                    "named like a customer id, no foreign key: check it holds the same ids as "
-                    "the store that provides customer_id"
-                )
-                self.link[t.name] = (c.name, why)
-                return
-
-    def _children(self, readable: list[TableInfo]) -> None:
-        """Tables with no identifier of their own, reached by a foreign key (repeatedly:
-        a child's child too)."""
-        grew = True
-        while grew:
-            grew = False
-            for t in readable:
-                if t.name in self.matched or t.name in self.parent:
-                    continue
-                for fk in t.foreign_keys:
-                    target = fk.referred_table
-                    if len(fk.columns) == 1 and (target in self.matched or target in self.parent):
-                        why = (
-                            f"no identifier of its own; its only link is the foreign key "
-                            f"{fk.columns[0]} -> {target}.{fk.referred_columns[0]}"
-                        )
-                        self.parent[t.name] = (target, fk.columns[0], why)
-                        grew = True
-                        break
-
-    def _nothing(self, t: TableInfo) -> str:
-        held = sorted({e.kind for e in t.found("address", "file").values()})
-        if held:
-            return (
-                f"holds {' and '.join(held)} data but nothing to find a subject by "
-                f"(no e-mail, phone, name, customer id or link): {t.sampled} rows sampled"
-            )
-        return f"no e-mail, phone, name, address or customer id in {t.sampled} sampled rows"
-
-    def order(self) -> list[TableInfo]:
-        """Matched tables (customer tables first), each followed by its children."""
-        out: list[TableInfo] = []
-
-        def add(name: str) -> None:
-            out.append(self.tables[name])
-            for child in sorted(c for c, p in self.parent.items() if p[0] == name):
-                add(child)
-
-        for name in sorted(self.matched, key=lambda n: (n not in self.customer, n)):
-            add(name)
-        return out
-
-    def table_node(self, t: TableInfo) -> Node:
-        """One table's proposed entry, each choice with its reason."""
-        d: dict[str, Node] = {"name": Node(t.name, why=f"{t.sampled} rows sampled")}
-        d["key"] = Node(*_key(t))
-        if t.name in self.parent:
-            table, column, why = self.parent[t.name]
-            d["parent"] = Node({"table": Node(table), "column": Node(column)}, why=why)
-        else:
-            d.update(self._matching(t))
-        d.update(_rectifiable(t))
-        for key, hints in (("changed_at", _CHANGED), ("collected_at", _COLLECTED)):
-            time_column = _time_column(t, hints)
-            if time_column:
-                what = "update" if key == "changed_at" else "creation"
-                why = f"a timestamp named like the row's {what} time"
-                if key == "changed_at":
-                    why += ": check the product sets it on every write"
-                d[key] = Node(time_column, why=why)
-        for name, ev in t.found("file").items():
-            why = f"{ev.why}: set root to the folder holding them (check verifies it)"
-            d["file"] = Node({"column": Node(name), "root": Node("<folder>")}, why=why)
-            break
-        d["erase"] = Node({"mode": Node("delete")}, why=_ERASE_WHY)
-        return Node(d)
-
-    def _matching(self, t: TableInfo) -> dict[str, Node]:
-        """match, null_when, provides and owner of a table found by its own identifiers."""
-        match: dict[str, Node] = {}
-        for kind in ("email", "phone"):
-            found = t.found(kind)
-            if found:
-                cols = tuple(sorted(found))
-                whys = [f"{c}: {found[c].why}" if len(cols) > 1 else found[c].why for c in cols]
-                why = " | ".join(whys)
-                match[kind] = Node(cols[0] if len(cols) == 1 else cols, why=why)
-        cid = self.customer.get(t.name) or self.link.get(t.name)
-        out: dict[str, Node] = {}
-        if cid:
-            match["customer_id"] = Node(cid[0], why=cid[1])
-        if not match:
-            names = tuple(sorted(t.found("name")))
-            why = "only names identify these rows: weak, a name alone also matches strangers"
-            match["name"] = Node(names[0] if len(names) == 1 else names, why=why)
-        out["match"] = Node(match)
-        if cid:
-            values = t.columns[cid[0]].values
-            none = [v for v in _NONE_VALUES if v in values and not isinstance(v, bool)]
-            if none:
-                share = pct(sum(1 for v in values if v in none), len(values))
-                why = f"{share} of sampled values are {none[0]!r}: stored for no customer (a guest)"
-                out["null_when"] = Node({cid[0]: Node(tuple(none), why=why)})
-        if t.name in self.customer:
-            provides: dict[str, Node] = {
-                k: Node(match[k].value)
-                for k in ("customer_id", "email", "phone")
-                if k in match and isinstance(match[k].value, str)
-            }
-            why = "other stores find this customer's records by these"
-            out["provides"] = Node(provides, why=why)
-        owner = tuple(k for k in ("customer_id", "email") if k in match)
-        if owner:
-            why = "the account ids a row carries: it is acted on only when one is the subject's"
-            out["owner"] = Node(owner, why=why)
-            if len(owner) == 2 and t.name not in self.customer:
-                why = "its customer id names the row's account; its e-mail only when it has none"
-                out["owner_rule"] = Node("first", why=why)
-        return out
-
-
-def _key(t: TableInfo) -> tuple[str, str]:
-    if len(t.primary_key) == 1:
-        return t.primary_key[0], "primary key"
-    single = [u[0] for u in t.unique if len(u) == 1]
-    if single:
-        return single[0], "unique"
-    if t.primary_key:
-        return t.primary_key[0], (
-            f"composite primary key ({', '.join(t.primary_key)}): a key must be unique on its "
-            "own; `dsr connectors check` says whether it is"
-        )
-    column = "id" if "id" in t.columns else next(iter(t.columns))
-    return column, "no primary key or unique column: choose one (`dsr connectors check` probes it)"
-
-
-def _rectifiable(t: TableInfo) -> dict[str, Node]:
-    """Public fields a rectify may change: the plain e-mail, phone, name and address columns."""
-    if t.found("file"):
-        return {}  # call records are history: what was said is not corrected
-    fields: dict[str, Node] = {}
-    for kind in ("name", "email", "phone", "address"):
-        cols = sorted(c for c, ev in t.found(kind).items() if ev.pure)
-        if cols:
-            also = f"also held in {', '.join(cols[1:])}" if len(cols) > 1 else None
-            fields[kind] = Node(cols[0], why=also)
-    if not fields:
-        return {}
-    return {"rectifiable": Node(fields, why="remove what the product must not have rewritten")}

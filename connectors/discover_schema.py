@@ -26,11 +26,13 @@ _SKIP_TYPES = (sa.LargeBinary, sa.types.BINARY, sa.types.VARBINARY)
 
 @dataclass(frozen=True)
 class ForeignKey:
-    """One foreign key: ``columns`` of this table referencing ``referred_columns`` of another."""
+    """A foreign key: ``columns`` of this table referencing ``referred_columns`` of another
+    (declared by the schema, or ``inferred`` from the values: ``connectors.discover_links``)."""
 
     columns: tuple[str, ...]
     referred_table: str
     referred_columns: tuple[str, ...]
+    inferred: str | None = None  # not declared: why the values show it
 
 
 @dataclass(frozen=True)

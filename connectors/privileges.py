@@ -36,22 +36,24 @@ def _grantee(account: str | None) -> str:
 
 
 def granted(
-    conn: sa.Connection, backend: str, table: str, sqlite_file: Path | None
+    conn: sa.Connection,
+    backend: str,
+    table: str,
+    sqlite_file: Path | None,
+    schema: str | None = None,
 ) -> dict[str, bool]:
-    """Each of SELECT, INSERT, UPDATE, DELETE on ``table``: granted or not."""
+    """Each of SELECT, INSERT, UPDATE, DELETE on ``table`` (in ``schema``, default: the
+    connection's own): granted or not."""
     if backend == "postgresql":
-        row = conn.execute(
-            sa.text(
-                "SELECT "
-                + ", ".join(f"has_table_privilege(format('%I', :t), '{p}')" for p in PRIVILEGES)
-            ),
-            {"t": table},
-        ).one()
+        name = "format('%I.%I', :s, :t)" if schema else "format('%I', :t)"
+        checks = ", ".join(f"has_table_privilege({name}, '{p}')" for p in PRIVILEGES)
+        row = conn.execute(sa.text(f"SELECT {checks}"), {"t": table, "s": schema}).one()
         return {p: bool(v) for p, v in zip(PRIVILEGES, row, strict=True)}
     if backend == "mysql":
         user, role, db = conn.execute(
             sa.text("SELECT CURRENT_USER(), CURRENT_ROLE(), DATABASE()")
         ).one()
+        db = schema or db
         params = {"user": _grantee(user), "role": _grantee(role), "db": db, "tbl": table}
         have = {str(p).upper() for (p,) in conn.execute(_MARIADB, params)}
         return {p: p in have for p in PRIVILEGES}

@@ -1,11 +1,12 @@
 """Recognising what a column holds from a sample of its values, not from its name alone.
 
 A product names its columns as it likes (``contact``, ``misc``, ``clid``): a column is an e-mail
-column when most of its values parse as addresses (email-validator), a phone column when they
-parse as numbers for the default region (phonenumbers; an Asterisk caller id such as
-``"Le Van Cuong" <0903111222>`` counts). Names and postal addresses have no parser, so their
-shapes need the column's name to agree unless nearly every value fits. Each finding carries a
-sentence saying why, for the comment beside the proposed configuration.
+column when most of its values hold an address (email-validator), a phone column when they hold
+a number for the default region (phonenumbers; an Asterisk caller id such as
+``"Le Van Cuong" <0903111222>`` counts). Both are judged by ``dsr.spellings.stored_values``, the
+same reading matching uses, so what is proposed is what can be found. Names and postal
+addresses have no parser, so their shapes need the column's name to agree unless nearly every
+value fits. Each finding carries a sentence saying why, for the comment beside the proposal.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Literal
 
 import phonenumbers
 
-from dsr.identity import try_normalise_email, try_normalise_phone
+from dsr.identity import normalise_value
+from dsr.spellings import stored_values
 
 Finding = Literal["email", "phone", "name", "address", "file"]
 AUDIO_SUFFIXES = (".wav", ".mp3", ".gsm")
 MIN_SHARE = 0.6  # of sampled values that must fit a parser for the column to count
+EXTENSION_DIGITS = 5  # at most this many digits: an internal extension (a PBX's 101), no one's
 _NAME_WORDS = {"name", "fullname", "firstname", "lastname", "surname", "hoten", "ten"}
 # Words that make a "...name" column something other than a person's name.
 _NOT_A_PERSON = set(
@@ -31,7 +34,10 @@ _NOT_A_PERSON = set(
 _ADDRESS_WORDS = {"address", "addr", "street", "diachi"}
 _EMAIL_WORDS = {"email", "mail", "e_mail"}
 _PHONE_WORDS = {"phone", "mobile", "tel", "telephone", "sdt", "cellphone", "msisdn"}
-_CLID_MAX = 80  # caller ids are short; long free text is not searched for embedded numbers
+_INSIDE = {
+    "email": 'inside other text ("Name" <address>, mailto:)',
+    "phone": 'inside other text (caller id "Name" <number>, a label, an extension)',
+}
 _LETTER_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")
 
 
@@ -66,7 +72,8 @@ def words(column: str) -> set[str]:
 def shape(text: str) -> str:
     """A value's spelling with nothing personal left: digits become 9, words become ``A``.
 
-    A leading ``+`` keeps its country code (not personal, and it tells formats apart).
+    A leading ``+`` keeps its country code and a leading trunk ``0`` stays (neither is
+    personal, and they tell formats apart).
     """
     out = _LETTER_RUN.sub("A", text)
     out = re.sub(r"\d", "9", out)
@@ -79,49 +86,50 @@ def shape(text: str) -> str:
         start = out.index("+") + 1
         if code and out[start : start + len(code)] == "9" * len(code):
             out = out[:start] + code + out[start + len(code) :]
+    else:  # a trunk 0 first tells a national number apart (digits map one to one, in order)
+        first = next((c for c in text if c.isdigit() or c == "+"), "")
+        if first == "0":
+            at = out.index("9")
+            out = out[:at] + "0" + out[at + 1 :]
     return out if len(out) <= 40 else out[:39] + "…"
-
-
-def embedded_phone(text: str, region: str) -> bool:
-    """Whether ``text`` holds one phone number among words but no other digits (a caller id)."""
-    if len(text) > _CLID_MAX:
-        return False
-    found = list(phonenumbers.PhoneNumberMatcher(text, region))
-    if len(found) != 1:
-        return False
-    rest = text[: found[0].start] + text[found[0].end :]
-    return not any(ch.isdigit() for ch in rest)
 
 
 def _texts(values: Iterable[object]) -> list[str]:
     return [v for v in values if isinstance(v, str) and v.strip()]
 
 
-def _email(texts: Sequence[str]) -> Evidence:
-    ok = [t for t in texts if try_normalise_email(t)]
-    notes = [f"{pct(len(ok), len(texts))} of {len(texts)} sampled values parse as e-mail"]
-    mixed = sum(1 for t in ok if t.strip() != t.strip().lower())
-    spaced = sum(1 for t in ok if t != t.strip())
-    if mixed:
-        notes.append(f"{pct(mixed, len(texts))} mixed case")
-    if spaced:
-        notes.append(f"{pct(spaced, len(texts))} with leading/trailing spaces")
-    return Evidence("email", len(ok), len(texts), "; ".join(notes))
+def extension(text: str) -> bool:
+    """A PBX's internal extension (``101``, ``"Reception" <101>``): digits, but too few."""
+    return "@" not in text and 0 < sum(c.isdigit() for c in text) <= EXTENSION_DIGITS
 
 
-def _phone(texts: Sequence[str], region: str) -> Evidence:
-    parses = {t: try_normalise_phone(t, region) is not None for t in set(texts)}
-    pure = sum(1 for t in texts if parses[t])
-    inside = sum(1 for t in texts if not parses[t] and embedded_phone(t, region))
-    fits = pure + inside
-    formats = len({shape(t) for t in texts})
-    why = (
-        f"{pct(fits, len(texts))} of {len(texts)} sampled values are phone numbers for region "
-        f"{region}; {formats} format{'s' if formats != 1 else ''}"
-    )
+def _identifier(kind: Finding, texts: Sequence[str], region: str) -> Evidence:
+    """How many values hold an identifier of ``kind`` as matching reads them (a phone
+    column's internal extensions left out: they are nobody's)."""
+    skipped = 0
+    if kind == "phone":
+        kept = [t for t in texts if not extension(t)]
+        skipped, texts = len(texts) - len(kept), kept
+        if not texts:
+            return Evidence(kind, 0, 0, "only internal extensions")
+    n = len(texts)
+    held = [t for t in texts if stored_values(kind, t, region)]
+    inside = sum(1 for t in held if normalise_value(kind, t, region) is None)
+    what = "parse as e-mail" if kind == "email" else f"are phone numbers for region {region}"
+    notes = [f"{pct(len(held), n)} of {n} sampled values {what}"]
+    if kind == "email":
+        mixed = sum(1 for t in held if t.strip() != t.strip().lower())
+        spaced = sum(1 for t in held if t != t.strip())
+        notes += [f"{pct(mixed, n)} mixed case"] if mixed else []
+        notes += [f"{pct(spaced, n)} with leading/trailing spaces"] if spaced else []
+    else:
+        formats = len({shape(t) for t in held})
+        notes.append(f"{formats} format{'s' if formats != 1 else ''}")
     if inside:
-        why += f'; {pct(inside, len(texts))} inside other text (caller id "Name" <number>)'
-    return Evidence("phone", fits, len(texts), why, pure=inside * 2 < fits)
+        notes.append(f"{pct(inside, n)} {_INSIDE[kind]}")
+    if skipped:
+        notes.append(f"{skipped} internal extensions (≤ {EXTENSION_DIGITS} digits) left out")
+    return Evidence(kind, len(held), n, "; ".join(notes), pure=inside * 2 < max(len(held), 1))
 
 
 def _name_shaped(text: str) -> bool:
@@ -169,12 +177,10 @@ def recognise(column: str, values: Sequence[object], *, region: str) -> Evidence
     if audio >= MIN_SHARE * n:
         why = f"{pct(audio, n)} of {n} sampled values name audio files (.wav/.mp3/.gsm)"
         return Evidence("file", audio, n, why)
-    email = _email(texts)
-    if email.share >= MIN_SHARE:
-        return email
-    phone = _phone(texts, region)
-    if phone.share >= MIN_SHARE:
-        return phone
+    for kind in ("email", "phone"):
+        held = _identifier(kind, texts, region)
+        if held.share >= MIN_SHARE:
+            return held
     w = words(column)
     named = bool(w & _NAME_WORDS or column.lower().endswith("name")) and not w & _NOT_A_PERSON
     found = _by_shape(

@@ -1,10 +1,11 @@
 """How a store spells its identifiers, and whether matching covers every spelling.
 
-Matching normalises every stored value (``dsr.identity.normalise_value``); a value it refuses
-can never be found. The survey counts, in a sample of a match column, the spellings that matter
-per kind (case and spaces for e-mails, formats for phones) and the values normalisation refuses.
-Nothing personal is reported: shares, counts, and formats as shapes (digits become 9, words
-``A``).
+Matching reads every stored value with ``dsr.spellings.stored_values`` (``dsr.identity``'s
+normalisation, plus the caller ids, labels and extensions people type around a value); a value
+it reads nothing from can never be found. The survey counts, in a sample of a match column, the
+spellings that matter per kind (case and spaces for e-mails, formats for phones) and the values
+matching cannot read. Nothing personal is reported: shares, counts, and formats as shapes
+(digits become 9, words ``A``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.recognise import embedded_phone, pct, shape
+from connectors.recognise import pct, shape
 from dsr.identity import normalise_value
+from dsr.spellings import stored_values
 
 _SHOWN_FORMATS = 3
 _WHAT_FAILS = {"email": "not an address", "phone": "not parseable for region {region}"}
@@ -26,15 +28,21 @@ def _traits(kind: str, region: str) -> dict[str, Callable[[str], bool]]:
     """The spellings worth counting for ``kind``, each a test on one stored value."""
     spaced: Callable[[str], bool] = lambda v: v != v.strip()  # noqa: E731
     not_nfc: Callable[[str], bool] = lambda v: unicodedata.normalize("NFC", v) != v  # noqa: E731
+    inside: Callable[[str], bool] = lambda v: (  # noqa: E731
+        normalise_value(kind, v, region) is None and bool(stored_values(kind, v, region))
+    )
+    several: Callable[[str], bool] = lambda v: len(stored_values(kind, v, region)) > 1  # noqa: E731
     if kind == "email":
         return {
             "mixed case": lambda v: v.strip() != v.strip().lower(),
             "leading/trailing spaces": spaced,
             "not NFC": not_nfc,
             "non-ASCII": lambda v: not v.isascii(),
+            "inside other text": inside,
+            "several in one field": several,
         }
     if kind == "phone":
-        return {"inside other text (caller id)": lambda v: embedded_phone(v, region)}
+        return {"inside other text (caller id, label)": inside, "several in one field": several}
     if kind == "name":
         return {
             "all upper case": lambda v: v.isupper(),
@@ -77,7 +85,7 @@ class Survey:
             return f"{self.kind}: no values to sample"
         if self.covered:
             return f"{head}: covered"
-        fails = _WHAT_FAILS.get(self.kind, "refused by normalisation").format(region=self.region)
+        fails = _WHAT_FAILS.get(self.kind, "unreadable to matching").format(region=self.region)
         rows = sum(self.uncovered.values())
         spellings = len(self.uncovered)
         return (
@@ -123,6 +131,6 @@ def survey(
                     result.traits[trait] += 1
             if kind == "phone":
                 result.formats[shape(text)] += 1
-            if normalise_value(kind, raw, region) is None:
+            if not stored_values(kind, raw, region):
                 result.uncovered[shape(text)] += 1
     return result

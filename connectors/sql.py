@@ -213,7 +213,7 @@ class SqlStore:
 
     def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """Every record holding one of the identity's values, JSON-safe, and the identifiers
-        they reveal; the index is first brought up to ``as_of`` (now when None)."""
+        they reveal; the index is first brought up to ``as_of`` (None: used as it stands)."""
         normalise = Normaliser(self.region)
         with store_errors(self.name):
             self.index.ensure_fresh(as_of)

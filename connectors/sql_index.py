@@ -90,10 +90,12 @@ class StoreIndex:
     # -- keeping it current ---------------------------------------------------------------
 
     def ensure_fresh(self, as_of: datetime | None, progress: Progress | None = None) -> None:
-        """Bring every table's index up to ``as_of`` (now when None) before it is searched."""
-        wanted = utc_naive(as_of or datetime.now(UTC))
+        """Bring every table's index up to ``as_of`` before it is searched (None: as it stands,
+        once it has been built: tools, and the checks that follow this system's own writes)."""
+        wanted = _NEVER if as_of is None else utc_naive(as_of)
         for bound in self.indexed():
-            if self._covered.get(bound.name, _NEVER) >= wanted:
+            covered = self._covered.get(bound.name)
+            if covered is not None and covered >= wanted:
                 continue  # coverage only grows: no need to ask the index again
             state = self.index.state(self.store, bound.name)
             if state is None or not self._current(bound, state, wanted):
