@@ -6,26 +6,24 @@ parent. Addresses of erased rows, and the ones the policy trusts, go on the supp
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from connectors.base import Action, Outcome, Policy
 from connectors.sql_config import TableSpec
 from connectors.sql_files import FILES, file_paths, remove_files
+from connectors.sql_store import Store
 from connectors.sql_tables import Normaliser, column_values
 from connectors.sql_writes import anonymise_where, delete_where, retained_until
 from dsr.identity import EMAIL
-
-if TYPE_CHECKING:
-    from connectors.sql import SqlStore
 
 Rows = dict[str, list[dict[str, Any]]]
 Row = dict[str, Any]
 SUPPRESSION_REASON = "only a keyed hash of the address is kept, so it is never added again"
 
 
-def _basis(store: SqlStore, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
+def _basis(store: Store, spec: TableSpec, rows: Rows) -> tuple[str | None, str | None]:
     """Legal basis and retention end for a table's kept rows (a child inherits its parent's)."""
     erase = spec.erase
     until = None
@@ -46,7 +44,7 @@ def _basis(store: SqlStore, spec: TableSpec, rows: Rows) -> tuple[str | None, st
     return erase.legal_basis, until
 
 
-def _deferred(store: SqlStore, rows: Rows) -> tuple[Rows, Rows]:
+def _deferred(store: Store, rows: Rows) -> tuple[Rows, Rows]:
     """Split admitted rows into those to erase now and those still needed (``defer_when``),
     a child going with its parent."""
     now: Rows = {}
@@ -70,7 +68,7 @@ def _deferred(store: SqlStore, rows: Rows) -> tuple[Rows, Rows]:
 
 
 def erase_rows(
-    store: SqlStore,
+    store: Store,
     conn: sa.Connection,
     rows: Rows,
     policy: Policy,
@@ -142,7 +140,7 @@ def erase_rows(
     return outcomes, deferred
 
 
-def _remove_files(store: SqlStore, spec: TableSpec, rows: list[Row]) -> list[Outcome]:
+def _remove_files(store: Store, spec: TableSpec, rows: list[Row]) -> list[Outcome]:
     """Remove the files the rows name, before the rows themselves go."""
     if spec.file is None:
         return []
@@ -152,7 +150,7 @@ def _remove_files(store: SqlStore, spec: TableSpec, rows: list[Row]) -> list[Out
     return [Outcome(f"{spec.name}{FILES}", Action.ERASED, remove_files(store.name, paths))]
 
 
-def _defer_reason(store: SqlStore, spec: TableSpec) -> str:
+def _defer_reason(store: Store, spec: TableSpec) -> str:
     if spec.defer_when is not None:
         return spec.defer_when.reason
     parent = next(t for t in store.config.tables if spec.parent and t.name == spec.parent.table)

@@ -22,16 +22,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from connectors.identifier_index import IdentifierIndex, State
+from connectors.sql_config import TableSpec
 from connectors.sql_tables import Bound, Params, rows_of
 from dsr.spellings import lookup_keys
-
-if TYPE_CHECKING:
-    from connectors.sql_config import TableSpec
 
 _NEVER = datetime.min
 LAG = timedelta(minutes=10)  # how far a row's changed_at may trail its commit

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -21,14 +21,12 @@ from connectors import purge_log
 from connectors.base import OnChunk, PurgeReport, RetentionRule
 from connectors.sql_files import file_paths, remove_files
 from connectors.sql_scan import EveryRow, Scanner
+from connectors.sql_store import Store
 from connectors.sql_tables import Bound, Normaliser, rows_of, search_values, store_errors
 from connectors.sql_writes import anonymise_where, child_pred, delete_where
 from dsr.errors import ConfigError
 from dsr.identity import EMAIL, Identity
 from dsr.spellings import stored_values
-
-if TYPE_CHECKING:
-    from connectors.sql import SqlStore
 
 
 def naive_utc(now: datetime | None) -> datetime:
@@ -47,7 +45,7 @@ def cutoff_for(rule: RetentionRule, now: datetime) -> datetime:
     return datetime(boundary.year, 1, 1) if rule.fiscal_year_end else boundary
 
 
-def _target(store: SqlStore, rule: RetentionRule) -> Bound:
+def _target(store: Store, rule: RetentionRule) -> Bound:
     bound = store.tables().get(rule.table)
     where = f"retention rule for {store.name}.{rule.table}"
     if bound is None:
@@ -67,7 +65,7 @@ def _target(store: SqlStore, rule: RetentionRule) -> Bound:
 
 
 def _descendants(
-    store: SqlStore, bound: Bound, pred: ColumnElement[bool]
+    store: Store, bound: Bound, pred: ColumnElement[bool]
 ) -> list[tuple[Bound, ColumnElement[bool]]]:
     """Every table below ``bound`` with the predicate picking its rows, deepest first."""
     out: list[tuple[Bound, ColumnElement[bool]]] = []
@@ -79,7 +77,7 @@ def _descendants(
 
 
 def _chunk(
-    store: SqlStore,
+    store: Store,
     conn: sa.Connection,
     bound: Bound,
     pred: ColumnElement[bool],
@@ -124,7 +122,7 @@ def _chunk(
 
 
 def _remove_files(
-    store: SqlStore, conn: sa.Connection, bound: Bound, pred: ColumnElement[bool]
+    store: Store, conn: sa.Connection, bound: Bound, pred: ColumnElement[bool]
 ) -> None:
     """Remove the files the rows about to be deleted name (first: never an unnamed file)."""
     spec = bound.spec
@@ -176,7 +174,7 @@ def _ranges(
         yield sa.and_(key.in_(keys), cond)
 
 
-def _held_keys(store: SqlStore, bound: Bound, held: Identity) -> list[Any]:
+def _held_keys(store: Store, bound: Bound, held: Identity) -> list[Any]:
     """Keys of the table's rows that hold a held subject's identifier, in any spelling."""
     normalise = Normaliser(store.region)
     values = search_values(held, bound.spec.match, store.region, normalise=normalise)
@@ -191,7 +189,7 @@ def _held_keys(store: SqlStore, bound: Bound, held: Identity) -> list[Any]:
 
 
 def purge(
-    store: SqlStore,
+    store: Store,
     rule: RetentionRule,
     *,
     now: datetime,

@@ -15,18 +15,16 @@ candidates and never reach a statement that writes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from connectors.base import Candidate, Match, Pair, Policy, Verdict
 from connectors.sql_config import TableSpec
 from connectors.sql_index import keys_params
+from connectors.sql_store import Store
 from connectors.sql_tables import Normaliser, child_rows, column_values, rows_of, search_values
 from dsr.identity import Identity
-
-if TYPE_CHECKING:
-    from connectors.sql import SqlStore
 
 Row = dict[str, Any]
 _REREAD = 1000  # proposed keys re-read per statement
@@ -48,7 +46,7 @@ class Scanner:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         conn: sa.Connection,
         policy: Policy,
         normalise: Normaliser,

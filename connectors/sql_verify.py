@@ -13,21 +13,19 @@ request goes to needs_attention with an ops alert, and no certificate claims com
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connectors.base import Policy, Remaining, Why
+from connectors.sql_config import TableSpec
 from connectors.sql_scan import Row, Scanner
+from connectors.sql_store import Store
 from connectors.sql_tables import REDACTED, Bound, Normaliser
 from dsr.errors import FatalStoreError
 from dsr.identity import CUSTOMER_ID
 
-if TYPE_CHECKING:
-    from connectors.sql import SqlStore
-    from connectors.sql_config import TableSpec
-
 
 def verify_erasure(
-    store: SqlStore,
+    store: Store,
     policy: Policy,
     deferred: list[tuple[TableSpec, Row]],
     normalise: Normaliser,
@@ -57,7 +55,7 @@ def verify_erasure(
 
 
 def _why(
-    store: SqlStore, bound: Bound, row: dict[str, Any], scan: Scanner, later: set[tuple[str, str]]
+    store: Store, bound: Bound, row: dict[str, Any], scan: Scanner, later: set[tuple[str, str]]
 ) -> Why:
     spec = bound.spec
     if spec.parent is not None:
