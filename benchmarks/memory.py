@@ -42,21 +42,19 @@ def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str
         first = conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()[0] + 1
         first_item = conn.execute("SELECT coalesce(max(id), 0) FROM order_items").fetchone()[0]
         conn.executemany(
-            "INSERT INTO orders (id, order_no, customer_id, email, email_norm, recipient_name, "
-            "shipping_address, shipping_phone, phone_norm, status, delivery_partner, total, "
+            "INSERT INTO orders (id, order_no, customer_id, email, recipient_name, "
+            "shipping_address, shipping_phone, status, delivery_partner, total, "
             "payment_method, card_last4, created_at, delivered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     first + i,
                     f"DB{first + i:08d}",
                     DEMO_CUSTOMER_ID,
                     DEMO_SUBJECT["email"],
-                    DEMO_SUBJECT["email"],
                     DEMO_SUBJECT["name"],
                     "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
                     "0912 345 678",
-                    "+84912345678",
                     "delivered",
                     "Viettel Post",
                     str(100_000 + i % 900_000),

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dsr.files import private_dir
+from dsr.files import create_private
 
 _metadata = sa.MetaData()
 entries = sa.Table(
@@ -71,8 +71,8 @@ def _engine(url: str) -> sa.Engine:
         return sa.create_engine(
             parsed, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
         )
-    if parsed.database:
-        private_dir(Path(parsed.database).resolve().parent)
+    if parsed.database:  # keyed digests of personal data: 0600 in 0700, as the ledger
+        create_private(Path(parsed.database).resolve())
     engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")

@@ -55,10 +55,12 @@ with pre-built tuples: SQLAlchemy's per-value bind processing cost more than gen
 rows). SQLite runs with WAL and synchronous=OFF while seeding; secondary indexes are dropped
 and rebuilt after the load; audio files are written by two background threads. Faker is
 called only to fill small pools (streets, wards, provinces, name parts) that
-``random.Random(seed)`` then combines. With ``region="VN"`` the normalised shadow columns are
-derived from the generated canonical values (exactly the strings ``try_normalise_email`` /
-``try_normalise_phone`` return, which the test-suite checks row by row) instead of parsing every
-row again (~140 µs a row); another region falls back to calling those functions per row.
+``random.Random(seed)`` then combines. The CRM, list and order stores hold identifiers only as
+people typed them, as another product's tables would (no normalised copy: the connectors match
+the typed values). The call archive's own index keeps a normalised ``phone_norm``; with
+``region="VN"`` it is derived from the generated national number (exactly the string
+``try_normalise_phone`` returns, which the test-suite checks row by row) instead of parsing every
+row again (~140 µs a row); another region falls back to calling that function per row.
 """
 
 from __future__ import annotations
@@ -88,11 +90,13 @@ from dsr.core.progress import Progress, Report, ignore
 from dsr.errors import InvalidInput
 from dsr.files import create_private, open_private, private_dir
 from dsr.identity import (
+    EMAIL,
     suppression_digest,
     suppression_hash,
     try_normalise_email,
     try_normalise_phone,
 )
+from dsr.spellings import stored_values
 
 __all__ = [
     "CHUNK",
@@ -654,12 +658,8 @@ class _Generator:
         return str(fmt(national))
 
     def phone_norm(self, written: str, national: str) -> str | None:
+        """The call archive's normalised phone (its own index column)."""
         return "+84" + national if self.fast_norm else try_normalise_phone(written, self.region)
-
-    def email_norm(self, written: str, canonical: str) -> str | None:
-        # canonical addresses are lower-case ASCII on reserved domains: exactly what
-        # normalise_email returns for any case / white-space variant of them.
-        return canonical if self.fast_norm else try_normalise_email(written)
 
     def mess_email(self, canonical: str) -> str:
         r = self.rng.random()
@@ -746,9 +746,7 @@ class _Generator:
             "customer_id": customer_id,
             "full_name": unicodedata.normalize("NFD", p["name"]) if nfd else p["name"],
             "email": written_email,
-            "email_norm": self.email_norm(written_email, email),
             "phone": written_phone,
-            "phone_norm": self.phone_norm(written_phone, national),
             "address": p["address"],
             "gender": p["gender"],
             "courses": p["courses"],
@@ -774,7 +772,6 @@ class _Generator:
         b.subscribers.append(
             {
                 "email": written,
-                "email_norm": self.email_norm(written, email),
                 "name": name,
                 "subscribed_at": subscribed,
                 "consent_source": source,
@@ -864,11 +861,9 @@ class _Generator:
                     "order_no": f"DH{oid:08d}",
                     "customer_id": customer_id,
                     "email": written_email,
-                    "email_norm": self.email_norm(written_email, canonical),
                     "recipient_name": recipient,
                     "shipping_address": address,
                     "shipping_phone": written_phone,
-                    "phone_norm": self.phone_norm(written_phone, national),
                     "status": status,
                     "delivery_partner": DELIVERY_PARTNERS[int(rng.random() * 2)],
                     "total": total,
@@ -985,16 +980,13 @@ class _Generator:
     def demo(self, b: _Batch) -> None:
         now = self.now
         subj = DEMO_SUBJECT
-        national = "912345678"
         created = now - timedelta(days=3 * 365 + 17, hours=5)
         b.customers.append(
             {
                 "customer_id": DEMO_CUSTOMER_ID,
                 "full_name": subj["name"],
                 "email": subj["email"],
-                "email_norm": subj["email"],
                 "phone": subj["phone"],
-                "phone_norm": "+84" + national,
                 "address": "12 Nguyễn Trãi, Phường Bến Thành, TP. Hồ Chí Minh",
                 "gender": "Nam",
                 "courses": "IELTS 7.0; Kỹ năng mềm",
@@ -1011,7 +1003,6 @@ class _Generator:
             b.subscribers.append(
                 {
                     "email": written,
-                    "email_norm": subj["email"],
                     "name": subj["name"],
                     "subscribed_at": created + timedelta(days=1),
                     "consent_source": "website_form",
@@ -1069,11 +1060,9 @@ class _Generator:
                     "order_no": no,
                     "customer_id": DEMO_CUSTOMER_ID,
                     "email": email,
-                    "email_norm": email,
                     "recipient_name": subj["name"],
                     "shipping_address": "12 Nguyễn Trãi, Phường Bến Thành, TP. Hồ Chí Minh",
                     "shipping_phone": phone,
-                    "phone_norm": "+84" + national,
                     "status": status,
                     "delivery_partner": partner,
                     "total": total,
@@ -1367,7 +1356,12 @@ def import_subscribers(
         ds.create_store(engine, "newsletter")
         with engine.begin() as conn:
             fresh: list[dict[str, Any]] = []
-            seen: set[str] = set()
+            # The list holds addresses as typed: what is on it already, in any spelling.
+            seen: set[str] = {
+                value
+                for (written,) in conn.execute(sa.select(ds.subscribers.c.email))
+                for value in stored_values(EMAIL, written)
+            }
             for row in rows:
                 raw = row.get("email")
                 norm = try_normalise_email(str(raw)) if raw is not None else None
@@ -1383,19 +1377,13 @@ def import_subscribers(
                 if hit is not None:
                     report.refused_suppressed += 1
                     continue
-                existing = conn.execute(
-                    sa.select(ds.subscribers.c.id)
-                    .where(ds.subscribers.c.email_norm == norm)
-                    .limit(1)
-                ).first()
-                if existing is not None or norm in seen:
+                if norm in seen:
                     report.skipped_existing += 1
                     continue
                 seen.add(norm)
                 fresh.append(
                     {
                         "email": str(raw),
-                        "email_norm": norm,
                         "name": row.get("name"),
                         "subscribed_at": _to_naive_utc(row.get("subscribed_at") or when),
                         "consent_source": row.get("consent_source") or "import",

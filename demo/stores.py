@@ -2,6 +2,8 @@
 
 SQLAlchemy Core metadata, so the same tables can be created on SQLite, PostgreSQL and MariaDB
 for the connector contract suite. The default ``config/connectors.yaml`` points at these.
+They are shaped as the products that own them would shape them: identifiers as people typed
+them, with no normalised copy beside them (the connectors match these columns as they are).
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ customers = Table(
     Column("customer_id", String(32), nullable=False, index=True),
     Column("full_name", String(200), nullable=False),
     Column("email", String(320)),
-    Column("email_norm", String(320), index=True),
     Column("phone", String(40)),
-    Column("phone_norm", String(20), index=True),
     Column("address", String(400)),
     Column("gender", String(16)),
     Column("courses", Text),
@@ -45,7 +45,6 @@ subscribers = Table(
     newsletter,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("email", String(320), nullable=False),
-    Column("email_norm", String(320), index=True),
     Column("name", String(200)),
     Column("subscribed_at", DateTime, nullable=False),
     Column("consent_source", String(64)),
@@ -67,11 +66,9 @@ orders = Table(
     Column("order_no", String(32), nullable=False),
     Column("customer_id", String(32), index=True),
     Column("email", String(320)),
-    Column("email_norm", String(320), index=True),
     Column("recipient_name", String(200)),
     Column("shipping_address", String(400)),
     Column("shipping_phone", String(40)),
-    Column("phone_norm", String(20), index=True),
     Column("status", String(16), nullable=False),
     Column("delivery_partner", String(64)),
     Column("total", Numeric(14, 2), nullable=False),

@@ -8,9 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 _ACCOUNT = (
-    "insert into customers (customer_id, full_name, email, email_norm, phone, phone_norm, "
-    "status, created_at) values ('KH999999', 'Nguyễn Thị Mai', 'mai@example.com', "
-    "'mai@example.com', '0912345678', '+84912345678', 'active', :now)"
+    "insert into customers (customer_id, full_name, email, phone, status, created_at) "
+    "values ('KH999999', 'Nguyễn Thị Mai', 'mai@example.com', '0912345678', 'active', :now)"
 )
 _SINCE = datetime(2024, 1, 1)
 

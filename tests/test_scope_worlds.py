@@ -93,16 +93,14 @@ def _build(world: World, data: Path) -> None:
                     conn.execute(
                         sa.insert(customers).values(
                             customer_id=f"K{i}", full_name=f"Khách {i}", email=email,
-                            email_norm=email, phone=phone, phone_norm=phone,
-                            address=f"{i} Lê Lợi", status="active", created_at=WHEN,
+                            phone=phone, address=f"{i} Lê Lợi", status="active",
+                            created_at=WHEN,
                         )
                     )  # fmt: skip
             elif store == "newsletter":
                 for email in world.subscribers:
                     conn.execute(
-                        sa.insert(subscribers).values(
-                            email=email, email_norm=email, name="x", subscribed_at=WHEN
-                        )
+                        sa.insert(subscribers).values(email=email, name="x", subscribed_at=WHEN)
                     )
             else:
                 rows = [(f"K{i}" if i >= 0 else "K99", None, None, s) for i, s in world.orders]
@@ -110,10 +108,9 @@ def _build(world: World, data: Path) -> None:
                 for n, (cid, email, phone, status) in enumerate(rows):
                     conn.execute(
                         sa.insert(orders).values(
-                            order_no=f"O{n}", customer_id=cid, email=email, email_norm=email,
+                            order_no=f"O{n}", customer_id=cid, email=email,
                             recipient_name="Người nhận", shipping_address="1 Hàng Bài",
-                            shipping_phone=phone, phone_norm=phone, status=status,
-                            total=100, created_at=WHEN,
+                            shipping_phone=phone, status=status, total=100, created_at=WHEN,
                         )
                     )  # fmt: skip
         engine.dispose()

@@ -45,6 +45,16 @@ def rows(data_dir: Path, store: str, table: sa.Table) -> list[dict[str, Any]]:
         engine.dispose()
 
 
+def email_of(row: dict[str, Any], column: str = "email") -> str | None:
+    """The address a row holds, as typed, normalised the way a request's is."""
+    return try_normalise_email(row[column])
+
+
+def phone_of(row: dict[str, Any], column: str) -> str | None:
+    """The phone a row holds, as typed, normalised the way a request's is."""
+    return try_normalise_phone(row[column], "VN")
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SeedReport]:
     data_dir = tmp_path_factory.mktemp("stores")
@@ -102,21 +112,32 @@ def test_crm_rows_have_the_documented_shape(data: dict) -> None:
     assert len(with_diacritics) > 0.8 * len(customers)
 
 
-def test_shadow_columns_equal_the_identity_functions(data: dict) -> None:
-    """Every email_norm / phone_norm is exactly what dsr.identity computes from the stored value."""
-    for table, email_col, phone_col in [
-        ("customers", "email", "phone"),
-        ("subscribers", "email", None),
-        ("orders", "email", "shipping_phone"),
-        ("calls", None, "caller_phone"),
+def test_stores_hold_identifiers_only_as_typed(seeded: tuple[Path, SeedReport], data: dict) -> None:
+    """The CRM, list and order tables carry no normalised copy of an identifier, and every
+    address and phone they hold, however typed, is one dsr.identity can read."""
+    data_dir, _ = seeded
+    for store, table in [("crm", "customers"), ("newsletter", "subscribers"), ("orders", "orders")]:
+        engine = sa.create_engine(f"sqlite:///{store_paths(data_dir)[store]}")
+        try:
+            columns = {c["name"] for c in sa.inspect(engine).get_columns(table)}
+        finally:
+            engine.dispose()
+        assert not {c for c in columns if c.endswith("_norm")}, table
+    for table, phone_col in [
+        ("customers", "phone"),
+        ("subscribers", None),
+        ("orders", "shipping_phone"),
     ]:
         for row in data[table]:
-            if email_col:
-                assert row["email_norm"] == try_normalise_email(row[email_col]), row
-                assert row["email_norm"] is not None
-            if phone_col:
-                assert row["phone_norm"] == try_normalise_phone(row[phone_col], "VN"), row
-                assert row["phone_norm"] is not None
+            assert email_of(row) is not None, row
+            assert phone_col is None or phone_of(row, phone_col) is not None, row
+
+
+def test_call_index_phone_equals_the_identity_function(data: dict) -> None:
+    """The call archive's own phone_norm is exactly what dsr.identity computes from the caller."""
+    for row in data["calls"]:
+        assert row["phone_norm"] == phone_of(row, "caller_phone"), row
+        assert row["phone_norm"] is not None
 
 
 def test_some_names_are_stored_in_nfd(data: dict) -> None:
@@ -146,7 +167,7 @@ def test_phones_are_written_in_many_formats(data: dict) -> None:
     assert seen == set(patterns)
     forms: dict[str, set[str]] = defaultdict(set)
     for c in data["customers"]:
-        forms[c["phone_norm"]].add(c["phone"])
+        forms[phone_of(c, "phone")].add(c["phone"])
     for call in data["calls"]:
         forms[call["phone_norm"]].add(call["caller_phone"])
     assert sum(1 for f in forms.values() if len(f) > 1) > 10
@@ -170,8 +191,8 @@ def test_some_people_have_two_crm_rows(seeded: tuple[Path, SeedReport], data: di
     by_phone: dict[str, list[dict]] = defaultdict(list)
     by_email: dict[str, list[dict]] = defaultdict(list)
     for c in data["customers"]:
-        by_phone[c["phone_norm"]].append(c)
-        by_email[c["email_norm"]].append(c)
+        by_phone[phone_of(c, "phone")].append(c)
+        by_email[email_of(c)].append(c)
     groups = [g for g in list(by_phone.values()) + list(by_email.values()) if len(g) > 1]
     assert len(groups) == report.duplicate_crm_rows
     own_id = [g for g in groups if g[0]["customer_id"] != g[1]["customer_id"]]
@@ -185,7 +206,8 @@ def test_some_people_have_two_crm_rows(seeded: tuple[Path, SeedReport], data: di
 
 def test_some_callers_exist_only_in_the_call_archive(data: dict) -> None:
     """Some recorded callers have no CRM row and no order: only their phone finds them."""
-    known = {c["phone_norm"] for c in data["customers"]} | {o["phone_norm"] for o in data["orders"]}
+    known = {phone_of(c, "phone") for c in data["customers"]}
+    known |= {phone_of(o, "shipping_phone") for o in data["orders"]}
     strangers = {c["phone_norm"] for c in data["calls"]} - known
     assert len(strangers) >= 0.01 * N
     assert try_normalise_phone(DEMO_CALLER_ONLY["phone"]) in strangers
@@ -252,11 +274,9 @@ def test_some_orders_use_another_email_under_the_same_customer_id(data: dict) ->
     """Beyond the demo subject, orders placed under a second address keep the CRM customer id."""
     crm_emails: dict[str, set[str]] = defaultdict(set)
     for c in data["customers"]:
-        crm_emails[c["customer_id"]].add(c["email_norm"])
+        crm_emails[c["customer_id"]].add(email_of(c))
     other = {
-        o["customer_id"]
-        for o in data["orders"]
-        if o["email_norm"] not in crm_emails[o["customer_id"]]
+        o["customer_id"] for o in data["orders"] if email_of(o) not in crm_emails[o["customer_id"]]
     }
     assert other - {DEMO_CUSTOMER_ID}
     assert other <= set(crm_emails)
@@ -265,8 +285,8 @@ def test_some_orders_use_another_email_under_the_same_customer_id(data: dict) ->
 def test_newsletter_covers_most_customers_with_unsubscriptions(data: dict) -> None:
     """About 60 % of customers are subscribed, ~15 % of entries unsubscribed, some long ago."""
     subs = data["subscribers"]
-    crm = {c["email_norm"] for c in data["customers"]}
-    on_list = [s for s in subs if s["email_norm"] in crm]
+    crm = {email_of(c) for c in data["customers"]}
+    on_list = [s for s in subs if email_of(s) in crm]
     assert 0.5 * N < len(on_list) < 0.7 * N
     unsub = [s for s in subs if s["unsubscribed_at"] is not None]
     assert 0.08 * len(subs) < len(unsub) < 0.25 * len(subs)
@@ -283,25 +303,25 @@ def test_seeded_suppression_entries_block_their_reimport(
     assert report.suppression_entries > 0
     assert report.refused_suppressed == report.suppression_entries
     hashes = {s["email_hash"] for s in data["suppression"]}
-    assert not hashes & {suppression_hash(s["email_norm"], SECRET) for s in data["subscribers"]}
+    assert not hashes & {suppression_hash(s["email"], SECRET) for s in data["subscribers"]}
 
 
 def test_demo_subject_has_the_documented_records(data: dict) -> None:
     """Nguyễn Văn An: a CRM row, a subscription, two orders (one under a work email), two calls."""
     email = try_normalise_email(DEMO_SUBJECT["email"])
     phone = try_normalise_phone(DEMO_SUBJECT["phone"])
-    crm = [c for c in data["customers"] if c["email_norm"] == email or c["phone_norm"] == phone]
+    crm = [c for c in data["customers"] if email_of(c) == email or phone_of(c, "phone") == phone]
     assert len(crm) == 1
     assert crm[0]["full_name"] == DEMO_SUBJECT["name"]
     assert crm[0]["customer_id"] == DEMO_CUSTOMER_ID and crm[0]["phone"] == DEMO_SUBJECT["phone"]
-    subs = [s for s in data["subscribers"] if s["email_norm"] == email]
+    subs = [s for s in data["subscribers"] if email_of(s) == email]
     assert len(subs) == 1 and subs[0]["unsubscribed_at"] is None
     assert subs[0]["email"] == DEMO_RECORDS["subject"]["subscriber_email"]
     orders = {o["order_no"]: o for o in data["orders"] if o["customer_id"] == DEMO_CUSTOMER_ID}
     assert {k: o["status"] for k, o in orders.items()} == DEMO_RECORDS["subject"]["orders"]
     assert {k: o["email"] for k, o in orders.items()} == DEMO_RECORDS["subject"]["order_emails"]
-    assert orders["DH00000002"]["email_norm"] == DEMO_WORK_EMAIL
-    assert [o for o in data["orders"] if o["email_norm"] == email] == [orders["DH00000001"]]
+    assert email_of(orders["DH00000002"]) == DEMO_WORK_EMAIL
+    assert [o for o in data["orders"] if email_of(o) == email] == [orders["DH00000001"]]
     calls = {c["id"]: c["caller_phone"] for c in data["calls"] if c["phone_norm"] == phone}
     assert calls == DEMO_RECORDS["subject"]["calls"]
     assert {"+84912345678", "84-912-345-678"} == set(calls.values())
@@ -315,11 +335,11 @@ def test_caller_only_subject_is_only_in_the_archive(data: dict) -> None:
     email = try_normalise_email(DEMO_CALLER_ONLY["email"])
     calls = {c["id"]: c["caller_phone"] for c in data["calls"] if c["phone_norm"] == phone}
     assert calls == DEMO_RECORDS["caller_only"]["calls"]
-    for table in ("customers", "orders"):
+    for table, phone_col in (("customers", "phone"), ("orders", "shipping_phone")):
         assert not [
-            r for r in data[table] if phone in (r["phone_norm"],) or r["email_norm"] == email
+            r for r in data[table] if phone_of(r, phone_col) == phone or email_of(r) == email
         ]
-    assert not [s for s in data["subscribers"] if s["email_norm"] == email]
+    assert not [s for s in data["subscribers"] if email_of(s) == email]
 
 
 def test_synthetic_phones_are_unique_and_never_the_demo_numbers() -> None:
@@ -347,7 +367,7 @@ def test_seeding_refuses_a_suppressed_address(tmp_path: Path) -> None:
     engine.dispose()
     report = seed(tmp_path, 50, secret_key=SECRET, seed=1, now=NOW)
     subs = rows(tmp_path, "newsletter", ds.subscribers)
-    assert DEMO_SUBJECT["email"] not in {s["email_norm"] for s in subs}
+    assert DEMO_SUBJECT["email"] not in {email_of(s) for s in subs}
     assert report.refused_suppressed >= 1
     assert len(rows(tmp_path, "newsletter", ds.suppression)) == report.suppression_entries + 1
 
@@ -387,7 +407,7 @@ def test_import_refuses_suppressed_addresses(tmp_path: Path) -> None:
         report.invalid,
     ) == (1, 1, 2, 1)
     assert report.refused == 1
-    subs = {s["email_norm"]: s for s in rows(tmp_path, "newsletter", ds.subscribers)}
+    subs = {email_of(s): s for s in rows(tmp_path, "newsletter", ds.subscribers)}
     assert "gone.person@example.org" not in subs
     assert subs["new.lead@example.net"]["consent_source"] == "webinar"
     assert subs["new.lead@example.net"]["subscribed_at"] == NOW

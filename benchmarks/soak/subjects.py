@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dsr.identity import EMAIL, PHONE
+from dsr.spellings import stored_values
+
 # The soak's retention rules (delete only), as (store file, table, age column, days).
 RULES = (
     ("recordings/index.db", "calls", "started_at", 180),
@@ -46,6 +49,10 @@ def aged_at(snapshot: dict[str, dict[object, str | None]], now: datetime) -> dic
     }
 
 
+def _first(values: tuple[str, ...]) -> str | None:
+    return values[0] if values else None
+
+
 def pick(data_dir: Path) -> list[Subject]:
     """Active customers with no aged row anywhere (by e-mail, phone or customer id)."""
     aged_phones: set[str] = set()
@@ -58,21 +65,24 @@ def pick(data_dir: Path) -> list[Subject]:
             )
             if r[0]
         }
+    # The list and the CRM keep identifiers as typed: read them as the connectors do.
     with sqlite3.connect(data_dir / "newsletter.db") as conn:
         aged_emails |= {
-            r[0]
-            for r in conn.execute(
-                "SELECT email_norm FROM subscribers WHERE unsubscribed_at < ?", (cutoff(30),)
+            e
+            for (raw,) in conn.execute(
+                "SELECT email FROM subscribers WHERE unsubscribed_at < ?", (cutoff(30),)
             )
-            if r[0]
+            for e in stored_values(EMAIL, raw)
         }
     with sqlite3.connect(data_dir / "crm.db") as conn:
         rows = conn.execute(
-            "SELECT customer_id, email_norm, phone_norm, last_activity_at FROM customers"
+            "SELECT customer_id, email, phone, last_activity_at FROM customers"
         ).fetchall()
     by_customer: dict[str, list[tuple[str | None, str | None, str | None]]] = {}
     for customer, email, phone, last in rows:
-        by_customer.setdefault(customer, []).append((email, phone, last))
+        by_customer.setdefault(customer, []).append(
+            (_first(stored_values(EMAIL, email)), _first(stored_values(PHONE, phone)), last)
+        )
     out: list[Subject] = []
     limit = cutoff(1096)
     for entries in by_customer.values():

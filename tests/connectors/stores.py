@@ -44,6 +44,7 @@ N_OLD = 7  # aged rows a sweep must purge
 
 
 def norm(kind: str, raw: str | None) -> str | None:
+    """A value as ``dsr.identity`` normalises it (the call archive's own index column)."""
     return normalise_value(kind, raw)
 
 
@@ -161,9 +162,7 @@ def customer(
         "customer_id": cid,
         "full_name": name,
         "email": email,
-        "email_norm": norm(EMAIL, email),
         "phone": phone,
-        "phone_norm": norm(PHONE, phone),
         "address": "25 Nguyễn Trãi, Thanh Xuân, Hà Nội",
         "gender": "nam",
         "courses": "IELTS 6.5",
@@ -292,7 +291,6 @@ def subscriber(
 ) -> dict[str, Any]:
     return {
         "email": email,
-        "email_norm": norm(EMAIL, email),
         "name": name,
         "subscribed_at": subscribed,
         "consent_source": "website",
@@ -388,11 +386,9 @@ def order(
         "order_no": no,
         "customer_id": cid,
         "email": email,
-        "email_norm": norm(EMAIL, email),
         "recipient_name": name,
         "shipping_address": "8 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
         "shipping_phone": phone,
-        "phone_norm": norm(PHONE, phone),
         "status": status,
         "delivery_partner": "Giao Hàng Nhanh (GHN)",
         "total": Decimal(total),

@@ -20,9 +20,7 @@ SQL_ENTRY: dict[str, Any] = {
     "name": "shop",
     "kind": "sql",
     "url": "sqlite:///{data_dir}/shop.db",
-    "tables": [
-        {"name": "customers", "match": {"email": "email_norm"}, "erase": {"mode": "delete"}}
-    ],
+    "tables": [{"name": "customers", "match": {"email": "email"}, "erase": {"mode": "delete"}}],
 }
 
 

@@ -27,7 +27,6 @@ from demo.stores import create_store, customers
 from dsr.core import delivery, pipeline
 from dsr.core.db import get_engine, migrate, units_of_work
 from dsr.core.runtime import Runtime
-from dsr.identity import normalise_email
 from tests.core.conftest import EMAIL, Core, core_settings
 
 
@@ -53,7 +52,6 @@ def pg_crm(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Path, str]]:
                 customer_id="KH1",
                 full_name="Nguyễn Văn An",
                 email=EMAIL,
-                email_norm=normalise_email(EMAIL),
                 status="active",
                 created_at=sa.func.now(),
                 last_activity_at=sa.func.now(),

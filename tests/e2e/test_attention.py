@@ -26,7 +26,7 @@ connectors:
     tables:
       - name: customers
         key: id
-        match: {{email: email_norm}}
+        match: {{email: email}}
         erase: {{mode: delete}}
 """
 
@@ -77,9 +77,8 @@ def test_unreachable_store_needs_attention_then_retry_completes(
         with live.begin() as conn:
             conn.execute(
                 sa.text(
-                    "INSERT INTO customers (customer_id, full_name, email, "
-                    "email_norm, status, created_at) VALUES ('KH7', 'Lê Văn Cường',"
-                    " :e, :e, 'active', now())"
+                    "INSERT INTO customers (customer_id, full_name, email, status, "
+                    "created_at) VALUES ('KH7', 'Lê Văn Cường', :e, 'active', now())"
                 ),
                 {"e": EMAIL},
             )

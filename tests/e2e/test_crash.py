@@ -35,7 +35,7 @@ connectors:
     tables:
       - name: customers
         key: id
-        match: {{email: email_norm}}
+        match: {{email: email}}
         collected_at: created_at
         erase: {{mode: delete}}
 """
@@ -61,8 +61,8 @@ def _slow_crm(url: str) -> None:
         )
         conn.execute(
             sa.text(
-                "INSERT INTO customers_data (customer_id, full_name, email, email_norm, status, "
-                "created_at) VALUES ('KH900001', 'Trần Thị Bình', :e, :e, 'active', :t)"
+                "INSERT INTO customers_data (customer_id, full_name, email, status, "
+                "created_at) VALUES ('KH900001', 'Trần Thị Bình', :e, 'active', :t)"
             ),
             {"e": EMAIL, "t": datetime(2024, 5, 1)},
         )

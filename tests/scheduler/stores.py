@@ -14,6 +14,7 @@ from config.settings import CONFIG_DIR, Settings
 from demo.seed import seed, store_paths
 from demo.stores import STORES
 from dsr.core.runtime import Runtime
+from dsr.spellings import stored_values
 
 SECRET = "scheduler-tests-secret-key"
 # The seeded "today" and the sweeps' frozen clock (a past instant, so `--as-of` accepts it).
@@ -28,11 +29,13 @@ AGE = {
     ("crm", "customers"): ("last_activity_at", NAIVE_NOW - timedelta(days=1096)),
     ("orders", "orders"): ("created_at", datetime((NAIVE_NOW - timedelta(days=3653)).year, 1, 1)),
 }
+# table -> identifier kind -> the column holding it, as typed (the archive's own index column
+# for calls); read through dsr.spellings as the connectors read them.
 MATCH = {
     "calls": {"phone": "phone_norm"},
-    "subscribers": {"email": "email_norm"},
-    "customers": {"email": "email_norm", "phone": "phone_norm"},
-    "orders": {"email": "email_norm", "phone": "phone_norm"},
+    "subscribers": {"email": "email"},
+    "customers": {"email": "email", "phone": "phone"},
+    "orders": {"email": "email", "phone": "shipping_phone"},
 }
 TABLES = {
     "crm": ["customers"],
@@ -139,8 +142,18 @@ def aged(table: str, row: dict[str, Any]) -> bool:
     return value is not None and value < cutoff
 
 
+def identifiers(table: str, kind: str, row: dict[str, Any]) -> tuple[str, ...]:
+    """The normalised identifiers of ``kind`` a row holds, in whatever spelling it stores them."""
+    column = MATCH[table].get(kind)
+    return stored_values(kind, row[column]) if column else ()
+
+
 def held(table: str, row: dict[str, Any], values: dict[str, set[str]]) -> bool:
-    return any(row[c] in values.get(kind, set()) for kind, c in MATCH[table].items())
+    return any(
+        value in values.get(kind, set())
+        for kind in MATCH[table]
+        for value in identifiers(table, kind, row)
+    )
 
 
 def audio_name(row: dict[str, Any]) -> str:

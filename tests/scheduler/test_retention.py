@@ -18,10 +18,10 @@ from dsr.core.models import AuditEvent, PurgeRun
 from dsr.core.runtime import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
-from tests.scheduler.stores import NOW, Stores, aged, audio_name, held, settings
+from tests.scheduler.stores import NOW, Stores, aged, audio_name, held, identifiers, settings
 
 REDACT = ("recipient_name", "shipping_address")
-NULLED = ("shipping_phone", "phone_norm", "email_norm")
+NULLED = ("shipping_phone",)
 
 
 def _live(row: dict[str, Any]) -> bool:
@@ -43,21 +43,20 @@ def _sweep_all(stores: Stores, **kw: Any) -> dict[str, Any]:
 def _hold_aged_subjects(stores: Stores, before: dict[str, Any]) -> dict[str, set[str]]:
     """Put on hold one subject with aged rows in each store; their identifiers."""
 
-    def first(table: str, column: str, extra: Any = lambda r: True) -> str:
-        return str(
-            sorted(
-                r[column]
-                for r in before[table].values()
-                if aged(table, r) and r[column] and extra(r)
-            )[0]
-        )
+    def first(table: str, kind: str, extra: Any = lambda r: True) -> str:
+        return sorted(
+            value
+            for r in before[table].values()
+            if aged(table, r) and extra(r)
+            for value in identifiers(table, kind, r)
+        )[0]
 
     emails = {
-        first("customers", "email_norm"),
-        first("subscribers", "email_norm"),
-        first("orders", "email_norm", _live),
+        first("customers", "email"),
+        first("subscribers", "email"),
+        first("orders", "email", _live),
     }
-    phone = first("calls", "phone_norm")
+    phone = first("calls", "phone")
     with Session(get_engine(stores.rt.db_url)) as session:
         for email in sorted(emails):
             holds.add(session, email=email, phone=None, reason="dispute", by="test")
@@ -144,9 +143,10 @@ def test_sweep_takes_everything_aged_and_nothing_young_or_held(demo: Stores) -> 
     assert after["order_items"] == before["order_items"]
 
     deleted = {
-        r["email_norm"]
+        email
         for k, r in before["subscribers"].items()
-        if k not in after["subscribers"] and r["email_norm"]
+        if k not in after["subscribers"]
+        for email in identifiers("subscribers", "email", r)
     }
     assert {suppression_hash(e, demo.rt.settings.keys.suppression) for e in deleted} <= set(
         after["suppression"]
