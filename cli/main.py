@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cli import complaints, demo, keys, ops, processes, requests, rotation
+from cli import complaints, connectors, demo, keys, ops, processes, requests, rotation
 from cli.app import app, main
 
 __all__ = [
     "app",
     "complaints",
+    "connectors",
     "demo",
     "keys",
     "main",

@@ -1,13 +1,15 @@
 """``dsr connectors check``: does each configured SQL store fit its live database?
 
-Read-only (``connectors.readonly``). Per configured table: the table and every column it names
-exist; the key is unique (a unique index or primary key, else a probe for one duplicate); how
-the engine will read rows by key and by ``changed_at`` (``connectors.plans``); whether the
-account holds the privileges the entry asks for (``connectors.privileges``); how the match
-columns spell their identifiers and whether normalisation covers it (``connectors.spellings``).
-A *problem* means the entry does not fit (the command exits 1); a *warning* is worth a look
-(a scan where an index could be added, values matching cannot use). No output names a stored
-value.
+Read-only (``connectors.readonly``). Each entry is read by the connector's own model
+(``SqlConfig``: an entry it refuses is a problem). Per configured table: the table and every
+column it names exist; the key is unique (a unique index or primary key, else a probe for one
+duplicate); how the engine will read rows by key, by parent and by ``changed_at``
+(``connectors.plans``); whether the account holds the privileges the entry asks for
+(``connectors.privileges``); how the match columns spell their identifiers and whether
+matching reads every spelling (``connectors.spellings``). The tables the system keeps in the
+store (the sweep's purge log, the suppression list) are listed. A *problem* means the entry
+does not fit (the command exits 1); a *warning* is worth a look (a scan an index would avoid,
+values matching cannot read). No output names a stored value.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from connectors import purge_log
+from connectors.discover_schema import type_class
 from connectors.plans import Lookup, Query, explain
 from connectors.privileges import granted
 from connectors.readonly import connected, open_read_only, reason, sqlite_path
+from connectors.sampling import sample as sample_rows
 from connectors.spellings import Survey, survey
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from dsr.errors import ConfigError, DsrError, InvalidInput
@@ -292,19 +296,20 @@ class _Checker:
     def spellings(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
         for kind, cols in spec.match.items():
             present = [c for c in cols if c in columns]
-            samples = {c: self._sample(spec.name, c) for c in present}
+            samples = {c: self._sample(spec, c, columns) for c in present}
             nones = {c: tuple(v) for c, v in spec.null_when.items()}
             result = survey(kind, samples, region=self.region, none_values=nones)
             found.spellings[kind] = result
             if not result.covered:
                 self.result.warnings.append(f"{spec.name}: {result.summary()}")
 
-    def _sample(self, table: str, column: str) -> list[Any]:
-        col: sa.ColumnClause[Any] = sa.column(column)
-        stmt = (
-            sa.select(col).select_from(sa.table(table)).where(col.is_not(None)).limit(self.sample)
-        )
-        return [v for (v,) in self.conn.execute(stmt)]
+    def _sample(self, spec: TableSpec, column: str, columns: dict[str, Any]) -> list[Any]:
+        """A column's values in a sample spread over the table (along an indexed integer key)."""
+        key = spec.key if spec.key in columns and spec.key in self._indexed(spec.name) else None
+        if key is not None and type_class(columns[key]["type"]) != "int":
+            key = None
+        rows = sample_rows(self.conn, spec.name, [column], self.sample, key=key, not_null=column)
+        return [row[0] for row in rows]
 
     def files(self, spec: TableSpec, found: TableCheck, columns: dict[str, Any]) -> None:
         if spec.file is None or spec.file.column not in columns:
@@ -315,7 +320,8 @@ class _Checker:
             self.problem(f"{spec.name}: file root {root} is not a folder")
             return
         base = folder.resolve()
-        names = [str(v) for v in self._sample(spec.name, column)[:FILES_CHECKED] if str(v).strip()]
+        values = self._sample(spec, column, columns)[:FILES_CHECKED]
+        names = [str(v) for v in values if str(v).strip()]
         outside = [n for n in names if not (base / n).resolve().is_relative_to(base)]
         missing = [n for n in names if n not in outside and not (base / n).is_file()]
         if outside:

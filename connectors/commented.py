@@ -107,9 +107,11 @@ def _entries(mapping: dict[str, Node], indent: int, first_prefix: str = "") -> l
         if isinstance(value, dict):
             lines += _with_comment(head, child.why, indent)
             lines += _entries(value, indent + 2)
-        elif isinstance(value, list):
+        elif isinstance(value, list) and value:
             lines += _with_comment(head, child.why, indent)
             lines += items(value, indent + 2)
+        elif isinstance(value, list):
+            lines += _with_comment(f"{head} []", child.why, indent)
         elif isinstance(value, tuple):
             flow = ", ".join(scalar(v) for v in value)
             lines += _with_comment(f"{head} [{flow}]", child.why, indent)

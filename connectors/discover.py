@@ -54,10 +54,10 @@ class Discovery:
         """The entry as YAML with a comment on each choice, for an operator to review."""
         head = (
             f"Proposed by `dsr connectors discover` from {self.url} ({self.backend}): review "
-            f"every choice before pasting it under `connectors:`. Up to {self.sample} rows sampled "
-            f"per table; phone numbers read for region {self.region}. Not proposed (decide from "
-            "what the product does): labels, recipients and shared, historical_when, defer_when, "
-            "per-column anonymisation."
+            f"every choice before pasting it under `connectors:`. Up to {self.sample} rows "
+            f"sampled per table, spread along its key; phone numbers read for region "
+            f"{self.region}. Not proposed (decide from what the product does): labels, "
+            "recipients and shared, historical_when, defer_when, per-column anonymisation."
         )
         lines = comment_lines(head, 0) + items([self.entry], 0)
         if self.skipped:

@@ -8,7 +8,6 @@ proposal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 
 from connectors.readonly import reason
 from connectors.recognise import Evidence, recognise
+from connectors.sampling import sample as sample_rows
 
 TypeClass = Literal["text", "int", "time", "other"]
 # Columns never sampled: binary data says nothing a parser can read, and may be large.
@@ -83,12 +83,6 @@ def type_class(sql_type: sa.types.TypeEngine[Any]) -> TypeClass:
     return "other"
 
 
-def _sample(conn: sa.Connection, table: str, columns: Sequence[str], n: int) -> list[Any]:
-    """The first ``n`` rows of ``table`` (cheap on any size of table: no sort, no scan)."""
-    stmt = sa.table(table, *[sa.column(c) for c in columns]).select().limit(n)
-    return list(conn.execute(stmt))
-
-
 def read_table(
     conn: sa.Connection, inspector: sa.Inspector, name: str, *, region: str, sample: int
 ) -> TableInfo:
@@ -116,7 +110,9 @@ def read_table(
             for fk in inspector.get_foreign_keys(name)
         ]
         sampled = [c["name"] for c in reflected if not isinstance(c["type"], _SKIP_TYPES)]
-        rows = _sample(conn, name, sampled, sample) if sampled else []
+        by_name = {c["name"]: c for c in reflected}
+        int_key = pk[0] if len(pk) == 1 and type_class(by_name[pk[0]]["type"]) == "int" else None
+        rows = sample_rows(conn, name, sampled, sample, key=int_key) if sampled else []
     except (sa_exc.SQLAlchemyError, NotImplementedError) as err:
         conn.rollback()  # PostgreSQL refuses every later statement in a failed transaction
         info.error = reason(err)

@@ -45,9 +45,11 @@ def granted(
     """Each of SELECT, INSERT, UPDATE, DELETE on ``table`` (in ``schema``, default: the
     connection's own): granted or not."""
     if backend == "postgresql":
-        name = "format('%I.%I', :s, :t)" if schema else "format('%I', :t)"
+        # format() takes "any": the parameters need a type for PostgreSQL to bind them.
+        name = "format('%I.%I', :s ::text, :t ::text)" if schema else "format('%I', :t ::text)"
         checks = ", ".join(f"has_table_privilege({name}, '{p}')" for p in PRIVILEGES)
-        row = conn.execute(sa.text(f"SELECT {checks}"), {"t": table, "s": schema}).one()
+        params = {"t": table, "s": schema} if schema else {"t": table}
+        row = conn.execute(sa.text(f"SELECT {checks}"), params).one()
         return {p: bool(v) for p, v in zip(PRIVILEGES, row, strict=True)}
     if backend == "mysql":
         user, role, db = conn.execute(

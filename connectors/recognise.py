@@ -75,22 +75,20 @@ def shape(text: str) -> str:
     A leading ``+`` keeps its country code and a leading trunk ``0`` stays (neither is
     personal, and they tell formats apart).
     """
-    out = _LETTER_RUN.sub("A", text)
-    out = re.sub(r"\d", "9", out)
-    stripped = text.strip()
-    if stripped.startswith("+"):
+    out = re.sub(r"\d", "9", _LETTER_RUN.sub("A", text))
+    plus = text.find("+")  # "+" is never inside a word, so it is at the same place in ``out``
+    if plus >= 0:
         try:
-            code = str(phonenumbers.parse(stripped, None).country_code)
+            number = re.match(r"\+[\d\s().-]*", text[plus:])
+            code = str(phonenumbers.parse(number.group() if number else "", None).country_code)
         except phonenumbers.NumberParseException:
             code = ""
-        start = out.index("+") + 1
-        if code and out[start : start + len(code)] == "9" * len(code):
-            out = out[:start] + code + out[start + len(code) :]
-    else:  # a trunk 0 first tells a national number apart (digits map one to one, in order)
-        first = next((c for c in text if c.isdigit() or c == "+"), "")
-        if first == "0":
-            at = out.index("9")
-            out = out[:at] + "0" + out[at + 1 :]
+        at = out.index("+") + 1
+        if code and out[at : at + len(code)] == "9" * len(code):
+            out = out[:at] + code + out[at + len(code) :]
+    elif next((c for c in text if c.isdigit()), "") == "0":  # a trunk 0: a national number
+        at = out.index("9")
+        out = out[:at] + "0" + out[at + 1 :]
     return out if len(out) <= 40 else out[:39] + "…"
 
 

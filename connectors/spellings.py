@@ -82,7 +82,8 @@ class Survey:
             parts.append(f"{self.none_values} stored as 'none' (null_when)")
         head = f"{self.kind}: " + (", ".join(parts) or "one spelling")
         if not self.sampled:
-            return f"{self.kind}: no values to sample"
+            nones = f" ({self.none_values} stored as 'none')" if self.none_values else ""
+            return f"{self.kind}: no values to sample{nones}"
         if self.covered:
             return f"{head}: covered"
         fails = _WHAT_FAILS.get(self.kind, "unreadable to matching").format(region=self.region)

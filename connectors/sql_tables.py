@@ -2,7 +2,7 @@
 the SELECTs a search runs on it, each built once (only the bound values change per subject).
 
 Also the two things every statement needs: the subject's search values, normalised the way
-the SELECTs a search runs on it, each built once (only the bound values change per subject).
+stored values are read, and the mapping of driver errors onto the error tree (retry or not),
 with messages that carry no personal data (SQLAlchemy's own messages include bound values).
 """
 
