@@ -1,4 +1,5 @@
-"""``dsr connectors``: look at the stores read-only; propose an entry, or check configured ones."""
+"""``dsr connectors``: look at the stores read-only (propose an entry, check configured ones),
+and build their identifier indexes ahead of the workers."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import JsonOpt, app, emit, settings
+from cli.app import JsonOpt, app, emit, service, settings
+from cli.progress import bars, wanted
 from connectors.check import CheckReport, StoreCheck, check_entries
 from connectors.discover import discover
 from connectors.registry import read_entries
+from dsr.service import Caller
 
 connectors_app = typer.Typer(
     no_args_is_help=True, help="Propose or check store configuration (read-only)."
@@ -52,6 +55,30 @@ def check_command(
         _print(report, console)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@connectors_app.command("index")
+def index_command(
+    name: str | None = typer.Argument(None, help="One connector (default: all)."),
+    full: bool = typer.Option(False, "--full", help="Read every row again, not only changes."),
+    by: str = typer.Option("ops", "--by", help="Who runs it (audit log)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build or bring up to date the identifier indexes (a cut-off build resumes); a progress
+    bar on a terminal."""
+    with bars(wanted(as_json)) as progress:
+        done = service().index_stores(
+            by=Caller.staff(by), connector=name, full=full, progress=progress
+        )
+    emit({"tables": done}, as_json, _index_text)
+
+
+def _index_text(data: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{t['connector']}.{t['table']:<28} {t['rows']:>10,} rows "
+        f"{'read whole' if t['full'] else 'changed'} in {t['seconds']:.1f} s"
+        for t in data["tables"]
+    )
 
 
 def _print(report: CheckReport, console: Console) -> None:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.base import Indexed
 from dsr.core import (
     apikeys,
     audit,
@@ -143,6 +144,40 @@ class AdminOps(ServiceBase):
         return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
 
     # -- API keys and the audit log ---------------------------------------------------------
+
+    def index_stores(
+        self,
+        *,
+        by: Caller,
+        connector: str | None = None,
+        full: bool = False,
+        progress: Report = ignore,
+    ) -> list[dict[str, Any]]:
+        """Build or bring up to date the stores' identifier indexes now, in this process (a
+        first build ahead of the workers; resumes one that was cut off)."""
+        self._require(by, Role.OPS)
+        if connector is not None and connector not in self.rt.connectors:
+            raise InvalidInput(f"unknown connector {connector!r}")
+        done: list[dict[str, Any]] = []
+        for name, store in self.rt.connectors.items():
+            if connector not in (None, name) or not isinstance(store, Indexed):
+                continue
+
+            def relay(table: str, rows: int, total: int | None, store: str = name) -> None:
+                progress(Progress(f"{store}.{table}", rows, total))
+
+            for r in store.refresh_index(full=full, progress=relay):
+                progress(Progress(f"{name}.{r.table}", r.rows, r.rows, finished=True))
+                done.append(
+                    {
+                        "connector": name,
+                        "table": r.table,
+                        "rows": r.rows,
+                        "full": r.full,
+                        "seconds": round(r.seconds, 3),
+                    }
+                )
+        return done
 
     def key_create(self, *, name: str, role: str, by: Caller) -> dict[str, Any]:
         """A new API key; the key itself is in the result once and never stored."""
