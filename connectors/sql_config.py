@@ -8,6 +8,7 @@ Invalid entries become a ``ConfigError`` naming the connector and the offending 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from string import Formatter
 from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import (
@@ -37,10 +38,30 @@ class _Strict(BaseModel):
 
 class FileSpec(_Strict):
     """A column naming a file under ``root`` (a call recording): access copies the file into
-    the export, erasure removes it and then its row, and so does a retention sweep."""
+    the export, erasure removes it and then its row, and so does a retention sweep.
+
+    ``folder`` places the name in a sub-folder made from the row, for archives that file by
+    date: FreePBX keeps ``recordingfile`` as a bare name under ``YYYY/MM/DD/``, which is
+    ``folder: "{calldate:%Y/%m/%d}"`` (a Python format string over the row's columns).
+    """
 
     column: str
     root: str
+    folder: str | None = None
+
+    @field_validator("folder")
+    @classmethod
+    def _named_columns(cls, value: str | None) -> str | None:
+        if value is not None and not [f for _, f, _, _ in Formatter().parse(value) if f]:
+            raise ValueError("folder names no column ({column} or {column:format})")
+        return value
+
+    def columns(self) -> set[str]:
+        """The row's columns the file's path is made from."""
+        names = {self.column}
+        if self.folder is not None:
+            names |= {f for _, f, _, _ in Formatter().parse(self.folder) if f}
+        return names
 
 
 class HistoricalWhen(_Strict):
@@ -199,6 +220,7 @@ class TableSpec(_Strict):
         names = {self.key, *(c for cs in self.match.values() for c in cs)}
         names |= set(self.provides.values()) | set(self.rectifiable.values())
         names |= set(self.erase.columns) | set(self.null_when)
+        names |= self.file.columns() if self.file else set()
         for extra in (
             self.collected_at,
             self.shared and self.shared.column,
@@ -208,7 +230,6 @@ class TableSpec(_Strict):
             self.defer_when and self.defer_when.column,
             self.erase.retention and self.erase.retention.source,
             self.changed_at,
-            self.file and self.file.column,
         ):
             if extra:
                 names.add(extra)

@@ -28,7 +28,8 @@ def file_path(store: str, spec: TableSpec, row: Mapping[str, Any]) -> Path | Non
     if name is None or not str(name).strip():
         return None
     root = Path(spec.file.root).resolve()
-    path = (root / str(name).strip()).resolve()
+    folder = spec.file.folder.format_map(row) if spec.file.folder else ""
+    path = (root / folder / str(name).strip()).resolve()
     if not path.is_relative_to(root) or path == root:
         where = f"{spec.name} row {row[spec.key]}"
         raise FatalStoreError(f"{store}: {where} names a file outside the table's file root")

@@ -128,7 +128,8 @@ def _remove_files(
     spec = bound.spec
     if spec.file is None:
         return
-    rows = rows_of(conn.execute(sa.select(bound.key, bound.col(spec.file.column)).where(pred)))
+    columns = [bound.key, *(bound.col(c) for c in sorted(spec.file.columns()))]
+    rows = rows_of(conn.execute(sa.select(*columns).where(pred)))
     remove_files(store.name, file_paths(store.name, spec, rows))
 
 
