@@ -146,7 +146,10 @@ tables:
     key: uniqueid
     match: {phone: [src, dst, cnum, clid]}
     collected_at: calldate
-    file: {column: recordingfile, root: "/var/spool/asterisk/monitor", folder: "{calldate:%Y/%m/%d}"}
+    file:
+      column: recordingfile
+      root: "/var/spool/asterisk/monitor"
+      folder: "{calldate:%Y/%m/%d}"
     erase: {mode: delete}
 """
 
