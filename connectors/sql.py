@@ -382,7 +382,7 @@ class SqlStore:
         tables = self.tables()
         with self.engine.connect() as conn:
             for spec in self.config.tables:
-                if spec.parent is not None or not spec.match or not rows.get(spec.name):
+                if not spec.match or not rows.get(spec.name):
                     continue
                 self.index.reread(conn, tables[spec.name], [r[spec.key] for r in rows[spec.name]])
 

@@ -189,10 +189,10 @@ class TableSpec(_Strict):
     def _top_level_or_child(self) -> TableSpec:
         if self.parent is None and not self.match:
             raise ValueError("a table without 'parent' needs 'match' (how the subject is found)")
-        if self.parent is not None and (
-            self.match or self.provides or self.owner or self.changed_at
-        ):
-            raise ValueError("a child table ('parent') is found through its parent, not 'match'")
+        if self.parent is not None and (self.provides or self.owner):
+            raise ValueError("a child table ('parent') belongs to its parent's account")
+        if self.parent is not None and self.changed_at and not self.match:
+            raise ValueError("changed_at is for tables searched by 'match'")
         if self.shared is not None:
             if self.parent is not None:
                 raise ValueError("'shared' is for tables found by 'match', not child tables")
@@ -260,9 +260,16 @@ class SqlConfig(_Strict):
     @model_validator(mode="after")
     def _tables_consistent(self) -> SqlConfig:
         seen: set[str] = set()
+        parents = {t.name: t for t in self.tables}
         for spec in self.tables:
             if spec.name in seen:
                 raise ValueError(f"table {spec.name} is listed twice")
+            parent = parents.get(spec.parent.table) if spec.parent else None
+            if spec.match and parent is not None and parent.parent is not None:
+                raise ValueError(
+                    f"table {spec.name}: 'match' on a child needs a top-level parent "
+                    f"({parent.name} is a child itself)"
+                )
             # Parents first: find, export and erase walk the list in order (children after).
             if spec.parent is not None and spec.parent.table not in seen:
                 raise ValueError(

@@ -70,8 +70,8 @@ class StoreIndex:
         self._covered: dict[str, datetime] = {}  # table -> covered_until last seen
 
     def indexed(self) -> list[Bound]:
-        """The tables searched through the index: top-level tables with ``match`` columns."""
-        return [b for b in self._tables().values() if b.spec.parent is None and b.spec.match]
+        """The tables searched through the index: those with ``match`` columns."""
+        return [b for b in self._tables().values() if b.spec.match]
 
     def fingerprint(self, spec: TableSpec) -> str:
         """What a table's entries were made from; another value means index it anew."""

@@ -58,6 +58,7 @@ class Scanner:
         self.policy = policy
         self.normalise = normalise
         self.anonymised_too = anonymised_too  # the check after an erasure sees every row
+        self.via_children: dict[tuple[str, str], set[Pair]] = {}  # (table, key) -> child hits
         self.tables = store.tables()
         self.searched: dict[str, set[str]] = {}  # kind -> values searched so far
         self.candidates: list[Candidate] = []
@@ -68,16 +69,14 @@ class Scanner:
     # -- what a row is, for the policy ------------------------------------------------------
 
     def match(self, spec: TableSpec, row: Row) -> Match:
-        """The row as the policy sees it: key, identifiers that hit it, account, provides."""
-        matched = tuple(
-            (kind, value)
-            for kind in spec.match
-            for value in column_values(spec, kind, row, self.normalise)
-            if value in self.searched.get(kind, ())
-        )
+        """The row as the policy sees it: key, identifiers that hit it (its own, and its child
+        rows'), account, provides."""
+        key = str(row[spec.key])
+        own = self._matched(spec, row)
+        matched = tuple(dict.fromkeys([*own, *sorted(self.via_children.get((spec.name, key), ()))]))
         return Match(
             spec.name,
-            str(row[spec.key]),
+            key,
             matched,
             owner_of(spec, row, self.normalise),
             tuple(
@@ -144,34 +143,72 @@ class Scanner:
     # -- other tables: one search with everything known -------------------------------------
 
     def hits(self, spec: TableSpec, values: dict[str, list[str]]) -> list[Row] | None:
-        """The rows of a table holding any of ``values`` (None: not searchable by them).
+        """The rows of a top-level table holding any of ``values``, or whose child rows with
+        ``match`` columns do (None: not searchable by them).
 
         The index proposes rows; each is re-read by key here and kept only when one of its
-        values reads as a searched identifier now.
+        values reads as a searched identifier now. A child row's hit leads to its parent, which
+        is judged as the account it belongs to (an order reached by its address's phone).
         """
-        wanted = {k: v for k, v in values.items() if k in spec.match}
-        if not wanted:
+        children = [c for c in self.store.config.tables if c.parent and c.parent.table == spec.name]
+        searchable = [t for t in (spec, *children) if set(t.match) & set(values)]
+        if not searchable:
             return None
         asked = tuple(sorted((k, tuple(v)) for k, v in values.items()))
         keys = self.proposed.get(asked)
         if keys is None:  # one index lookup serves every table of a search round
             keys = self.proposed[asked] = self.store.index.lookup(values)
+        found = self._reread(spec, keys.get(spec.name, []), values) if spec.match else []
+        seen = {str(row[spec.key]) for row in found}
+        via: dict[str, list[Pair]] = {}
+        for child in children:
+            if not set(child.match) & set(values):
+                continue
+            assert child.parent is not None
+            for row in self._reread(child, keys.get(child.name, []), values, live_only=False):
+                parent = str(row[child.parent.column])
+                via.setdefault(parent, []).extend(self._matched(child, row))
+        if fresh := sorted(set(via) - seen):
+            found += self._reread(spec, fresh, None)
+        for key, pairs in via.items():
+            self.via_children.setdefault((spec.name, key), set()).update(pairs)
+        return found
+
+    def _reread(
+        self,
+        spec: TableSpec,
+        keys: list[str],
+        values: dict[str, list[str]] | None,
+        *,
+        live_only: bool = True,
+    ) -> list[Row]:
+        """Rows by key, kept when one of their values reads as one of ``values`` (None: all)."""
         bound = self.tables[spec.name]
         found: list[Row] = []
-        proposed = keys.get(spec.name, [])
-        for i in range(0, len(proposed), _REREAD):
-            chunk = proposed[i : i + _REREAD]
-            stmt, params = keys_params(bound, chunk, live_only=not self.anonymised_too)
+        for i in range(0, len(keys), _REREAD):
+            chunk = keys[i : i + _REREAD]
+            live = live_only and not self.anonymised_too
+            stmt, params = keys_params(bound, chunk, live_only=live)
             found += (
                 row
                 for row in rows_of(self.conn.execute(stmt, params))
-                if any(
-                    v in wanted[kind]
-                    for kind in wanted
+                if values is None
+                or any(
+                    v in values[kind]
+                    for kind in spec.match
+                    if kind in values
                     for v in column_values(spec, kind, row, self.normalise)
                 )
             )
         return found
+
+    def _matched(self, spec: TableSpec, row: Row) -> list[Pair]:
+        return [
+            (kind, value)
+            for kind in spec.match
+            for value in column_values(spec, kind, row, self.normalise)
+            if value in self.searched.get(kind, ())
+        ]
 
     def top_level(self, spec: TableSpec) -> Iterator[tuple[Row, Match]] | None:
         """Admitted rows of a table without ``provides`` (None: not searchable by what is

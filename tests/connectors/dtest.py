@@ -1,8 +1,7 @@
 """A small shop database for the ``dsr connectors discover`` / ``check`` tests, on every engine.
 
 Tables are named ``dtest_<prefix>_*`` (the prefix random per run) so they never meet another
-test's tables in the shared ``products`` databases (other fixtures put ``wp_*``,
-``res_partner``, ``subscribers`` and ``cdr`` there), nor another run of these tests. Column
+test's tables in the suite's shared test databases, nor another run of these tests. Column
 names are chosen so that only the values can tell what they hold: the e-mails are in
 ``contact``, the phones in ``misc``. PostgreSQL and MariaDB skip on a laptop without them and
 fail under ``DSR_REQUIRE_SERVICES=1`` (``tests.services``).
@@ -22,14 +21,7 @@ import sqlalchemy as sa
 
 from tests import services
 
-PRODUCTS_URLS = {
-    "postgres": os.environ.get(
-        "DSR_TEST_PRODUCTS_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/products"
-    ),
-    "mariadb": os.environ.get(
-        "DSR_TEST_PRODUCTS_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/products"
-    ),
-}
+SERVER_URLS = {"postgres": services.POSTGRES_URL, "mariadb": services.MARIADB_URL}
 ENGINES = ["sqlite", "postgres", "mariadb"]
 NAMES = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thị Dung", "Hoàng Văn Em"]
 T0 = datetime(2026, 1, 5, 9, 30)
@@ -55,14 +47,14 @@ def url_for(engine: str, tmp_path: Path) -> str:
     """The database the test uses on ``engine`` (skips or fails when the server is absent)."""
     if engine == "sqlite":
         return f"sqlite:///{tmp_path / 'shop.db'}"
-    url = PRODUCTS_URLS[engine]
+    url = SERVER_URLS[engine]
     try:
         probe = sa.create_engine(url, connect_args={"connect_timeout": 3})
         with probe.connect():
             pass
         probe.dispose()
     except Exception as err:  # noqa: BLE001 - any connect failure means "not here"
-        services.unavailable(f"{engine} (database products)", err)
+        services.unavailable(engine, err)
     return url
 
 

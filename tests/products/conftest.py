@@ -1,10 +1,9 @@
 """Fixtures: each product's store, its tables created and filled once per test session.
 
-WooCommerce and FreePBX's call records live in the MariaDB database ``products``, listmonk
-and Odoo in the PostgreSQL database ``products`` (both on the servers of ``tests/services``,
-``DSR_TEST_MARIADB_URL`` / ``DSR_TEST_POSTGRES_URL`` with the database name replaced), the
-call records also in a SQLite file. Each fixture drops the product's tables (if a killed run
-left them), creates them, fills them, and drops them at the end of the session. A missing
+WooCommerce and FreePBX's call records live in a MariaDB database, listmonk and Odoo in a
+PostgreSQL schema, each made for the session on the servers of ``tests/services`` (so two runs
+never meet), the call records also in a SQLite file. Each fixture creates the product's
+tables, fills them, and drops them at the end of the session. A missing
 server skips, or fails under ``DSR_REQUIRE_SERVICES=1``, as everywhere in this suite.
 
 ``DSR_PRODUCTS_PEOPLE`` sets how many synthetic customers each store gets (default 300).
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from tests import services
 from tests.products import asterisk, bulk, listmonk, odoo, woocommerce
-from tests.products.stores import PEOPLE, STORES, ProductStore, products_url
+from tests.products.stores import PEOPLE, STORES, ProductStore
 
 
 def _engine(url: str, what: str) -> sa.Engine:
@@ -37,19 +36,20 @@ def _engine(url: str, what: str) -> sa.Engine:
 
 @pytest.fixture(scope="session")
 def products_postgres() -> Iterator[sa.Engine]:
-    """An engine on the PostgreSQL database ``products``."""
-    engine = _engine(products_url(services.POSTGRES_URL), "PostgreSQL (database products)")
-    yield engine
-    engine.dispose()
+    """An engine on a PostgreSQL schema of this session's own (dropped at its end)."""
+    for url in services.fresh_postgres_url():
+        engine = _engine(url, "PostgreSQL")
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def products_mariadb() -> Iterator[sa.Engine]:
-    """An engine on the MariaDB database ``products``."""
-    url = products_url(services.MARIADB_URL, charset="utf8mb4")
-    engine = _engine(url, "MariaDB (database products)")
-    yield engine
-    engine.dispose()
+    """An engine on a MariaDB database of this session's own (dropped at its end)."""
+    for url in services.fresh_mariadb_url():
+        engine = _engine(url, "MariaDB")
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

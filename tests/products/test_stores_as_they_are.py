@@ -33,6 +33,7 @@ SECRET = "k" * 32
 CASES = [
     *(("woocommerce", h, EMAIL) for h in ("cuong", "ha", "khoa")),
     *(("woocommerce", h, CUSTOMER_ID) for h in ("cuong", "ha")),
+    *(("woocommerce", h, PHONE) for h in ("cuong", "ha", "khoa")),
     *(("listmonk", h, EMAIL) for h in ("cuong", "ha")),
     *(("odoo", h, kind) for h in ("cuong", "ha", "khoa") for kind in (EMAIL, PHONE)),
     *(

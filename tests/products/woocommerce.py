@@ -50,6 +50,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.dialects import mysql
 
+from dsr.spellings import stored_values
 from tests.products import bulk
 from tests.products.bulk import Rows
 from tests.products.people import (
@@ -264,10 +265,12 @@ tables:
         Luật Kế toán 2015, Điều 41: chứng từ kế toán lưu trữ 10 năm (Vietnam Law on
         Accounting 2015, Art. 41: accounting records kept 10 years)
       retention: {years: 10, from: date_created_gmt, fiscal_year_end: true}
-  # The order's billing and shipping addresses (names, street, e-mail, phone).
+  # The order's billing and shipping addresses (names, street, e-mail, phone): HPOS keeps the
+  # order's phone only here. A hit leads to the order, judged by the order's account.
   - name: wp_wc_order_addresses
     key: id
     parent: {table: wp_wc_orders, column: order_id}
+    match: {email: email, phone: phone}
     erase:
       mode: anonymise
       columns:
@@ -467,9 +470,20 @@ class _Shop:
                 "customer_note": note,
             },
         )
-        via = (EMAIL, CUSTOMER_ID) if customer_id else (EMAIL,)
+        via: tuple[str, ...] = (EMAIL, CUSTOMER_ID) if customer_id else (EMAIL,)
+        # HPOS keeps the order's phone in its addresses only: a search by a phone an address
+        # holds returns the order with its rows (the owner's, or another person's order that
+        # ships to them: Lan's gift to Cường).
+        phones = {
+            v for a in (billing, shipping) if a is not None for v in stored_values(PHONE, a.phone)
+        }
+        if owner is not None and owner.value(PHONE) in phones:
+            via += (PHONE,)
+        sharers = [p for p in (CUONG, HA, KHOA) if p is not owner and p.value(PHONE) in phones]
         if owner is not None:
             self.rec.own(owner, "wp_wc_orders", oid, via)
+        for person in sharers:
+            self.rec.hit(person, "wp_wc_orders", oid, (PHONE,))
         for kind, address in (("billing", billing), ("shipping", shipping)):
             if address is None:
                 continue
@@ -495,6 +509,8 @@ class _Shop:
             )
             if owner is not None:
                 self.rec.own(owner, "wp_wc_order_addresses", self.address_id, via)
+            for person in sharers:
+                self.rec.hit(person, "wp_wc_order_addresses", self.address_id, (PHONE,))
         self.op_id += 1
         paid = created + timedelta(minutes=rng.randrange(1, 60)) if done else None
         self._add(
@@ -522,6 +538,8 @@ class _Shop:
         )
         if owner is not None:
             self.rec.own(owner, "wp_wc_order_operational_data", self.op_id, via)
+        for person in sharers:
+            self.rec.hit(person, "wp_wc_order_operational_data", self.op_id, (PHONE,))
         return oid
 
     # -- a synthetic customer --------------------------------------------------------------------
