@@ -184,7 +184,7 @@ class SqlStore:
             if spec.parent is None:
                 found = scan.hits(spec, values)
                 if found is not None:  # None: not searchable by these: not claimed empty
-                    rows[spec.name] = found
+                    rows[spec.name] = list(found)
             elif spec.parent.table in rows:
                 parent = tables[spec.parent.table]
                 keys = [r[parent.spec.key] for r in rows[spec.parent.table]]

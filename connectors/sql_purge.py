@@ -185,8 +185,8 @@ def _held_keys(store: Store, bound: Bound, held: Identity) -> list[Any]:
     with store.engine.connect() as conn:
         scan = Scanner(store, conn, EveryRow(held), normalise, anonymised_too=True)
         scan.searched = {k: set(v) for k, v in values.items()}
-        rows = scan.hits(bound.spec, values) or []
-    return [row[bound.spec.key] for row in rows]
+        rows = scan.hits(bound.spec, values)
+        return [] if rows is None else [row[bound.spec.key] for row in rows]
 
 
 def purge(

@@ -142,37 +142,40 @@ class Scanner:
 
     # -- other tables: one search with everything known -------------------------------------
 
-    def hits(self, spec: TableSpec, values: dict[str, list[str]]) -> list[Row] | None:
+    def hits(self, spec: TableSpec, values: dict[str, list[str]]) -> Iterator[Row] | None:
         """The rows of a top-level table holding any of ``values``, or whose child rows with
-        ``match`` columns do (None: not searchable by them).
+        ``match`` columns do (None: not searchable by them), read as they are needed.
 
         The index proposes rows; each is re-read by key here and kept only when one of its
         values reads as a searched identifier now. A child row's hit leads to its parent, which
         is judged as the account it belongs to (an order reached by its address's phone).
         """
         children = [c for c in self.store.config.tables if c.parent and c.parent.table == spec.name]
-        searchable = [t for t in (spec, *children) if set(t.match) & set(values)]
-        if not searchable:
+        if not any(set(t.match) & set(values) for t in (spec, *children)):
             return None
         asked = tuple(sorted((k, tuple(v)) for k, v in values.items()))
         keys = self.proposed.get(asked)
         if keys is None:  # one index lookup serves every table of a search round
             keys = self.proposed[asked] = self.store.index.lookup(values)
-        found = self._reread(spec, keys.get(spec.name, []), values) if spec.match else []
-        seen = {str(row[spec.key]) for row in found}
         via: dict[str, list[Pair]] = {}
         for child in children:
-            if not set(child.match) & set(values):
-                continue
-            assert child.parent is not None
-            for row in self._reread(child, keys.get(child.name, []), values, live_only=False):
-                parent = str(row[child.parent.column])
-                via.setdefault(parent, []).extend(self._matched(child, row))
-        if fresh := sorted(set(via) - seen):
-            found += self._reread(spec, fresh, None)
+            if set(child.match) & set(values):
+                assert child.parent is not None
+                for row in self._reread(child, keys.get(child.name, []), values, live_only=False):
+                    parent = str(row[child.parent.column])
+                    via.setdefault(parent, []).extend(self._matched(child, row))
         for key, pairs in via.items():
             self.via_children.setdefault((spec.name, key), set()).update(pairs)
-        return found
+        return self._own_then_via(spec, keys.get(spec.name, []) if spec.match else [], values, via)
+
+    def _own_then_via(
+        self, spec: TableSpec, keys: list[str], values: dict[str, list[str]], via: dict[str, Any]
+    ) -> Iterator[Row]:
+        seen: set[str] = set()
+        for row in self._reread(spec, keys, values):
+            seen.add(str(row[spec.key]))
+            yield row
+        yield from self._reread(spec, sorted(set(via) - seen), None)
 
     def _reread(
         self,
@@ -181,26 +184,20 @@ class Scanner:
         values: dict[str, list[str]] | None,
         *,
         live_only: bool = True,
-    ) -> list[Row]:
+    ) -> Iterator[Row]:
         """Rows by key, kept when one of their values reads as one of ``values`` (None: all)."""
         bound = self.tables[spec.name]
-        found: list[Row] = []
+        live = live_only and not self.anonymised_too
         for i in range(0, len(keys), _REREAD):
-            chunk = keys[i : i + _REREAD]
-            live = live_only and not self.anonymised_too
-            stmt, params = keys_params(bound, chunk, live_only=live)
-            found += (
-                row
-                for row in rows_of(self.conn.execute(stmt, params))
-                if values is None
-                or any(
+            stmt, params = keys_params(bound, keys[i : i + _REREAD], live_only=live)
+            for row in rows_of(self.conn.execute(stmt, params)):
+                if values is None or any(
                     v in values[kind]
                     for kind in spec.match
                     if kind in values
                     for v in column_values(spec, kind, row, self.normalise)
-                )
-            )
-        return found
+                ):
+                    yield row
 
     def _matched(self, spec: TableSpec, row: Row) -> list[Pair]:
         return [
@@ -218,7 +215,7 @@ class Scanner:
             return None
         return self._judged(spec, found)
 
-    def _judged(self, spec: TableSpec, rows: list[Row]) -> Iterator[tuple[Row, Match]]:
+    def _judged(self, spec: TableSpec, rows: Iterator[Row]) -> Iterator[tuple[Row, Match]]:
         for row in rows:
             match = self.match(spec, row)
             verdict = self.policy.decide([match])[0]
