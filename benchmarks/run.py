@@ -21,7 +21,7 @@ from benchmarks.context import Context, Options
 from benchmarks.infra import Services
 from benchmarks.report import Report, machine_info
 from cli.progress import bars, wanted
-from dsr.core.progress import Progress, ignore
+from dsr.core.runtime.progress import Progress, ignore
 
 ORDER = ("peer", "lookup", "full", "purge", "memory")
 

@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 from typer.exceptions import TyperException
 
 from config.settings import Settings, SettingsError, get_settings
-from dsr.core.logs import configure_logging
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.ops.logs import configure_logging
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.errors import ConfigError, DsrError, InvalidInput, PermissionDenied, StateConflict
 from dsr.service import Service
 

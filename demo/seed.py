@@ -84,7 +84,7 @@ from faker import Faker
 
 from demo import marker
 from demo import stores as ds
-from dsr.core.progress import Progress, Report, ignore
+from dsr.core.runtime.progress import Progress, Report, ignore
 from dsr.errors import InvalidInput
 from dsr.files import create_private, open_private, private_dir
 from dsr.identity import (

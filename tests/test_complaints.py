@@ -11,13 +11,16 @@ import pytest
 from sqlmodel import Session, col, select
 
 from demo.smtp_sink import MailSink
-from dsr.core import complaints, delivery, dispatch, redrive, watchdog
-from dsr.core.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.intake import Submission
-from dsr.core.models import AuditEvent, Outbox, Request, RequestStatus
-from dsr.core.replies import ReplyContext
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.intake import complaints
+from dsr.core.intake.filing import Submission
+from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
+from dsr.core.ledger.models import AuditEvent, Outbox, Request, RequestStatus
+from dsr.core.ops import watchdog
+from dsr.core.pipeline import dispatch, redrive
+from dsr.core.replies import delivery
+from dsr.core.replies.templates import ReplyContext
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.errors import InvalidInput, StateConflict
 from dsr.service import Caller, Service
 from tests.scheduler.stores import settings

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from dsr.core import dashboard
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import Request, RequestStatus, utcnow
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Request, RequestStatus, utcnow
+from dsr.core.ops import dashboard
 from tests.dashboard_data import STORES, fill
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

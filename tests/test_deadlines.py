@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.settings import CONFIG_DIR
-from dsr.core.deadlines import KINDS, Profile, add_months, compute, load_profiles
+from dsr.core.runtime.deadlines import KINDS, Profile, add_months, compute, load_profiles
 from dsr.errors import ConfigError, InvalidInput
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.settings import Settings
-from dsr.core.intake import Submission, no_duplicates, validate
-from dsr.core.runtime import Runtime
+from dsr.core.intake.filing import Submission, no_duplicates, validate
+from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput
 from dsr.identity import BIDI_CONTROLS, check_input, normalise_name, normalise_phone, visible
 

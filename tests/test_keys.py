@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from config.settings import Settings
 from connectors.sql import SqlStore
 from demo import stores as ds
-from dsr.core.intake import Submission
-from dsr.core.links import make_download_token, read_download_token
-from dsr.core.runtime import Runtime
+from dsr.core.intake.filing import Submission
+from dsr.core.replies.links import make_download_token, read_download_token
+from dsr.core.runtime.process import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service

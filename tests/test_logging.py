@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from dsr.core.logs import RedactPII, configure_logging, get_logger
+from dsr.core.ops.logs import RedactPII, configure_logging, get_logger
 
 EMAILS = [
     "Nguyen.Van.A@Gmail.com",
@@ -99,7 +99,7 @@ def test_capture_logs_sees_phones_redacted(phone: str) -> None:
 
 def test_structlog_output_has_no_pii(out: io.StringIO) -> None:
     """Every email and phone passed to a structlog logger is masked in the rendered JSON."""
-    log = get_logger("dsr.core.intake")
+    log = get_logger("dsr.core.intake.filing")
     for email in EMAILS:
         for phone in PHONES:
             log.info(f"submitted by {email}, phone {phone}", email=email, phones=[phone])

@@ -12,11 +12,12 @@ from sqlmodel import Session, SQLModel, select
 
 from config.settings import Settings
 from connectors.base import Action, Operation, Outcome, Shared, TaskResult
-from dsr.core import intake, notices
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import Notice, Outbox, Request, RequestStatus
-from dsr.core.replies import ReplyContext, StoreReport, render_notice
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Notice, Outbox, Request, RequestStatus
+from dsr.core.replies import notices
+from dsr.core.replies.templates import ReplyContext, StoreReport, render_notice
+from dsr.core.runtime.process import Runtime
 
 CTX = ReplyContext(
     request_id="0a1b2c3d4e5f67890a1b2c3d4e5f6789",
@@ -71,8 +72,8 @@ def test_an_unlisted_partner_is_never_dropped(tmp_path: Path) -> None:
     request waits, while the known couriers' notices are queued."""
     rt = _runtime(tmp_path)
     with session_scope(rt.db_url) as session:
-        request, _ = intake.submit(
-            session, rt, intake.Submission("erase", "an@example.com", verified=True, by="t")
+        request, _ = filing.submit(
+            session, rt, filing.Submission("erase", "an@example.com", verified=True, by="t")
         )
         request.status = RequestStatus.REPLYING
         session.add(request)

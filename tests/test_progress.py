@@ -7,8 +7,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from demo.seed import CHUNK, seed, store_paths
-from dsr.core.db import get_engine, migrate
-from dsr.core.progress import Progress
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.runtime.progress import Progress
 from dsr.service import Caller, Service
 from tests.scheduler.stores import NOW, seeded_stores
 

@@ -11,7 +11,7 @@ import yaml
 
 from config.settings import CONFIG_DIR
 from connectors.registry import load_connectors
-from dsr.core.recipients import RecipientBook, load
+from dsr.core.runtime.recipients import RecipientBook, load
 from dsr.errors import ConfigError
 
 SECRET = "a-webhook-secret-of-some-length"

@@ -17,10 +17,10 @@ from itsdangerous import URLSafeTimedSerializer
 
 from config.settings import Settings
 from connectors.base import Action, Operation, Outcome, TaskResult
-from dsr.core import paths
-from dsr.core.bundle import build_bundle
-from dsr.core.links import make_download_token, read_download_token
-from dsr.core.replies import (
+from dsr.core.ledger import paths
+from dsr.core.replies.bundle import build_bundle
+from dsr.core.replies.links import make_download_token, read_download_token
+from dsr.core.replies.templates import (
     NoticeView,
     ReplyContext,
     StoreReport,
@@ -514,7 +514,7 @@ def test_certificate_says_what_was_searched_left_out_and_removed() -> None:
     """The certificate lists the identifiers searched (masked, with provenance), per store the
     kinds it was searched by and the records left out with the reason, the earlier exports
     deleted, and that unproven identifiers find nothing on their own; in vi and en."""
-    from dsr.core.replies import IdentifierView
+    from dsr.core.replies.templates import IdentifierView
 
     idents = [
         IdentifierView("email", "verified", "ng***@example.com"),
@@ -544,7 +544,7 @@ def test_certificate_says_what_was_searched_left_out_and_removed() -> None:
 
 def test_ops_alert_for_review_shows_no_identifier() -> None:
     """The needs_review alert to ops names the command, never an identifier or a count left out."""
-    from dsr.core.replies import IdentifierView
+    from dsr.core.replies.templates import IdentifierView
 
     ctx = _ctx("erase", identifiers=[IdentifierView("email", "verified", "ng***@example.com")])
     stores = _erase_stores()

@@ -1,4 +1,5 @@
-"""The scope policy (dsr.core.scope): which matched records are the subject's, decided purely."""
+"""The scope policy (dsr.core.identity.scope): which matched records are the subject's, decided
+purely."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import Match, Verdict
-from dsr.core.scope import Scope, verdict
+from dsr.core.identity.scope import Scope, verdict
 from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity
 
 A, B = "a@example.com", "b@example.com"

@@ -30,9 +30,10 @@ from hypothesis import strategies as st
 from config.settings import Settings
 from connectors.recordings_schema import calls, recordings_index
 from demo.stores import create_store, customers, orders, subscribers
-from dsr.core import intake, paths
-from dsr.core.db import get_engine, migrate
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger import paths
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.runtime.process import Runtime
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
 from tests.connectors.stores import write_wav
@@ -226,7 +227,7 @@ def test_nothing_outside_the_verified_subjects_accounts_is_touched(world: World)
             svc = Service(rt, inline(rt))
             before = _snapshot(data)
             mine = _subjects(world)
-            sub = intake.Submission(
+            sub = filing.Submission(
                 world.kind,
                 world.verified,
                 phone=world.asserted,

@@ -11,10 +11,11 @@ from dramatiq.middleware import CurrentMessage
 from sqlalchemy.exc import OperationalError
 
 import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr.core import alerts, pipeline, tasks
-from dsr.core.db import session_scope, units_of_work
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.ledger.db import session_scope, units_of_work
+from dsr.core.pipeline import runner, tasks
+from dsr.core.replies import alerts
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.errors import DeliveryError, NotFound, RetriableStoreError
 from workers import runtime
 
@@ -31,7 +32,7 @@ _CARRIED_ON = ("aggregate", "deliver")
 def _execute(actor: str, object_id: str) -> list[Step]:
     rt = runtime.get()
     try:
-        return pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
+        return runner.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
     except NotFound:
         _dead_letter(rt, object_id)
         raise  # not retried: dramatiq moves the message to the dead-letter queue
@@ -64,7 +65,7 @@ def enqueue(follow: Iterable[Step], *, carry_on: bool = False) -> None:
     run the reply's steps here too, after the others are sent."""
     here = []
     for step in follow:
-        if step.actor in pipeline.INLINE:
+        if step.actor in runner.INLINE:
             enqueue(_execute(step.actor, step.id), carry_on=carry_on)
         elif carry_on and step.actor in _CARRIED_ON:
             here.append(step)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dramatiq
 
 import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr.core import redrive, retention, watchdog
-from dsr.core.db import session_scope
-from dsr.core.models import utcnow
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import utcnow
+from dsr.core.ops import retention, watchdog
+from dsr.core.pipeline import redrive
 from dsr.errors import ConfigError, InvalidInput
 from workers import fingerprint, runtime
 from workers.actors import enqueue

@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsr.core import audit
-from dsr.core.db import get_engine
-from dsr.core.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Request
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Request
+from dsr.core.runtime.process import Runtime
 from dsr.identity import EMAIL, PHONE, Identity
 
 from .load import Load

@@ -7,23 +7,19 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from dsr.core import (
-    apikeys,
-    audit,
-    holds,
-    retention,
-)
-from dsr.core.apikeys import Role
-from dsr.core.dashboard import Dashboard
-from dsr.core.dashboard import build as build_dashboard
-from dsr.core.db import units_of_work
-from dsr.core.models import (
+from dsr.core.intake.views import iso
+from dsr.core.ledger import apikeys, audit, holds
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import units_of_work
+from dsr.core.ledger.models import (
     ApiKey,
     Hold,
     utcnow,
 )
-from dsr.core.progress import Progress, Report, ignore
-from dsr.core.views import iso
+from dsr.core.ops import retention
+from dsr.core.ops.dashboard import Dashboard
+from dsr.core.ops.dashboard import build as build_dashboard
+from dsr.core.runtime.progress import Progress, Report, ignore
 from dsr.errors import InvalidInput, StoreError
 from dsr.service.base import ServiceBase
 from dsr.service.callers import Caller

@@ -18,10 +18,10 @@ from typing import Any
 
 from config import keys
 from connectors.base import SuppressionList
-from dsr.core import audit, key_checks
-from dsr.core.apikeys import Role
-from dsr.core.db import migrate, session_scope
-from dsr.core.models import utcnow
+from dsr.core.ledger import audit, key_checks
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import migrate, session_scope
+from dsr.core.ledger.models import utcnow
 from dsr.errors import ConfigError, InvalidInput, PermissionDenied
 from dsr.identity import suppression_check
 from dsr.service.app import Service

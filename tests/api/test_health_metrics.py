@@ -13,8 +13,8 @@ from sqlmodel import col
 from api import create_app
 from api.metrics import purged_rows
 from demo.smtp_sink import MailSink
-from dsr.core.db import get_engine, session_scope
-from dsr.core.models import (
+from dsr.core.ledger.db import get_engine, session_scope
+from dsr.core.ledger.models import (
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -23,7 +23,7 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys
 from tests.e2e.conftest import make_settings
 

@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col
 
-from dsr.core.db import session_scope
-from dsr.core.models import (
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import (
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -36,7 +36,7 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.api.conftest import Keys
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from api import create_app
-from dsr.core.db import get_engine, session_scope
-from dsr.core.models import (
+from dsr.core.ledger.db import get_engine, session_scope
+from dsr.core.ledger.models import (
     AuditEvent,
     ConnectorTask,
     Outbox,
@@ -22,8 +22,8 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from tests.api.conftest import Keys, queued, verification_code
 
 H = Keys.header

@@ -151,9 +151,9 @@ def test_broker_down_keeps_the_request_for_redrive(env: dict[str, str], tmp_path
     assert done.returncode == 0 and "broker unreachable" in done.stderr
     request_id = done.stdout.strip()
     from config.settings import Settings
-    from dsr.core.db import session_scope
-    from dsr.core.redrive import stuck
-    from dsr.core.runtime import Runtime
+    from dsr.core.ledger.db import session_scope
+    from dsr.core.pipeline.redrive import stuck
+    from dsr.core.runtime.process import Runtime
 
     rt = Runtime(Settings(var_dir=tmp_path / "var"))
     with session_scope(rt.db_url) as session:
@@ -180,8 +180,8 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
 
     from config.settings import Settings
     from demo.seed import DEMO_SUBJECT, seed
-    from dsr.core.intake import Submission
-    from dsr.core.runtime import Runtime
+    from dsr.core.intake.filing import Submission
+    from dsr.core.runtime.process import Runtime
     from dsr.service import Service
     from tests.family import add_family_account
     from tests.inline import inline

@@ -279,7 +279,7 @@ def test_open_orders_are_deferred_then_erased_once_delivered(
 ) -> None:
     """An undelivered order keeps its shipping details on erasure and is reported as deferred;
     run again for that record once it is delivered, it is anonymised."""
-    from dsr.core.scope import KeysOnly
+    from dsr.core.identity.scope import KeysOnly
 
     h = make_orders(tmp_path, sql_url)
     try:

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dsr.core import audit
-from dsr.core.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.models import AuditEvent, AuditHead
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
+from dsr.core.ledger.models import AuditEvent, AuditHead
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -10,7 +10,7 @@ import pytest
 from config.settings import Settings
 from demo import smtp_sink
 from demo.smtp_sink import MailSink
-from dsr.core import mailer
+from dsr.core.replies import mailer
 from dsr.errors import DeliveryError
 
 

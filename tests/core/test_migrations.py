@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from dsr.core import models  # noqa: F401 - the tables the migrations must produce
-from dsr.core.db import alembic_config, get_engine, migrate
+from dsr.core.ledger import models  # noqa: F401 - the tables the migrations must produce
+from dsr.core.ledger.db import alembic_config, get_engine, migrate
 
 
 def test_one_head() -> None:

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from dsr.core import pipeline, redrive, tasks
-from dsr.core.db import get_engine, session_scope, units_of_work
-from dsr.core.models import ConnectorTask, Outbox, Request, utcnow
-from dsr.core.steps import Step
+from dsr.core.ledger.db import get_engine, session_scope, units_of_work
+from dsr.core.ledger.models import ConnectorTask, Outbox, Request, utcnow
+from dsr.core.pipeline import redrive, runner, tasks
+from dsr.core.runtime.steps import Step
 from dsr.errors import InvalidInput, StateConflict
 from tests.core.conftest import EMAIL, STAFF, Core
 
@@ -83,9 +83,9 @@ def test_fan_in_has_exactly_one_winner(core: Core) -> None:
     uow = units_of_work(core.rt.db_url)
     while queue:
         step = queue.pop(0)
-        follow = pipeline.execute(uow, core.rt, step)
+        follow = runner.execute(uow, core.rt, step)
         if step.actor == "advance":  # after a task: the next stage, or fan-in when none is open
-            follow += pipeline.execute(uow, core.rt, Step("fan_in", step.id))  # a concurrent one
+            follow += runner.execute(uow, core.rt, Step("fan_in", step.id))  # a concurrent one
             # Fan-in's own aggregations (a partner's notice going out starts one too).
             seen_aggregate += sum(1 for s in follow if s.actor == "aggregate")
         queue += follow
@@ -108,7 +108,7 @@ def test_a_failed_store_goes_to_ops_and_retry_completes_it(core: Core) -> None:
                 with session_scope(core.rt.db_url) as session:
                     queue += tasks.fail(session, step.id, "retries exhausted")
                 continue
-        queue += pipeline.execute(uow, core.rt, step)
+        queue += runner.execute(uow, core.rt, step)
     data = core.status(rid)
     assert data["status"] == "needs_attention"
     assert core.smtp.to(core.rt.settings.ops_email)

@@ -14,9 +14,10 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlmodel import Session
 
 from demo.seed import DEMO_SUBJECT
-from dsr.core import apikeys, status_links
-from dsr.core.db import get_engine
-from dsr.core.intake import Submission
+from dsr.core.intake.filing import Submission
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.db import get_engine
+from dsr.core.replies import status_links
 from dsr.errors import InvalidInput, NotFound, PermissionDenied
 from dsr.service import Caller
 from tests.core.conftest import EMAIL, STAFF, Core

@@ -24,9 +24,10 @@ from aiosmtpd.controller import Controller
 from config.settings import CONFIG_DIR
 from demo.smtp_sink import MailSink, free_port
 from demo.stores import create_store, customers
-from dsr.core import delivery, pipeline
-from dsr.core.db import get_engine, migrate, units_of_work
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate, units_of_work
+from dsr.core.pipeline import runner
+from dsr.core.replies import delivery
+from dsr.core.runtime.process import Runtime
 from dsr.identity import normalise_email
 from tests.core.conftest import EMAIL, Core, core_settings
 
@@ -85,7 +86,7 @@ def test_a_slow_store_does_not_hold_the_ledger(
         blocker.execute(sa.text("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE"))
         me = blocker.execute(sa.text("SELECT pg_backend_pid()")).scalar()
         worker = threading.Thread(
-            target=lambda: outcome.append(pipeline.execute(units_of_work(rt.db_url), rt, run))
+            target=lambda: outcome.append(runner.execute(units_of_work(rt.db_url), rt, run))
         )
         worker.start()
         waiting = sa.text(

@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 
 from config.settings import Settings
 from demo.smtp_sink import free_port
-from dsr.core.db import get_engine, migrate
-from dsr.core.models import Alert
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.ledger.models import Alert
+from dsr.core.runtime.process import Runtime
 from tests.e2e.conftest import Pipeline, until
 
 DSR = str(Path(sys.executable).parent / "dsr")

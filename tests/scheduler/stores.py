@@ -13,7 +13,7 @@ import yaml
 from config.settings import CONFIG_DIR, Settings
 from demo.seed import seed, store_paths
 from demo.stores import STORES
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 
 SECRET = "scheduler-tests-secret-key"
 # The seeded "today" and the sweeps' frozen clock (a past instant, so `--as-of` accepts it).

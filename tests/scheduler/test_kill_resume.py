@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsr.core import retention
-from dsr.core.db import get_engine, migrate
-from dsr.core.models import AuditEvent, PurgeRun
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.ledger.models import AuditEvent, PurgeRun
+from dsr.core.ops import retention
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.scheduler.stores import (
     NOW,

@@ -16,7 +16,7 @@ import redis
 import yaml
 
 from config.settings import CONFIG_DIR
-from dsr.core.db import migrate
+from dsr.core.ledger.db import migrate
 
 DSR = str(Path(sys.executable).parent / "dsr")
 TTL = 2.0

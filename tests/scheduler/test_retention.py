@@ -12,10 +12,11 @@ from sqlmodel import Session, col, select
 
 from config.settings import CONFIG_DIR
 from connectors.sql_tables import REDACTED
-from dsr.core import audit, holds, retention
-from dsr.core.db import get_engine
-from dsr.core.models import AuditEvent, PurgeRun
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import audit, holds
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import AuditEvent, PurgeRun
+from dsr.core.ops import retention
+from dsr.core.runtime.process import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
 from tests.scheduler.stores import NOW, Stores, aged, audio_name, held, settings
