@@ -16,7 +16,7 @@ from typing import Any
 from dsr.core.ledger.db import units_of_work
 from dsr.core.pipeline import runner
 from dsr.core.runtime.process import Runtime
-from dsr.core.runtime.steps import Step
+from dsr.core.runtime.steps import Step, StepName
 
 
 def inline(rt: Runtime) -> Callable[[Iterable[Step]], None]:
@@ -27,7 +27,7 @@ def inline(rt: Runtime) -> Callable[[Iterable[Step]], None]:
         todo = list(follow)
         while todo:
             step = todo.pop(0)
-            if step.actor == "deliver":
+            if step.actor == StepName.DELIVER:
                 continue
             try:
                 todo += runner.execute(uow, rt, step)

@@ -53,7 +53,7 @@ def rotate_master(svc: Service, *, grace_days: int, by: Caller) -> dict[str, Any
             "with DSR_PREVIOUS_SECRET_KEY_UNTIL), then restart every process"
         )
     if not 0 <= grace_days <= 90:
-        raise InvalidInput("--grace-days is between 0 and 90")
+        raise InvalidInput("grace_days is between 0 and 90", "grace_days")
     data = _key_file(svc)
     until = utcnow() + timedelta(days=grace_days)
     data.update(

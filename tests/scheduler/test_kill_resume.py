@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from dsr.core.ledger.db import get_engine, migrate
 from dsr.core.ledger.models import AuditEvent, PurgeRun
 from dsr.core.ops import retention
+from dsr.core.ops.retention import PurgeRequest
 from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.scheduler.stores import (
@@ -151,7 +152,7 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
         )
     )
     migrate(fresh.db_url)
-    retention.sweep(fresh, "crm", now=NOW, chunk_size=CHUNK)
+    retention.sweep(fresh, "crm", PurgeRequest(as_of=NOW, chunk_size=CHUNK))
     assert _customers(postgres_url) == _customers(second_postgres_url)
     assert set(_customers(postgres_url)) == set(before) - set(aged_keys)
 

@@ -158,8 +158,10 @@ def decide(
     left = [x for x in open_ if x not in include and x not in exclude]
     if left and not exclude_all:
         raise InvalidInput(
-            f"{len(left)} candidate(s) left undecided: name each with --include or --exclude, "
-            "or add --exclude-all"
+            f"{len(left)} candidate(s) left undecided: include or exclude each, or exclude all",
+            "include",
+            "exclude",
+            "exclude_all",
         )
     now = utcnow()
     included: list[RequestCandidate] = []

@@ -90,19 +90,23 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
     if jurisdiction not in rt.profiles:
         raise InvalidInput(f"unknown jurisdiction {jurisdiction!r} ({', '.join(rt.profiles)})")
     if sub.kind == RequestKind.RECTIFY and not sub.changes:
-        raise InvalidInput("a rectify request needs at least one --set FIELD=VALUE")
+        raise InvalidInput("a rectify request needs at least one field to change", "changes")
     if sub.kind != RequestKind.RECTIFY and sub.changes:
-        raise InvalidInput("--set is only for rectify requests")
+        raise InvalidInput("changes are only for rectify requests", "changes")
     if sub.kind == RequestKind.COMPLAINT:
         text: str | None = complaints.clean_text(
             sub.text, what="complaint text", limit=complaints.MAX_TEXT
         )
     elif sub.text:
-        raise InvalidInput("--text is only for complaints")
+        raise InvalidInput("text is only for complaints", "text")
     else:
         text = None
     if sub.verified and not sub.by:
-        raise InvalidInput("--verified needs --by STAFF (recorded in the audit log)")
+        raise InvalidInput(
+            "verified needs by: the staff member who vouches, recorded in the audit log",
+            "verified",
+            "by",
+        )
     if not isinstance(sub.verified, bool):  # no "yes", "false" or 1 from any door
         raise InvalidInput("verified is true or false")
     check_input(sub.email, "the e-mail address")

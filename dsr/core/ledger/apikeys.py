@@ -52,7 +52,7 @@ def digest(key: str) -> str:
 def _clean_name(name: str) -> str:
     name = unicodedata.normalize("NFC", " ".join(name.split()))
     if not name:
-        raise InvalidInput("an API key needs a --name")
+        raise InvalidInput("an API key needs a name", "name")
     if len(name) > 100 or any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidInput("an API key name is at most 100 printable characters")
     return name

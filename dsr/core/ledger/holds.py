@@ -26,12 +26,12 @@ def add(
 ) -> Hold:
     """Place a hold on a subject (by email and/or phone), optionally on some stores only."""
     if not email and not phone:
-        raise InvalidInput("a hold needs --email or --phone")
+        raise InvalidInput("a hold needs an email or a phone", "email", "phone")
     if not reason.strip():
-        raise InvalidInput("a hold needs a --reason")
+        raise InvalidInput("a hold needs a reason", "reason")
     now = utcnow()
     if until is not None and until <= now:
-        raise InvalidInput("--until must be in the future")
+        raise InvalidInput("until must be in the future", "until")
     hold = Hold(
         email=normalise_email(email) if email else None,
         phone=normalise_phone(phone, region) if phone else None,

@@ -9,7 +9,7 @@ redacted).
 from dsr.core.ops import dashboard, deployment, logs, retention, watchdog
 from dsr.core.ops.dashboard import Dashboard
 from dsr.core.ops.logs import RedactPII, configure_logging, get_logger
-from dsr.core.ops.retention import Policy
+from dsr.core.ops.retention import Policy, PurgeRequest
 
 __all__ = [
     # modules, used as namespaces
@@ -20,6 +20,7 @@ __all__ = [
     "logs",
     # retention
     "Policy",
+    "PurgeRequest",
     # dashboard
     "Dashboard",
     # logs

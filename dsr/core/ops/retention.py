@@ -133,6 +133,20 @@ def check(policy: Policy, connectors: Mapping[str, Connector]) -> Policy:
     return policy
 
 
+@dataclass(frozen=True)
+class PurgeRequest:
+    """What a retention sweep is asked to do; the defaults are the scheduler's nightly sweep.
+
+    One value from the door (``dsr purge``) through the service to each store's sweep, instead
+    of the same keyword parameters repeated at every hop.
+    """
+
+    as_of: datetime | None = None  # cut-offs as of this instant (None: when the sweep starts)
+    dry_run: bool = False  # count what would go, change nothing
+    chunk_size: int | None = None  # rows per store transaction (None: retention.yaml's)
+    max_chunks: int | None = None  # stop after this many chunks per rule; a rerun continues
+
+
 def policy_for(rt: Runtime) -> Policy:
     """The process's retention file, checked against its connectors."""
     return check(load_policy(rt.settings.retention_file), rt.connectors)
@@ -141,16 +155,14 @@ def policy_for(rt: Runtime) -> Policy:
 def sweep(
     rt: Runtime,
     connector: str,
+    request: PurgeRequest = PurgeRequest(),
     *,
-    now: datetime | None = None,
-    dry_run: bool = False,
-    chunk_size: int | None = None,
-    max_chunks: int | None = None,
     by: str = "scheduler",
     policy: Policy | None = None,
     progress: Report = ignore,
 ) -> list[PurgeReport]:
-    """Apply every rule of one connector as of ``now``; a PurgeRun row records what happened.
+    """Apply every rule of one connector as ``request`` says; a PurgeRun row records what
+    happened.
 
     ``progress`` hears of each rule (``connector.table``) as it starts and when it is done.
     """
@@ -158,9 +170,10 @@ def sweep(
     store = rt.connectors.get(connector)
     if store is None:
         raise InvalidInput(f"unknown connector {connector!r}")
-    now = now or utcnow()
+    dry_run, max_chunks = request.dry_run, request.max_chunks
+    now = request.as_of or utcnow()
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
-    size = chunk_size or policy.chunk_size
+    size = request.chunk_size or policy.chunk_size
     with session_scope(rt.db_url) as session:
         killed = [r.id for r in _unfinished(session, connector)]
     counted = {run: _counted(store, run) for run in killed}  # read with no ledger transaction

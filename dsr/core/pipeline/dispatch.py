@@ -91,7 +91,7 @@ def ready(session: Session, request_id: str) -> list[steps.Step]:
     tasks = tasks_of(session, request_id)
     open_stages = [t.stage for t in tasks if t.status not in TERMINAL_TASK]
     if not open_stages:
-        return [steps.Step("fan_in", request_id)]
+        return [steps.fan_in(request_id)]
     current = min(open_stages)
     return [
         steps.run_task(t.id) for t in tasks if t.stage == current and t.status == TaskStatus.PENDING

@@ -77,7 +77,7 @@ def stuck(
 def _stuck_tasks(session: Session, request_id: str, cutoff: datetime) -> list[steps.Step]:
     tasks = list(session.exec(select(ConnectorTask).where(ConnectorTask.request_id == request_id)))
     if all(t.status in TERMINAL_TASK for t in tasks):
-        return [steps.Step("fan_in", request_id)]
+        return [steps.fan_in(request_id)]
     idle = [
         t
         for t in tasks

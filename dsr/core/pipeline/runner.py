@@ -15,7 +15,7 @@ from dsr.core.ledger.db import UnitOfWork
 from dsr.core.pipeline import aggregate, dispatch, tasks
 from dsr.core.replies import delivery
 from dsr.core.runtime.process import Runtime
-from dsr.core.runtime.steps import Step
+from dsr.core.runtime.steps import Step, StepName, fan_in
 
 SessionStep = Callable[[Session, Runtime, str], list[Step]]
 
@@ -24,26 +24,26 @@ def _advance(session: Session, rt: Runtime, request_id: str) -> list[Step]:
     """What may run now that a task has committed: the next stage's tasks, or, when none is
     open, fan-in's decision in the same transaction (one commit fewer per request)."""
     follow = dispatch.ready(session, request_id)
-    if follow == [Step("fan_in", request_id)]:
+    if follow == [fan_in(request_id)]:
         return tasks.fan_in(session, rt, request_id)
     return follow
 
 
 # Steps that are one transaction: the caller's unit of work commits them.
-_IN_ONE_TRANSACTION: dict[str, SessionStep] = {
-    "dispatch": dispatch.dispatch,
-    "advance": _advance,
-    "fan_in": tasks.fan_in,
-    "aggregate": aggregate.aggregate,
+_IN_ONE_TRANSACTION: dict[StepName, SessionStep] = {
+    StepName.DISPATCH: dispatch.dispatch,
+    StepName.ADVANCE: _advance,
+    StepName.FAN_IN: tasks.fan_in,
+    StepName.AGGREGATE: aggregate.aggregate,
 }
-INLINE = ("advance", "fan_in")  # run by the caller right after a commit, never sent
+INLINE = (StepName.ADVANCE, StepName.FAN_IN)  # run by the caller right after a commit, never sent
 
 
 def execute(uow: UnitOfWork, rt: Runtime, step: Step) -> list[Step]:
     """Run one step; the steps that may run next (after every commit it made)."""
-    if step.actor == "run_task":
+    if step.actor == StepName.RUN_TASK:
         return tasks.run(uow, rt, step.id)
-    if step.actor == "deliver":
+    if step.actor == StepName.DELIVER:
         return delivery.deliver(uow, rt.settings, step.id)
     core = _IN_ONE_TRANSACTION.get(step.actor)
     if core is None:

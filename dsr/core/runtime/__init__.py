@@ -13,7 +13,7 @@ from dsr.core.runtime.deadlines import Profile, load_profiles, overdue_clause
 from dsr.core.runtime.process import Runtime
 from dsr.core.runtime.progress import Progress, Report
 from dsr.core.runtime.recipients import NOTIFIED_KINDS, Recipient, RecipientBook
-from dsr.core.runtime.steps import Step
+from dsr.core.runtime.steps import Step, StepName
 
 __all__ = [
     # modules, used as namespaces
@@ -34,6 +34,7 @@ __all__ = [
     "NOTIFIED_KINDS",
     # steps
     "Step",
+    "StepName",
     # progress
     "Progress",
     "Report",

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from dsr.core.ledger.db import get_engine, session_scope, units_of_work
 from dsr.core.ledger.models import ConnectorTask, Outbox, Request, utcnow
 from dsr.core.pipeline import redrive, runner, tasks
-from dsr.core.runtime.steps import Step
+from dsr.core.runtime import steps
 from dsr.errors import InvalidInput, StateConflict
 from tests.core.conftest import EMAIL, STAFF, Core
 
@@ -85,7 +85,7 @@ def test_fan_in_has_exactly_one_winner(core: Core) -> None:
         step = queue.pop(0)
         follow = runner.execute(uow, core.rt, step)
         if step.actor == "advance":  # after a task: the next stage, or fan-in when none is open
-            follow += runner.execute(uow, core.rt, Step("fan_in", step.id))  # a concurrent one
+            follow += runner.execute(uow, core.rt, steps.fan_in(step.id))  # a concurrent one
             # Fan-in's own aggregations (a partner's notice going out starts one too).
             seen_aggregate += sum(1 for s in follow if s.actor == "aggregate")
         queue += follow
