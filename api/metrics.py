@@ -153,7 +153,7 @@ class LedgerCollector(Collector):
             .group_by(col(ConnectorTask.connector))
         ):
             buckets = [(str(b), int(c or 0)) for b, c in zip(BUCKETS, cumulative, strict=True)]
-            hist.add_metric([connector], buckets + [("+Inf", int(count))], sum_value=float(total))
+            hist.add_metric([connector], [*buckets, ("+Inf", int(count))], sum_value=float(total))
         yield hist
 
     def _replies(self, session: Session) -> Metric:

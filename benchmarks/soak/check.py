@@ -111,8 +111,8 @@ def check(
             orphans == 0 and missing == 0)  # fmt: skip
 
     late = [
-        i for i in filed if i in requests and requests[i].completed_at is not None
-        and requests[i].completed_at > requests[i].due_at
+        i for i in filed if (r := requests.get(i)) is not None
+        and r.completed_at is not None and r.completed_at > r.due_at
     ]  # fmt: skip
     out.add("deadlines missed", len(late), not late)
     out.detail["alerts"] = dict(alerts)

@@ -45,9 +45,8 @@ class Service(AdminOps):
         nothing is proven until the code comes back, and they cannot vouch for themselves. What
         they get back is the subject's view with the request's status link (``status_token``).
         """
-        if by is not None and by.is_subject:
-            if sub.verified or sub.by or by.owner is None:
-                raise PermissionDenied("a subject files unverified, as a visitor")
+        if by is not None and by.is_subject and (sub.verified or sub.by or by.owner is None):
+            raise PermissionDenied("a subject files unverified, as a visitor")
         valid = filing.validate(self.rt, sub)
         try:
             data = self._submit(sub, valid, owner=by.owner if by is not None else None)

@@ -140,8 +140,8 @@ def test_metrics_count_what_the_ledger_holds(client: TestClient, rt: Runtime, ke
     crm = (("connector", "crm"),)
     assert m[("dsr_connector_task_duration_seconds_count", crm)] == 2
     assert abs(m[("dsr_connector_task_duration_seconds_sum", crm)] - 2.3) < 0.01
-    assert m[("dsr_connector_task_duration_seconds_bucket", crm + (("le", "0.5"),))] == 1
-    assert m[("dsr_connector_task_duration_seconds_bucket", crm + (("le", "5.0"),))] == 2
+    assert m[("dsr_connector_task_duration_seconds_bucket", (*crm, ("le", "0.5")))] == 1
+    assert m[("dsr_connector_task_duration_seconds_bucket", (*crm, ("le", "5.0")))] == 2
     assert (
         m[("dsr_connector_task_duration_seconds_bucket", (("connector", "orders"), ("le", "15.0")))]
         == 0

@@ -246,8 +246,8 @@ def test_idle_ages_unsent_mail_and_sweep_outcomes(
     )  # the erase's acknowledgement; the complaint's was sent
     assert 2400 <= m[("dsr_outbox_oldest_pending_seconds", ())] < 2400 + 600
     rec = (("connector", "recordings"),)
-    assert m[("dsr_purge_runs_total", rec + (("status", "finished"),))] == 1  # the dry run is out
-    assert m[("dsr_purge_runs_total", rec + (("status", "failed"),))] == 1
+    assert m[("dsr_purge_runs_total", (*rec, ("status", "finished")))] == 1  # the dry run is out
+    assert m[("dsr_purge_runs_total", (*rec, ("status", "failed")))] == 1
     assert m[("dsr_purge_runs_total", (("connector", "crm"), ("status", "superseded")))] == 1
     assert m[("dsr_purge_last_success_timestamp_seconds", rec)] == pytest.approx(
         finished.timestamp()

@@ -215,7 +215,7 @@ def test_verify_with_the_emailed_code(client: TestClient, rt: Runtime, keys: Key
 def _needs_attention(rt: Runtime, request_id: str) -> None:
     """Put the request where a failed store leaves it (two stages: crm failed, orders after)."""
     now = utcnow()
-    outcome = {
+    outcome: dict[str, dict[str, Any]] = {
         "crm": {"status": TaskStatus.FAILED, "error": "store unreachable", "finished_at": now},
         "orders": {"status": TaskStatus.SKIPPED},
     }

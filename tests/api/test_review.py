@@ -32,7 +32,7 @@ def shared(rt: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def _file(client: TestClient, keys: Keys, kind: str = "erase") -> dict:  # type: ignore[type-arg]
+def _file(client: TestClient, keys: Keys, kind: str = "erase") -> dict:
     response = client.post(
         "/requests",
         headers=H(keys.alice),

@@ -272,8 +272,8 @@ def test_the_old_suppression_key_cannot_start_after_rotation(tmp_path: Path) -> 
     _newsletter(settings)
     old_chain = settings.keys.suppression
     rotate_suppression(Service(Runtime(settings), _no_enqueue), by=Caller.staff("ops"))
-    with pytest.raises(ConfigError, match="rotate-suppression"):
-        with Service(
-            Runtime(_settings(tmp_path, suppression_key=old_chain)), _no_enqueue
-        ).session():
-            pass
+    with (
+        pytest.raises(ConfigError, match="rotate-suppression"),
+        Service(Runtime(_settings(tmp_path, suppression_key=old_chain)), _no_enqueue).session(),
+    ):
+        pass

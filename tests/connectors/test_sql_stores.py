@@ -255,7 +255,7 @@ def test_missing_table_or_column_is_fatal(sql_url: str, tmp_path: Path) -> None:
         ).create(engine)
         engine.dispose()
         fresh = build_connector(tmp_path, "crm", sql_url)
-        with pytest.raises(FatalStoreError, match="has no column .*phone_norm"):
+        with pytest.raises(FatalStoreError, match=r"has no column .*phone_norm"):
             fresh.find(SUBJECT)
         fresh.close()
     finally:

@@ -23,7 +23,7 @@ def _embedded_servers(var: Path) -> list[psutil.Process]:
     return found
 
 
-def _files(proc: psutil.Process) -> list:  # type: ignore[type-arg]
+def _files(proc: psutil.Process) -> list:
     try:
         return proc.open_files()
     except (psutil.AccessDenied, psutil.NoSuchProcess):
@@ -59,7 +59,7 @@ def test_demo_runs_each_kind_to_a_reply_and_cleans_up(demo: tuple[dict[str, Any]
     )
     assert access["To"] == "nguyen.van.an@example.com"
     assert any(
-        p.get_filename() and p.get_filename().endswith(".zip") for p in access.iter_attachments()
+        (name := p.get_filename()) and name.endswith(".zip") for p in access.iter_attachments()
     )
     erase = Path(kinds["erase"]["reply_eml"]).read_bytes()
     assert b"reply" in erase and len(list(Path(result["outbox_dir"]).glob("*.eml"))) >= 8

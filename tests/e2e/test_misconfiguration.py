@@ -88,6 +88,6 @@ def test_message_for_a_missing_row_is_dead_lettered_with_an_alert(
     assert alert.detail["object_id"] == missing
     assert alert.detail["actor"] == "run_connector_task"
     client = redis.Redis.from_url(redis_url)
-    dead = [k for k in client.scan_iter(f"{broker.namespace}:*XQ*")]
+    dead = list(client.scan_iter(f"{broker.namespace}:*XQ*"))
     assert dead, "the message is in the dead-letter queue"
     client.close()

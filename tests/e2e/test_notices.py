@@ -53,7 +53,7 @@ class RefusingSink(MailSink):
 
     refuse: set[str] = field(default_factory=set)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(  # aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
@@ -264,7 +264,7 @@ class Hook:
 @contextmanager
 def _webhook_server(hook: Hook) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:  # http.server's hook name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             hook.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(hook.status)

@@ -32,7 +32,7 @@ def _runtime(tmp_path: Path, db_url: str, port: int, **extra: object) -> Runtime
     return rt
 
 
-def _submit(rt: Runtime, kind: str = "erase") -> tuple[str, list]:  # type: ignore[type-arg]
+def _submit(rt: Runtime, kind: str = "erase") -> tuple[str, list]:
     with session_scope(rt.db_url) as session:
         request, follow = filing.submit(
             session, rt, filing.Submission(kind, EMAIL, verified=True, by="t")

@@ -279,7 +279,7 @@ def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: P
     assert missing == []  # no index row points at a missing file
 
     proc = _purge(env, "recordings")
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     after = _calls(stores)
     assert set(after) == set(before) - aged_ids

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -61,7 +62,7 @@ def _holder(client: redis.Redis, key: str, timeout: float) -> int:
     while time.monotonic() < end:
         token = client.get(key)
         if token:
-            return int(token.decode().split(":")[1])
+            return int(cast(bytes, token).decode().split(":")[1])
         time.sleep(0.02)
     raise AssertionError("no scheduler took the lock")
 

@@ -44,7 +44,9 @@ def _code(core: Core, email: str, request_id: str) -> str:
         if str(m["Message-ID"]).startswith(f"<{request_id}.verification-")
     ]
     assert mails, "no code e-mail"
-    found = re.search(r"\b(\d{6})\b", mails[-1].get_body(("plain",)).get_content())
+    body = mails[-1].get_body(("plain",))
+    assert body is not None
+    found = re.search(r"\b(\d{6})\b", body.get_content())
     assert found
     return found.group(1)
 
@@ -190,7 +192,9 @@ def _mail(core: Core, request_id: str, purpose: str) -> str:
         if str(m["Message-ID"]).startswith(f"<{request_id}.{purpose}@")
     ]
     assert len(mails) == 1, purpose
-    return str(mails[0].get_body(("plain",)).get_content())
+    body = mails[0].get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
 
 
 def test_status_links_that_are_tampered_foreign_or_expired_name_nothing(core: Core) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from config.settings import Settings
 from connectors.recordings_schema import calls, recordings_index
@@ -106,7 +107,9 @@ def _build(world: World, data: Path) -> None:
                         )
                     )
             else:
-                rows = [(f"K{i}" if i >= 0 else "K99", None, None, s) for i, s in world.orders]
+                rows: list[tuple[str | None, str | None, str | None, str]] = [
+                    (f"K{i}" if i >= 0 else "K99", None, None, s) for i, s in world.orders
+                ]
                 rows += [(None, e, p, s) for e, p, s in world.guests]
                 for n, (cid, email, phone, status) in enumerate(rows):
                     conn.execute(
@@ -140,7 +143,9 @@ def _subjects(world: World) -> dict[str, set[str]]:
     phones = {world.accounts[i][1] for i in mine} - {None}
     others = {p for i, (_, p) in enumerate(world.accounts) if i not in mine}
     alone = phones - others
-    rows = [(f"K{i}" if i >= 0 else "K99", None, None) for i, _ in world.orders]
+    rows: list[tuple[str | None, str | None, str | None]] = [
+        (f"K{i}" if i >= 0 else "K99", None, None) for i, _ in world.orders
+    ]
     rows += [(None, e, p) for e, p, _ in world.guests]
     order_keys = set()
     for n, (cid, email, phone) in enumerate(rows, start=1):
@@ -220,7 +225,7 @@ def test_nothing_outside_the_verified_subjects_accounts_is_touched(world: World)
                 data_dir=data,
                 export_dir=base / "exports",
                 var_dir=base / "var",
-                secret_key=SECRET,
+                secret_key=SecretStr(SECRET),
             )
         )
         try:

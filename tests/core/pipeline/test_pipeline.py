@@ -45,7 +45,9 @@ def test_wrong_code_counts_and_right_code_dispatches(core: Core) -> None:
     assert core.status(rid)["status"] == "awaiting_verification"
     core.drain()  # acknowledgement and code e-mails only
     code_mail = [m for m in core.smtp.to(EMAIL) if ".verification-" in str(m["Message-ID"])]
-    body = code_mail[0].get_body(("plain",)).get_content()
+    plain = code_mail[0].get_body(("plain",))
+    assert plain is not None
+    body = plain.get_content()
     code = next(w for w in body.split() if w.isdigit() and len(w) == 6)
     with pytest.raises(InvalidInput, match="wrong verification code"):
         core.service.verify(rid, "000000" if code != "000000" else "111111", by=STAFF)

@@ -114,7 +114,7 @@ class StallingSink(MailSink):
         self.holding = threading.Event()
         self.release = threading.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook
         self.holding.set()
         while not self.release.is_set():  # aiosmtpd's loop runs in its own thread
             await asyncio.sleep(0.01)

@@ -37,14 +37,12 @@ def test_one_thread_sends_every_message_over_one_connection(smtp: MailSink) -> N
 def test_each_thread_has_its_own_connection(smtp: MailSink) -> None:
     """Two threads never share a connection (an SMTP session carries one message at a time)."""
     settings = _settings(smtp.port)
-    threads = [
-        threading.Thread(
-            target=lambda: [
-                mailer.send(_raw(n), recipient="a@example.com", settings=settings) for n in range(3)
-            ]
-        )
-        for _ in range(2)
-    ]
+
+    def send_three() -> None:
+        for n in range(3):
+            mailer.send(_raw(n), recipient="a@example.com", settings=settings)
+
+    threads = [threading.Thread(target=send_three) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:

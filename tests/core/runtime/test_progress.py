@@ -25,7 +25,8 @@ def test_seed_reports_people_written_then_indexes(tmp_path: Path) -> None:
     assert all(p.total == customers and p.unit == "customers" for p in people)
     assert people[-1].finished and not any(p.finished for p in people[:-1])
     indexes = [p for p in heard if p.task == "indexes"]
-    assert indexes[-1].finished and indexes[-1].done == indexes[-1].total > 0
+    last = indexes[-1]
+    assert last.finished and last.total is not None and last.done == last.total > 0
     assert heard.index(people[-1]) < heard.index(indexes[0])
 
 
