@@ -35,11 +35,12 @@ def execute(
     """Run ``todo`` and every step that follows, in order; ``after(actor, seconds)`` each."""
     from dsr.core.ledger.db import units_of_work
     from dsr.core.pipeline import runner
+    from dsr.core.runtime.steps import StepName
 
     uow = units_of_work(rt.db_url)
     while todo:
         step = todo.pop(0)
-        if step.actor == "deliver" and not deliver:
+        if step.actor == StepName.DELIVER and not deliver:
             continue
         t0 = time.perf_counter()
         follow = runner.execute(uow, rt, step)

@@ -35,8 +35,8 @@ from dsr.core.runtime import steps
 class Submitted(Protocol):
     """What makes two requests identical, read from an intake ``Submission``.
 
-    A protocol, not the intake class: intake files through this module, so importing intake
-    back (even for types only) would close a cycle.
+    A protocol, not the intake class: intake sits above the pipeline and files through this
+    module, so importing it back (even for types only) would point an arrow up and close a cycle.
     """
 
     @property
