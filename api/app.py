@@ -22,7 +22,7 @@ from api.privacy_guard import PrivacyThrottle
 from api.sessions import ServerSessions
 from api.throttle import AuthThrottle
 from api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service import Enqueue, Service
 from workers import runtime as worker_runtime

@@ -13,9 +13,9 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import runtime
-from dsr.core import apikeys
-from dsr.core.apikeys import Role
-from dsr.core.db import session_scope
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import session_scope
 from dsr.service import Caller
 
 UNAUTHORISED = "authentication required"

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from starlette.requests import HTTPConnection
 
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.service import Service
 
 

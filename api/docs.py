@@ -14,8 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from api.auth import Principal, _bearer, _header, principal, unauthorised
 from api.deps import runtime
-from dsr.core import apikeys
-from dsr.core.db import session_scope
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.db import session_scope
 
 DOCS, SCHEMA = "/docs", "/openapi.json"
 

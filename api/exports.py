@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 
 from api.deps import service
 from api.schemas import ErrorOut
-from dsr.core.links import read_download_token
+from dsr.core.replies.links import read_download_token
 from dsr.errors import InvalidInput, NotFound
 
 router = APIRouter(tags=["exports"])

@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.auth import Principal, require
 from api.deps import runtime
 from api.schemas import ErrorOut, HealthOut
-from dsr.core.apikeys import Role
-from dsr.core.db import get_engine
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import get_engine
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger(__name__)

@@ -22,9 +22,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from api.metrics_health import PipelineCollector
-from dsr.core.db import get_engine
-from dsr.core.deadlines import overdue_clause
-from dsr.core.models import (
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import (
     Alert,
     AuditEvent,
     ConnectorTask,
@@ -37,7 +36,8 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.outbox import REPLY
+from dsr.core.replies.outbox import REPLY
+from dsr.core.runtime.deadlines import overdue_clause
 
 # Connector work ranges from a cached lookup to a large store export.
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
@@ -153,7 +153,7 @@ class LedgerCollector(Collector):
             .group_by(col(ConnectorTask.connector))
         ):
             buckets = [(str(b), int(c or 0)) for b, c in zip(BUCKETS, cumulative, strict=True)]
-            hist.add_metric([connector], buckets + [("+Inf", int(count))], sum_value=float(total))
+            hist.add_metric([connector], [*buckets, ("+Inf", int(count))], sum_value=float(total))
         yield hist
 
     def _replies(self, session: Session) -> Metric:

@@ -15,8 +15,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from dsr.core.db import get_engine
-from dsr.core.models import OPEN_REQUEST, Outbox, OutboxStatus, PurgeRun, Request, utcnow
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import OPEN_REQUEST, Outbox, OutboxStatus, PurgeRun, Request, utcnow
 
 SWEEP_STATUSES = ("finished", "incomplete", "failed", "superseded", "running")
 

@@ -1,6 +1,6 @@
 """The HTTP API's bodies, published in the OpenAPI schema.
 
-The request shapes the API answers with are ``dsr.core.views``' (the CLI's ``--json`` shape,
+The request shapes the API answers with are ``dsr.core.intake.views``' (the CLI's ``--json`` shape,
 defined once). Input strings refuse control characters: PostgreSQL cannot store NUL, and no
 name, address or code contains them.
 """
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsr.core.models import RequestKind
+from dsr.core.ledger.models import RequestKind
 
 
 def printable(value: str, *, keep: str = "") -> str:

@@ -2,9 +2,10 @@
 
 Starlette's SessionMiddleware keeps the whole session in a signed cookie, so logging out cannot
 end a copy of it. Here a logged-in session (one with a ``key_id``) lives in the ledger
-(``dsr.core.web_sessions``) and the cookie carries only its random id; logout, key revocation and
-expiry end it at once. Before login the session holds only the language and the login form's
-CSRF token: that stays in a signed cookie, so visitors of the login page write nothing.
+(``dsr.core.ledger.web_sessions``) and the cookie carries only its random id; logout, key
+revocation and expiry end it at once. Before login the session holds only the language and the
+login form's CSRF token: that stays in a signed cookie, so visitors of the login page write
+nothing.
 
 The cookie is signed with the sessions key (the previous one verifies during its grace period).
 Logging in always issues a new id: a session id known before login is worthless after it.
@@ -23,8 +24,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.keys import PurposeKey
-from dsr.core import web_sessions
-from dsr.core.db import session_scope
+from dsr.core.ledger import web_sessions
+from dsr.core.ledger.db import session_scope
 
 COOKIE = "dsr_session"
 _SERVER, _ANONYMOUS = "s.", "a."

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dsr.core.intake import no_duplicates
+from dsr.core.intake.filing import no_duplicates
 from dsr.errors import InvalidInput
 
 

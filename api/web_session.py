@@ -22,10 +22,10 @@ from starlette.templating import Jinja2Templates
 from api.auth import Principal
 from api.deps import runtime
 from config.settings import CONFIG_DIR
-from dsr.core import apikeys
-from dsr.core.db import session_scope
-from dsr.core.models import LANGUAGES
-from dsr.core.replies import format_date
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import LANGUAGES
+from dsr.core.replies.templates import format_date
 
 LOGIN_PATH = "/web/login"
 

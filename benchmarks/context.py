@@ -61,7 +61,7 @@ class Context:
     services: Services
     report: Report
     broker: Any = None
-    progress: Any = None  # a dsr.core.progress.Report: bars on a terminal (benchmarks.run)
+    progress: Any = None  # a dsr.core.runtime.progress.Report: bars on a terminal (benchmarks.run)
     _seeded: dict[int, Path] = field(default_factory=dict)
 
     def settings(
@@ -102,8 +102,8 @@ class Context:
         """A fresh ledger, a worker pool of ``processes`` and a Driver over them."""
         from benchmarks.pipeline import Driver
         from benchmarks.pool import WorkerPool
-        from dsr.core.db import dispose_all, migrate
-        from dsr.core.runtime import Runtime
+        from dsr.core.ledger.db import dispose_all, migrate
+        from dsr.core.runtime.process import Runtime
         from workers import runtime
 
         app = f"bench_{self.services.run_id}_{name}"

@@ -30,7 +30,7 @@ def subjects(data_dir: Any, count: int, seed: int) -> list[tuple[str, str | None
 
 
 def mixed(people: list[tuple[str, str | None]], seed: int) -> list[Any]:
-    from dsr.core.intake import Submission
+    from dsr.core.intake.filing import Submission
 
     rng = Random(seed)
     kinds = [k for k, share in MIX for _ in range(round(share * len(people)))]

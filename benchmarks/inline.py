@@ -17,11 +17,11 @@ from benchmarks.report import RESULTS
 
 
 def submit(rt: Any, sub: Any) -> tuple[str, list[Any]]:
-    from dsr.core import intake
-    from dsr.core.db import session_scope
+    from dsr.core.intake import filing
+    from dsr.core.ledger.db import session_scope
 
     with session_scope(rt.db_url) as session:
-        request, todo = intake.submit(session, rt, sub)
+        request, todo = filing.submit(session, rt, sub)
     return request.id, list(todo)
 
 
@@ -33,16 +33,17 @@ def execute(
     after: Callable[[str, float], None] | None = None,
 ) -> None:
     """Run ``todo`` and every step that follows, in order; ``after(actor, seconds)`` each."""
-    from dsr.core import pipeline
-    from dsr.core.db import units_of_work
+    from dsr.core.ledger.db import units_of_work
+    from dsr.core.pipeline import runner
+    from dsr.core.runtime.steps import StepName
 
     uow = units_of_work(rt.db_url)
     while todo:
         step = todo.pop(0)
-        if step.actor == "deliver" and not deliver:
+        if step.actor == StepName.DELIVER and not deliver:
             continue
         t0 = time.perf_counter()
-        follow = pipeline.execute(uow, rt, step)
+        follow = runner.execute(uow, rt, step)
         if after is not None:
             after(step.actor, time.perf_counter() - t0)
         todo.extend(follow)

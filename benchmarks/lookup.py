@@ -111,7 +111,7 @@ def measure(dirs: dict[int, Path], count: int, seed: int) -> dict[int, dict[str,
                 subject = subjects[size][i % n]
                 identity = _identity(subject)
                 for name, connector in connectors.items():
-                    file, query, field = RAW[name]
+                    _file, query, field = RAW[name]
                     raw = raws[size][name]
                     t0 = time.perf_counter()
                     raw.execute(query, (subject[field],)).fetchall()

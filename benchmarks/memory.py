@@ -150,9 +150,9 @@ def child(data_dir: Path, work: Path) -> dict[str, Any]:
     from benchmarks import inline
     from config.settings import Settings
     from demo.seed import DEMO_SUBJECT
-    from dsr.core.db import migrate
-    from dsr.core.intake import Submission
-    from dsr.core.runtime import Runtime
+    from dsr.core.intake.filing import Submission
+    from dsr.core.ledger.db import migrate
+    from dsr.core.runtime.process import Runtime
 
     settings = Settings(
         database_url=f"sqlite:///{work / 'ledger.db'}",
@@ -192,8 +192,8 @@ def child(data_dir: Path, work: Path) -> dict[str, Any]:
 def _tasks(rt: Any, request_id: str) -> dict[str, Any]:
     from sqlmodel import select
 
-    from dsr.core.db import session_scope
-    from dsr.core.models import ConnectorTask
+    from dsr.core.ledger.db import session_scope
+    from dsr.core.ledger.models import ConnectorTask
 
     with session_scope(rt.db_url) as session:
         rows = session.exec(select(ConnectorTask).where(ConnectorTask.request_id == request_id))

@@ -79,7 +79,7 @@ class ActorClock(dramatiq.Middleware):
             time.sleep(0.2)
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001, S110 - a lost flush only loses a statistic
+            except Exception:  # noqa: BLE001 - a lost flush only loses a statistic
                 pass
 
     def flush(self) -> None:

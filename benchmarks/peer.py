@@ -65,7 +65,7 @@ def run(ctx: Context) -> None:
 
 def _subs(kind: str, subjects: Iterator[int], count: int) -> list[Any]:
     """The next ``count`` subjects as ``dsr submit --verified --by`` requests of ``kind``."""
-    from dsr.core.intake import Submission
+    from dsr.core.intake.filing import Submission
 
     return [
         Submission(kind, shop.email_of(c), verified=True, by="bench")

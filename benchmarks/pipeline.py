@@ -1,6 +1,6 @@
 """Drive a batch of requests through the real pipeline and read what happened from the ledger.
 
-The driver submits each request as ``dsr submit --verified --by`` does (``intake.submit``,
+The driver submits each request as ``dsr submit --verified --by`` does (``filing.submit``,
 commit, then enqueue), timing each submission; worker processes do the rest. When every
 request is terminal, per-request figures come from the ledger's fine timestamps:
 
@@ -221,8 +221,8 @@ class Driver:
     # -- submitting and waiting -------------------------------------------------------------
 
     def submit(self, subs: list[Any]) -> list[Submitted]:
-        from dsr.core import intake
-        from dsr.core.db import get_engine
+        from dsr.core.intake import filing
+        from dsr.core.ledger.db import get_engine
         from workers.actors import enqueue
 
         engine = get_engine(self.rt.db_url)
@@ -232,7 +232,7 @@ class Driver:
             for attempt in range(5):
                 try:
                     with Session(engine, expire_on_commit=False) as session:
-                        request, follow = intake.submit(session, self.rt, sub)
+                        request, follow = filing.submit(session, self.rt, sub)
                         session.commit()
                     break
                 except OperationalError:

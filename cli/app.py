@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 from typer.exceptions import TyperException
 
 from config.settings import Settings, SettingsError, get_settings
-from dsr.core.logs import configure_logging
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.ops.logs import configure_logging
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.errors import ConfigError, DsrError, InvalidInput, PermissionDenied, StateConflict
 from dsr.service import Service
 
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except TyperException as err:  # usage errors: unknown option, missing argument
         _fail(f"error: {err.format_message()}", 2)
-    except (InvalidInput, StateConflict, PermissionDenied) as err:
+    except InvalidInput as err:
+        _fail(f"error: {_with_flags(err)}", 2)
+    except (StateConflict, PermissionDenied) as err:
         _fail(f"error: {err}", 2)
     except SettingsError as err:  # unusable settings (e.g. no secret in production): bad input
         _fail(f"configuration error: {err}", 2)
@@ -93,6 +95,32 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"error: the ledger database is unreachable ({type(err.orig).__name__})", 1)
     except DsrError as err:
         _fail(f"error: {err}", 1)
+
+
+# The core names an input as its field (``changes``); the command line knows it by its flag.
+_FLAGS = {
+    "changes": "--set",
+    "text": "--text",
+    "verified": "--verified",
+    "by": "--by",
+    "name": "--name",
+    "email": "--email",
+    "phone": "--phone",
+    "reason": "--reason",
+    "until": "--until",
+    "as_of": "--as-of",
+    "dry_run": "--dry-run",
+    "grace_days": "--grace-days",
+    "include": "--include",
+    "exclude": "--exclude",
+    "exclude_all": "--exclude-all",
+}
+
+
+def _with_flags(err: InvalidInput) -> str:
+    """The core's message, then the flags of the fields it names: ``... (--set)``."""
+    flags = [_FLAGS[field] for field in err.fields if field in _FLAGS]
+    return f"{err} ({', '.join(flags)})" if flags else str(err)
 
 
 def _fail(line: str, status: int) -> None:

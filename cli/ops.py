@@ -9,6 +9,7 @@ import typer
 
 from cli.app import JsonOpt, app, emit, service
 from cli.progress import bars, wanted
+from dsr.core.ops.retention import PurgeRequest
 from dsr.service import Caller
 
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds.")
@@ -39,11 +40,9 @@ def purge(
     svc = service()
     with bars(wanted(as_json)) as progress:
         data = svc.purge(
+            PurgeRequest(as_of=as_of, dry_run=dry_run, chunk_size=chunk_size),
             by=Caller.staff(by),
-            dry_run=dry_run,
             connectors=connector,
-            chunk_size=chunk_size,
-            as_of=as_of,
             progress=progress,
         )
     emit(data, as_json, _purge_text)

@@ -55,7 +55,7 @@ def worker(
         str(threads or s.worker_threads),
     ]
     if s.queue_prefetch:
-        os.environ["dramatiq_queue_prefetch"] = str(s.queue_prefetch)
+        os.environ["dramatiq_queue_prefetch"] = str(s.queue_prefetch)  # noqa: SIM112 - dramatiq reads it lowercase
     os.execv(sys.executable, args)
 
 

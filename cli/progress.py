@@ -1,8 +1,8 @@
 """Progress bars for long commands (``dsr seed``, ``dsr purge``) on a terminal, and only there.
 
-The core reports through ``dsr.core.progress.Report``; this module turns those reports into rich
-progress bars on stderr. With ``--json``, or when stdout is not a terminal (a pipe, a file, cron),
-nothing is drawn, so machine output and logs stay clean.
+The core reports through ``dsr.core.runtime.progress.Report``; this module turns those reports
+into rich progress bars on stderr. With ``--json``, or when stdout is not a terminal (a pipe, a
+file, cron), nothing is drawn, so machine output and logs stay clean.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rich.progress import (
     Progress as Bars,
 )
 
-from dsr.core.progress import Progress, Report, ignore
+from dsr.core.runtime.progress import Progress, Report, ignore
 
 
 def wanted(as_json: bool, stream: TextIO | None = None) -> bool:

@@ -8,7 +8,7 @@ import typer
 
 from cli.app import JsonOpt, app, emit, service
 from cli.complaints import complaint_text
-from dsr.core.intake import Submission, no_duplicates
+from dsr.core.intake.filing import Submission, no_duplicates
 from dsr.errors import InvalidInput
 from dsr.service import Caller
 

@@ -367,9 +367,12 @@ class _Checker:
                 text = f"{name}: the account lacks {p} (needed for {needed[p]})"
                 (self.problem if required else self.result.warnings.append)(text)
         supp = self.config.suppression
-        if supp is not None and supp.table in self.existing:
-            if supp.column not in {c["name"] for c in self.inspector.get_columns(supp.table)}:
-                self.problem(f"{supp.table}: no column {supp.column}")
+        if (
+            supp is not None
+            and supp.table in self.existing
+            and supp.column not in {c["name"] for c in self.inspector.get_columns(supp.table)}
+        ):
+            self.problem(f"{supp.table}: no column {supp.column}")
 
     def _has_table(self, name: str, schema: str | None) -> bool:
         if schema is None:

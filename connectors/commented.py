@@ -85,7 +85,7 @@ def comment_lines(text: str, indent: int) -> list[str]:
             line = word
         else:
             line = f"{line} {word}" if line else word
-    return [f"{' ' * indent}# {ln}" for ln in lines + [line] if ln]
+    return [f"{' ' * indent}# {ln}" for ln in [*lines, line] if ln]
 
 
 def _with_comment(line: str, why: str | None, indent: int) -> list[str]:

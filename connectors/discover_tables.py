@@ -15,15 +15,39 @@ from connectors.discover_links import stem
 from connectors.discover_schema import TableInfo
 from connectors.recognise import pct, words
 
-_CUSTOMER_IDS = set(
-    "customer_id partner_id user_id client_id contact_id member_id customerid userid partnerid"
-    " id_customer".split()
-)
+_CUSTOMER_IDS = {
+    "customer_id",
+    "partner_id",
+    "user_id",
+    "client_id",
+    "contact_id",
+    "member_id",
+    "customerid",
+    "userid",
+    "partnerid",
+    "id_customer",
+}
 # What a table of people, or a column pointing at one, is called.
-_PEOPLE = set(
-    "customer customers user users partner partners contact contacts client clients member"
-    " members subscriber subscribers account accounts person people".split()
-)
+_PEOPLE = {
+    "customer",
+    "customers",
+    "user",
+    "users",
+    "partner",
+    "partners",
+    "contact",
+    "contacts",
+    "client",
+    "clients",
+    "member",
+    "members",
+    "subscriber",
+    "subscribers",
+    "account",
+    "accounts",
+    "person",
+    "people",
+}
 _CHANGED = {"updated", "modified", "changed", "write", "mtime", "lastmod", "update", "modify"}
 _COLLECTED = {"created", "create", "registered", "subscribed", "calldate", "inserted", "added"}
 _NONE_VALUES = (0, "0", "")  # stored instead of NULL for "no customer" (WooCommerce guests)
@@ -120,11 +144,14 @@ class Proposal:
                 why = f"foreign key to {fk.referred_table}.{target[0]}, the customer table's key"
                 if fk.inferred:
                     why = f"{fk.inferred}: the customer table's key"
-                if _single_key(t) is None and fk.columns[0] in t.primary_key:
-                    if not t.found("email", "phone"):
-                        why = f"no key of its own, reached through its customer: {why}"
-                        self.parent[t.name] = (fk.referred_table, fk.columns[0], why)
-                        return
+                if (
+                    _single_key(t) is None
+                    and fk.columns[0] in t.primary_key
+                    and not t.found("email", "phone")
+                ):
+                    why = f"no key of its own, reached through its customer: {why}"
+                    self.parent[t.name] = (fk.referred_table, fk.columns[0], why)
+                    return
                 self.link[t.name] = (fk.columns[0], why)
                 return
         for c in t.columns.values():

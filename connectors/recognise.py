@@ -27,10 +27,32 @@ MIN_SHARE = 0.6  # of sampled values that must fit a parser for the column to co
 EXTENSION_DIGITS = 5  # at most this many digits: an internal extension (a PBX's 101), no one's
 _NAME_WORDS = {"name", "fullname", "firstname", "lastname", "surname", "hoten", "ten"}
 # Words that make a "...name" column something other than a person's name.
-_NOT_A_PERSON = set(
-    "user username login product company file table host domain item brand category shop store"
-    " city street tag slug meta option site blog term display".split()
-)
+_NOT_A_PERSON = {
+    "user",
+    "username",
+    "login",
+    "product",
+    "company",
+    "file",
+    "table",
+    "host",
+    "domain",
+    "item",
+    "brand",
+    "category",
+    "shop",
+    "store",
+    "city",
+    "street",
+    "tag",
+    "slug",
+    "meta",
+    "option",
+    "site",
+    "blog",
+    "term",
+    "display",
+}
 _ADDRESS_WORDS = {"address", "addr", "street", "diachi"}
 _EMAIL_WORDS = {"email", "mail", "e_mail"}
 _PHONE_WORDS = {"phone", "mobile", "tel", "telephone", "sdt", "cellphone", "msisdn"}

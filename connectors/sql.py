@@ -90,9 +90,9 @@ def _engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     connect_args: dict[str, Any] = {}
     # A store behind a dead network must fail fast (and be retried), not hang a worker.
-    if parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
-        if "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = 10
+    remote = parsed.get_backend_name() in ("postgresql", "mysql", "mariadb")
+    if remote and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = 10
     return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 

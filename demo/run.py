@@ -13,10 +13,10 @@ import dramatiq
 from config.settings import get_settings
 from demo import smtp_sink
 from demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, seed
-from dsr.core.intake import Submission
-from dsr.core.logs import configure_logging
-from dsr.core.models import RequestStatus
-from dsr.core.runtime import Runtime
+from dsr.core.intake.filing import Submission
+from dsr.core.ledger.models import RequestStatus
+from dsr.core.ops.logs import configure_logging
+from dsr.core.runtime.process import Runtime
 from dsr.errors import DsrError
 from dsr.service import Caller, Service
 

@@ -86,7 +86,7 @@ from faker import Faker
 
 from demo import marker
 from demo import stores as ds
-from dsr.core.progress import Progress, Report, ignore
+from dsr.core.runtime.progress import Progress, Report, ignore
 from dsr.errors import InvalidInput
 from dsr.files import create_private, open_private, private_dir
 from dsr.identity import (
@@ -911,7 +911,7 @@ class _Generator:
             if own_id:  # a second account: new customer id and new address, same phone
                 self.customer_no += 1
                 dup_cid = f"KH{self.customer_no:06d}"
-                a_last, a_mid, a_first = p["ascii"]
+                a_last, _a_mid, a_first = p["ascii"]
                 self.email_serial += 1
                 email = f"{a_first}{a_last}.{self.email_serial}@example.net"
                 row = self.crm_row(

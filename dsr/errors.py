@@ -9,7 +9,16 @@ class DsrError(Exception):
 
 
 class InvalidInput(DsrError):
-    """The caller's input is wrong; nothing was written (CLI exit status 2, HTTP 422)."""
+    """The caller's input is wrong; nothing was written (CLI exit status 2, HTTP 422).
+
+    ``fields`` names the inputs at fault as the core calls them (``changes``, ``as_of``); the
+    message names them the same way, and a door that calls them otherwise (the CLI's ``--set``)
+    maps them where it reports the error.
+    """
+
+    def __init__(self, message: str, *fields: str) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class NotFound(InvalidInput):

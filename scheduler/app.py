@@ -25,10 +25,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from dsr.core import audit
-from dsr.core.db import get_engine, units_of_work
-from dsr.core.retention import Policy, policy_for
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, units_of_work
+from dsr.core.ops.retention import Policy, policy_for
+from dsr.core.runtime.process import Runtime
 from scheduler import jobs
 from scheduler.leader import Leader
 from workers.broker import broker

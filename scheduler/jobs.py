@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.job import Job  # type: ignore[import-untyped]  # APScheduler 3 ships no type hints
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-from dsr.core.retention import Policy
+from dsr.core.ops.retention import Policy
 from dsr.errors import ConfigError
 from workers import maintenance
 

@@ -8,7 +8,7 @@ from random import Random
 
 from sqlmodel import Session
 
-from dsr.core.models import (
+from dsr.core.ledger.models import (
     Complaint,
     ConnectorTask,
     Request,

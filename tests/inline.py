@@ -13,10 +13,10 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from dsr.core import pipeline
-from dsr.core.db import units_of_work
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.ledger.db import units_of_work
+from dsr.core.pipeline import runner
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step, StepName
 
 
 def inline(rt: Runtime) -> Callable[[Iterable[Step]], None]:
@@ -27,10 +27,10 @@ def inline(rt: Runtime) -> Callable[[Iterable[Step]], None]:
         todo = list(follow)
         while todo:
             step = todo.pop(0)
-            if step.actor == "deliver":
+            if step.actor == StepName.DELIVER:
                 continue
             try:
-                todo += pipeline.execute(uow, rt, step)
+                todo += runner.execute(uow, rt, step)
             except Exception as err:
                 # Service.send would take any failure for a broker outage and only warn.
                 raise StepFailed(f"{step.actor} failed: {err!r}") from err

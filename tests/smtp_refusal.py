@@ -17,7 +17,7 @@ class RefusingSink(MailSink):
     refuse: dict[str, str] = field(default_factory=dict)
     refuse_all: str | None = None
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(  # aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         answer = self.refuse_all or self.refuse.get(address.lower())

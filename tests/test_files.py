@@ -14,10 +14,11 @@ import pytest
 from config.settings import Settings
 from demo import smtp_sink
 from demo.seed import DEMO_SUBJECT, seed
-from dsr.core import intake, pipeline
-from dsr.core.db import dispose_all, migrate, session_scope, units_of_work
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.intake import filing
+from dsr.core.ledger.db import dispose_all, migrate, session_scope, units_of_work
+from dsr.core.pipeline import runner
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 
 
 @pytest.fixture
@@ -53,11 +54,11 @@ def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umas
     staged: tuple[dict[Path, int], dict[Path, int]]
     try:
         migrate(rt.db_url)
-        sub = intake.Submission(
+        sub = filing.Submission(
             "access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"], verified=True, by="t"
         )
         with session_scope(rt.db_url) as session:
-            request, todo = intake.submit(session, rt, sub)
+            request, todo = filing.submit(session, rt, sub)
         uow = units_of_work(rt.db_url)
         later: list[Step] = []
 
@@ -68,11 +69,11 @@ def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umas
             return False
 
         # The stores' staged files, seen before the bundle takes them in (staging is removed).
-        pipeline.drain(uow, rt, todo, skip=hold_back)
+        runner.drain(uow, rt, todo, skip=hold_back)
         staged = _modes(root / "exports" / request.id / "stores")
         # Then the bundle and the reply (not delivered: our copy is written before sending).
         aggregate = [step for step in later if step.actor == "aggregate"]
-        pipeline.drain(uow, rt, aggregate, skip=lambda step: step.actor == "deliver")
+        runner.drain(uow, rt, aggregate, skip=lambda step: step.actor == "deliver")
     finally:
         rt.close()
         dispose_all()

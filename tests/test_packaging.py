@@ -51,15 +51,15 @@ def test_wheel_carries_every_package_by_its_own_name(wheel: Path) -> None:
     for folder in PACKAGES:
         assert f"{folder}/__init__.py" in names, folder
     for needed in (
-        "dsr/core/migrations/versions/0001_ledger.py",
-        "dsr/core/migrations/env.py",
+        "dsr/core/ledger/migrations/versions/0001_ledger.py",
+        "dsr/core/ledger/migrations/env.py",
         "config/connectors.yaml",
         "config/templates/web/_base.html",
         "config/templates/reply_erase.vi.html",
         "config/templates/complaint/resolved.vi.txt",
         "config/templates/privacy/status.html",
         "config/templates/privacy/_words.en.j2",
-        "dsr/core/migrations/versions/0006_complaints.py",
+        "dsr/core/ledger/migrations/versions/0006_complaints.py",
         "dsr/service/app.py",
     ):
         assert needed in names, needed

@@ -29,7 +29,7 @@ def answers(url: str, body: dict[str, object] | None, key: str) -> bool:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - fixed URLs
+        with urllib.request.urlopen(request, timeout=10) as response:  # fixed URLs, no user input
             return key in json.load(response)
     except (OSError, ValueError):
         return False

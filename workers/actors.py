@@ -11,10 +11,11 @@ from dramatiq.middleware import CurrentMessage
 from sqlalchemy.exc import OperationalError
 
 import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
-from dsr.core import alerts, pipeline, tasks
-from dsr.core.db import session_scope, units_of_work
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.ledger.db import session_scope, units_of_work
+from dsr.core.pipeline import runner, tasks
+from dsr.core.replies import alerts
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step, StepName
 from dsr.errors import DeliveryError, NotFound, RetriableStoreError
 from workers import runtime
 
@@ -25,19 +26,19 @@ log = structlog.get_logger(__name__)
 # reply and sends it, instead of two more queue hops. One that fails here is handed to its
 # own actor, so it gets the same retries as if it had been sent in the first place. The doors
 # (CLI, API) never do: they send these, and answer without waiting on a store or SMTP.
-_CARRIED_ON = ("aggregate", "deliver")
+_CARRIED_ON = (StepName.AGGREGATE, StepName.DELIVER)
 
 
-def _execute(actor: str, object_id: str) -> list[Step]:
+def _execute(actor: StepName, object_id: str) -> list[Step]:
     rt = runtime.get()
     try:
-        return pipeline.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
+        return runner.execute(units_of_work(rt.db_url), rt, Step(actor, object_id))
     except NotFound:
         _dead_letter(rt, object_id)
         raise  # not retried: dramatiq moves the message to the dead-letter queue
 
 
-def _run(actor: str, object_id: str) -> None:
+def _run(actor: StepName, object_id: str) -> None:
     """An actor's message: its step, then what follows (the reply carried on here)."""
     enqueue(_execute(actor, object_id), carry_on=True)
 
@@ -64,7 +65,7 @@ def enqueue(follow: Iterable[Step], *, carry_on: bool = False) -> None:
     run the reply's steps here too, after the others are sent."""
     here = []
     for step in follow:
-        if step.actor in pipeline.INLINE:
+        if step.actor in runner.INLINE:
             enqueue(_execute(step.actor, step.id), carry_on=carry_on)
         elif carry_on and step.actor in _CARRIED_ON:
             here.append(step)
@@ -88,7 +89,7 @@ def _transient(retries: int, exc: BaseException) -> bool:
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def dispatch_request(request_id: str) -> None:
-    _run("dispatch", request_id)
+    _run(StepName.DISPATCH, request_id)
 
 
 @dramatiq.actor(
@@ -98,7 +99,7 @@ def dispatch_request(request_id: str) -> None:
     on_retry_exhausted="connector_task_exhausted",
 )
 def run_connector_task(task_id: str) -> None:
-    _run("run_task", task_id)
+    _run(StepName.RUN_TASK, task_id)
 
 
 @dramatiq.actor(queue_name="dsr", max_retries=10)
@@ -115,18 +116,18 @@ def connector_task_exhausted(message_data: dict[str, Any], retry_info: dict[str,
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def aggregate_request(request_id: str) -> None:
-    _run("aggregate", request_id)
+    _run(StepName.AGGREGATE, request_id)
 
 
 @dramatiq.actor(queue_name="dsr", retry_when=_transient)
 def deliver_message(outbox_id: str) -> None:
     """Send one outbox row; when retries run out the row stays pending for the scheduler."""
-    _run("deliver", outbox_id)
+    _run(StepName.DELIVER, outbox_id)
 
 
-ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
-    "dispatch": dispatch_request,
-    "run_task": run_connector_task,
-    "aggregate": aggregate_request,
-    "deliver": deliver_message,
+ACTORS: dict[StepName, dramatiq.Actor[Any, Any]] = {
+    StepName.DISPATCH: dispatch_request,
+    StepName.RUN_TASK: run_connector_task,
+    StepName.AGGREGATE: aggregate_request,
+    StepName.DELIVER: deliver_message,
 }

@@ -26,7 +26,7 @@ from dramatiq.middleware import (
 )
 
 from config.settings import Settings, get_settings
-from dsr.core.logs import configure_logging
+from dsr.core.ops.logs import configure_logging
 from dsr.files import private_dir
 from workers.middleware import LogContext
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import redis
 import structlog
 
-from dsr.core import deployment
-from dsr.core.db import session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import session_scope
+from dsr.core.ops import deployment
+from dsr.core.runtime.process import Runtime
 from dsr.errors import ConfigError
 
 log = structlog.get_logger(__name__)

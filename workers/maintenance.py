@@ -12,9 +12,10 @@ import dramatiq
 
 import workers.broker  # noqa: F401 - the broker must exist before any actor is declared
 from connectors.base import Indexed
-from dsr.core import redrive, retention, watchdog
-from dsr.core.db import session_scope
-from dsr.core.models import utcnow
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import utcnow
+from dsr.core.ops import retention, watchdog
+from dsr.core.pipeline import redrive
 from dsr.errors import ConfigError, InvalidInput
 from workers import fingerprint, runtime
 from workers.actors import enqueue
@@ -31,7 +32,7 @@ _SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rer
 )
 def purge_store(connector: str) -> None:
     """Apply the retention rules of one connector now."""
-    retention.sweep(runtime.get(), connector, now=utcnow(), by="scheduler")
+    retention.sweep(runtime.get(), connector, by="scheduler")  # as of now, the whole rule
 
 
 @dramatiq.actor(queue_name="dsr", max_retries=3)

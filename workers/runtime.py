@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dsr.core import key_checks
-from dsr.core.db import migrate, session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import key_checks
+from dsr.core.ledger.db import migrate, session_scope
+from dsr.core.runtime.process import Runtime
 
 _runtime: Runtime | None = None
 

@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsr.core import audit
-from dsr.core.db import get_engine
-from dsr.core.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Request
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Request
+from dsr.core.runtime.process import Runtime
 from dsr.identity import EMAIL, PHONE, Identity
 
 from .load import Load
@@ -111,8 +111,8 @@ def check(
             orphans == 0 and missing == 0)  # fmt: skip
 
     late = [
-        i for i in filed if i in requests and requests[i].completed_at is not None
-        and requests[i].completed_at > requests[i].due_at
+        i for i in filed if (r := requests.get(i)) is not None
+        and r.completed_at is not None and r.completed_at > r.due_at
     ]  # fmt: skip
     out.add("deadlines missed", len(late), not late)
     out.detail["alerts"] = dict(alerts)

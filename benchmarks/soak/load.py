@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dsr.core.intake import Submission
+from dsr.core.intake.filing import Submission
 from dsr.errors import DsrError
 from dsr.service import Caller, Service
 

@@ -146,8 +146,8 @@ def _run(
 
     get_settings.cache_clear()
     from demo.seed import seed
-    from dsr.core.db import migrate
-    from dsr.core.runtime import Runtime
+    from dsr.core.ledger.db import migrate
+    from dsr.core.runtime.process import Runtime
     from dsr.service import Caller, Service
     from workers.actors import enqueue
 
@@ -212,8 +212,8 @@ def _drain(svc: Any, load: Any, seconds: float, ops: Any) -> float | None:
     scheduler does every minute. Seconds it took, or None if it did not settle in time."""
     from sqlmodel import Session, col, select
 
-    from dsr.core.db import get_engine
-    from dsr.core.models import Request
+    from dsr.core.ledger.db import get_engine
+    from dsr.core.ledger.models import Request
 
     started = time.monotonic()
     moving = ("received", "verified", "in_progress", "replying", "awaiting_verification")

@@ -138,7 +138,7 @@ class FaultySmtp:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook
+    async def handle_RCPT(  # aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if self.mode == "451":
@@ -150,7 +150,7 @@ class FaultySmtp:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook
         msg = message_from_bytes(envelope.content, policy=policy.default)
         mid = str(msg.get("Message-ID", ""))
         with self._lock:

@@ -3,28 +3,26 @@ keys and the audit log."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Indexed
-from dsr.core import (
-    apikeys,
-    audit,
-    holds,
-    retention,
-)
-from dsr.core.apikeys import Role
-from dsr.core.dashboard import Dashboard
-from dsr.core.dashboard import build as build_dashboard
-from dsr.core.db import units_of_work
-from dsr.core.models import (
+from dsr.core.intake.views import iso
+from dsr.core.ledger import apikeys, audit, holds
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import units_of_work
+from dsr.core.ledger.models import (
     ApiKey,
     Hold,
     utcnow,
 )
-from dsr.core.progress import Progress, Report, ignore
-from dsr.core.views import iso
+from dsr.core.ops import retention
+from dsr.core.ops.dashboard import Dashboard
+from dsr.core.ops.dashboard import build as build_dashboard
+from dsr.core.ops.retention import PurgeRequest
+from dsr.core.runtime.progress import Progress, Report, ignore
 from dsr.errors import InvalidInput, StoreError
 from dsr.service.base import ServiceBase
 from dsr.service.callers import Caller
@@ -85,32 +83,37 @@ class AdminOps(ServiceBase):
 
     def purge(
         self,
+        request: PurgeRequest = PurgeRequest(),
         *,
         by: Caller,
-        dry_run: bool = False,
-        connectors: list[str] | None = None,
-        chunk_size: int | None = None,
-        as_of: datetime | None = None,
+        connectors: Sequence[str] = (),
         progress: Report = ignore,
     ) -> dict[str, Any]:
         """A retention sweep now, in this process: per-store counts, and the stores that failed.
 
-        One store being down does not stop the other stores' sweeps. ``progress`` hears of each
-        rule as it starts and ends (the CLI draws it on a terminal).
+        ``connectors`` empty sweeps every store with a rule. One store being down does not stop
+        the other stores' sweeps. ``progress`` hears of each rule as it starts and ends (the CLI
+        draws it on a terminal).
         """
         self._require(by, Role.OPS)
         policy = retention.policy_for(self.rt)
-        for name in connectors or []:
+        for name in connectors:
             if name not in self.rt.connectors:
                 raise InvalidInput(f"unknown connector {name!r}")
             if name not in policy.connectors:
                 raise InvalidInput(f"no retention rule for connector {name!r}")
         now = utcnow()
+        as_of = request.as_of
         if as_of is not None:
             as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-            if as_of > now and not dry_run:
-                raise InvalidInput("--as-of in the future would purge early; add --dry-run")
+            if as_of > now and not request.dry_run:
+                raise InvalidInput(
+                    "as_of in the future would purge early; only a dry run may look ahead",
+                    "as_of",
+                    "dry_run",
+                )
             now = as_of
+        request = replace(request, as_of=now)
         with self.session():
             pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
         stores: list[dict[str, Any]] = []
@@ -125,14 +128,7 @@ class AdminOps(ServiceBase):
         for name in connectors or policy.connectors:
             try:
                 reports = retention.sweep(
-                    self.rt,
-                    name,
-                    now=now,
-                    dry_run=dry_run,
-                    chunk_size=chunk_size,
-                    by=by.actor,
-                    policy=policy,
-                    progress=relay,
+                    self.rt, name, request, by=by.actor, policy=policy, progress=relay
                 )
             except StoreError as err:
                 errors.append({"connector": name, "error": str(err)})
@@ -141,7 +137,12 @@ class AdminOps(ServiceBase):
                         progress(Progress(task, 0, None, finished=True, failed=True))
                 continue
             stores += [asdict(r) for r in reports]
-        return {"dry_run": dry_run, "as_of": now.isoformat(), "stores": stores, "errors": errors}
+        return {
+            "dry_run": request.dry_run,
+            "as_of": now.isoformat(),
+            "stores": stores,
+            "errors": errors,
+        }
 
     # -- API keys and the audit log ---------------------------------------------------------
 

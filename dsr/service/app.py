@@ -13,31 +13,21 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from dsr.core import (
-    artefacts,
-    audit,
-    complaints,
-    intake,
-    paths,
-    redrive,
-    review,
-    status_links,
-    storage,
-    subject_status,
-    subjects,
-    tasks,
-    verification,
-)
-from dsr.core.apikeys import Role
-from dsr.core.deadlines import overdue_clause
-from dsr.core.models import (
+from dsr.core.identity import artefacts
+from dsr.core.intake import complaints, filing, subject_status, verification
+from dsr.core.intake.views import RequestDetail, iso, request_json, requests_json
+from dsr.core.ledger import audit, paths, storage
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.models import (
     OPEN_REQUEST,
     AuditEvent,
     Request,
     RequestKind,
     RequestStatus,
 )
-from dsr.core.views import RequestDetail, iso, request_json, requests_json
+from dsr.core.pipeline import redrive, review, subjects, tasks
+from dsr.core.replies import status_links
+from dsr.core.runtime.deadlines import overdue_clause
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
@@ -48,17 +38,16 @@ class Service(AdminOps):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def submit(self, sub: intake.Submission, *, by: Caller | None = None) -> dict[str, Any]:
+    def submit(self, sub: filing.Submission, *, by: Caller | None = None) -> dict[str, Any]:
         """File a request: validated completely before anything is written; ``by`` owns it.
 
         A subject (privacy center) files under the same rules as staff without ``--verified``:
         nothing is proven until the code comes back, and they cannot vouch for themselves. What
         they get back is the subject's view with the request's status link (``status_token``).
         """
-        if by is not None and by.is_subject:
-            if sub.verified or sub.by or by.owner is None:
-                raise PermissionDenied("a subject files unverified, as a visitor")
-        valid = intake.validate(self.rt, sub)
+        if by is not None and by.is_subject and (sub.verified or sub.by or by.owner is None):
+            raise PermissionDenied("a subject files unverified, as a visitor")
+        valid = filing.validate(self.rt, sub)
         try:
             data = self._submit(sub, valid, owner=by.owner if by is not None else None)
         except OSError as err:  # its e-mail could not be written: nothing was committed
@@ -68,7 +57,7 @@ class Service(AdminOps):
         return data
 
     def _submit(
-        self, sub: intake.Submission, valid: intake.Submission, *, owner: str | None
+        self, sub: filing.Submission, valid: filing.Submission, *, owner: str | None
     ) -> dict[str, Any]:
         with self.session() as session:
             actor = sub.by or "subject"
@@ -78,7 +67,7 @@ class Service(AdminOps):
                 session.commit()
                 return {**request_json(session, joined), "duplicate_of": joined.id}
             try:
-                request, follow = intake.submit(session, self.rt, sub, owner=owner)
+                request, follow = filing.submit(session, self.rt, sub, owner=owner)
             except OSError:
                 # Its e-mails are written before the row commits; the row will not, so the
                 # folder must not stay either (no folder without a ledger row).
@@ -166,7 +155,7 @@ class Service(AdminOps):
 
     def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
         """The request with its tasks, who filed it and its audit trail (ids and counts only);
-        a subject gets only where it stands (``dsr.core.subject_status``)."""
+        a subject gets only where it stands (``dsr.core.intake.subject_status``)."""
         with self.session() as session:
             request = self._load(session, request_id, by)
             if by.is_subject:

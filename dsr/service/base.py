@@ -13,16 +13,14 @@ from contextlib import contextmanager
 import structlog
 from sqlmodel import Session
 
-from dsr.core import (
-    key_checks,
-)
-from dsr.core.apikeys import Role
-from dsr.core.db import migrate, session_scope
-from dsr.core.models import (
+from dsr.core.ledger import key_checks
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import migrate, session_scope
+from dsr.core.ledger.models import (
     Request,
 )
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.errors import NotFound, PermissionDenied
 from dsr.service.callers import Caller
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dsr.core import apikeys, status_links
-from dsr.core.apikeys import Role
-from dsr.core.models import Request, RequestKind
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.models import Request, RequestKind
+from dsr.core.replies import status_links
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from typing import Any
 
 from config import keys
 from connectors.base import SuppressionList
-from dsr.core import audit, key_checks
-from dsr.core.apikeys import Role
-from dsr.core.db import migrate, session_scope
-from dsr.core.models import utcnow
+from dsr.core.ledger import audit, key_checks
+from dsr.core.ledger.apikeys import Role
+from dsr.core.ledger.db import migrate, session_scope
+from dsr.core.ledger.models import utcnow
 from dsr.errors import ConfigError, InvalidInput, PermissionDenied
 from dsr.identity import suppression_check
 from dsr.service.app import Service
@@ -53,7 +53,7 @@ def rotate_master(svc: Service, *, grace_days: int, by: Caller) -> dict[str, Any
             "with DSR_PREVIOUS_SECRET_KEY_UNTIL), then restart every process"
         )
     if not 0 <= grace_days <= 90:
-        raise InvalidInput("--grace-days is between 0 and 90")
+        raise InvalidInput("grace_days is between 0 and 90", "grace_days")
     data = _key_file(svc)
     until = utcnow() + timedelta(days=grace_days)
     data.update(

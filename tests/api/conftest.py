@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI
 
 from demo.smtp_sink import MailSink
-from dsr.core import apikeys
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import make_settings
 

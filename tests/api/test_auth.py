@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from dsr.core.db import get_engine
-from dsr.core.models import ApiKey, AuditEvent
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import ApiKey, AuditEvent
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from dsr.core.db import session_scope
-from dsr.core.models import utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import utcnow
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys
 from tests.api.test_browser import ARGS, chromium, server  # noqa: F401 - shared fixtures
 from tests.dashboard_data import fill

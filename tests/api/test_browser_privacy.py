@@ -29,9 +29,9 @@ from api import create_app
 from api.throttle import forget
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink, free_port
-from dsr.core import status_links
-from dsr.core.db import get_engine, migrate
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.replies import status_links
+from dsr.core.runtime.process import Runtime
 from dsr.service import Caller
 from tests import services
 from tests.api.test_browser import ARGS, chromium  # noqa: F401 - shared fixture

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from dsr.core.db import get_engine
-from dsr.core.models import Outbox, Request
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import Outbox, Request
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys, csrf_of, login, queued
 
 H = Keys.header

@@ -6,9 +6,9 @@ import re
 
 from fastapi.testclient import TestClient
 
-from dsr.core.db import session_scope
-from dsr.core.models import utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import utcnow
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys, login
 from tests.dashboard_data import fill
 

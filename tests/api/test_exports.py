@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from dsr.core import paths
-from dsr.core.links import make_download_token
-from dsr.core.models import utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import paths
+from dsr.core.ledger.models import utcnow
+from dsr.core.replies.links import make_download_token
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys
 
 H = Keys.header

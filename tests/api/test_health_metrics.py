@@ -13,8 +13,8 @@ from sqlmodel import col
 from api import create_app
 from api.metrics import purged_rows
 from demo.smtp_sink import MailSink
-from dsr.core.db import get_engine, session_scope
-from dsr.core.models import (
+from dsr.core.ledger.db import get_engine, session_scope
+from dsr.core.ledger.models import (
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -23,7 +23,7 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys
 from tests.e2e.conftest import make_settings
 
@@ -140,8 +140,8 @@ def test_metrics_count_what_the_ledger_holds(client: TestClient, rt: Runtime, ke
     crm = (("connector", "crm"),)
     assert m[("dsr_connector_task_duration_seconds_count", crm)] == 2
     assert abs(m[("dsr_connector_task_duration_seconds_sum", crm)] - 2.3) < 0.01
-    assert m[("dsr_connector_task_duration_seconds_bucket", crm + (("le", "0.5"),))] == 1
-    assert m[("dsr_connector_task_duration_seconds_bucket", crm + (("le", "5.0"),))] == 2
+    assert m[("dsr_connector_task_duration_seconds_bucket", (*crm, ("le", "0.5")))] == 1
+    assert m[("dsr_connector_task_duration_seconds_bucket", (*crm, ("le", "5.0")))] == 2
     assert (
         m[("dsr_connector_task_duration_seconds_bucket", (("connector", "orders"), ("le", "15.0")))]
         == 0

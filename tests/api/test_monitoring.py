@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col
 
-from dsr.core.db import session_scope
-from dsr.core.models import (
+from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.models import (
     ConnectorTask,
     Outbox,
     OutboxStatus,
@@ -36,7 +36,7 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.api.conftest import Keys
 
@@ -246,8 +246,8 @@ def test_idle_ages_unsent_mail_and_sweep_outcomes(
     )  # the erase's acknowledgement; the complaint's was sent
     assert 2400 <= m[("dsr_outbox_oldest_pending_seconds", ())] < 2400 + 600
     rec = (("connector", "recordings"),)
-    assert m[("dsr_purge_runs_total", rec + (("status", "finished"),))] == 1  # the dry run is out
-    assert m[("dsr_purge_runs_total", rec + (("status", "failed"),))] == 1
+    assert m[("dsr_purge_runs_total", (*rec, ("status", "finished")))] == 1  # the dry run is out
+    assert m[("dsr_purge_runs_total", (*rec, ("status", "failed")))] == 1
     assert m[("dsr_purge_runs_total", (("connector", "crm"), ("status", "superseded")))] == 1
     assert m[("dsr_purge_last_success_timestamp_seconds", rec)] == pytest.approx(
         finished.timestamp()

@@ -7,9 +7,9 @@ import re
 
 from fastapi.testclient import TestClient
 
-from dsr.core import apikeys, paths
-from dsr.core.db import session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import apikeys, paths
+from dsr.core.ledger.db import session_scope
+from dsr.core.runtime.process import Runtime
 from dsr.service import Caller, Service
 from tests.api.conftest import Keys, csrf_of, login, verification_code
 
@@ -98,7 +98,7 @@ def test_requests_filed_at_the_command_line_are_for_ops(
 ) -> None:
     """A request without an owner (CLI, or filed before owners existed) is visible to ops only."""
     svc = Service(rt, lambda steps: None)
-    from dsr.core.intake import Submission
+    from dsr.core.intake.filing import Submission
 
     request_id = svc.submit(Submission("access", "x@example.vn"), by=Caller.staff("lan"))["id"]
     assert client.get(f"/requests/{request_id}", headers=Keys.header(keys.alice)).status_code == 404

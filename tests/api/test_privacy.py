@@ -23,11 +23,11 @@ from sqlmodel import Session, select
 
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink
-from dsr.core import status_links
-from dsr.core.db import get_engine, migrate
-from dsr.core.links import make_download_token
-from dsr.core.models import Outbox, Request
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.ledger.models import Outbox, Request
+from dsr.core.replies import status_links
+from dsr.core.replies.links import make_download_token
+from dsr.core.runtime.process import Runtime
 from dsr.service import Caller
 from tests import services
 from tests.api.conftest import csrf_of, verification_code

@@ -12,8 +12,8 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from api import create_app
-from dsr.core.db import get_engine, session_scope
-from dsr.core.models import (
+from dsr.core.ledger.db import get_engine, session_scope
+from dsr.core.ledger.models import (
     AuditEvent,
     ConnectorTask,
     Outbox,
@@ -22,8 +22,8 @@ from dsr.core.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from tests.api.conftest import Keys, queued, verification_code
 
 H = Keys.header
@@ -215,7 +215,7 @@ def test_verify_with_the_emailed_code(client: TestClient, rt: Runtime, keys: Key
 def _needs_attention(rt: Runtime, request_id: str) -> None:
     """Put the request where a failed store leaves it (two stages: crm failed, orders after)."""
     now = utcnow()
-    outcome = {
+    outcome: dict[str, dict[str, Any]] = {
         "crm": {"status": TaskStatus.FAILED, "error": "store unreachable", "finished_at": now},
         "orders": {"status": TaskStatus.SKIPPED},
     }

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from demo.seed import DEMO_SUBJECT, seed
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys, csrf_of, login
 from tests.family import add_family_account
 from tests.inline import inline
@@ -32,7 +32,7 @@ def shared(rt: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def _file(client: TestClient, keys: Keys, kind: str = "erase") -> dict:  # type: ignore[type-arg]
+def _file(client: TestClient, keys: Keys, kind: str = "erase") -> dict:
     response = client.post(
         "/requests",
         headers=H(keys.alice),
@@ -116,7 +116,7 @@ def test_review_form_is_ops_only(shared: TestClient, keys: Keys) -> None:
 def test_exports_an_erasure_removed_answer_410(shared: TestClient, keys: Keys, rt: Runtime) -> None:
     """After the subject's erasure, staff download and the page answer 410 Gone for the earlier
     export instead of serving erased data."""
-    from dsr.core.links import make_download_token
+    from dsr.core.replies.links import make_download_token
 
     first = shared.post(
         "/requests",
@@ -128,8 +128,8 @@ def test_exports_an_erasure_removed_answer_410(shared: TestClient, keys: Keys, r
         f"/requests/{first['id']}/review", headers=H(keys.ops), json={"exclude_all": True}
     ).json()
     assert access["status"] in ("replying", "completed")
-    from dsr.core.db import session_scope
-    from dsr.core.models import Request, RequestStatus
+    from dsr.core.ledger.db import session_scope
+    from dsr.core.ledger.models import Request, RequestStatus
 
     with session_scope(rt.db_url) as session:  # delivery is not part of this test: mark it done
         row = session.get(Request, first["id"])

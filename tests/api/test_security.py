@@ -21,10 +21,10 @@ from sqlmodel import Session, col, select
 
 from api import create_app
 from demo.smtp_sink import MailSink
-from dsr.core import paths
-from dsr.core.db import get_engine
-from dsr.core.models import ApiKey, Request, utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import paths
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import ApiKey, Request, utcnow
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys, csrf_of, login
 from tests.e2e.conftest import make_settings
 
@@ -85,7 +85,7 @@ def test_logout_ends_every_copy_of_the_session(
 
 def test_an_expired_session_ends_at_once(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """A session past its expiry is refused (and removed) on its next request."""
-    from dsr.core.models import WebSession  # here: the other tests run without the table
+    from dsr.core.ledger.models import WebSession  # here: the other tests run without the table
 
     login(client, keys.alice)
     assert client.get("/web/requests", follow_redirects=False).status_code == 200
@@ -99,9 +99,9 @@ def test_an_expired_session_ends_at_once(client: TestClient, rt: Runtime, keys: 
 
 def test_revoking_a_key_deletes_its_sessions(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """Revoking a key removes its server-side sessions, not only their use."""
-    from dsr.core import apikeys
-    from dsr.core.db import session_scope
-    from dsr.core.models import WebSession  # here: the other tests run without the table
+    from dsr.core.ledger import apikeys
+    from dsr.core.ledger.db import session_scope
+    from dsr.core.ledger.models import WebSession  # here: the other tests run without the table
 
     login(client, keys.bob)
     with session_scope(rt.db_url) as session:
@@ -300,7 +300,7 @@ def production(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Fa
         suppression_key="production-suppression-key-0123456789",
     )  # fmt: skip
     rt = Runtime(settings)
-    from dsr.core.db import migrate
+    from dsr.core.ledger.db import migrate
 
     migrate(rt.db_url)
     yield create_app(rt)
@@ -312,8 +312,8 @@ def production(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Fa
 
 def test_docs_need_a_key_in_production(production: FastAPI, tmp_path: Path) -> None:
     """In production /docs and /openapi.json answer 401 without a key and serve staff."""
-    from dsr.core import apikeys
-    from dsr.core.db import session_scope
+    from dsr.core.ledger import apikeys
+    from dsr.core.ledger.db import session_scope
 
     rt: Runtime = production.state.service.rt
     with session_scope(rt.db_url) as session:

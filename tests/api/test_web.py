@@ -9,10 +9,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from dsr.core import apikeys
-from dsr.core.db import get_engine, session_scope
-from dsr.core.models import ApiKey, ConnectorTask, Outbox, OutboxStatus, Request, TaskStatus, utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import apikeys
+from dsr.core.ledger.db import get_engine, session_scope
+from dsr.core.ledger.models import (
+    ApiKey,
+    ConnectorTask,
+    Outbox,
+    OutboxStatus,
+    Request,
+    TaskStatus,
+    utcnow,
+)
+from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys, csrf_of, login, queued
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from tests import services
 from tests.cli.test_cli import FIELDS, _count_requests, dsr
-from tests.cli.test_cli import env as env  # noqa: F401 - the shared fixture
+from tests.cli.test_cli import env as env  # the shared fixture
 
 
 @pytest.fixture
-def queue_env(env: dict[str, str]) -> Iterator[dict[str, str]]:  # noqa: F811
+def queue_env(env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The CLI's environment with a broker namespace of its own, emptied afterwards."""
     import redis
 
@@ -58,13 +58,13 @@ def test_file_list_answer_and_status_from_the_shell(queue_env: dict[str, str]) -
     done = dsr(queue_env, "submit", "complaint", "--email", "a@b.vn", "--text", text, "--json")
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)
-    assert FIELDS <= created.keys() and created["kind"] == "complaint"
+    assert created.keys() >= FIELDS and created["kind"] == "complaint"
     assert created["status"] == "in_progress" and created["tasks"] == []
     queue = json.loads(
         dsr(queue_env, "list", "--kind", "complaint", "--status", "in_progress", "--json").stdout
     )
     assert [r["id"] for r in queue] == [created["id"]]
-    assert FIELDS <= queue[0].keys()
+    assert queue[0].keys() >= FIELDS
     human = dsr(queue_env, "status", created["id"]).stdout
     assert text in human and "not answered yet" in human
     listed = dsr(queue_env, "answer", "--list-templates", "--json")

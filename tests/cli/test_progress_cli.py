@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.test_cli import dsr
-from tests.cli.test_cli import env as env  # noqa: F401 - the shared fixture
+from tests.cli.test_cli import env as env  # the shared fixture
 
 BAR = "━"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -45,7 +45,7 @@ def on_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
     return code, _ANSI.sub("", b"".join(chunks).decode("utf-8", "replace"))
 
 
-def test_seed_shows_a_bar_on_a_terminal_only(env: dict[str, str]) -> None:  # noqa: F811
+def test_seed_shows_a_bar_on_a_terminal_only(env: dict[str, str]) -> None:
     """On a terminal: a bar counting customers to the total, then the index builds; piped or with
     --json: the report alone, nothing on stderr."""
     code, screen = on_terminal(env, "seed", "--customers", "2500")
@@ -59,7 +59,7 @@ def test_seed_shows_a_bar_on_a_terminal_only(env: dict[str, str]) -> None:  # no
     assert json.loads(screen)["customers"] == 2500
 
 
-def test_purge_shows_each_store_with_its_count(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+def test_purge_shows_each_store_with_its_count(env: dict[str, str], tmp_path: Path) -> None:
     """On a terminal every rule gets a bar ending at the rows it purged; piped, none."""
     assert dsr(env, "seed", "--customers", "1500").returncode == 0
     planned = json.loads(dsr(env, "purge", "--dry-run", "--json").stdout)

@@ -41,3 +41,21 @@ def test_loose_input_is_one_line_exit_2_and_writes_nothing(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0].lower(), done.stderr
     assert _count_requests(tmp_path / "var") == 0
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        ([*SUBMIT, "--set", "name=B"], "error: changes are only for rectify requests (--set)"),
+        (["hold", "add", "--reason", "court order"],
+         "error: a hold needs an email or a phone (--email, --phone)"),
+    ],
+)  # fmt: skip
+def test_the_core_names_the_field_and_the_cli_its_flag(
+    env: dict[str, str],  # noqa: F811 - the fixture imported above
+    args: list[str],
+    line: str,
+) -> None:
+    """The core's message names the field as every door does; the CLI adds its flag."""
+    done = dsr(env, *args)
+    assert done.returncode == 2 and done.stderr.strip() == line, done.stderr

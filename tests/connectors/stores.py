@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import struct
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -66,7 +66,7 @@ class ListPolicy:
         self.admit = admit
         self.asked: dict[tuple[str, str], Verdict] = {}
 
-    def decide(self, matches: list[Match]) -> list[Verdict]:
+    def decide(self, matches: Sequence[Match]) -> list[Verdict]:
         verdicts = [Verdict.ADMIT if self.admit(m) else Verdict.OTHER_ACCOUNT for m in matches]
         for match, verdict in zip(matches, verdicts, strict=True):
             self.asked[(match.table, match.key)] = verdict
@@ -224,8 +224,8 @@ def make_crm(tmp_path: Path, url: str) -> Harness:
         _insert(
             engine,
             customers,
-            old
-            + [
+            [
+                *old,
                 customer(
                     "HLD-01",
                     "Khách đang tranh chấp",
@@ -327,8 +327,8 @@ def make_newsletter(tmp_path: Path, url: str) -> Harness:
         _insert(
             engine,
             subscribers,
-            old
-            + [
+            [
+                *old,
                 subscriber(
                     HOLD_EMAIL,
                     None,
@@ -492,8 +492,8 @@ def make_orders(tmp_path: Path, url: str) -> Harness:
         ]
         _add_orders(
             engine,
-            old
-            + [
+            [
+                *old,
                 (
                     order(
                         "HLD-01",

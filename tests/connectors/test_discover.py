@@ -145,9 +145,7 @@ def test_discover_writes_nothing(shop: tuple[str, str, dict[str, str]], tmp_path
             if {name: c[0] for name, c in counters.items()} == inserted:
                 break
             time.sleep(0.2)
-        assert {name: c for name, c in counters.items()} == {
-            n: (r, 0, 0) for n, r in inserted.items()
-        }
+        assert dict(counters.items()) == {n: (r, 0, 0) for n, r in inserted.items()}
 
     done = dsr(cli_env(tmp_path), "connectors", "discover", url, "--json")
     assert done.returncode == 0, done.stderr

@@ -254,7 +254,7 @@ def test_missing_table_or_column_is_fatal(sql_url: str, tmp_path: Path) -> None:
         ).create(engine)
         engine.dispose()
         fresh = build_connector(tmp_path, "crm", sql_url)
-        with pytest.raises(FatalStoreError, match="customers has no column .*phone") as short:
+        with pytest.raises(FatalStoreError, match=r"customers has no column .*phone") as short:
             fresh.find(SUBJECT)
         assert "email" not in str(short.value)  # the column it has is not reported missing
         fresh.close()
@@ -279,7 +279,7 @@ def test_open_orders_are_deferred_then_erased_once_delivered(
 ) -> None:
     """An undelivered order keeps its shipping details on erasure and is reported as deferred;
     run again for that record once it is delivered, it is anonymised."""
-    from dsr.core.scope import KeysOnly
+    from dsr.core.identity.scope import KeysOnly
 
     h = make_orders(tmp_path, sql_url)
     try:

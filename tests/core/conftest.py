@@ -1,7 +1,7 @@
 """The pipeline without a broker: a SQLite ledger, the demo stores, the in-process SMTP server.
 
 Nothing here needs PostgreSQL or Redis, so these tests run on any laptop. Steps are collected in
-a plain list (the service's ``enqueue``) and run inline with ``dsr.core.pipeline.drain``.
+a plain list (the service's ``enqueue``) and run inline with ``dsr.core.pipeline.runner.drain``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from config.settings import Settings
 from demo import smtp_sink
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink
-from dsr.core import pipeline
-from dsr.core.db import get_engine, units_of_work
-from dsr.core.intake import Submission
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.intake.filing import Submission
+from dsr.core.ledger.db import get_engine, units_of_work
+from dsr.core.pipeline import runner
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.service import Caller, Service
 
 STAFF = Caller.staff("test-staff")
@@ -52,7 +52,7 @@ class Core:
 
     def drain(self, todo: Iterable[Step] | None = None, *, times: int = 1) -> int:
         """Run the queued steps (or ``todo``) and all that follow, as the workers would."""
-        return pipeline.drain(
+        return runner.drain(
             units_of_work(self.rt.db_url),
             self.rt,
             self.take() if todo is None else todo,

@@ -15,11 +15,11 @@ from sqlmodel import Session
 from config.settings import Settings
 from demo.seed import seed
 from demo.smtp_sink import MailSink
-from dsr.core import intake
-from dsr.core.db import get_engine, migrate
-from dsr.core.models import Request
-from dsr.core.runtime import Runtime
-from dsr.core.views import request_json
+from dsr.core.intake import filing
+from dsr.core.intake.views import request_json
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.ledger.models import Request
+from dsr.core.runtime.process import Runtime
 from tests import services
 
 
@@ -35,7 +35,7 @@ class Pipeline:
         kw.setdefault("verified", True)
         kw.setdefault("by", "test-staff")
         with Session(get_engine(self.rt.db_url), expire_on_commit=False) as session:
-            request, follow = intake.submit(session, self.rt, intake.Submission(kind, email, **kw))
+            request, follow = filing.submit(session, self.rt, filing.Submission(kind, email, **kw))
             session.commit()
         enqueue(follow)
         return request.id

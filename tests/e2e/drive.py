@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dsr.core import pipeline
-from dsr.core.db import units_of_work
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.ledger.db import units_of_work
+from dsr.core.pipeline import runner
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.errors import DeliveryError
 
 
@@ -19,7 +19,7 @@ def drive(rt: Runtime, queue: list[Step]) -> list[Step]:
             return failed
         step = queue.pop(0)
         try:
-            queue += pipeline.execute(uow, rt, step)
+            queue += runner.execute(uow, rt, step)
         except DeliveryError:
             failed.append(step)
     raise AssertionError("the step graph did not converge")

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from demo.smtp_sink import MailSink, free_port
 from demo.stores import create_store
-from dsr.core import intake, tasks
-from dsr.core.db import migrate, session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import migrate, session_scope
+from dsr.core.pipeline import tasks
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -57,8 +58,8 @@ def test_unreachable_store_needs_attention_then_retry_completes(
     worker.start()
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(
-                session, rt, intake.Submission("erase", EMAIL, verified=True, by="t")
+            request, follow = filing.submit(
+                session, rt, filing.Submission("erase", EMAIL, verified=True, by="t")
             )
         enqueue(follow)
         until(lambda: request_status(rt, request.id) == "needs_attention")

@@ -11,10 +11,11 @@ from sqlmodel import Session, select
 
 from demo.seed import seed
 from demo.smtp_sink import MailSink
-from dsr.core import audit, intake
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import Request
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Request
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import make_settings, until
 
@@ -53,10 +54,10 @@ def test_concurrent_requests_all_complete_with_one_reply_each(
         ids = []
         for n, email in enumerate(emails):
             with session_scope(rt.db_url) as session:
-                request, follow = intake.submit(
+                request, follow = filing.submit(
                     session,
                     rt,
-                    intake.Submission(
+                    filing.Submission(
                         "erase" if n % 3 == 0 else "access", email, verified=True, by="t"
                     ),
                 )

@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 from config.settings import Settings
 from demo.smtp_sink import MailSink
 from demo.stores import create_store
-from dsr.core import intake
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import ConnectorTask
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import ConnectorTask
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import request_status, until
 
@@ -128,8 +128,8 @@ def test_sigkill_mid_task_then_new_worker_completes_once(
     second = None
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(
-                session, rt, intake.Submission("access", EMAIL, verified=True, by="t")
+            request, follow = filing.submit(
+                session, rt, filing.Submission("access", EMAIL, verified=True, by="t")
             )
         enqueue(follow)
         until(lambda: _task_status(rt, request.id) == "running")

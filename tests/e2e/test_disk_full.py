@@ -16,10 +16,12 @@ from sqlmodel import Session, func, select
 
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink
-from dsr.core import intake, redrive, watchdog
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import Alert, ConnectorTask, Request
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Alert, ConnectorTask, Request
+from dsr.core.ops import watchdog
+from dsr.core.pipeline import redrive
+from dsr.core.runtime.process import Runtime
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive
 
@@ -119,8 +121,8 @@ def test_access_request_waits_for_space_then_completes(
     migrate(rt.db_url)
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(
-                session, rt, intake.Submission("access", EMAIL, verified=True, by="t")
+            request, follow = filing.submit(
+                session, rt, filing.Submission("access", EMAIL, verified=True, by="t")
             )
         disk.fill()
         drive(rt, follow)

@@ -12,10 +12,13 @@ from sqlmodel import Session, select
 from demo import smtp_sink
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink
-from dsr.core import audit, intake, outbox, pipeline, redrive
-from dsr.core.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.models import AuditEvent, ConnectorTask, Outbox, Request
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
+from dsr.core.ledger.models import AuditEvent, ConnectorTask, Outbox, Request
+from dsr.core.pipeline import redrive, runner
+from dsr.core.replies import outbox
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -38,10 +41,10 @@ def test_every_step_twice_gives_one_reply(
     rt = _runtime(tmp_path, postgres_url, smtp.port)
     changes = {"address": "5 Trần Phú, Hà Nội"} if kind == "rectify" else {}
     with session_scope(rt.db_url) as session:
-        request, queue = intake.submit(
-            session, rt, intake.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+        request, queue = filing.submit(
+            session, rt, filing.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
         )
-    pipeline.drain(units_of_work(rt.db_url), rt, queue, times=2)
+    runner.drain(units_of_work(rt.db_url), rt, queue, times=2)
     with Session(get_engine(rt.db_url)) as session:
         final = session.get(Request, request.id)
         assert final is not None and final.status == "completed"
@@ -76,8 +79,8 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
     worker.start()
     try:
         with session_scope(rt.db_url) as session:
-            request, follow = intake.submit(
-                session, rt, intake.Submission("access", EMAIL, verified=True, by="t")
+            request, follow = filing.submit(
+                session, rt, filing.Submission("access", EMAIL, verified=True, by="t")
             )
         enqueue(follow)
         row = until(lambda: _reply_row(rt, request.id, min_attempts=3))

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
-from dsr.core import paths
+from dsr.core.ledger import paths
 from dsr.service import Caller, Service
 from dsr.spellings import stored_values
 from tests.e2e.accounts import shared_phones
@@ -265,7 +265,7 @@ def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipel
     from fastapi.testclient import TestClient
 
     from api import create_app
-    from dsr.core.links import make_download_token
+    from dsr.core.replies.links import make_download_token
 
     first = pipeline.submit("access", EMAIL, phone=PHONE)
     pipeline.wait(first)

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from demo.seed import DEMO_CALLER_ONLY, DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
-from dsr.core import intake
-from dsr.core.db import get_engine
-from dsr.core.models import utcnow
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import utcnow
 from dsr.errors import InvalidInput
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
@@ -139,10 +139,10 @@ def test_unverified_request_waits_for_the_code(pipeline: Pipeline) -> None:
 def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
     """S7: a request past due_at is listed overdue, and its late reply is flagged to ops first."""
     with Session(get_engine(pipeline.rt.db_url), expire_on_commit=False) as session:
-        request, follow = intake.submit(
+        request, follow = filing.submit(
             session,
             pipeline.rt,
-            intake.Submission("access", EMAIL, verified=True, by="t"),
+            filing.Submission("access", EMAIL, verified=True, by="t"),
             now=utcnow() - timedelta(days=40),
         )
         session.commit()

@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 
 from config.settings import Settings
 from demo.smtp_sink import free_port
-from dsr.core.db import get_engine, migrate
-from dsr.core.models import Alert
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.ledger.models import Alert
+from dsr.core.runtime.process import Runtime
 from tests.e2e.conftest import Pipeline, until
 
 DSR = str(Path(sys.executable).parent / "dsr")
@@ -88,6 +88,6 @@ def test_message_for_a_missing_row_is_dead_lettered_with_an_alert(
     assert alert.detail["object_id"] == missing
     assert alert.detail["actor"] == "run_connector_task"
     client = redis.Redis.from_url(redis_url)
-    dead = [k for k in client.scan_iter(f"{broker.namespace}:*XQ*")]
+    dead = list(client.scan_iter(f"{broker.namespace}:*XQ*"))
     assert dead, "the message is in the dead-letter queue"
     client.close()

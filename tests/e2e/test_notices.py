@@ -29,11 +29,14 @@ from config.settings import CONFIG_DIR
 from demo import smtp_sink
 from demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, DEMO_WORK_EMAIL, seed, store_paths
 from demo.smtp_sink import MailSink
-from dsr.core import audit, deadlines, intake, tasks
-from dsr.core.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.models import Notice, Request
-from dsr.core.pipeline import drain
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
+from dsr.core.ledger.models import Notice, Request
+from dsr.core.pipeline import tasks
+from dsr.core.pipeline.runner import drain
+from dsr.core.runtime import deadlines
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import Pipeline, make_settings, until
 
@@ -50,7 +53,7 @@ class RefusingSink(MailSink):
 
     refuse: set[str] = field(default_factory=set)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(  # aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
@@ -261,7 +264,7 @@ class Hook:
 @contextmanager
 def _webhook_server(hook: Hook) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:  # http.server's hook name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             hook.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(hook.status)
@@ -327,8 +330,8 @@ def test_every_step_twice_gives_one_notice_each(
     migrate(rt.db_url)
     changes = {"address": NEW_ADDRESS} if kind == "rectify" else {}
     with session_scope(rt.db_url) as session:
-        request, queue = intake.submit(
-            session, rt, intake.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+        request, queue = filing.submit(
+            session, rt, filing.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
         )
     drain(units_of_work(rt.db_url), rt, queue, times=2)
     with Session(get_engine(rt.db_url)) as session:

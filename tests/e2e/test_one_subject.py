@@ -10,12 +10,13 @@ from sqlmodel import Session, select
 
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink
-from dsr.core import audit, dispatch
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.intake import Submission
-from dsr.core.models import Request
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.intake.filing import Submission
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Request
+from dsr.core.pipeline import dispatch
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.service import Caller, Service
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive

@@ -11,10 +11,12 @@ from sqlmodel import Session, col, select
 from api.metrics import registry
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import free_port
-from dsr.core import intake, outbox, tasks
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import Alert, Outbox, Request, utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Alert, Outbox, Request, utcnow
+from dsr.core.pipeline import tasks
+from dsr.core.replies import outbox
+from dsr.core.runtime.process import Runtime
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive
 from tests.smtp_refusal import start_refusing
@@ -30,10 +32,10 @@ def _runtime(tmp_path: Path, db_url: str, port: int, **extra: object) -> Runtime
     return rt
 
 
-def _submit(rt: Runtime, kind: str = "erase") -> tuple[str, list]:  # type: ignore[type-arg]
+def _submit(rt: Runtime, kind: str = "erase") -> tuple[str, list]:
     with session_scope(rt.db_url) as session:
-        request, follow = intake.submit(
-            session, rt, intake.Submission(kind, EMAIL, verified=True, by="t")
+        request, follow = filing.submit(
+            session, rt, filing.Submission(kind, EMAIL, verified=True, by="t")
         )
     return request.id, follow
 

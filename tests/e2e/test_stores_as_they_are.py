@@ -25,9 +25,10 @@ import pytest
 import sqlalchemy as sa
 
 from demo.smtp_sink import MailSink
-from dsr.core import intake, tasks
-from dsr.core.db import migrate, session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import migrate, session_scope
+from dsr.core.pipeline import tasks
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import make_settings, request_status, until
 
@@ -129,8 +130,8 @@ def _submit(rt: Runtime, kind: str) -> str:
     from workers.actors import enqueue
 
     with session_scope(rt.db_url) as session:
-        request, follow = intake.submit(
-            session, rt, intake.Submission(kind, EMAIL, verified=True, by="t")
+        request, follow = filing.submit(
+            session, rt, filing.Submission(kind, EMAIL, verified=True, by="t")
         )
     enqueue(follow)
     return request.id
@@ -215,7 +216,9 @@ def test_an_erasure_that_leaves_the_address_reachable_is_not_certified(
     until(lambda: request_status(fixed, request_id) == "completed")
     replies = [m for m in smtp.to(EMAIL) if ".reply@" in m["Message-ID"]]
     assert len(replies) == 1
-    text = replies[0].get_body(preferencelist=("plain",)).get_content()
+    body = replies[0].get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
     assert "searching again with every detail" in text or "tìm lại với mọi thông tin" in text
     assert "kept under a legal duty" in text or "lưu giữ theo nghĩa vụ pháp lý" in text
     with store.connect() as conn:

@@ -13,10 +13,10 @@ from sqlmodel import Session
 
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import MailSink
-from dsr.core import intake
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import Request
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import Request
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.e2e.conftest import make_settings
 
@@ -56,10 +56,10 @@ def test_worker_process_logs_are_redacted(
         )
         try:
             with session_scope(rt.db_url) as session:
-                request, follow = intake.submit(
+                request, follow = filing.submit(
                     session,
                     rt,
-                    intake.Submission(
+                    filing.Submission(
                         "access",
                         DEMO_SUBJECT["email"],
                         phone=DEMO_SUBJECT["phone"],

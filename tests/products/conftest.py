@@ -27,7 +27,7 @@ def _engine(url: str, what: str) -> sa.Engine:
     try:
         with engine.connect():
             pass
-    except Exception as err:  # noqa: BLE001 - any connect failure means "not here"
+    except Exception as err:
         engine.dispose()
         services.unavailable(what, err)
         raise  # not reached: unavailable() skips or fails

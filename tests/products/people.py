@@ -250,9 +250,36 @@ DOMAINS = (
 )
 # Mobile prefixes after +84 where any seven digits make a valid number (not 90/91: the known
 # subjects and decoys live there, so no synthetic number can be theirs).
-MOBILE_PREFIXES = (
-    "32 33 34 35 36 37 38 39 56 58 59 70 76 77 78 79 81 82 83 84 85 86 88 93 94 96 97 98".split()
-)
+MOBILE_PREFIXES = [
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "38",
+    "39",
+    "56",
+    "58",
+    "59",
+    "70",
+    "76",
+    "77",
+    "78",
+    "79",
+    "81",
+    "82",
+    "83",
+    "84",
+    "85",
+    "86",
+    "88",
+    "93",
+    "94",
+    "96",
+    "97",
+    "98",
+]
 
 
 class Population:
@@ -265,12 +292,10 @@ class Population:
         names = fake.provider("faker.providers.person")
         self.families: tuple[str, ...] = tuple(getattr(names, "last_names", ()))
         self.middles: tuple[str, ...] = tuple(getattr(names, "middle_names", ()))
-        self.givens: tuple[str, ...] = tuple(
-            [
-                *getattr(names, "first_names_male", ()),
-                *getattr(names, "first_names_female", ()),
-                *getattr(names, "first_names_unisex", ()),
-            ]
+        self.givens: tuple[str, ...] = (
+            *getattr(names, "first_names_male", ()),
+            *getattr(names, "first_names_female", ()),
+            *getattr(names, "first_names_unisex", ()),
         )
         self.streets = tuple(fake.street_address() for _ in range(500))
         self.cities = tuple(fake.city() for _ in range(80))

@@ -351,7 +351,7 @@ def test_spellings_normalise_to_one_identifier() -> None:
 
 
 def test_population_is_deterministic() -> None:
-    first = [p for p in Population(7).people(50)]
+    first = list(Population(7).people(50))
     assert first == list(Population(7).people(50))
     assert len({p.email for p in first}) == len({p.phone for p in first}) == 50
     assert first != list(Population(8).people(50))
@@ -456,12 +456,11 @@ def test_recordings_exist_for_recorded_calls(request: pytest.FixtureRequest, nam
     assert store.root is not None
     seeded = store.seeded
     with store.engine.connect() as conn:
-        named = {
-            uniqueid: recording
-            for uniqueid, recording in conn.execute(
+        named: dict[str, str] = dict(
+            conn.execute(
                 sa.text("SELECT uniqueid, recordingfile FROM cdr WHERE recordingfile <> ''")
             )
-        }
+        )
     assert len(named) > PEOPLE // 2
     assert set(named) == set(seeded.files) | set(seeded.missing_files)
     for uniqueid, recording in named.items():

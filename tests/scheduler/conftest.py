@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dsr.core.db import get_engine, migrate
+from dsr.core.ledger.db import get_engine, migrate
 from tests.scheduler.stores import Stores, seeded_stores
 
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from pydantic import SecretStr
 
 from config.settings import CONFIG_DIR, Settings
 from demo.seed import seed, store_paths
 from demo.stores import STORES
-from dsr.core.runtime import Runtime
+from dsr.core.runtime.process import Runtime
 from dsr.spellings import stored_values
 
 SECRET = "scheduler-tests-secret-key"
@@ -67,7 +68,7 @@ class Stores:
             with self.engine(store).connect() as conn:
                 for name in tables:
                     table = sa.Table(name, meta, autoload_with=conn)
-                    key = list(table.primary_key.columns)[0].name
+                    key = next(iter(table.primary_key.columns)).name
                     out[name] = {r[key]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
         audio = self.data_dir / "recordings" / "audio"
         out["audio"] = {p.name for p in audio.iterdir()}
@@ -115,8 +116,8 @@ def settings(tmp: Path, ledger_url: str, **extra: Any) -> Settings:
         data_dir=tmp / "data",
         var_dir=tmp / "var",
         export_dir=tmp / "exports",
-        secret_key=SECRET,
-        suppression_key=SECRET,  # the key the stores below are seeded with
+        secret_key=SecretStr(SECRET),
+        suppression_key=SecretStr(SECRET),  # the key the stores below are seeded with
         **extra,
     )
 

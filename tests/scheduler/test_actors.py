@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from demo.smtp_sink import MailSink
-from dsr.core import intake
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.models import ConnectorTask, PurgeRun, Request, RequestStatus, utcnow
-from dsr.core.runtime import Runtime
+from dsr.core.intake import filing
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ledger.models import ConnectorTask, PurgeRun, Request, RequestStatus, utcnow
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.scheduler.stores import seeded_stores, settings
 
@@ -67,10 +67,10 @@ def rt(tmp_path: Path, postgres_url: str, smtp: MailSink) -> Iterator[Runtime]:
 
 def _request(rt: Runtime, email: str, *, days_ago: float, verified: bool = False) -> str:
     with session_scope(rt.db_url) as session:
-        request, _ = intake.submit(
+        request, _ = filing.submit(
             session,
             rt,
-            intake.Submission("access", email, verified=verified, by="staff" if verified else None),
+            filing.Submission("access", email, verified=verified, by="staff" if verified else None),
             now=utcnow() - timedelta(days=days_ago),
         )
         request.updated_at = request.received_at  # idle since it was received

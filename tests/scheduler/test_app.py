@@ -16,13 +16,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from apscheduler.schedulers.base import (  # type: ignore[import-untyped]
+    STATE_PAUSED,
+    STATE_RUNNING,
+)
 
-from dsr.core import audit, retention
-from dsr.core.db import get_engine, migrate, session_scope
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import get_engine, migrate, session_scope
+from dsr.core.ops import retention
+from dsr.core.runtime.process import Runtime
 from scheduler.app import STORE, TABLE, SchedulerApp
 from tests.scheduler.stores import settings
 

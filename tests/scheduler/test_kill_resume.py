@@ -17,10 +17,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsr.core import retention
-from dsr.core.db import get_engine, migrate
-from dsr.core.models import AuditEvent, PurgeRun
-from dsr.core.runtime import Runtime
+from dsr.core.ledger.db import get_engine, migrate
+from dsr.core.ledger.models import AuditEvent, PurgeRun
+from dsr.core.ops import retention
+from dsr.core.ops.retention import PurgeRequest
+from dsr.core.runtime.process import Runtime
 from tests import services
 from tests.scheduler.stores import (
     NOW,
@@ -151,7 +152,7 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
         )
     )
     migrate(fresh.db_url)
-    retention.sweep(fresh, "crm", now=NOW, chunk_size=CHUNK)
+    retention.sweep(fresh, "crm", PurgeRequest(as_of=NOW, chunk_size=CHUNK))
     assert _customers(postgres_url) == _customers(second_postgres_url)
     assert set(_customers(postgres_url)) == set(before) - set(aged_keys)
 
@@ -278,7 +279,7 @@ def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: P
     assert missing == []  # no index row points at a missing file
 
     proc = _purge(env, "recordings")
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     after = _calls(stores)
     assert set(after) == set(before) - aged_ids

@@ -31,16 +31,16 @@ def key(client: redis.Redis) -> Iterator[str]:
 
 
 def _pair(client: redis.Redis, key: str, ttl: float, events: list[str]) -> tuple[Leader, Leader]:
-    def hooks(who: str) -> dict[str, object]:
-        return {
-            "on_elected": lambda: events.append(f"{who}+"),
-            "on_lost": lambda: events.append(f"{who}-"),
-        }
+    def leader(who: str) -> Leader:
+        return Leader(
+            client,
+            key,
+            ttl=ttl,
+            on_elected=lambda: events.append(f"{who}+"),
+            on_lost=lambda: events.append(f"{who}-"),
+        )
 
-    return (
-        Leader(client, key, ttl=ttl, **hooks("a")),  # type: ignore[arg-type]
-        Leader(client, key, ttl=ttl, **hooks("b")),
-    )  # type: ignore[arg-type]
+    return leader("a"), leader("b")
 
 
 def test_only_one_of_two_leads_and_renewal_keeps_it(client: redis.Redis, key: str) -> None:

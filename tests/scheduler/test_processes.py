@@ -10,13 +10,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
 import yaml
 
 from config.settings import CONFIG_DIR
-from dsr.core.db import migrate
+from dsr.core.ledger.db import migrate
 
 DSR = str(Path(sys.executable).parent / "dsr")
 TTL = 2.0
@@ -62,7 +63,7 @@ def _holder(client: redis.Redis, key: str, timeout: float) -> int:
     while time.monotonic() < end:
         token = client.get(key)
         if token:
-            return int(token.decode().split(":")[1])
+            return int(cast(bytes, token).decode().split(":")[1])
         time.sleep(0.02)
     raise AssertionError("no scheduler took the lock")
 

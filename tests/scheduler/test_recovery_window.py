@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from config.settings import CONFIG_DIR, Settings
-from dsr.core.retention import DEFAULT_SCHEDULE, load_policy
+from dsr.core.ops.retention import DEFAULT_SCHEDULE, load_policy
 
 
 def _longest_gap(cron: str, zone: str) -> timedelta:

@@ -12,10 +12,12 @@ from sqlmodel import Session, col, select
 
 from config.settings import CONFIG_DIR
 from connectors.sql_tables import REDACTED
-from dsr.core import audit, holds, retention
-from dsr.core.db import get_engine
-from dsr.core.models import AuditEvent, PurgeRun
-from dsr.core.runtime import Runtime
+from dsr.core.ledger import audit, holds
+from dsr.core.ledger.db import get_engine
+from dsr.core.ledger.models import AuditEvent, PurgeRun
+from dsr.core.ops import retention
+from dsr.core.ops.retention import PurgeRequest
+from dsr.core.runtime.process import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
 from tests.scheduler.stores import NOW, Stores, aged, audio_name, held, identifiers, settings
@@ -36,7 +38,7 @@ def _sweep_all(stores: Stores, **kw: Any) -> dict[str, Any]:
     return {
         r.table: r
         for c in policy.connectors
-        for r in retention.sweep(stores.rt, c, now=NOW, by="test", **kw)
+        for r in retention.sweep(stores.rt, c, PurgeRequest(as_of=NOW, **kw), by="test")
     }
 
 
@@ -200,12 +202,12 @@ def test_lifting_a_hold_lets_the_next_sweep_take_the_rows(demo: Stores) -> None:
             connectors=["recordings"],
         ).id
         session.commit()
-    retention.sweep(demo.rt, "recordings", now=NOW)
+    retention.sweep(demo.rt, "recordings", PurgeRequest(as_of=NOW))
     assert mine <= set(demo.snapshot()["calls"])
     with Session(get_engine(demo.rt.db_url)) as session:
         holds.lift(session, hold_id, by="test")
         session.commit()
-    (report,) = retention.sweep(demo.rt, "recordings", now=NOW)
+    (report,) = retention.sweep(demo.rt, "recordings", PurgeRequest(as_of=NOW))
     assert report.purged == len(mine) and not mine & set(demo.snapshot()["calls"])
 
 
@@ -213,7 +215,7 @@ def test_lifting_a_hold_lets_the_next_sweep_take_the_rows(demo: Stores) -> None:
 def test_sweep_refuses_an_unknown_connector(demo: Stores) -> None:
     """Sweeping a connector that does not exist is bad input, and nothing is recorded."""
     with pytest.raises(InvalidInput):
-        retention.sweep(demo.rt, "billing", now=NOW)
+        retention.sweep(demo.rt, "billing", PurgeRequest(as_of=NOW))
     with Session(get_engine(demo.rt.db_url)) as session:
         assert not list(session.exec(select(PurgeRun)))
 
@@ -222,8 +224,8 @@ def test_sweep_refuses_an_unknown_connector(demo: Stores) -> None:
 def test_max_chunks_stops_early_and_a_rerun_finishes(demo: Stores) -> None:
     """A sweep stopped after a chunk reports itself incomplete; the next run finishes the job."""
     policy = replace(retention.policy_for(demo.rt), chunk_size=3)
-    (first,) = retention.sweep(demo.rt, "crm", now=NOW, max_chunks=1, policy=policy)
-    (second,) = retention.sweep(demo.rt, "crm", now=NOW, policy=policy)
+    (first,) = retention.sweep(demo.rt, "crm", PurgeRequest(as_of=NOW, max_chunks=1), policy=policy)
+    (second,) = retention.sweep(demo.rt, "crm", PurgeRequest(as_of=NOW), policy=policy)
     assert (first.done, first.chunks, second.done) == (False, 1, True)
     assert first.purged + second.purged == first.matched
     with Session(get_engine(demo.rt.db_url)) as session:

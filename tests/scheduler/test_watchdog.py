@@ -10,11 +10,14 @@ import pytest
 from sqlmodel import Session, select
 
 from demo.smtp_sink import MailSink
-from dsr.core import delivery, intake, outbox, paths, watchdog
-from dsr.core.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.models import Alert, Outbox, OutboxStatus, Request, RequestStatus
-from dsr.core.runtime import Runtime
-from dsr.core.steps import Step
+from dsr.core.intake import filing
+from dsr.core.ledger import paths
+from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
+from dsr.core.ledger.models import Alert, Outbox, OutboxStatus, Request, RequestStatus
+from dsr.core.ops import watchdog
+from dsr.core.replies import delivery, outbox
+from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from tests.scheduler.stores import settings
 
 RECEIVED = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hồ Chí Minh City
@@ -38,7 +41,7 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path, smtp: MailSink) -> Iterat
 
 def _submit(rt: Runtime, email: str, *, now: datetime = RECEIVED) -> tuple[Request, list[Step]]:
     with session_scope(rt.db_url) as session:
-        return intake.submit(session, rt, intake.Submission("access", email), now=now)
+        return filing.submit(session, rt, filing.Submission("access", email), now=now)
 
 
 def _deliver(rt: Runtime, follow: list[Step]) -> None:

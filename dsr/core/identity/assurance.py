@@ -1,0 +1,166 @@
+"""Identity assurance in the pipeline: the policy a connector task runs under, and what its
+result teaches the ledger (derived identifiers, candidates, identity history, deferrals).
+
+A task's policy is built from the ledger when the task runs: what is trusted (verified, derived,
+former), what was only asserted, the identifiers contested by another account's records found
+earlier, and the staff decisions on this store's candidates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from connectors.base import TaskResult
+from dsr.core.identity import artefacts, candidates, deferrals, history, identifiers
+from dsr.core.identity.scope import Scope
+from dsr.core.ledger import audit
+from dsr.core.ledger.models import Provenance, Request
+from dsr.core.runtime.process import Runtime
+from dsr.identity import EMAIL
+
+
+def policy(session: Session, request: Request, connector: str) -> Scope:
+    """The scope policy for one connector task of ``request``."""
+    rows = identifiers.of(session, request.id)
+    found = candidates.of(session, request.id)
+    included, excluded = candidates.decisions(found, connector)
+    verified = identifiers.as_identity(rows, (Provenance.VERIFIED,)).get(EMAIL)
+    # An open order an earlier erasure of this subject deferred is still theirs, even once the
+    # account it hung on is gone: a second erasure defers it again instead of asking staff.
+    earlier = deferrals.proven(session, connector, verified) - excluded
+    return Scope(
+        identifiers.trusted(rows),
+        identifiers.asserted(rows),
+        former=identifiers.as_identity(rows, (Provenance.FORMER,)),
+        contested=candidates.contested(found, rows),
+        included=included | earlier,
+        excluded=excluded,
+    )
+
+
+def learn(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    connector: str,
+    scope: Scope,
+    result: TaskResult,
+) -> None:
+    """Record what a finished task found: derived identifiers (from admitted records only),
+    candidates, replaced identifiers (history), deferred records; then former identifiers."""
+    secret = rt.settings.keys.suppression
+    identifiers.add_identity(
+        session, secret, request.id, scope.derived, Provenance.DERIVED, source=connector
+    )
+    candidates.record(session, secret, request.id, connector, result.candidates, scope.trusted)
+    if result.changes:
+        history.record(session, request.id, connector, result.changes)
+    if result.deferred:
+        deferrals.record(session, request.id, connector, result.deferred, result.outcomes)
+    expand_former(session, rt, request.id)
+
+
+def expand_former(session: Session, rt: Runtime, request_id: str) -> int:
+    """Add the former identifiers of the accounts the request trusts (identity history)."""
+    rows = identifiers.of(session, request_id)
+    pairs = history.former(session, identifiers.trusted(rows))
+    return identifiers.add(
+        session,
+        rt.settings.keys.suppression,
+        request_id,
+        sorted(pairs),
+        Provenance.FORMER,
+        "history",
+    )
+
+
+def complete_erasure(session: Session, rt: Runtime, request: Request) -> int:
+    """What an erasure removes besides the stores' records: the subject's earlier exports
+    (files deleted, links revoked), their identity history, and the identifiers the ledger
+    derived for them (values forgotten; hash and mask kept). Earlier exports removed."""
+    rows = identifiers.of(session, request.id)
+    trusted = identifiers.trusted(rows)
+    pairs = {(kind, value) for kind, values in trusted.values.items() for value in values}
+    emails = trusted.get(EMAIL)
+    removed = artefacts.revoke_earlier(session, rt.settings.resolved_export_dir, request, emails)
+    erased = history.erase(session, pairs)
+    earlier = artefacts.earlier_requests(session, request, emails)
+    forgotten = identifiers.erase_values(session, [request.id, *earlier], pairs)
+    audit.record(
+        session,
+        actor="system",
+        action="identity_history_erased",
+        request_id=request.id,
+        history=erased,
+        identifiers=forgotten,
+        exports_removed=removed,
+    )
+    return removed
+
+
+# -- a task run again (retry, review) -------------------------------------------------------------
+
+
+def stash(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a task being reset keeps of its finished run(s), to merge with the next one."""
+    if not result:
+        return None
+    runs = list(result.get("prior") or [])
+    if "outcomes" in result:
+        runs.append({k: v for k, v in result.items() if k != "prior"})
+    return {"prior": runs} if runs else None
+
+
+def merge(kind: str, previous: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """One result for a task that ran more than once.
+
+    An access re-export holds everything again. A later erasure run no longer finds what an
+    earlier one erased or anonymised, so counts add up (what is deferred is what the last run
+    still defers). A later rectify run finds everything again, the earlier updates as already
+    current: its outcomes stand, with the earlier updates added to them.
+    """
+    runs = list((previous or {}).get("prior") or [])
+    if kind == "access" or not runs:
+        return result
+    last = [dict(o) for o in result.get("outcomes") or []]
+    if kind == "rectify":
+        earlier = [o for run in runs for o in run.get("outcomes") or [] if o["action"] == "updated"]
+        outcomes = _added(last, earlier)
+        updated = {o["table"] for o in outcomes if o["action"] == "updated"}
+        outcomes = [
+            o for o in outcomes if not (o["action"] == "unchanged" and o["table"] in updated)
+        ]
+        records = int(result.get("records") or 0)
+    else:
+        earlier = [
+            o for run in runs for o in run.get("outcomes") or [] if o["action"] != "deferred"
+        ]
+        outcomes = _added(last, earlier)
+        acted = {o["table"] for o in outcomes if o["action"] != "not_found" and o.get("count")}
+        outcomes = [o for o in outcomes if not (o["action"] == "not_found" and o["table"] in acted)]
+        records = sum(int(r.get("records") or 0) for r in [*runs, result])
+    searched = set(result.get("searched") or [])
+    for run in runs:
+        searched |= set(run.get("searched") or [])
+    return {**result, "records": records, "outcomes": outcomes, "searched": sorted(searched)}
+
+
+def _added(outcomes: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``outcomes`` with ``more`` added in: counts summed per (table, action)."""
+    out = [dict(o) for o in outcomes]
+    for extra in more:
+        same = next(
+            (o for o in out if (o["table"], o["action"]) == (extra["table"], extra["action"])), None
+        )
+        if same is None:
+            out.append(dict(extra))
+            continue
+        same["count"] = int(same.get("count") or 0) + int(extra.get("count") or 0)
+        same["fields"] = sorted(set(same.get("fields") or []) | set(extra.get("fields") or []))
+        for name in ("legal_basis", "reason"):
+            same[name] = same.get(name) or extra.get(name)
+        ends = [v for v in (same.get("retained_until"), extra.get("retained_until")) if v]
+        same["retained_until"] = max(ends) if ends else None
+    return out

@@ -1,0 +1,147 @@
+"""Sending one outbox row, and what a sent message changes (acknowledged, completed, late).
+
+Three short transactions around the SMTP conversation, none open during it: read the row (and
+flag a late reply), mark it sent — alone, right after the server accepts, so the window in
+which a crash makes us send twice is one UPDATE long — then record what the sending changes.
+A row marked sent whose consequences were never recorded is finished by the next delivery
+attempt (re-drive finds it), never sent again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from config.settings import Settings
+from dsr.core.ledger import audit
+from dsr.core.ledger.db import UnitOfWork, changed
+from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
+from dsr.core.replies import mailer, messages, notices, undeliverable, webhook
+from dsr.core.replies.outbox import REPLY
+from dsr.core.runtime import steps
+from dsr.errors import DeliveryError, DeliveryRefused, NotFound
+
+
+def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.Step]:
+    """Send one pending message and record what followed; a sent message is never resent."""
+    with uow() as session:
+        row = session.get(Outbox, outbox_id)
+        if row is None:
+            raise NotFound(f"no outbox row {outbox_id}")
+        alerts = [] if row.status == OutboxStatus.SENT else _flag_if_late(session, settings, row)
+    for alert in alerts:  # ops hear of a late reply before the subject receives it
+        deliver(uow, settings, alert.id)
+    if row.status == OutboxStatus.PENDING:
+        try:
+            if webhook.is_webhook(row):
+                webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
+            else:
+                mailer.send(Path(row.path).read_bytes(), recipient=row.recipient, settings=settings)
+        except Exception as err:
+            with uow() as session:
+                follow = _failed(session, settings, row, err)
+            if follow is not None:
+                return follow  # refused for good, or for too long: ops act, retries end
+            raise
+        with uow() as session:
+            _mark_sent(session, row.id)
+    elif row.status == OutboxStatus.FAILED:
+        return []  # refused for good: ops act, re-drive must not knock again
+    with uow() as session:
+        return _finish(session, row)
+
+
+def _failed(
+    session: Session, settings: Settings, row: Outbox, err: Exception
+) -> list[steps.Step] | None:
+    """Record a failed attempt: None to retry later, or the steps once retries end (a 5xx
+    refusal at once, a temporary failure after ``delivery_give_up_seconds``)."""
+    final = isinstance(err, DeliveryRefused) or (
+        isinstance(err, DeliveryError) and undeliverable.gave_up(row, settings)
+    )
+    if not final:
+        session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == row.id)
+            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
+        )
+        return None
+    error = str(err) if isinstance(err, DeliveryRefused) else f"{err} (gave up)"
+    told = notices.refused(session, settings, row, DeliveryRefused(error))
+    if told is not None:
+        return told  # a third party's notice: the request waits for ops
+    request = session.get(Request, row.request_id) if row.request_id else None
+    return undeliverable.fail(session, settings, row, request, error)
+
+
+def _mark_sent(session: Session, outbox_id: str) -> None:
+    """The only statement of its transaction: nothing may widen the send-twice window."""
+    session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=Outbox.attempts + 1)
+    )
+
+
+def _finish(session: Session, row: Outbox) -> list[steps.Step]:
+    """Record, once, what a sent message changes (its audit event, the request's state)."""
+    won = changed(
+        session,
+        update(Outbox)
+        .where(
+            col(Outbox.id) == row.id,
+            col(Outbox.status) == OutboxStatus.SENT,
+            col(Outbox.finished_at).is_(None),
+        )
+        .values(finished_at=utcnow()),
+    )
+    if not won:
+        return []
+    audit.record(
+        session,
+        actor="system",
+        action=f"email_sent:{row.purpose}",
+        request_id=row.request_id,
+        message_id=row.message_id,
+    )
+    if row.request_id is not None:
+        _after_sent(session, row.request_id, row.purpose)
+    if row.purpose.startswith("verification"):
+        Path(row.path).unlink(missing_ok=True)  # the code must not outlive its e-mail on disk
+    return notices.after_sent(session, row, utcnow())
+
+
+def _after_sent(session: Session, request_id: str, purpose: str) -> None:
+    now = utcnow()
+    if purpose == "acknowledgement":
+        session.execute(
+            update(Request)
+            .where(col(Request.id) == request_id)
+            .values(acknowledged_at=now, updated_at=now)
+        )
+    elif purpose == REPLY:
+        done = changed(
+            session,
+            update(Request)
+            .where(
+                col(Request.id) == request_id,
+                col(Request.status) == RequestStatus.REPLYING,
+            )
+            .values(status=RequestStatus.COMPLETED, completed_at=now, updated_at=now),
+        )
+        if done:
+            audit.record(session, actor="system", action="completed", request_id=request_id)
+
+
+def _flag_if_late(session: Session, settings: Settings, row: Outbox) -> list[steps.Step]:
+    """A reply leaving after due_at is flagged for ops first (S7)."""
+    if row.purpose != REPLY or row.request_id is None:
+        return []
+    request = session.get(Request, row.request_id)
+    if request is None or request.late or utcnow() <= request.due_at:
+        return []
+    session.execute(update(Request).where(col(Request.id) == request.id).values(late=True))
+    audit.record(session, actor="system", action="flagged_late", request_id=request.id)
+    return [messages.ops_alert(session, settings, request, "late_reply")]
