@@ -256,7 +256,7 @@ class SqlStore:
                 outcomes: list[Outcome] = []
                 replaced: list[IdentifierChange] = []
                 for spec in self.config.tables:
-                    if spec.rectifiable and spec.name in rows:
+                    if (spec.rectifiable or spec.historical_when) and spec.name in rows:
                         try:
                             done, updated = rectify_table(
                                 conn,

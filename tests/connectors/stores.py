@@ -101,7 +101,6 @@ class Harness:
     purge_deletes: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     # Contract tests this store is known to fail, and why (each run as a strict xfail).
-    gaps: dict[str, str] = field(default_factory=dict)
 
     def count(self, table: str, where: str = "1 = 1") -> int:
         with self.engine.connect() as conn:
@@ -693,17 +692,8 @@ def make_recordings(tmp_path: Path, url: str) -> Harness:
         old_live=old_live,
         protected=protected,
         extra={"root": root},
-        gaps={"test_rectify_changes_current_records_once": RECTIFY_HISTORY_GAP},
     )
     return h
-
-
-# A table without ``rectifiable`` gets no outcome from rectify, so ``historical_when`` never
-# reports its rows as history (SqlStore.apply skips the table; rectify_table would answer
-# UNCHANGED before reading historical_when). The archive then drops out of a rectify's reply.
-RECTIFY_HISTORY_GAP = (
-    "connectors/sql.py: historical_when is not reported for a table without rectifiable"
-)
 
 
 SQL_STORES: dict[str, Callable[[Path, str], Harness]] = {

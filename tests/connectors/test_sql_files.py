@@ -20,7 +20,6 @@ from dsr.identity import PHONE, Identity
 from tests.connectors.stores import (
     BYSTANDER,
     HOLD_PHONE,
-    RECTIFY_HISTORY_GAP,
     SUBJECT,
     Harness,
     add_calls,
@@ -190,7 +189,6 @@ def test_a_number_is_found_as_the_pbx_wrote_it(archive: Harness, written: str) -
         assert archive.connector.find(Identity({PHONE: {extension}})).count == 0
 
 
-@pytest.mark.xfail(reason=RECTIFY_HISTORY_GAP, strict=True)
 def test_rectify_reports_recordings_as_history(archive: Harness, staging: Path) -> None:
     """Rectify never rewrites a call and says why (``historical_when`` and its reason)."""
     before = archive.rows("SELECT * FROM cdr ORDER BY uniqueid")
