@@ -3,8 +3,9 @@
 Sections: ``peer`` (PostgreSQL shop, access + erase, 1 and 2 worker processes: a burst, then
 one request at a time for the unloaded latency), ``lookup`` (each connector's find at growing
 sizes), ``stores`` (a table shaped by another product on SQLite, PostgreSQL and MariaDB, 10,000
-and 1,000,000 rows: identifier index build, find p95, every spelling found), ``full`` (four demo stores, mixed requests), ``purge`` (retention sweep vs one raw
-DELETE, PostgreSQL and SQLite), ``memory`` (peak RSS of an access bundle). A section that fails
+and 1,000,000 rows: identifier index build, find p95, every spelling found), ``full`` (four
+demo stores, mixed requests), ``purge`` (retention sweep vs one raw DELETE, PostgreSQL and
+SQLite), ``memory`` (peak RSS of an access bundle). A section that fails
 is reported and the others still run.
 """
 
