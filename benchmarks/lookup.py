@@ -29,7 +29,8 @@ RAW = {  # connector -> (store file, one raw query, which subject field it takes
     "crm": ("crm.db", "SELECT * FROM customers WHERE customer_id = ?", "customer_id"),
     "newsletter": ("newsletter.db", "SELECT * FROM subscribers WHERE email = ?", "email"),
     "orders": ("orders.db", "SELECT * FROM orders WHERE customer_id = ?", "customer_id"),
-    "recordings": ("recordings/index.db", "SELECT * FROM calls WHERE phone_norm = ?", "phone"),
+    # FreePBX indexes dst (not src): the number an agent called.
+    "recordings": ("recordings/cdr.db", "SELECT * FROM cdr WHERE dst = ?", "phone"),
 }
 
 

@@ -1,7 +1,8 @@
 """5. Export memory: peak RSS of building the access bundle of a subject with many records.
 
 The demo stores are seeded small, then the demo subject (KH000001) is given ``--memory-orders``
-orders (one item each) and ``--memory-recordings`` calls with ~1 MB of audio each. A fresh
+orders (one item each) and ``--memory-recordings`` calls (rows of the PBX's ``cdr``) with ~1 MB
+of recording each. A fresh
 subprocess (``python -m benchmarks.memory``) runs the real core steps of one access request
 inline, in order, as the actors would (intake, dispatch, every connector task, fan-in,
 aggregate: the bundle and the reply), against a SQLite ledger, and reports its peak RSS
@@ -33,19 +34,23 @@ AUDIO_SECONDS = 60  # 8 kHz mono 16-bit: ~0.96 MB per call
 def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str, Any]:
     """Seed small demo stores and give the demo subject ``orders`` orders and ``recordings``
     calls (the seed's own two included)."""
-    from demo.seed import DEMO_CUSTOMER_ID, DEMO_SUBJECT
+    import sqlalchemy as sa
+
+    from demo.seed import DEMO_CUSTOMER_ID, DEMO_RECORDS, DEMO_SUBJECT, store_paths
     from demo.seed import seed as seed_stores
+    from demo.stores import cdr, stamp
 
     seed_stores(data_dir, 200, secret_key="bench", seed=seed, reset=True)
     now = datetime(2026, 6, 1)
+    written = stamp().isoformat(" ", "microseconds")
     with sqlite3.connect(data_dir / "orders.db") as conn:
         first = conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()[0] + 1
         first_item = conn.execute("SELECT coalesce(max(id), 0) FROM order_items").fetchone()[0]
         conn.executemany(
             "INSERT INTO orders (id, order_no, customer_id, email, recipient_name, "
             "shipping_address, shipping_phone, status, delivery_partner, total, "
-            "payment_method, card_last4, created_at, delivered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "payment_method, card_last4, created_at, delivered_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     first + i,
@@ -62,6 +67,7 @@ def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str
                     None,
                     (now - timedelta(minutes=i)).isoformat(" ", "microseconds"),
                     (now - timedelta(minutes=i - 30)).isoformat(" ", "microseconds"),
+                    written,
                 )
                 for i in range(orders)
             ),
@@ -81,39 +87,42 @@ def prepare(data_dir: Path, orders: int, recordings: int, seed: int) -> dict[str
                 for i in range(orders)
             ),
         )
-    audio = data_dir / "recordings" / "audio"
-    sample = audio / "bench-long.wav"
+    monitor = store_paths(data_dir)["monitor"]
+    sample = monitor / "bench-long.wav"
     with wave.open(str(sample), "wb") as wav:  # noise: audio barely compresses in a ZIP
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(8000)
         wav.writeframes(Random(seed).randbytes(8000 * 2 * AUDIO_SECONDS))
-    index = data_dir / "recordings" / "index.db"
-    with sqlite3.connect(index) as conn:
-        have = conn.execute(
-            "SELECT count(*) FROM calls WHERE phone_norm = ?", ("+84912345678",)
-        ).fetchone()[0]
-        rows = []
-        for i in range(max(0, recordings - have)):
-            name = f"bench-{i:03d}.wav"
-            (audio / name).write_bytes(sample.read_bytes())
-            rows.append(
-                (
-                    f"CALL-BENCH-{i:04d}",
-                    "0912 345 678",
-                    "+84912345678",
-                    "agent",
-                    (now - timedelta(days=1, minutes=i)).isoformat(" ", "microseconds"),
-                    AUDIO_SECONDS,
-                    "bench",
-                    name,
-                )
-            )
-        conn.executemany(
-            "INSERT INTO calls (id, caller_phone, phone_norm, agent, started_at, "
-            "duration_s, topic, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+    have = len(DEMO_RECORDS["subject"]["calls"])
+    rows = []
+    for i in range(max(0, recordings - have)):
+        name = f"bench/bench-{i:03d}.wav"
+        (monitor / name).parent.mkdir(parents=True, exist_ok=True)
+        (monitor / name).write_bytes(sample.read_bytes())
+        uniqueid = f"CALL-BENCH-{i:04d}"
+        rows.append(
+            {
+                "calldate": now - timedelta(days=1, minutes=i),
+                "clid": '"NGUYEN VAN AN" <0912345678>',
+                "src": "0912345678",
+                "dst": "600",
+                "duration": AUDIO_SECONDS + 5,
+                "billsec": AUDIO_SECONDS,
+                "disposition": "ANSWERED",
+                "uniqueid": uniqueid,
+                "linkedid": uniqueid,
+                "recordingfile": name,
+                "cnum": "0912345678",
+            }
         )
+    engine = sa.create_engine(f"sqlite:///{store_paths(data_dir)['recordings']}")
+    try:
+        with engine.begin() as conn:
+            if rows:
+                conn.execute(sa.insert(cdr), rows)
+    finally:
+        engine.dispose()
     sample.unlink()
     return {
         "orders": orders,

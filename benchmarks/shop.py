@@ -1,10 +1,10 @@
 """The peer workload's store: PostgreSQL ``shop`` with customers and their orders, loaded by COPY.
 
-``customers(id, email, name, phone, address)`` with ``email`` indexed (addresses are stored in
-their normalised form, so the connector matches on ``email`` itself: no shadow column needed),
+``customers(id, email, name, phone, address, updated_at)``, ``email`` and ``updated_at`` indexed
+as a shop's are (the identifier index catches up on changed rows through ``updated_at``),
 ``orders(id, customer_id, shipping_address, total)`` with ``customer_id`` indexed. One SQL
 connector reaches orders as a child table of customers (``parent:`` keyed by customer id).
-Erasure nulls name, phone, address and the orders' shipping address.
+Erasure nulls e-mail, name, phone, address and the orders' shipping address.
 """
 
 from __future__ import annotations
@@ -54,16 +54,18 @@ STREETS = [
 ]
 CITIES = ["Hà Nội", "TP. Hồ Chí Minh", "Đà Nẵng", "Huế", "Cần Thơ", "Hải Phòng", "Nha Trang"]
 
+UPDATED = "2026-01-02 03:04:05"  # when the shop last wrote its customers (long before a run)
 SCHEMA = """
 CREATE TABLE customers (
-    id integer PRIMARY KEY, email varchar(320) NOT NULL, name varchar(200),
-    phone varchar(20), address varchar(400));
+    id integer PRIMARY KEY, email varchar(320), name varchar(200),
+    phone varchar(20), address varchar(400), updated_at timestamp NOT NULL DEFAULT now());
 CREATE TABLE orders (
     id integer PRIMARY KEY, customer_id integer NOT NULL, shipping_address varchar(400),
     total numeric(14, 2) NOT NULL);
 """
 INDEXES = """
 CREATE INDEX ix_customers_email ON customers (email);
+CREATE INDEX ix_customers_updated_at ON customers (updated_at);
 CREATE INDEX ix_orders_customer_id ON orders (customer_id);
 ANALYZE customers; ANALYZE orders;
 """
@@ -78,9 +80,10 @@ connectors:
       - name: customers
         key: id
         match: {{email: email}}
+        changed_at: updated_at
         erase:
           mode: anonymise
-          columns: {{name: "null", phone: "null", address: "null"}}
+          columns: {{email: "null", name: "null", phone: "null", address: "null"}}
       - name: orders
         key: id
         parent: {{table: customers, column: customer_id}}
@@ -112,11 +115,12 @@ def load(url: str, *, customers: int, orders: int, seed: int = 7) -> dict[str, f
             assert conn is not None
             with conn.cursor() as cur:
                 cur.execute(SCHEMA)
-                with cur.copy("COPY customers (id, email, name, phone, address) FROM STDIN") as cp:
+                columns = "id, email, name, phone, address, updated_at"
+                with cur.copy(f"COPY customers ({columns}) FROM STDIN") as cp:
                     for i in range(1, customers + 1):
                         name = f"{rng.choice(LAST)} {rng.choice(MIDDLE)} {rng.choice(FIRST)}"
                         phone = f"+849{rng.randrange(10**8):08d}"
-                        cp.write_row((i, email_of(i), name, phone, _address(rng)))
+                        cp.write_row((i, email_of(i), name, phone, _address(rng), UPDATED))
                 with cur.copy(
                     "COPY orders (id, customer_id, shipping_address, total) FROM STDIN"
                 ) as cp:

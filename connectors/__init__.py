@@ -17,7 +17,6 @@ from connectors.base import (
     TaskResult,
     Verdict,
 )
-from connectors.recordings import RecordingArchive
 from connectors.registry import (
     CONNECTOR_KINDS,
     dependency_stages,
@@ -44,8 +43,7 @@ __all__ = [
     "Match",
     "Policy",
     "Verdict",
-    # the connectors
-    "RecordingArchive",
+    # the connector
     "SqlStore",
     "SuppressedAddress",
     # building them from config/connectors.yaml

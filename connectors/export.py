@@ -33,14 +33,6 @@ def json_row(row: Mapping[Any, Any], columns: Iterable[str]) -> dict[str, Any]:
     return {name: json_value(row[name]) for name in columns}
 
 
-def write_table(staging: Path, table: str, rows: list[dict[str, Any]]) -> list[Path]:
-    """Write ``<table>.json`` (a list of objects) and ``<table>.csv`` (with a header row)."""
-    with TableWriter(staging, table, list(rows[0]) if rows else []) as writer:
-        for row in rows:
-            writer.write(row)
-    return writer.paths
-
-
 class TableWriter:
     """Streams one table's rows to ``<table>.json`` and ``<table>.csv`` as they are read.
 

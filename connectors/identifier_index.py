@@ -66,7 +66,9 @@ class State:
 def _engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        # No pre-ping: it would double each lookup's round trips; a connection the server
+        # dropped fails one lookup (retried as the store's errors are) and is replaced.
+        return sa.create_engine(parsed, pool_size=10, max_overflow=10)
     if not parsed.database:  # in memory: one connection, or each would see its own database
         return sa.create_engine(
             parsed, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
@@ -80,6 +82,7 @@ def _engine(url: str) -> sa.Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-131072")  # 128 MB: a build's inserts land at random
         cursor.close()
 
     return engine

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from connectors.base import Connector
 from connectors.identifier_index import IdentifierIndex
-from connectors.recordings import RecordingArchive
 from connectors.sql import SqlStore
 from dsr import yamlconfig
 from dsr.errors import ConfigError
@@ -32,7 +31,7 @@ class ConnectorFactory(Protocol):
     ) -> Connector: ...
 
 
-CONNECTOR_KINDS: dict[str, ConnectorFactory] = {"sql": SqlStore, "recordings": RecordingArchive}
+CONNECTOR_KINDS: dict[str, ConnectorFactory] = {"sql": SqlStore}
 
 
 def _substitute(value: Any, data_dir: str) -> Any:

@@ -61,7 +61,7 @@ from connectors.sql_writes import (
     rectify_table,
     rekey_suppression,
 )
-from dsr.errors import ConfigError, InvalidInput, NotApplicable
+from dsr.errors import ConfigError, FatalStoreError, InvalidInput, NotApplicable
 from dsr.identity import (
     Identity,
     normalise_email,
@@ -256,10 +256,24 @@ class SqlStore:
                 outcomes: list[Outcome] = []
                 replaced: list[IdentifierChange] = []
                 for spec in self.config.tables:
-                    if spec.rectifiable and spec.name in rows:
-                        done, updated = rectify_table(
-                            conn, self.tables()[spec.name], rows[spec.name], prepared, self.region
-                        )
+                    if (spec.rectifiable or spec.historical_when) and spec.name in rows:
+                        try:
+                            done, updated = rectify_table(
+                                conn,
+                                self.tables()[spec.name],
+                                rows[spec.name],
+                                prepared,
+                                self.region,
+                            )
+                        except sa.exc.IntegrityError:
+                            # Two rows of the subject's (one address imported twice, spelled two
+                            # ways) cannot both take a value the table holds once: people merge
+                            # them in the product; nothing was written.
+                            raise FatalStoreError(
+                                f"{self.name}: {spec.name}: the new value would be held twice, "
+                                "which the table refuses (the subject has duplicate rows there: "
+                                "merge them in the product, then retry)"
+                            ) from None
                         outcomes += done
                         replaced += identifier_changes(spec, updated, prepared, normalise)
             with store_errors(self.name):

@@ -34,6 +34,7 @@ from dsr.spellings import lookup_keys
 _NEVER = datetime.min
 LAG = timedelta(minutes=10)  # how far a row's changed_at may trail its commit
 PAGE = 20_000  # rows read and indexed per transaction
+PERSIST_EVERY = timedelta(seconds=30)  # how stale the shared coverage may be left
 Progress = Callable[[str, int, int | None], None]  # table, rows done, rows expected
 
 
@@ -68,6 +69,7 @@ class StoreIndex:
         self.index = index
         self._lock = threading.Lock()
         self._covered: dict[str, datetime] = {}  # table -> covered_until last seen
+        self._persisted: dict[str, datetime] = {}  # table -> covered_until last written
 
     def indexed(self) -> list[Bound]:
         """The tables searched through the index: those with ``match`` columns."""
@@ -95,6 +97,9 @@ class StoreIndex:
             covered = self._covered.get(bound.name)
             if covered is not None and covered >= wanted:
                 continue  # coverage only grows: no need to ask the index again
+            if covered is not None and bound.spec.changed_at:
+                self._catch_up_here(bound, wanted)  # one query of the store, most often
+                continue
             state = self.index.state(self.store, bound.name)
             if state is None or not self._current(bound, state, wanted):
                 self.refresh_table(bound, progress=progress, until=wanted)
@@ -198,7 +203,23 @@ class StoreIndex:
         )
         return done
 
-    def _catch_up(self, bound: Bound, covered: datetime) -> int:
+    def _catch_up_here(self, bound: Bound, wanted: datetime) -> None:
+        """Catch a table this process has seen built up to ``wanted``, coalesced: requests
+        waiting on the lock are covered by the catch-up that started after they arrived."""
+        with self._lock:
+            covered = self._covered[bound.name]
+            if covered >= wanted:
+                return
+            began = utc_naive(datetime.now(UTC))
+            changed = self._catch_up(bound, covered, persist=False)
+            self._covered[bound.name] = began
+            # The shared state is written when something changed, or now and then, so other
+            # processes start from a recent point; this process relies on its own.
+            if changed or began - self._persisted.get(bound.name, _NEVER) > PERSIST_EVERY:
+                self.index.set_state(self.store, bound.name, covered_until=began)
+                self._persisted[bound.name] = began
+
+    def _catch_up(self, bound: Bound, covered: datetime, *, persist: bool = True) -> int:
         """Re-index the rows changed since ``covered`` (less the lag); the table is then covered
         up to when this started."""
         began = utc_naive(datetime.now(UTC))
@@ -214,7 +235,8 @@ class StoreIndex:
                     done += self._put_changed(bound, page)
                     page = []
             done += self._put_changed(bound, page)
-        self.index.set_state(self.store, bound.name, covered_until=began)
+        if persist:
+            self.index.set_state(self.store, bound.name, covered_until=began)
         return done
 
     def _put_changed(self, bound: Bound, page: list[dict[str, Any]]) -> int:

@@ -215,7 +215,7 @@ def rectify_table(
     note = f"not held in this store: {', '.join(absent)}" if absent else None
     if not rows:
         return [Outcome(bound.name, Action.NOT_FOUND, 0)], []
-    if not fields:
+    if not fields and (spec.rectifiable or spec.historical_when is None):
         return [Outcome(bound.name, Action.UNCHANGED, len(rows), reason=note)], []
     outcomes: list[Outcome] = []
     current = rows
@@ -229,6 +229,9 @@ def rectify_table(
             )
             outcomes.append(Outcome(bound.name, Action.HISTORICAL, len(past), reason=reason))
     if not current:
+        return outcomes, []
+    if not fields:  # a table of history only (a call archive): nothing of it is rewritten
+        outcomes.append(Outcome(bound.name, Action.UNCHANGED, len(current), reason=note))
         return outcomes, []
     changed = sorted(
         {f for r in current for f, c in fields.items() if _current(f, r[c], region) != changes[f]}

@@ -2,8 +2,10 @@
 
 An education / coaching company's systems, as ``config/connectors.yaml`` expects them under
 ``data_dir``: ``crm.db`` (customers), ``newsletter.db`` (subscribers + suppression),
-``orders.db`` (orders + order_items) and ``recordings/`` (``index.db`` with table ``calls`` and
-one short WAV per call in ``recordings/audio/<file>``). Schemas come from ``dsr.demo_stores``.
+``orders.db`` (orders + order_items) and ``recordings/``: the support line's PBX as FreePBX keeps
+it, ``cdr.db`` (table ``cdr``, one row per call leg) and one short WAV per recorded call under
+``recordings/monitor/YYYY/MM/DD/``, which the row's ``recordingfile`` names relative to
+``monitor/``. Schemas come from ``demo.stores``.
 
 The data is deliberately messy, as real stores are (scenario S8): phones written in many
 notations, e-mail addresses with mixed case and stray spaces, ~2 % of names stored in Unicode NFD,
@@ -21,24 +23,34 @@ Fixed subjects the demo and tests rely on (always present, whatever N and seed):
     ending 4242) and DH00000002 pending (3 days ago, placed under ``DEMO_WORK_EMAIL``
     an.nguyen.work@example.com with the same customer id, Viettel Post, COD): finding it by
     e-mail needs the CRM's customer id (identity expansion);
-  * recordings: two calls, caller phone written ``+84912345678`` and ``84-912-345-678``, 20 and
-    75 days old (both inside the 180-day retention period).
+  * recordings: two calls in to the support line, uniqueid ``CALL-DEMO-0001`` and
+    ``CALL-DEMO-0002``, the number written by the PBX as ``+84912345678`` and ``84912345678``,
+    20 and 75 days old (both inside the 180-day retention period).
 ``DEMO_CALLER_ONLY`` Trần Thị Bích, 0987 654 321: no CRM row, no list entry, no orders; two calls
-  (written ``0987.654.321`` and ``(+84) 987 654 321``, 10 and 40 days old). Her e-mail in the
-  constant is only what a request would carry; it is on file nowhere.
+  (``CALL-DEMO-0003`` and ``CALL-DEMO-0004``, written ``0987654321`` and ``+84987654321``, 10
+  and 40 days old). Her e-mail in the constant is only what a request would carry; it is on
+  file nowhere.
+
+A phone system writes numbers, not people: digits as the trunk delivered them or as they were
+dialled (``0903111222``, ``+84903111222``, ``84903111222``), never spaces or dots. A customer
+calling in is in ``src``, ``cnum`` and ``clid`` (``"NGUYEN VAN AN" <+84912345678>``; the caller
+name as the network sends it, without diacritics, or the number again); an agent calling a
+customer out puts the customer in ``dst`` and their own extension in ``src``. About one call in
+ten is not answered and has no recording (``recordingfile`` empty).
 
 Synthetic addresses only use the reserved ``example.com`` / ``example.net`` / ``example.org``
 domains, so a misconfigured SMTP relay can never mail a real person.
 
 Determinism: the same ``seed``, ``customers``, ``now`` and Faker version give the same data
-(``now`` defaults to today 00:00 UTC, so runs on the same day agree). All timestamps are naive UTC.
+(``now`` defaults to today 00:00 UTC, so runs on the same day agree), but for the update stamps
+(below). All timestamps are naive UTC.
 
 Existing stores: ``reset=True`` deletes the four stores (the three ``.db`` files with their
-``-wal``/``-shm`` side files, and the whole ``recordings/`` folder) first, but only stores seed
-created itself (``demo/marker.py``): anything else is refused before a file is touched. Without
-it, seeding
-refuses (``InvalidInput``) when any store already holds customer data; an existing suppression
-list is honoured (its addresses are refused), never emptied.
+``-wal``/``-shm`` side files, and the whole ``recordings/`` folder, ``cdr.db`` and recordings)
+first, but only stores seed created itself (``demo/marker.py``): anything else is refused before
+a file is touched. Without it, seeding refuses (``InvalidInput``) when any store already holds
+customer data; an existing suppression list is honoured (its addresses are refused), never
+emptied.
 
 A seed interrupted half-way leaves partial stores: run it again with ``reset=True``.
 
@@ -46,8 +58,17 @@ Shapes worth knowing: ``customers.courses`` is a ``"; "``-separated list (``""``
 ``gender`` is ``Nam`` / ``Nữ`` / ``Khác``; ``status`` is ``active`` / ``inactive`` / ``locked``;
 ``orders.total`` / ``unit_price`` are whole VND; ``payment_method`` is one of ``cod``, ``card``,
 ``bank_transfer``, ``momo``, ``vnpay``, ``zalopay`` and only ``card`` has ``card_last4``. Each
-call's WAV is its own file (0.25 s, 8 kHz mono 16-bit, ~4 KB; a copy, not a hard link, so
-deleting or overwriting one never touches another); its length is not the call's ``duration_s``.
+recorded call's WAV is its own file (0.25 s, 8 kHz mono 16-bit, ~4 KB; a copy, not a hard link,
+so deleting or overwriting one never touches another); its length is not the call's
+``duration``. The file name is FreePBX's: ``q-600-<number>-<YYYYMMDD>-<HHMMSS>-<uniqueid>.wav``
+for a call to the queue, ``out-<number>-<extension>-...`` for a call out.
+
+Update stamps: every row of the CRM, the list and the orders carries ``updated_at``, the time
+seed (or ``import_subscribers``) wrote it, by the wall clock and not the synthetic ``now``: it
+says when the row changed in the store, which is what lets the identifier index catch up on
+changed rows only (a re-seed over an indexed store is caught up on, although the rows' own
+dates lie in the past). It is the one value that differs between two seeds with the same
+arguments.
 
 Speed: rows are generated in chunks of ``CHUNK`` customers and bulk-inserted through the
 SQLAlchemy connection as one DB-API ``executemany`` per table and chunk (``exec_driver_sql``
@@ -57,14 +78,12 @@ and rebuilt after the load; audio files are written by two background threads. F
 called only to fill small pools (streets, wards, provinces, name parts) that
 ``random.Random(seed)`` then combines. The CRM, list and order stores hold identifiers only as
 people typed them, as another product's tables would (no normalised copy: the connectors match
-the typed values). The call archive's own index keeps a normalised ``phone_norm``; with
-``region="VN"`` it is derived from the generated national number (exactly the string
-``try_normalise_phone`` returns, which the test-suite checks row by row) instead of parsing every
-row again (~140 µs a row); another region falls back to calling that function per row.
+the typed values); so does the PBX's call table.
 """
 
 from __future__ import annotations
 
+import calendar
 import io
 import math
 import shutil
@@ -94,7 +113,6 @@ from dsr.identity import (
     suppression_digest,
     suppression_hash,
     try_normalise_email,
-    try_normalise_phone,
 )
 from dsr.spellings import stored_values
 
@@ -137,15 +155,16 @@ DEMO_RECORDS: dict[str, Any] = {
         "subscriber_email": "Nguyen.Van.An@Example.com ",
         "orders": {"DH00000001": "delivered", "DH00000002": "pending"},
         "order_emails": {"DH00000001": DEMO_SUBJECT["email"], "DH00000002": DEMO_WORK_EMAIL},
+        # cdr.uniqueid -> the number in the row's src, as the PBX wrote it
         "calls": {
             "CALL-DEMO-0001": "+84912345678",
-            "CALL-DEMO-0002": "84-912-345-678",
+            "CALL-DEMO-0002": "84912345678",
         },
     },
     "caller_only": {
         "calls": {
-            "CALL-DEMO-0003": "0987.654.321",
-            "CALL-DEMO-0004": "(+84) 987 654 321",
+            "CALL-DEMO-0003": "0987654321",
+            "CALL-DEMO-0004": "+84987654321",
         },
     },
 }
@@ -317,20 +336,12 @@ CONSENT_SOURCES = [
     "facebook_lead_ad",
     "event_booth",
 ]
-CALL_TOPICS = [
-    "Tư vấn khóa học IELTS",
-    "Hỏi về học phí",
-    "Đổi lịch học",
-    "Bảo lưu khóa học",
-    "Khiếu nại chất lượng giảng dạy",
-    "Hỗ trợ kỹ thuật học online",
-    "Yêu cầu hoàn tiền",
-    "Theo dõi giao tài liệu",
-    "Đăng ký thi thử",
-    "Cập nhật thông tin cá nhân",
-    "Tư vấn lộ trình học",
-    "Xác nhận thanh toán",
-]
+# The support line's PBX: the company number customers dial, its queue, the agents' extensions.
+PBX_DID = "02873001234"
+PBX_QUEUE = "600"
+PBX_EXTENSIONS = ("201", "202", "203", "204", "205")
+# Dispositions of a call leg the PBX records (the answered ones have a recording).
+_UNANSWERED = ("NO ANSWER", "BUSY", "FAILED")
 _EMAIL_DOMAINS = ["example.com", "example.com", "example.net", "example.org"]
 _WORK_DOMAINS = ["work.example.com", "congty.example.net", "edu.example.org"]
 # Mobile prefixes valid for every number in phonenumbers' metadata; 26 x 10**7 <= 2**28.
@@ -383,9 +394,9 @@ class SeedReport:
     suppression_entries: int = 0
     orders: int = 0
     order_items: int = 0
-    calls: int = 0
+    calls: int = 0  # rows of the PBX's cdr table (call legs)
     caller_only_people: int = 0
-    audio_files: int = 0
+    audio_files: int = 0  # recordings written (answered calls)
     audio_bytes: int = 0
     elapsed_s: float = 0.0
     # seconds per phase: deleting old stores (reset), generating + inserting rows, waiting for
@@ -402,7 +413,7 @@ class SeedReport:
                 "suppression": self.suppression_entries,
             },
             "orders": {"orders": self.orders, "order_items": self.order_items},
-            "recordings": {"calls": self.calls, "audio_files": self.audio_files},
+            "recordings": {"cdr": self.calls, "recording_files": self.audio_files},
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -439,8 +450,8 @@ def store_paths(data_dir: Path) -> dict[str, Path]:
         "crm": data_dir / "crm.db",
         "newsletter": data_dir / "newsletter.db",
         "orders": data_dir / "orders.db",
-        "recordings": rec / "index.db",
-        "audio": rec / "audio",
+        "recordings": rec / "cdr.db",
+        "monitor": rec / "monitor",  # the PBX's recordings: YYYY/MM/DD/<recordingfile name>
     }
 
 
@@ -534,6 +545,14 @@ _PHONE_FORMATS = [  # (format, weight); n = 9 national digits
 ]
 
 
+# How a phone system writes a number: digits as the trunk delivered them or as they were dialled.
+_PBX_FORMATS = [
+    (lambda n: f"0{n}", 5),
+    (lambda n: f"+84{n}", 3),
+    (lambda n: f"84{n}", 2),
+]
+
+
 def _weighted(items: list[tuple[Any, int]]) -> list[Any]:
     out: list[Any] = []
     for item, weight in items:
@@ -583,7 +602,6 @@ class _Generator:
         self.now = now
         self.secret = secret_key
         self.region = region
-        self.fast_norm = region.upper() == "VN"
         self.suppressed = suppressed
         self.phone_serial = 0
         self.email_serial = 0
@@ -632,6 +650,11 @@ class _Generator:
         self.ascii_cache: dict[str, str] = {}
         self.payment = _weighted(PAYMENT_METHODS)
         self.phone_formats = _weighted(_PHONE_FORMATS)
+        self.pbx_formats = _weighted(_PBX_FORMATS)
+        # Each extension's agent (the name the PBX shows for it).
+        self.extension_names = {
+            ext: self.agents[i % len(self.agents)] for i, ext in enumerate(PBX_EXTENSIONS)
+        }
         self.wav = _wav_bytes()
 
     # -- small helpers -------------------------------------------------------------------
@@ -657,9 +680,9 @@ class _Generator:
         fmt = self.phone_formats[int(self.rng.random() * len(self.phone_formats))]
         return str(fmt(national))
 
-    def phone_norm(self, written: str, national: str) -> str | None:
-        """The call archive's normalised phone (its own index column)."""
-        return "+84" + national if self.fast_norm else try_normalise_phone(written, self.region)
+    def pbx_phone(self, national: str) -> str:
+        fmt = self.pbx_formats[int(self.rng.random() * len(self.pbx_formats))]
+        return str(fmt(national))
 
     def mess_email(self, canonical: str) -> str:
         r = self.rng.random()
@@ -874,25 +897,106 @@ class _Generator:
                 }
             )
 
-    def add_calls(self, b: _Batch, national: str, since: datetime, n: int) -> None:
+    def call_leg(
+        self,
+        uniqueid: str,
+        started: datetime,
+        number: str,
+        *,
+        inbound: bool,
+        disposition: str,
+        extension: str,
+        caller: str,
+        talk: int,
+        ring: int,
+    ) -> dict[str, Any]:
+        """One row of the PBX's ``cdr`` table, as FreePBX writes it at hang-up: a customer
+        calling the support queue (``inbound``), or an agent calling a customer out."""
+        answered = disposition == "ANSWERED"
+        agent = self.extension_names[extension]
+        when = f"{started:%Y%m%d-%H%M%S}"
+        trunk = f"PJSIP/viettel-{self.call_no:08x}"
+        phone = f"PJSIP/{extension}-{self.call_no + 1:08x}"
+        if inbound:
+            name = f"q-{PBX_QUEUE}-{number}-{when}-{uniqueid}.wav"
+            leg = {
+                "clid": f'"{caller or number}" <{number}>',
+                "src": number,
+                "dst": PBX_QUEUE,
+                "dcontext": "ext-queues",
+                "channel": trunk,
+                "dstchannel": phone if answered else "",
+                "lastapp": "Queue",
+                "lastdata": f"{PBX_QUEUE},t,,,300",
+                "did": PBX_DID,
+                "cnum": number,
+                "cnam": caller,
+                "outbound_cnum": "",
+                "dst_cnam": agent if answered else "",
+            }
+        else:
+            name = f"out-{number}-{extension}-{when}-{uniqueid}.wav"
+            leg = {
+                "clid": f'"{agent}" <{extension}>',
+                "src": extension,
+                "dst": number,
+                "dcontext": "from-internal",
+                "channel": phone,
+                "dstchannel": trunk,
+                "lastapp": "Dial",
+                "lastdata": f"PJSIP/{number}@viettel,300,Tt",
+                "did": "",
+                "cnum": extension,
+                "cnam": agent,
+                "outbound_cnum": PBX_DID,
+                "dst_cnam": "",
+            }
+        return {
+            "calldate": started,
+            **leg,
+            "duration": ring + talk,
+            "billsec": talk,
+            "disposition": disposition,
+            "amaflags": 3,
+            "accountcode": "",
+            "uniqueid": uniqueid,
+            "userfield": "",
+            # Under the monitor folder by the call's day, as FreePBX lays recordings out; the row
+            # names the day folder too (FreePBX keeps the bare name and reads the day from it).
+            "recordingfile": f"{started:%Y/%m/%d}/{name}" if answered else "",
+            "outbound_cnam": "",
+            "linkedid": uniqueid,
+            "peeraccount": "",
+            "sequence": self.call_no,
+        }
+
+    def add_calls(
+        self, b: _Batch, national: str, since: datetime, n: int, *, caller: str = ""
+    ) -> None:
+        """``n`` calls with the person on ``national``: most to the support queue, some an agent
+        made; about one in ten not answered (no recording)."""
         rng = self.rng
         floor = max(since, self.now - timedelta(days=730))
         for _ in range(n):
             started = self.between(floor, self.now - timedelta(minutes=30))
-            written = self.fmt_phone(national)
+            r = rng.random()
+            disposition = "ANSWERED" if r < 0.9 else _UNANSWERED[int((r - 0.9) * 30) % 3]
+            answered = disposition == "ANSWERED"
             self.call_no += 1
-            call_id = f"CALL-{started:%Y%m%d}-{self.call_no:07d}"
+            uniqueid = f"{calendar.timegm(started.timetuple())}.{self.call_no}"
+            inbound = rng.random() < 0.7
             b.calls.append(
-                {
-                    "id": call_id,
-                    "caller_phone": written,
-                    "phone_norm": self.phone_norm(written, national),
-                    "agent": self.agents[int(rng.random() * len(self.agents))],
-                    "started_at": started,
-                    "duration_s": 20 + int(rng.random() * rng.random() * 1800),
-                    "topic": CALL_TOPICS[int(rng.random() * len(CALL_TOPICS))],
-                    "file": f"{call_id}.wav",
-                }
+                self.call_leg(
+                    uniqueid,
+                    started,
+                    self.pbx_phone(national),
+                    inbound=inbound,
+                    disposition=disposition,
+                    extension=PBX_EXTENSIONS[int(rng.random() * len(PBX_EXTENSIONS))],
+                    caller=caller if rng.random() < 0.6 else "",
+                    talk=20 + int(rng.random() * rng.random() * 1800) if answered else 0,
+                    ring=3 + int(rng.random() * 30),
+                )
             )
 
     # -- one customer ------------------------------------------------------------------------
@@ -942,7 +1046,13 @@ class _Generator:
         self.add_orders(b, p, cid)
         if rng.random() < 0.3:
             r = rng.random()
-            self.add_calls(b, p["national"], p["created_at"], 1 if r < 0.6 else 2 if r < 0.9 else 3)
+            self.add_calls(
+                b,
+                p["national"],
+                p["created_at"],
+                1 if r < 0.6 else 2 if r < 0.9 else 3,
+                caller=_fold_ascii(p["name"]).upper(),
+            )
         if i % 50 == 23:  # someone who only ever phoned in
             self.add_calls(
                 b, self.new_phone(), self.now - timedelta(days=730), 1 + int(rng.random() * 3)
@@ -1074,24 +1184,27 @@ class _Generator:
                     else None,
                 }
             )
+        # Both demo subjects called the support queue; the PBX wrote their numbers as below.
         fixed_calls = [
-            ("CALL-DEMO-0001", "+84912345678", "912345678", 20, "Tư vấn khóa học IELTS", 312),
-            ("CALL-DEMO-0002", "84-912-345-678", "912345678", 75, "Hỏi về học phí", 187),
-            ("CALL-DEMO-0003", "0987.654.321", "987654321", 10, "Tư vấn lộ trình học", 254),
-            ("CALL-DEMO-0004", "(+84) 987 654 321", "987654321", 40, "Đăng ký thi thử", 96),
+            ("subject", "CALL-DEMO-0001", "NGUYEN VAN AN", 20, 312),
+            ("subject", "CALL-DEMO-0002", "", 75, 187),
+            ("caller_only", "CALL-DEMO-0003", "TRAN THI BICH", 10, 254),
+            ("caller_only", "CALL-DEMO-0004", "", 40, 96),
         ]
-        for call_id, written_phone, nat, days, topic, dur in fixed_calls:
+        for who, uniqueid, caller, days, talk in fixed_calls:
+            self.call_no += 1
             b.calls.append(
-                {
-                    "id": call_id,
-                    "caller_phone": written_phone,
-                    "phone_norm": "+84" + nat,
-                    "agent": "Lê Thị Hồng",
-                    "started_at": now - timedelta(days=days, hours=1),
-                    "duration_s": dur,
-                    "topic": topic,
-                    "file": f"{call_id}.wav",
-                }
+                self.call_leg(
+                    uniqueid,
+                    now - timedelta(days=days, hours=1),
+                    DEMO_RECORDS[who]["calls"][uniqueid],
+                    inbound=True,
+                    disposition="ANSWERED",
+                    extension="201",
+                    caller=caller,
+                    talk=talk,
+                    ring=8,
+                )
             )
         self.stats.caller_only_people += 1
 
@@ -1154,7 +1267,7 @@ def seed(
     if reset:
         _delete_stores(data_dir)
     paths = store_paths(data_dir)
-    private_dir(paths["audio"])
+    private_dir(paths["monitor"])
     for key in ("crm", "newsletter", "orders", "recordings"):
         create_private(paths[key])  # customer data: 0600 from the start (SQLite keeps it)
 
@@ -1163,9 +1276,8 @@ def seed(
         key: _engine(paths[key], bulk=True) for key in ("crm", "newsletter", "orders", "recordings")
     }
     try:
-        for key in ("crm", "newsletter", "orders"):
+        for key in ("crm", "newsletter", "orders", "recordings"):
             ds.create_store(engines[key], key)
-        ds.calls.metadata.create_all(engines["recordings"])
         for engine in engines.values():
             with engine.begin() as conn:
                 marker.mark_database(conn)
@@ -1198,7 +1310,7 @@ _DATA_TABLES = {
     "crm": [ds.customers],
     "newsletter": [ds.subscribers],
     "orders": [ds.orders, ds.order_items],
-    "recordings": [ds.calls],
+    "recordings": [ds.cdr],
 }
 
 
@@ -1230,9 +1342,15 @@ class _BulkInsert:
         self.conn.exec_driver_sql(self.sql, list(map(self.get, rows)))
 
 
-def _write_audio(folder: Path, names: list[str], data: bytes) -> None:
+def _write_recordings(monitor: Path, names: list[str], data: bytes) -> None:
+    """Write each recording under the monitor folder (``YYYY/MM/DD/<file>``, folders 0700)."""
+    made: set[Path] = set()
     for name in names:
-        with open_private(folder / name) as fh:  # a customer's call: 0600
+        path = monitor / name
+        if path.parent not in made:
+            private_dir(path.parent)
+            made.add(path.parent)
+        with open_private(path) as fh:  # a customer's call: 0600
             fh.write(data)
 
 
@@ -1268,14 +1386,14 @@ def _load(
     gen = _Generator(
         seed=seed, now=now, secret_key=secret_key, region=region, suppressed=suppressed
     )
-    audio = paths["audio"]
+    monitor = paths["monitor"]
     targets = [
         ("crm", ds.customers, "customers"),
         ("newsletter", ds.suppression, "suppression"),
         ("newsletter", ds.subscribers, "subscribers"),
         ("orders", ds.orders, "orders"),
         ("orders", ds.order_items, "items"),
-        ("recordings", ds.calls, "calls"),
+        ("recordings", ds.cdr, "calls"),
     ]
     inserters: dict[str, _BulkInsert] = {}
     pending: list[Future[None]] = []
@@ -1283,9 +1401,13 @@ def _load(
     mark = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="seed-audio") as pool:
         for batch, people in gen.batches(customers):
-            files = [row["file"] for row in batch.calls]
+            files = [row["recordingfile"] for row in batch.calls if row["recordingfile"]]
             if files:  # file writes release the GIL: overlap them with generation
-                pending.append(pool.submit(_write_audio, audio, files, gen.wav))
+                pending.append(pool.submit(_write_recordings, monitor, files, gen.wav))
+            written = ds.stamp()  # when these rows are written: their update stamp
+            for rows in (batch.customers, batch.subscribers, batch.orders):
+                for row in rows:
+                    row["updated_at"] = written
             for key, table, attr in targets:
                 rows = getattr(batch, attr)
                 if not rows:

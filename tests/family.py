@@ -7,9 +7,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from demo.stores import stamp
+
 _ACCOUNT = (
-    "insert into customers (customer_id, full_name, email, phone, status, created_at) "
-    "values ('KH999999', 'Nguyễn Thị Mai', 'mai@example.com', '0912345678', 'active', :now)"
+    "insert into customers (customer_id, full_name, email, phone, status, created_at, "
+    "updated_at) values ('KH999999', 'Nguyễn Thị Mai', 'mai@example.com', '0912345678', "
+    "'active', :now, :written)"
 )
 _SINCE = datetime(2024, 1, 1)
 
@@ -19,6 +22,6 @@ def add_family_account(data_dir: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{data_dir / 'crm.db'}")
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(_ACCOUNT), {"now": _SINCE})
+            conn.execute(sa.text(_ACCOUNT), {"now": _SINCE, "written": stamp()})
     finally:
         engine.dispose()

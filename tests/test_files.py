@@ -79,10 +79,10 @@ def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umas
         dispose_all()
     staged_names = {p.name for p in staged[0]}
     assert {"customers.json", "customers.csv"} <= staged_names
-    assert any(n.endswith(".wav") for n in staged_names)  # the subject's calls, copied
+    assert any(n.endswith(".wav") for n in staged_names)  # the subject's recordings, copied
     files, folders = _modes(root)
     names = {p.name for p in files}
-    assert {"dsr.db", "keys.json", "crm.db", "index.db", "bundle.zip", "reply.eml"} <= names
+    assert {"dsr.db", "keys.json", "crm.db", "cdr.db", "bundle.zip", "reply.eml"} <= names
     assert any(n.endswith(".wav") for n in names)
     for found_files, found_folders in (staged, (files, folders)):
         assert {p: m for p, m in found_files.items() if m != 0o600} == {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,8 +105,8 @@ def check(
 
     residue = _residue(rt, [requests[i] for i in completed if requests[i].kind == "erase"])
     out.add("residue after erasure (records still found)", residue, residue == 0)
-    orphans, missing = _audio(rt)
-    out.add("audio files without a row / rows without a file", f"{orphans} / {missing}",
+    orphans, missing = _recordings(rt)
+    out.add("recordings without a call / calls without their recording", f"{orphans} / {missing}",
             orphans == 0 and missing == 0)  # fmt: skip
 
     late = [
@@ -151,14 +150,20 @@ def _residue(rt: Runtime, erased: list[Request]) -> int:
     return found
 
 
-def _audio(rt: Runtime) -> tuple[int, int]:
+def _recordings(rt: Runtime) -> tuple[int, int]:
+    """Files in the PBX's monitor folder no call names, and calls naming a file that is gone."""
     root = rt.settings.resolved_data_dir / "recordings"
-    engine = sa.create_engine(f"sqlite:///{root / 'index.db'}")
+    engine = sa.create_engine(f"sqlite:///{root / 'cdr.db'}")
     with engine.connect() as conn:
-        files = {Path(f).name for f in conn.execute(sa.text("SELECT file FROM calls")).scalars()}
+        named = set(
+            conn.execute(sa.text("SELECT recordingfile FROM cdr WHERE recordingfile <> ''"))
+            .scalars()
+            .all()
+        )
     engine.dispose()
-    on_disk = {p.name for p in (root / "audio").iterdir()}
-    return len(on_disk - files), len(files - on_disk)
+    monitor = root / "monitor"
+    on_disk = {str(p.relative_to(monitor)) for p in monitor.rglob("*") if p.is_file()}
+    return len(on_disk - named), len(named - on_disk)
 
 
 __all__ = ["RULES", "Findings", "check"]

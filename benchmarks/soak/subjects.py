@@ -11,11 +11,11 @@ from pathlib import Path
 from dsr.identity import EMAIL, PHONE
 from dsr.spellings import stored_values
 
-# The soak's retention rules (delete only), as (store file, table, age column, days).
+# The soak's retention rules (delete only), as (store file, table, key, age column, days).
 RULES = (
-    ("recordings/index.db", "calls", "started_at", 180),
-    ("newsletter.db", "subscribers", "unsubscribed_at", 30),
-    ("crm.db", "customers", "last_activity_at", 1096),
+    ("recordings/cdr.db", "cdr", "uniqueid", "calldate", 180),
+    ("newsletter.db", "subscribers", "id", "unsubscribed_at", 30),
+    ("crm.db", "customers", "id", "last_activity_at", 1096),
 )
 
 
@@ -33,16 +33,16 @@ def cutoff(days: int, now: datetime | None = None) -> str:
 def all_keys(data_dir: Path) -> dict[str, dict[object, str | None]]:
     """Every row of the swept tables: key -> its age column (as stored)."""
     out: dict[str, dict[object, str | None]] = {}
-    for path, table, column, _ in RULES:
+    for path, table, key, column, _ in RULES:
         with sqlite3.connect(data_dir / path) as conn:
-            rows = conn.execute(f"SELECT id, {column} FROM {table}")  # names from RULES, ours
+            rows = conn.execute(f"SELECT {key}, {column} FROM {table}")  # names from RULES, ours
             out[table] = {r[0]: r[1] for r in rows}
     return out
 
 
 def aged_at(snapshot: dict[str, dict[object, str | None]], now: datetime) -> dict[str, set[object]]:
     """Keys of ``snapshot`` each rule has aged out as of ``now``."""
-    days = {table: d for _, table, _, d in RULES}
+    days = {table: d for _, table, _, _, d in RULES}
     return {
         t: {k for k, v in rows.items() if v is not None and v < cutoff(days[t], now)}
         for t, rows in snapshot.items()
@@ -57,13 +57,15 @@ def pick(data_dir: Path) -> list[Subject]:
     """Active customers with no aged row anywhere (by e-mail, phone or customer id)."""
     aged_phones: set[str] = set()
     aged_emails: set[str] = set()
-    with sqlite3.connect(data_dir / "recordings/index.db") as conn:
+    # The PBX writes the customer's number in src, dst, cnum or clid: read as the connector does.
+    with sqlite3.connect(data_dir / "recordings/cdr.db") as conn:
         aged_phones |= {
-            r[0]
-            for r in conn.execute(
-                "SELECT phone_norm FROM calls WHERE started_at < ?", (cutoff(180),)
+            p
+            for row in conn.execute(
+                "SELECT src, dst, cnum, clid FROM cdr WHERE calldate < ?", (cutoff(180),)
             )
-            if r[0]
+            for raw in row
+            for p in stored_values(PHONE, raw)
         }
     # The list and the CRM keep identifiers as typed: read them as the connectors do.
     with sqlite3.connect(data_dir / "newsletter.db") as conn:

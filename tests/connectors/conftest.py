@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.connectors.stores import SQL_STORES, Harness, make_recordings
+from tests.connectors.stores import SQL_STORES, Harness
 
 ENGINES = ["sqlite", "postgres", "mariadb"]
-INSTANCES = [(store, engine) for store in SQL_STORES for engine in ENGINES] + [("recordings", "fs")]
+INSTANCES = [(store, engine) for store in SQL_STORES for engine in ENGINES]
 
 
 def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
@@ -21,13 +21,9 @@ def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
 
 @pytest.fixture(params=INSTANCES, ids=[f"{s}-{e}" for s, e in INSTANCES])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    """One connector (three SQL stores on three engines, and the recordings archive)."""
+    """One connector (the four demo stores, the call archive among them, on three engines)."""
     name, engine = request.param
-    harness = (
-        make_recordings(tmp_path)
-        if name == "recordings"
-        else SQL_STORES[name](tmp_path, _url(request, engine, tmp_path))
-    )
+    harness = SQL_STORES[name](tmp_path, _url(request, engine, tmp_path))
     yield harness
     harness.close()
 

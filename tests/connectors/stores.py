@@ -22,11 +22,11 @@ import yaml
 
 from config.settings import CONFIG_DIR
 from connectors.base import Action, Connector, Match, RetentionRule, Verdict
-from connectors.recordings_schema import calls, recordings_index
 from connectors.registry import load_connectors, read_entries
+from connectors.sql_files import FILES
 from connectors.sql_purge import cutoff_for
-from demo.stores import create_store, customers, order_items, orders, subscribers
-from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity, normalise_value
+from demo.stores import cdr, create_store, customers, order_items, orders, subscribers
+from dsr.identity import CUSTOMER_ID, EMAIL, PHONE, Identity
 
 SECRET = "contract-suite-secret-key"
 A_EMAIL_RAW, A_EMAIL = "Nguyen.Van.A@Gmail.com", "nguyen.van.a@gmail.com"
@@ -41,11 +41,6 @@ SUBJECT = Identity({EMAIL: {A_EMAIL}, PHONE: {A_PHONE}, CUSTOMER_ID: {A_CID}})
 BYSTANDER = Identity({EMAIL: {B_EMAIL}, PHONE: {B_PHONE}, CUSTOMER_ID: {B_CID}})
 NOBODY = Identity({EMAIL: {"nobody@example.com"}, PHONE: {"+84911000001"}, CUSTOMER_ID: {"C9999"}})
 N_OLD = 7  # aged rows a sweep must purge
-
-
-def norm(kind: str, raw: str | None) -> str | None:
-    """A value as ``dsr.identity`` normalises it (the call archive's own index column)."""
-    return normalise_value(kind, raw)
 
 
 class ListPolicy:
@@ -105,6 +100,7 @@ class Harness:
     protected: Callable[[], Any]  # snapshot of rows (and files) a sweep must not touch
     purge_deletes: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    # Contract tests this store is known to fail, and why (each run as a strict xfail).
 
     def count(self, table: str, where: str = "1 = 1") -> int:
         with self.engine.connect() as conn:
@@ -566,7 +562,7 @@ def make_orders(tmp_path: Path, url: str) -> Harness:
     return h
 
 
-# -- recordings --------------------------------------------------------------------------------
+# -- recordings: a PBX's call records and the recordings they name ---------------------------
 
 
 def write_wav(path: Path, seconds: float = 0.05, hz: int = 440) -> None:
@@ -584,47 +580,79 @@ def write_wav(path: Path, seconds: float = 0.05, hz: int = 440) -> None:
         out.writeframes(frames)
 
 
-def call(cid: str, phone: str | None, started: datetime, file: str) -> dict[str, Any]:
+def call(
+    uniqueid: str,
+    number: str | None,
+    started: datetime,
+    file: str,
+    *,
+    inbound: bool = True,
+    disposition: str = "ANSWERED",
+) -> dict[str, Any]:
+    """One leg of FreePBX's ``cdr``: the customer's ``number`` (None: none) calling the queue
+    (``inbound``: in src, cnum and clid) or called by agent 201 (in dst)."""
+    who = number or ""
+    if inbound:
+        leg = {"clid": f'"LE THI HOA" <{who}>', "src": who, "dst": "600", "cnum": who}
+    else:
+        leg = {"clid": '"Lê Thị Hoa" <201>', "src": "201", "dst": who, "cnum": "201"}
     return {
-        "id": cid,
-        "caller_phone": phone,
-        "phone_norm": norm(PHONE, phone),
-        "agent": "Lê Thị Hoa",
-        "started_at": started,
-        "duration_s": 95,
-        "topic": "Hỏi học phí khoá IELTS",
-        "file": file,
+        "calldate": started,
+        **leg,
+        "dcontext": "ext-queues" if inbound else "from-internal",
+        "channel": "PJSIP/viettel-00000001",
+        "dstchannel": "PJSIP/201-00000002",
+        "lastapp": "Queue" if inbound else "Dial",
+        "lastdata": "600,t,,,300",
+        "duration": 100,
+        "billsec": 95,
+        "disposition": disposition,
+        "uniqueid": uniqueid,
+        "recordingfile": file,
+        "cnam": "LE THI HOA" if inbound else "Lê Thị Hoa",
+        "linkedid": uniqueid,
     }
 
 
-def add_calls(root: Path, rows: list[dict[str, Any]], *, with_audio: bool = True) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(f"sqlite:///{root / 'index.db'}")
-    recordings_index.create_all(engine)
-    _insert(engine, calls, rows)
-    engine.dispose()
+def add_calls(
+    engine: sa.Engine, root: Path, rows: list[dict[str, Any]], *, with_audio: bool = True
+) -> None:
+    """Insert call legs (the table created if need be) and write the recordings they name
+    under ``root``."""
+    create_store(engine, "recordings")
+    _insert(engine, cdr, rows)
     if with_audio:
         for row in rows:
-            write_wav(root / "audio" / row["file"])
+            if row["recordingfile"]:
+                write_wav(root / row["recordingfile"])
 
 
-def make_recordings(tmp_path: Path) -> Harness:
-    root = tmp_path / "recordings"
+def make_recordings(tmp_path: Path, url: str) -> Harness:
+    """The call archive (``recordings``): the PBX's ``cdr`` on the engine under test, its
+    recordings in a monitor folder (``file.root``: ``<data_dir>/recordings/monitor``)."""
+    engine = sa.create_engine(url)
+    root = tmp_path / "recordings" / "monitor"
     add_calls(
+        engine,
         root,
         [
-            call("call-a1", A_PHONE_RAW, datetime(2024, 5, 2, 10, 0), "call-a1.wav"),
-            call("call-a2", "+84 912 345 678", datetime(2024, 7, 1, 15, 30), "2024/call-a2.wav"),
-            call("call-b1", B_PHONE_RAW, datetime(2024, 6, 10, 9, 0), "call-b1.wav"),
+            call("call-a1", "0912345678", datetime(2024, 5, 2, 10, 0), "call-a1.wav"),
+            call(
+                "call-a2",
+                "+84912345678",
+                datetime(2024, 7, 1, 15, 30),
+                "2024/07/01/call-a2.wav",
+                inbound=False,
+            ),
+            call("call-b1", "84987654321", datetime(2024, 6, 10, 9, 0), "call-b1.wav"),
         ],
     )
-    engine = sa.create_engine(f"sqlite:///{root / 'index.db'}")
-    rule = RetentionRule("recordings", "calls", "started_at", days=180)
+    rule = RetentionRule("recordings", "cdr", "calldate", days=180)
     now = datetime(2024, 9, 1, 12, 0)
-    audio = root / "audio"
 
     def add_purge_rows() -> None:
         add_calls(
+            engine,
             root,
             [
                 call(f"old-{i:02}", None, _aged(rule, now, i), f"old/old-{i:02}.wav")
@@ -637,26 +665,26 @@ def make_recordings(tmp_path: Path) -> Harness:
         )
 
     def old_live() -> int:
-        rows = h.count("calls", "id LIKE 'old-%'")
-        assert len(list((audio / "old").glob("*.wav"))) == rows  # audio goes with its row
+        rows = h.count("cdr", "uniqueid LIKE 'old-%'")
+        assert len(list((root / "old").glob("*.wav"))) == rows  # a recording goes with its row
         return rows
 
     def protected() -> Any:
-        rows = h.rows("SELECT * FROM calls WHERE id NOT LIKE 'old-%' ORDER BY id")
+        rows = h.rows("SELECT * FROM cdr WHERE uniqueid NOT LIKE 'old-%' ORDER BY uniqueid")
         return rows, sorted(
-            str(p.relative_to(audio)) for p in audio.rglob("*.wav") if "old" not in p.parts
+            str(p.relative_to(root)) for p in root.rglob("*.wav") if "old" not in p.parts
         )
 
     h = Harness(
-        connector=build_connector(tmp_path, "recordings"),
+        connector=build_connector(tmp_path, "recordings", url),
         engine=engine,
         by_kind={PHONE: 2},
         bystander_count=1,
-        access=[("calls", Action.EXPORTED, 2), ("audio", Action.EXPORTED, 2)],
+        access=[("cdr", Action.EXPORTED, 2), (f"cdr{FILES}", Action.EXPORTED, 2)],
         collected_from="2024-05-02T10:00:00",
-        rectify=[("calls", Action.HISTORICAL, 2)],
-        erase=[("calls", Action.ERASED, 2), ("audio", Action.ERASED, 2)],
-        tables=["calls"],
+        rectify=[("cdr", Action.HISTORICAL, 2)],
+        erase=[("cdr", Action.ERASED, 2), (f"cdr{FILES}", Action.ERASED, 2)],
+        tables=["cdr"],
         rule=rule,
         purge_now=now,
         held=Identity({PHONE: {HOLD_PHONE}}),
@@ -672,4 +700,5 @@ SQL_STORES: dict[str, Callable[[Path, str], Harness]] = {
     "crm": make_crm,
     "newsletter": make_newsletter,
     "orders": make_orders,
+    "recordings": make_recordings,
 }

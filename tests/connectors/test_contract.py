@@ -1,5 +1,5 @@
-"""The contract every connector passes: each SQL store on SQLite, PostgreSQL and MariaDB, and
-the recordings archive on a real folder of WAV files."""
+"""The contract every connector passes: each demo store on SQLite, PostgreSQL and MariaDB, the
+call archive (a PBX's call records) with its recordings in a real folder of WAV files."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from connectors.base import Action, Connector, Operation, PurgeReport, TaskResult
 from connectors.sql import SqlStore
+from connectors.sql_files import FILES
 from dsr.errors import NotApplicable
 from dsr.identity import (
     CUSTOMER_ID,
@@ -119,14 +120,15 @@ def test_access_exports_json_and_csv_per_table(store: Harness, staging: Path) ->
     result = store.connector.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging)
     assert summary(result) == store.access
     assert result.collected_from == store.collected_from
-    assert result.records == sum(n for t, _, n in store.access if t != "audio")
+    assert result.records == sum(n for t, _, n in store.access if not t.endswith(FILES))
     for table, _, count in store.access:
-        if table == "audio":
-            assert len(list((staging / "audio").rglob("*.wav"))) == count
+        if table.endswith(FILES):  # the files the rows name, copied beside them
+            folder = staging / "files" / table.removesuffix(FILES)
+            assert len([p for p in folder.rglob("*") if p.is_file()]) == count
             continue
         rows = json.loads((staging / f"{table}.json").read_text("utf-8"))
         assert len(rows) == count
-        # The call archive's normalised index column is its own bookkeeping, not the subject's.
+        # The stores' own columns only: no normalised copy of an identifier beside them.
         assert not any(k.endswith("_norm") for row in rows for k in row)
         with (staging / f"{table}.csv").open(encoding="utf-8", newline="") as handle:
             lines = list(csv.reader(handle))
@@ -284,23 +286,30 @@ HITS_MANY = Identity(
 )  # hits the subject, the subject's second account and the bystander
 
 
+def _key(store: Harness, table: str) -> str:
+    """The column a table's rows are known by (its configured key)."""
+    assert isinstance(store.connector, SqlStore)
+    return next(t.key for t in store.connector.config.tables if t.name == table)
+
+
 def _keyed(store: Harness) -> dict[str, dict[str, tuple[object, ...]]]:
-    """Every data table's rows by primary key (as text), as the store holds them now."""
+    """Every data table's rows by key (as text), as the store holds them now."""
     out: dict[str, dict[str, tuple[object, ...]]] = {}
     for table in store.tables:
         if table == "suppression":
             continue
-        rows = store.rows(f"SELECT * FROM {table} ORDER BY 1")
-        out[table] = {str(r[0]): r for r in rows}
+        key = _key(store, table)
+        rows = store.rows(f"SELECT {key}, t.* FROM {table} t ORDER BY {key}")
+        out[table] = {str(r[0]): r[1:] for r in rows}
     return out
 
 
-def _audio(store: Harness) -> dict[str, bytes]:
+def _files(store: Harness) -> dict[str, bytes]:
+    """The files under the store's file root (its recordings), by path below it."""
     root = store.extra.get("root")
     if root is None:
         return {}
-    audio = Path(root) / "audio"
-    return {str(p.relative_to(audio)): p.read_bytes() for p in sorted(audio.rglob("*.wav"))}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(Path(root).rglob("*.wav"))}
 
 
 def _run(store: Harness, operation: Operation, policy: ListPolicy, staging: Path) -> TaskResult:
@@ -314,10 +323,10 @@ def test_a_policy_admitting_nothing_leaves_everything_untouched(
 ) -> None:
     """Whatever the identifiers hit, nothing is exported, changed or deleted when the policy
     admits nothing, and every record hit comes back as a candidate."""
-    before, audio = _keyed(store), _audio(store)
+    before, files = _keyed(store), _files(store)
     policy = ListPolicy(HITS_MANY, admit=lambda m: False, trusted=Identity())
     result = _run(store, operation, policy, staging)
-    assert _keyed(store) == before and _audio(store) == audio
+    assert _keyed(store) == before and _files(store) == files
     assert list(staging.iterdir()) == []
     assert result.records == 0 and not any(result.provides.values.values())
     assert result.changes == [] and result.deferred == []
@@ -332,12 +341,12 @@ def test_only_the_records_the_policy_admits_are_touched(
     store: Harness, staging: Path, operation: Operation
 ) -> None:
     """The policy admits one record per table: only it (and its child rows) may be exported,
-    changed or deleted; every refused record, its child rows and its audio stay as they were,
+    changed or deleted; every refused record, its child rows and its files stay as they were,
     and each refused record is reported as a candidate."""
     found = store.connector.find(HITS_MANY).records
-    keep = {t: min(str(r["id"]) for r in rows) for t, rows in found.items() if rows}
+    keep = {t: min(str(r[_key(store, t)]) for r in rows) for t, rows in found.items() if rows}
     policy = ListPolicy(HITS_MANY, admit=lambda m: keep.get(m.table) == m.key, trusted=Identity())
-    before, audio = _keyed(store), _audio(store)
+    before, files = _keyed(store), _files(store)
     result = _run(store, operation, policy, staging)
     after = _keyed(store)
     refused = {t: policy.refused(t) for t in found if any(a[0] == t for a in policy.asked)}
@@ -354,16 +363,16 @@ def test_only_the_records_the_policy_admits_are_touched(
     reported = {(c.match.table, c.match.key) for c in result.candidates}
     assert reported == {(t, k) for t, keys in refused.items() for k in keys}
     assert {(c.table, c.key) for c in result.changes} <= set(keep.items())
-    calls = {str(r["id"]): r for r in found.get("calls", [])}
-    for key in refused.get("calls", set()):
-        name = str(calls[key]["file"]).removeprefix("audio/")
-        assert _audio(store).get(name) == audio[name]
+    calls = {str(r["uniqueid"]): r for r in found.get("cdr", [])}
+    for key in refused.get("cdr", set()):
+        name = str(calls[key]["recordingfile"])
+        assert _files(store).get(name) == files[name]
     if operation is Operation.ACCESS:
         for table, key in keep.items():
             if table not in refused:
                 continue  # a child table: it follows its parent
             rows = json.loads((staging / f"{table}.json").read_text("utf-8"))
-            assert {str(r["id"]) for r in rows} == {key}
+            assert {str(r[_key(store, table)]) for r in rows} == {key}
     if "suppression" in store.tables:
         bystander = suppression_hash(BYSTANDER_EMAIL, "contract-suite-secret-key")
         assert not store.rows(f"SELECT 1 FROM suppression WHERE email_hash = '{bystander}'")

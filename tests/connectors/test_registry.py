@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from config.settings import CONFIG_DIR
-from connectors.recordings import RecordingArchive
 from connectors.registry import dependency_stages, load_connectors, rectifiable_fields
 from connectors.sql import SqlStore
 from dsr.errors import ConfigError
@@ -31,13 +30,24 @@ def load(tmp_path: Path, entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_default_file_builds_every_connector(tmp_path: Path) -> None:
-    """The shipped connectors.yaml builds four connectors with {data_dir} substituted."""
+    """The shipped connectors.yaml builds four SQL stores with {data_dir} substituted: the
+    call archive is the PBX's cdr table, its recordings under the monitor folder."""
     connectors = load_connectors(DEFAULT, data_dir=tmp_path, secret_key="k", region="VN")
     assert list(connectors) == ["crm", "newsletter", "orders", "recordings"]
+    assert all(isinstance(c, SqlStore) for c in connectors.values())
     crm, recordings = connectors["crm"], connectors["recordings"]
     assert isinstance(crm, SqlStore) and str(tmp_path / "crm.db") in crm.config.url
-    assert isinstance(recordings, RecordingArchive)
-    assert recordings.root == (tmp_path / "recordings").resolve()
+    assert isinstance(recordings, SqlStore)
+    assert str(tmp_path / "recordings" / "cdr.db") in recordings.config.url
+    (cdr,) = recordings.config.tables
+    assert cdr.file is not None and cdr.file.root == str(tmp_path / "recordings" / "monitor")
+
+
+def test_the_recordings_kind_is_gone(tmp_path: Path) -> None:
+    """The bespoke archive connector was replaced by a SQL store: its kind is unknown now."""
+    entry = {"name": "recordings", "kind": "recordings", "root": str(tmp_path)}
+    with pytest.raises(ConfigError, match="unknown kind 'recordings' \\(known: sql\\)"):
+        load(tmp_path, [entry])
 
 
 def test_dependency_stages_of_the_default_file(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from email import message_from_bytes, policy
@@ -74,16 +75,21 @@ def test_demo_erasure_finds_the_calls_under_the_rectified_phone(
     demo: tuple[dict[str, Any], Path],
 ) -> None:
     """The demo rectifies the subject's phone, then erases: the calls filed under the old
-    number are found through the identity history and erased, audio included; the open order
-    is deferred; the earlier exports are gone."""
+    number are found through the identity history and erased, recordings included; the open
+    order is deferred; the earlier exports are gone."""
     result, var = demo
     kinds = {r["kind"]: r for r in result["requests"]}
     erase = kinds["erase"]
     assert {t["connector"]: t["records"] for t in erase["tasks"]}["recordings"] == 2
     assert ("phone", "former") in {(i["kind"], i["provenance"]) for i in erase["identifiers"]}
-    audio = var / "data" / "recordings" / "audio"
-    assert audio.is_dir() and not list(audio.glob("CALL-DEMO-000[12].wav"))
-    assert list(audio.glob("CALL-DEMO-000[34].wav"))  # the caller-only person's calls stay
+    archive = var / "data" / "recordings"
+    with sqlite3.connect(archive / "cdr.db") as conn:
+        left = conn.execute("SELECT uniqueid FROM cdr WHERE uniqueid LIKE 'CALL-DEMO-%'").fetchall()
+    # The caller-only person's calls and recordings stay.
+    assert sorted(u for (u,) in left) == ["CALL-DEMO-0003", "CALL-DEMO-0004"]
+    monitor = archive / "monitor"
+    assert monitor.is_dir() and not list(monitor.rglob("*-CALL-DEMO-000[12].wav"))
+    assert len(list(monitor.rglob("*-CALL-DEMO-000[34].wav"))) == 2
     certificate = message_from_bytes(Path(erase["reply_eml"]).read_bytes(), policy=policy.default)
     body = certificate.get_body(preferencelist=("plain",))
     assert body is not None

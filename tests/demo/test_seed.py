@@ -22,6 +22,8 @@ from demo.seed import (
     DEMO_RECORDS,
     DEMO_SUBJECT,
     DEMO_WORK_EMAIL,
+    PBX_EXTENSIONS,
+    PBX_QUEUE,
     SeedReport,
     _national,
     import_subscribers,
@@ -71,16 +73,16 @@ def data(seeded: tuple[Path, SeedReport]) -> dict[str, list[dict[str, Any]]]:
         "suppression": rows(data_dir, "newsletter", ds.suppression),
         "orders": rows(data_dir, "orders", ds.orders),
         "items": rows(data_dir, "orders", ds.order_items),
-        "calls": rows(data_dir, "recordings", ds.calls),
+        "calls": rows(data_dir, "recordings", ds.cdr),
     }
 
 
 def test_files_live_where_connectors_yaml_points(seeded: tuple[Path, SeedReport]) -> None:
     """The stores are the files config/connectors.yaml names under the data directory."""
     data_dir, _ = seeded
-    for name in ("crm.db", "newsletter.db", "orders.db", "recordings/index.db"):
+    for name in ("crm.db", "newsletter.db", "orders.db", "recordings/cdr.db"):
         assert (data_dir / name).is_file()
-    assert (data_dir / "recordings" / "audio").is_dir()
+    assert (data_dir / "recordings" / "monitor").is_dir()
 
 
 def test_report_counts_match_the_stores(seeded: tuple[Path, SeedReport], data: dict) -> None:
@@ -92,7 +94,8 @@ def test_report_counts_match_the_stores(seeded: tuple[Path, SeedReport], data: d
     assert report.suppression_entries == len(data["suppression"])
     assert report.orders == len(data["orders"])
     assert report.order_items == len(data["items"])
-    assert report.calls == len(data["calls"]) == report.audio_files
+    assert report.calls == len(data["calls"])
+    assert report.audio_files == len([c for c in data["calls"] if c["recordingfile"]])
     assert report.elapsed_s > 0
     assert report.to_json()["stores"]["orders"]["orders"] == report.orders
 
@@ -113,10 +116,15 @@ def test_crm_rows_have_the_documented_shape(data: dict) -> None:
 
 
 def test_stores_hold_identifiers_only_as_typed(seeded: tuple[Path, SeedReport], data: dict) -> None:
-    """The CRM, list and order tables carry no normalised copy of an identifier, and every
-    address and phone they hold, however typed, is one dsr.identity can read."""
+    """No store table carries a normalised copy of an identifier, and every address and phone
+    the CRM, list and order tables hold, however typed, is one dsr.identity can read."""
     data_dir, _ = seeded
-    for store, table in [("crm", "customers"), ("newsletter", "subscribers"), ("orders", "orders")]:
+    for store, table in [
+        ("crm", "customers"),
+        ("newsletter", "subscribers"),
+        ("orders", "orders"),
+        ("recordings", "cdr"),
+    ]:
         engine = sa.create_engine(f"sqlite:///{store_paths(data_dir)[store]}")
         try:
             columns = {c["name"] for c in sa.inspect(engine).get_columns(table)}
@@ -133,11 +141,58 @@ def test_stores_hold_identifiers_only_as_typed(seeded: tuple[Path, SeedReport], 
             assert phone_col is None or phone_of(row, phone_col), row
 
 
-def test_call_index_phone_equals_the_identity_function(data: dict) -> None:
-    """The call archive's own phone_norm is exactly what dsr.identity computes from the caller."""
+def _customer_number(call: dict[str, Any]) -> str | None:
+    """The customer's number in a call leg, normalised: the caller's on a call in, the called
+    party's on a call out (the other side is the queue or an agent's extension)."""
+    return phone_of(call, "src") or phone_of(call, "dst")
+
+
+def test_calls_are_written_as_a_pbx_writes_them(data: dict) -> None:
+    """Each call leg holds the customer's number as digits (maybe with a leading +) in src,
+    cnum and clid for a call in, in dst for a call out; the other side is the queue or an
+    extension, which is no phone number; only answered calls have a recording, filed under
+    the call's day."""
+    directions = set()
     for row in data["calls"]:
-        assert row["phone_norm"] == phone_of(row, "caller_phone"), row
-        assert row["phone_norm"] is not None
+        inbound = row["dst"] == PBX_QUEUE
+        directions.add(inbound)
+        customer, ours = ("src", "dst") if inbound else ("dst", "src")
+        assert re.fullmatch(r"\+?\d{9,11}", row[customer]), row
+        assert row[ours] in (PBX_QUEUE, *PBX_EXTENSIONS) and phone_of(row, ours) is None, row
+        number = row[customer]
+        if inbound:
+            assert row["cnum"] == number and row["clid"].endswith(f"<{number}>"), row
+        assert row["uniqueid"] and row["linkedid"] == row["uniqueid"]
+        assert (row["disposition"] == "ANSWERED") == bool(row["recordingfile"]), row
+        if row["recordingfile"]:
+            assert row["recordingfile"].startswith(f"{row['calldate']:%Y/%m/%d}/"), row
+            assert row["uniqueid"] in row["recordingfile"]
+        assert _customer_number(row) is not None
+    assert directions == {True, False}
+    assert len({r["uniqueid"] for r in data["calls"]}) == len(data["calls"])
+
+
+def test_rows_carry_the_time_they_were_written(tmp_path: Path) -> None:
+    """Customers, list entries and orders carry ``updated_at``: when seed (or an import) wrote
+    them by the wall clock, not the synthetic ``now``, so an index catches up on a re-seed."""
+    before = ds.stamp()
+    seed(tmp_path, 20, secret_key=SECRET, seed=3, now=NOW)
+    after = ds.stamp()
+    for store, table in (
+        ("crm", ds.customers),
+        ("newsletter", ds.subscribers),
+        ("orders", ds.orders),
+    ):
+        stamps = [r["updated_at"] for r in rows(tmp_path, store, table)]
+        assert stamps and all(before <= s <= after for s in stamps), table.name
+    imported = ds.stamp()
+    import_subscribers(tmp_path, [{"email": "new.lead@example.net"}], secret_key=SECRET, now=NOW)
+    (new,) = [
+        s
+        for s in rows(tmp_path, "newsletter", ds.subscribers)
+        if email_of(s) == "new.lead@example.net"
+    ]
+    assert new["updated_at"] >= imported and new["subscribed_at"] == NOW
 
 
 def test_some_names_are_stored_in_nfd(data: dict) -> None:
@@ -152,7 +207,8 @@ def test_some_names_are_stored_in_nfd(data: dict) -> None:
 
 
 def test_phones_are_written_in_many_formats(data: dict) -> None:
-    """The same kind of number appears as 0912 345 678, +84912345678, 84-912-345-678 and others."""
+    """Numbers appear as 0912 345 678, +84912345678, 84-912-345-678 and others; the PBX's as
+    digits; the same number in several spellings."""
     patterns = {
         "spaced": r"0\d{3} \d{3} \d{3}",
         "e164": r"\+84\d{9}",
@@ -162,15 +218,20 @@ def test_phones_are_written_in_many_formats(data: dict) -> None:
         "plain": r"0\d{9}",
         "spaced84": r"\+84 \d{3} \d{3} \d{3}",
     }
-    written = [c["phone"] for c in data["customers"]] + [c["caller_phone"] for c in data["calls"]]
+    written = [c["phone"] for c in data["customers"]]
     seen = {name for name, pat in patterns.items() for w in written if re.fullmatch(pat, w)}
     assert seen == set(patterns)
+    # The PBX writes digits only: 0912345678, +84912345678 or 84912345678.
+    pbx = {"plain": r"0\d{9}", "e164": r"\+84\d{9}", "bare84": r"84\d{9}"}
+    numbers = [c["src"] if c["dst"] == PBX_QUEUE else c["dst"] for c in data["calls"]]
     forms: dict[str, set[str]] = defaultdict(set)
     for c in data["customers"]:
         forms[phone_of(c, "phone")].add(c["phone"])
-    for call in data["calls"]:
-        forms[call["phone_norm"]].add(call["caller_phone"])
+    for number in numbers:
+        forms[try_normalise_phone(number, "VN") or ""].add(number)
     assert sum(1 for f in forms.values() if len(f) > 1) > 10
+    assert {name for name, pat in pbx.items() for n in numbers if re.fullmatch(pat, n)} == set(pbx)
+    assert all(any(re.fullmatch(pat, n) for pat in pbx.values()) for n in numbers)
 
 
 def test_emails_are_messy_but_normalise_to_one(data: dict) -> None:
@@ -208,17 +269,20 @@ def test_some_callers_exist_only_in_the_call_archive(data: dict) -> None:
     """Some recorded callers have no CRM row and no order: only their phone finds them."""
     known = {phone_of(c, "phone") for c in data["customers"]}
     known |= {phone_of(o, "shipping_phone") for o in data["orders"]}
-    strangers = {c["phone_norm"] for c in data["calls"]} - known
+    strangers = {_customer_number(c) for c in data["calls"]} - known
     assert len(strangers) >= 0.01 * N
     assert try_normalise_phone(DEMO_CALLER_ONLY["phone"]) in strangers
 
 
-def test_every_call_has_a_valid_wav_file(seeded: tuple[Path, SeedReport], data: dict) -> None:
-    """Each call's audio file exists and is real 8 kHz mono 16-bit WAV audio."""
-    audio = store_paths(seeded[0])["audio"]
-    assert {p.name for p in audio.iterdir()} == {c["file"] for c in data["calls"]}
-    for call in data["calls"][:50] + data["calls"][-50:]:
-        with wave.open(str(audio / call["file"]), "rb") as w:
+def test_every_recording_is_a_valid_wav_file(seeded: tuple[Path, SeedReport], data: dict) -> None:
+    """Each recording a call names exists under the monitor folder, and is real 8 kHz mono
+    16-bit WAV audio; no file is there that no call names."""
+    monitor = store_paths(seeded[0])["monitor"]
+    on_disk = {str(p.relative_to(monitor)) for p in monitor.rglob("*") if p.is_file()}
+    named = [c for c in data["calls"] if c["recordingfile"]]
+    assert on_disk == {c["recordingfile"] for c in named}
+    for call in named[:50] + named[-50:]:
+        with wave.open(str(monitor / call["recordingfile"]), "rb") as w:
             assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
             assert w.getnframes() > 0
             assert len(w.readframes(w.getnframes())) == 2 * w.getnframes()
@@ -226,10 +290,11 @@ def test_every_call_has_a_valid_wav_file(seeded: tuple[Path, SeedReport], data: 
 
 def test_calls_span_two_years_across_the_180_day_limit(data: dict) -> None:
     """Call dates spread over ~2 years: some are past the 180-day retention period, some not."""
-    ages = [(NOW - c["started_at"]).days for c in data["calls"]]
+    ages = [(NOW - c["calldate"]).days for c in data["calls"]]
     assert min(ages) < 180 < max(ages) <= 731
     assert sum(a > 180 for a in ages) > 0.5 * len(ages)
-    assert all(c["agent"] and c["topic"] and c["duration_s"] > 0 for c in data["calls"])
+    assert all(c["duration"] >= c["billsec"] >= 0 for c in data["calls"])
+    assert all(c["billsec"] > 0 for c in data["calls"] if c["disposition"] == "ANSWERED")
 
 
 def test_orders_have_the_documented_shape(data: dict) -> None:
@@ -322,18 +387,18 @@ def test_demo_subject_has_the_documented_records(data: dict) -> None:
     assert {k: o["email"] for k, o in orders.items()} == DEMO_RECORDS["subject"]["order_emails"]
     assert email_of(orders["DH00000002"]) == DEMO_WORK_EMAIL
     assert [o for o in data["orders"] if email_of(o) == email] == [orders["DH00000001"]]
-    calls = {c["id"]: c["caller_phone"] for c in data["calls"] if c["phone_norm"] == phone}
+    calls = {c["uniqueid"]: c["src"] for c in data["calls"] if _customer_number(c) == phone}
     assert calls == DEMO_RECORDS["subject"]["calls"]
-    assert {"+84912345678", "84-912-345-678"} == set(calls.values())
-    own = [c for c in data["calls"] if c["phone_norm"] == phone]
-    assert all((NOW - c["started_at"]).days < 180 for c in own)
+    assert {"+84912345678", "84912345678"} == set(calls.values())
+    own = [c for c in data["calls"] if _customer_number(c) == phone]
+    assert all((NOW - c["calldate"]).days < 180 and c["recordingfile"] for c in own)
 
 
 def test_caller_only_subject_is_only_in_the_archive(data: dict) -> None:
     """The caller-only demo subject has two calls and nothing in any other store."""
     phone = try_normalise_phone(DEMO_CALLER_ONLY["phone"])
     email = try_normalise_email(DEMO_CALLER_ONLY["email"])
-    calls = {c["id"]: c["caller_phone"] for c in data["calls"] if c["phone_norm"] == phone}
+    calls = {c["uniqueid"]: c["src"] for c in data["calls"] if _customer_number(c) == phone}
     assert calls == DEMO_RECORDS["caller_only"]["calls"]
     for table, phone_col in (("customers", "phone"), ("orders", "shipping_phone")):
         assert not [
@@ -414,24 +479,30 @@ def test_import_refuses_suppressed_addresses(tmp_path: Path) -> None:
 
 
 def dump(data_dir: Path) -> dict[str, list[tuple]]:
+    """Every row of every store (without its update stamp: when seed wrote it), and every
+    recording."""
     out = {}
     for rel, tables in [
-        ("crm.db", ["customers"]),
-        ("newsletter.db", ["subscribers", "suppression"]),
-        ("orders.db", ["orders", "order_items"]),
-        ("recordings/index.db", ["calls"]),
+        ("crm.db", [ds.customers]),
+        ("newsletter.db", [ds.subscribers, ds.suppression]),
+        ("orders.db", [ds.orders, ds.order_items]),
+        ("recordings/cdr.db", [ds.cdr]),
     ]:
         with sqlite3.connect(data_dir / rel) as conn:
             for t in tables:
-                out[t] = conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                columns = ", ".join(c.name for c in t.columns if c.name != "updated_at")
+                out[t.name] = conn.execute(f"SELECT {columns} FROM {t.name} ORDER BY 1").fetchall()
         conn.close()
-    audio = data_dir / "recordings" / "audio"
-    out["audio"] = sorted((p.name, p.read_bytes()) for p in audio.iterdir())
+    monitor = data_dir / "recordings" / "monitor"
+    out["files"] = sorted(
+        (str(p.relative_to(monitor)), p.read_bytes()) for p in monitor.rglob("*") if p.is_file()
+    )
     return out
 
 
 def test_same_seed_gives_the_same_data(tmp_path: Path) -> None:
-    """Two runs with the same seed and clock write identical stores; another seed differs."""
+    """Two runs with the same seed and clock write identical stores (but for the update
+    stamps, the time of writing); another seed differs."""
     for name, s in (("a", 11), ("b", 11), ("c", 12)):
         seed(tmp_path / name, 300, secret_key=SECRET, seed=s, now=NOW)
     a, b, c = (dump(tmp_path / n) for n in "abc")
@@ -446,8 +517,8 @@ def test_existing_stores_are_refused_unless_reset(tmp_path: Path) -> None:
         seed(tmp_path, 100, secret_key=SECRET, seed=1, now=NOW)
     second = seed(tmp_path, 60, secret_key=SECRET, seed=2, now=NOW, reset=True)
     assert len(rows(tmp_path, "crm", ds.customers)) == second.crm_rows < first.crm_rows
-    audio = store_paths(tmp_path)["audio"]
-    assert len(list(audio.iterdir())) == second.audio_files
+    monitor = store_paths(tmp_path)["monitor"]
+    assert len([p for p in monitor.rglob("*") if p.is_file()]) == second.audio_files
 
 
 def test_at_least_one_customer_is_required(tmp_path: Path) -> None:

@@ -71,13 +71,14 @@ def test_a_store_seed_did_not_create_is_never_reset(env: dict[str, str], tmp_pat
 
 
 def test_a_recordings_folder_seed_did_not_create_is_never_reset(tmp_path: Path) -> None:
-    """A recordings folder holding someone's files is refused, and kept, by a reset."""
-    audio = tmp_path / "recordings" / "audio"
-    audio.mkdir(parents=True)
-    (audio / "call.wav").write_bytes(b"RIFF")
+    """A recordings folder holding someone's files (a PBX's monitor folder) is refused, and
+    kept, by a reset."""
+    day = tmp_path / "recordings" / "monitor" / "2025" / "01" / "02"
+    day.mkdir(parents=True)
+    (day / "call.wav").write_bytes(b"RIFF")
     with pytest.raises(InvalidInput, match="recordings folder"):
         seed(tmp_path, 3, secret_key=SECRET, reset=True)
-    assert (audio / "call.wav").read_bytes() == b"RIFF"
+    assert (day / "call.wav").read_bytes() == b"RIFF"
 
 
 def test_stores_seed_created_are_reset(tmp_path: Path) -> None:

@@ -38,7 +38,10 @@ def test_access_request_replies_with_crm_record(pipeline: Pipeline) -> None:
     bundle = _zip_of(replies[0])
     crm_rows = json.loads(bundle.read("crm/customers.json"))
     assert any(row["email"].strip().casefold() == email for row in crm_rows)
-    assert any(n.startswith("recordings/audio/") for n in bundle.namelist())
+    # The calls' recordings come with them, where the PBX's rows name them.
+    recordings = [n for n in bundle.namelist() if n.startswith("recordings/files/cdr/")]
+    assert len(recordings) == 2 and all(n.endswith(".wav") for n in recordings)
+    assert "recordings/cdr.json" in bundle.namelist()
 
 
 def test_orders_found_through_crm_customer_id(pipeline: Pipeline) -> None:

@@ -9,7 +9,7 @@ import dramatiq
 import sqlalchemy as sa
 
 from demo.smtp_sink import MailSink, free_port
-from demo.stores import create_store
+from demo.stores import create_store, stamp
 from dsr.core.intake import filing
 from dsr.core.ledger.db import migrate, session_scope
 from dsr.core.pipeline import tasks
@@ -79,9 +79,10 @@ def test_unreachable_store_needs_attention_then_retry_completes(
             conn.execute(
                 sa.text(
                     "INSERT INTO customers (customer_id, full_name, email, status, "
-                    "created_at) VALUES ('KH7', 'Lê Văn Cường', :e, 'active', now())"
+                    "created_at, updated_at) VALUES ('KH7', 'Lê Văn Cường', :e, 'active', "
+                    ":now, :now)"
                 ),
-                {"e": EMAIL},
+                {"e": EMAIL, "now": stamp()},
             )
         fixed = _runtime(tmp_path, postgres_url, postgres_url, smtp.port)
         runtime.set_runtime(fixed)

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from config.settings import Settings
 from demo.smtp_sink import MailSink
-from demo.stores import create_store
+from demo.stores import create_store, stamp
 from dsr.core.intake import filing
 from dsr.core.ledger.db import get_engine, migrate, session_scope
 from dsr.core.ledger.models import ConnectorTask
@@ -62,9 +62,10 @@ def _slow_crm(url: str) -> None:
         conn.execute(
             sa.text(
                 "INSERT INTO customers_data (customer_id, full_name, email, status, "
-                "created_at) VALUES ('KH900001', 'Trần Thị Bình', :e, 'active', :t)"
+                "created_at, updated_at) VALUES ('KH900001', 'Trần Thị Bình', :e, 'active', :t, "
+                ":now)"
             ),
-            {"e": EMAIL, "t": datetime(2024, 5, 1)},
+            {"e": EMAIL, "t": datetime(2024, 5, 1), "now": stamp()},
         )
     engine.dispose()
 

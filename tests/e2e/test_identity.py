@@ -1,7 +1,7 @@
 """Identity assurance end to end (issue 10): only data proven to be the subject's is acted on.
 
 Real servers: a PostgreSQL ledger, Redis with a dramatiq worker, aiosmtpd, and the seeded demo
-stores (SQLite files and a folder of WAV recordings).
+stores (SQLite files, the call archive's recordings in a folder of WAV files).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
+from demo.stores import stamp
 from dsr.core.ledger import paths
 from dsr.service import Caller, Service
 from dsr.spellings import stored_values
@@ -83,7 +84,7 @@ def _submit_with_code(p: Pipeline, kind: str, email: str, **kw: Any) -> str:
 
 def _subject_snapshot(p: Pipeline) -> dict[str, Any]:
     """Everything the stores hold about the demo subject (a stranger must change none of it)."""
-    audio = p.rt.settings.resolved_data_dir / "recordings" / "audio"
+    monitor = p.rt.settings.resolved_data_dir / "recordings" / "monitor"
     return {
         "crm": _one(
             p, "crm.db", "select * from customers where customer_id=:c", c=DEMO_CUSTOMER_ID
@@ -98,10 +99,12 @@ def _subject_snapshot(p: Pipeline) -> dict[str, Any]:
         ),
         "calls": _one(
             p,
-            "recordings/index.db",
-            "select * from calls where id like 'CALL-DEMO-000%' order by id",
+            "recordings/cdr.db",
+            "select * from cdr where uniqueid like 'CALL-DEMO-000%' order by uniqueid",
         ),
-        "audio": sorted(f.name for f in audio.glob("CALL-DEMO-*.wav")),
+        "recordings": sorted(
+            (str(f.relative_to(monitor)), f.read_bytes()) for f in monitor.rglob("*CALL-DEMO-*")
+        ),
     }
 
 
@@ -165,7 +168,7 @@ def test_shared_family_phone_erases_only_the_subject(pipeline: Pipeline) -> None
         pipeline, "crm.db", "select 1 from customers where customer_id=:c", c=DEMO_CUSTOMER_ID
     )
     calls = _one(
-        pipeline, "recordings/index.db", "select id from calls where id like 'CALL-DEMO-000%'"
+        pipeline, "recordings/cdr.db", "select 1 from cdr where uniqueid like 'CALL-DEMO-000%'"
     )
     assert len(calls) == 4  # the shared line's calls are candidates, not erased
     status = _service(pipeline).status(rid, by=Caller.staff("t"))
@@ -218,9 +221,11 @@ def test_rectified_phone_is_still_searched_on_erasure(pipeline: Pipeline) -> Non
     assert {t["connector"]: t["records"] for t in data["tasks"]}["recordings"] == 2
     assert not _one(
         pipeline,
-        "recordings/index.db",
-        "select 1 from calls where id in ('CALL-DEMO-0001', 'CALL-DEMO-0002')",
+        "recordings/cdr.db",
+        "select 1 from cdr where uniqueid in ('CALL-DEMO-0001', 'CALL-DEMO-0002')",
     )
+    monitor = pipeline.rt.settings.resolved_data_dir / "recordings" / "monitor"
+    assert not list(monitor.rglob("*-CALL-DEMO-000[12].wav"))  # their recordings with them
     status = _service(pipeline).status(rid, by=Caller.staff("t"))
     assert ("phone", "former") in {(i["kind"], i["provenance"]) for i in status["identifiers"]}
     text = _text(_reply(pipeline, rid, EMAIL))
@@ -240,10 +245,11 @@ def test_rectified_email_still_finds_records_under_the_old_address(pipeline: Pip
         pipeline,
         "orders.db",
         "insert into orders (order_no, customer_id, email, recipient_name, "
-        "shipping_address, status, total, created_at) values ('GUEST-OLD', NULL, :e, "
-        "'Nguyễn Văn An', '9 Hàng Bài, Hà Nội', 'delivered', 120000, :now)",
+        "shipping_address, status, total, created_at, updated_at) values ('GUEST-OLD', NULL, "
+        ":e, 'Nguyễn Văn An', '9 Hàng Bài, Hà Nội', 'delivered', 120000, :now, :written)",
         e=EMAIL,
         now=datetime(2025, 1, 5),
+        written=stamp(),
     )
     new = "an.nguyen.moi@example.com"
     fix = pipeline.submit("rectify", EMAIL, changes={"email": new})
@@ -303,7 +309,12 @@ def test_open_order_is_deferred_then_finished_by_the_sweep(pipeline: Pipeline) -
     assert "đã xoá" in rows["DH00000001"]
     text = _text(_reply(pipeline, rid, EMAIL))
     assert "đơn hàng chưa giao" in text
-    _exec(pipeline, "orders.db", "update orders set status='delivered' where order_no='DH00000002'")
+    _exec(
+        pipeline,
+        "orders.db",
+        "update orders set status='delivered', updated_at=:now where order_no='DH00000002'",
+        now=stamp(),
+    )
     _service(pipeline).purge(by=Caller.staff("t"), connectors=["orders"])
     after = dict(
         _one(

@@ -76,6 +76,12 @@ def test_erase_certificate_and_store_state(pipeline: Pipeline) -> None:
     # The pending order is still needed to deliver it: deferred, and the certificate says so.
     assert all(r.shipping_phone is not None for r in kept if r.status != "delivered")
     assert "đơn hàng chưa giao" in text
+    # The subject's calls are gone from the PBX's records, and their recordings from its disk.
+    with _store(pipeline, "recordings/cdr.db").connect() as c:
+        calls = c.execute(sa.text("select uniqueid from cdr where uniqueid like 'CALL-DEMO-%'"))
+        assert sorted(u for (u,) in calls) == ["CALL-DEMO-0003", "CALL-DEMO-0004"]
+    monitor = pipeline.rt.settings.resolved_data_dir / "recordings" / "monitor"
+    assert not list(monitor.rglob("*-CALL-DEMO-000[12].wav"))
 
 
 def test_second_erasure_changes_nothing_and_says_so(pipeline: Pipeline) -> None:

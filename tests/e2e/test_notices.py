@@ -29,6 +29,7 @@ from config.settings import CONFIG_DIR
 from demo import smtp_sink
 from demo.seed import DEMO_NEW_PHONE, DEMO_SUBJECT, DEMO_WORK_EMAIL, seed, store_paths
 from demo.smtp_sink import MailSink
+from demo.stores import stamp
 from dsr.core.intake import filing
 from dsr.core.ledger import audit
 from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
@@ -158,7 +159,11 @@ def test_erase_tells_each_partner_to_erase_its_orders(pipeline: Pipeline) -> Non
     )
     with orders.begin() as conn:
         conn.execute(
-            sa.text("UPDATE orders SET status = 'delivered' WHERE order_no = 'DH00000002'")
+            sa.text(
+                "UPDATE orders SET status = 'delivered', updated_at = :now "
+                "WHERE order_no = 'DH00000002'"
+            ),
+            {"now": stamp()},
         )
     orders.dispose()
     rid = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])

@@ -459,7 +459,7 @@ def test_recordings_exist_for_recorded_calls(request: pytest.FixtureRequest, nam
         named: dict[str, str] = dict(
             conn.execute(
                 sa.text("SELECT uniqueid, recordingfile FROM cdr WHERE recordingfile <> ''")
-            )
+            ).tuples()
         )
     assert len(named) > PEOPLE // 2
     assert set(named) == set(seeded.files) | set(seeded.missing_files)

@@ -22,28 +22,30 @@ SECRET = "scheduler-tests-secret-key"
 NOW = datetime(2025, 9, 15, tzinfo=UTC)
 NAIVE_NOW = NOW.replace(tzinfo=None)
 CUSTOMERS = 400
-SQL = ("crm", "newsletter", "orders")
+SQL = ("crm", "newsletter", "orders", "recordings")
 # (store, table) -> (age column, cut-off) of the shipped config/retention.yaml as of NOW.
 AGE = {
-    ("recordings", "calls"): ("started_at", NAIVE_NOW - timedelta(days=180)),
+    ("recordings", "cdr"): ("calldate", NAIVE_NOW - timedelta(days=180)),
     ("newsletter", "subscribers"): ("unsubscribed_at", NAIVE_NOW - timedelta(days=30)),
     ("crm", "customers"): ("last_activity_at", NAIVE_NOW - timedelta(days=1096)),
     ("orders", "orders"): ("created_at", datetime((NAIVE_NOW - timedelta(days=3653)).year, 1, 1)),
 }
-# table -> identifier kind -> the column holding it, as typed (the archive's own index column
-# for calls); read through dsr.spellings as the connectors read them.
-MATCH = {
-    "calls": {"phone": "phone_norm"},
-    "subscribers": {"email": "email"},
-    "customers": {"email": "email", "phone": "phone"},
-    "orders": {"email": "email", "phone": "shipping_phone"},
+# table -> identifier kind -> the columns holding it, as typed (the PBX's call legs hold the
+# customer's number in src or dst, and in cnum / clid); read through dsr.spellings as the
+# connectors read them.
+MATCH: dict[str, dict[str, tuple[str, ...]]] = {
+    "cdr": {"phone": ("src", "dst", "cnum", "clid")},
+    "subscribers": {"email": ("email",)},
+    "customers": {"email": ("email",), "phone": ("phone",)},
+    "orders": {"email": ("email",), "phone": ("shipping_phone",)},
 }
 TABLES = {
     "crm": ["customers"],
     "newsletter": ["subscribers", "suppression"],
     "orders": ["orders", "order_items"],
-    "recordings": ["calls"],
+    "recordings": ["cdr"],
 }
+KEYS = {"cdr": "uniqueid"}  # a table without a primary key: the column its rows are known by
 
 
 @dataclass
@@ -61,17 +63,17 @@ class Stores:
         return self.engines[store]
 
     def snapshot(self) -> dict[str, Any]:
-        """Every row of every store table by key, plus the audio files present."""
+        """Every row of every store table by key, plus the recordings present (by their path
+        below the monitor folder)."""
         out: dict[str, Any] = {}
         for store, tables in TABLES.items():
             meta = sa.MetaData()
             with self.engine(store).connect() as conn:
                 for name in tables:
                     table = sa.Table(name, meta, autoload_with=conn)
-                    key = next(iter(table.primary_key.columns)).name
+                    key = KEYS.get(name) or next(iter(table.primary_key.columns)).name
                     out[name] = {r[key]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
-        audio = self.data_dir / "recordings" / "audio"
-        out["audio"] = {p.name for p in audio.iterdir()}
+        out["files"] = recordings(self.data_dir)
         return out
 
     def close(self) -> None:
@@ -81,7 +83,8 @@ class Stores:
 
 
 def copy_stores(data_dir: Path, url: str) -> None:
-    """Copy the three seeded SQLite stores into the database at ``url``."""
+    """Copy the four seeded SQLite stores into the database at ``url`` (the recordings stay
+    in the monitor folder: the call archive's file root)."""
     target = sa.create_engine(url)
     try:
         for store in SQL:
@@ -131,7 +134,6 @@ def seeded_stores(tmp: Path, ledger_url: str, store_url: str | None) -> Stores:
     rt = Runtime(settings(tmp, ledger_url, connectors_file=connectors_file(tmp, store_url)))
     local = {s: f"sqlite:///{store_paths(data_dir)[s]}" for s in SQL}
     urls = {s: store_url or local[s] for s in SQL}
-    urls["recordings"] = f"sqlite:///{store_paths(data_dir)['recordings']}"
     return Stores(rt, data_dir, urls)
 
 
@@ -145,8 +147,8 @@ def aged(table: str, row: dict[str, Any]) -> bool:
 
 def identifiers(table: str, kind: str, row: dict[str, Any]) -> tuple[str, ...]:
     """The normalised identifiers of ``kind`` a row holds, in whatever spelling it stores them."""
-    column = MATCH[table].get(kind)
-    return stored_values(kind, row[column]) if column else ()
+    found = [v for column in MATCH[table].get(kind, ()) for v in stored_values(kind, row[column])]
+    return tuple(dict.fromkeys(found))
 
 
 def held(table: str, row: dict[str, Any], values: dict[str, set[str]]) -> bool:
@@ -157,5 +159,7 @@ def held(table: str, row: dict[str, Any], values: dict[str, set[str]]) -> bool:
     )
 
 
-def audio_name(row: dict[str, Any]) -> str:
-    return str(Path(row["file"]).name)
+def recordings(data_dir: Path) -> set[str]:
+    """The recordings in the call archive's monitor folder, by path below it."""
+    monitor = store_paths(data_dir)["monitor"]
+    return {str(p.relative_to(monitor)) for p in monitor.rglob("*") if p.is_file()}

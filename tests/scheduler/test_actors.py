@@ -87,11 +87,11 @@ def test_purge_actor_sweeps_one_store(rt: Runtime) -> None:
     """purge_store(connector) sweeps that store now and records a finished purge run."""
     from workers.maintenance import purge_store
 
-    index = sa.create_engine(f"sqlite:///{rt.settings.resolved_data_dir}/recordings/index.db")
+    index = sa.create_engine(f"sqlite:///{rt.settings.resolved_data_dir}/recordings/cdr.db")
     cutoff = (utcnow() - timedelta(days=180)).replace(tzinfo=None)
     with index.connect() as conn:
         old = conn.execute(
-            sa.text("SELECT COUNT(*) FROM calls WHERE started_at < :c"), {"c": cutoff}
+            sa.text("SELECT COUNT(*) FROM cdr WHERE calldate < :c"), {"c": cutoff}
         ).scalar_one()
     purge_store.send("recordings")
 
@@ -106,7 +106,7 @@ def test_purge_actor_sweeps_one_store(rt: Runtime) -> None:
     with index.connect() as conn:
         assert (
             conn.execute(
-                sa.text("SELECT COUNT(*) FROM calls WHERE started_at < :c"), {"c": cutoff}
+                sa.text("SELECT COUNT(*) FROM cdr WHERE calldate < :c"), {"c": cutoff}
             ).scalar_one()
             == 0
         )

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from connectors import purge_log
 from dsr.core.ledger.db import get_engine, migrate
 from dsr.core.ledger.models import AuditEvent, PurgeRun
 from dsr.core.ops import retention
@@ -27,9 +28,9 @@ from tests.scheduler.stores import (
     NOW,
     SECRET,
     aged,
-    audio_name,
     connectors_file,
     copy_stores,
+    recordings,
     seeded_stores,
     settings,
 )
@@ -220,9 +221,15 @@ def _audited(db_url: str, connector: str) -> int:
 
 
 def _calls(stores: Any) -> dict[str, dict[str, Any]]:
+    """The PBX's call legs by uniqueid."""
     with stores.engine("recordings").connect() as conn:
-        table = sa.Table("calls", sa.MetaData(), autoload_with=conn)
-        return {r["id"]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
+        table = sa.Table("cdr", sa.MetaData(), autoload_with=conn)
+        return {r["uniqueid"]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
+
+
+def _named(calls: dict[str, dict[str, Any]]) -> set[str]:
+    """The recordings the calls name (their path below the monitor folder)."""
+    return {r["recordingfile"] for r in calls.values() if r["recordingfile"]}
 
 
 def _run_report(db_url: str) -> PurgeRun | None:
@@ -230,44 +237,82 @@ def _run_report(db_url: str) -> PurgeRun | None:
         return session.exec(select(PurgeRun)).first()
 
 
-def _chunks_recorded(db_url: str, proc: subprocess.Popen[str]) -> None:
+def _chunk_committed(store: Path, proc: subprocess.Popen[str]) -> None:
+    """Wait until the sweep's first chunk has committed in the store (its count in the purge
+    log, which the chunk writes in its own transaction)."""
+    reader = sqlite3.connect(store, isolation_level=None)
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if reader.execute(f"SELECT count(*) FROM {purge_log.NAME}").fetchone()[0]:
+                    return
+            except sqlite3.OperationalError:  # no purge log yet
+                pass
+            time.sleep(0.01)
+    finally:
+        reader.close()
+    raise AssertionError("the sweep never committed a chunk")
+
+
+def _files_gone(stores: Any, proc: subprocess.Popen[str]) -> None:
+    """Wait until some call names a recording that is no longer on disk (a chunk removed its
+    files and waits to delete its rows)."""
     end = time.monotonic() + 60
     while time.monotonic() < end:
         assert proc.poll() is None, proc.communicate()
-        run = _run_report(db_url)
-        if run is not None and run.report["stores"] and run.report["stores"][0]["chunks"]:
+        if _named(_calls(stores)) - recordings(stores.data_dir):
             return
         time.sleep(0.01)
-    raise AssertionError("the sweep never put a chunk on record")
+    raise AssertionError("the sweep never removed a file")
 
 
-def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: Path) -> None:
-    """SIGKILL of a recordings sweep: no index row points at a missing file, the rerun removes
-    every aged call and its audio, and the audit log sums to exactly the calls removed."""
+def _run_opened(db_url: str, proc: subprocess.Popen[str]) -> None:
+    """Wait until the sweep has put its run on record in the ledger."""
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        if _run_report(db_url) is not None:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the sweep never opened its run")
+
+
+def test_recordings_sweep_killed_mid_run_never_orphans_a_file(tmp_path: Path) -> None:
+    """SIGKILL of a recordings sweep: no recording is left that no call names (a chunk's files
+    go before its rows, so a killed chunk leaves rows naming missing files, never the other
+    way); the rerun removes every aged call and its recording, and the audit log sums to
+    exactly the calls removed."""
     stores = seeded_stores(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", None)
     migrate(stores.rt.db_url)
-    audio = stores.data_dir / "recordings" / "audio"
     before = _calls(stores)
-    aged_ids = {k for k, r in before.items() if aged("calls", r)}
+    aged_ids = {k for k, r in before.items() if aged("cdr", r)}
     assert len(aged_ids) > 4 * CHUNK
     env = _env(stores, tmp_path / "var")
+    # Stop the sweep where a crash hurts most: a chunk's files removed, its rows not yet
+    # deleted, one chunk before it done and on record. The store's lock holds the sweep before
+    # its first write there (the purge log), until the ledger's lock is in place; the first
+    # chunk then commits and waits to be recorded; the store's lock, taken again, holds the
+    # second chunk at its DELETE, after its files went; the ledger lets go, and the sweep is
+    # killed there.
+    store = sqlite3.connect(
+        stores.data_dir / "recordings" / "cdr.db", isolation_level=None, timeout=60
+    )
+    ledger = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None, timeout=60)
+    store.execute("BEGIN IMMEDIATE")
     proc = _purge(env, "recordings")
-    _chunks_recorded(stores.rt.db_url, proc)
-    # Stop the sweep where a crash hurts most: a chunk committed in the index, its count on
-    # its way to the ledger, its files still on disk. The ledger's lock holds it in the
-    # count's UPDATE; the index's lock then holds it before the next write there; the ledger
-    # lets go, and the sweep is killed wherever it stands.
-    ledger = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    _run_opened(stores.rt.db_url, proc)
     ledger.execute("BEGIN IMMEDIATE")
-    time.sleep(0.5)
-    index = sqlite3.connect(stores.data_dir / "recordings" / "index.db", isolation_level=None)
-    index.execute("BEGIN IMMEDIATE")
+    store.execute("ROLLBACK")
+    _chunk_committed(stores.data_dir / "recordings" / "cdr.db", proc)
+    store.execute("BEGIN IMMEDIATE")
     ledger.execute("ROLLBACK")
-    time.sleep(0.5)
+    _files_gone(stores, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    index.execute("ROLLBACK")
-    index.close()
+    store.execute("ROLLBACK")
+    store.close()
     ledger.close()
 
     middle = _calls(stores)
@@ -275,14 +320,16 @@ def test_recordings_sweep_killed_mid_run_never_orphans_rows_or_files(tmp_path: P
     killed = _run_report(stores.rt.db_url)
     assert killed is not None and killed.finished_at is None and removed  # killed mid-run
     assert killed.report["stores"][0]["purged"] == len(removed)  # it kept its record
-    missing = [k for k, r in middle.items() if not (audio / audio_name(r)).is_file()]
-    assert missing == []  # no index row points at a missing file
+    on_disk = recordings(stores.data_dir)
+    assert on_disk <= _named(middle)  # no recording that no call names
+    lost = {k for k, r in middle.items() if r["recordingfile"] not in on_disk | {""}}
+    assert lost and lost <= aged_ids  # the killed chunk's rows name files already gone
 
     proc = _purge(env, "recordings")
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     after = _calls(stores)
     assert set(after) == set(before) - aged_ids
-    assert {p.name for p in audio.iterdir()} == {audio_name(r) for r in after.values()}
+    assert recordings(stores.data_dir) == _named(after)
     assert _audited(stores.rt.db_url, "recordings") == len(aged_ids)
     stores.close()

@@ -1,4 +1,5 @@
-"""Retention rules and sweeps on the seeded demo stores, on every SQL engine and the archive."""
+"""Retention rules and sweeps on the seeded demo stores (the call archive with its recordings
+among them), on every SQL engine."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dsr.core.ops.retention import PurgeRequest
 from dsr.core.runtime.process import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
-from tests.scheduler.stores import NOW, Stores, aged, audio_name, held, identifiers, settings
+from tests.scheduler.stores import NOW, Stores, aged, held, identifiers, settings
 
 REDACT = ("recipient_name", "shipping_address")
 NULLED = ("shipping_phone",)
@@ -58,7 +59,7 @@ def _hold_aged_subjects(stores: Stores, before: dict[str, Any]) -> dict[str, set
         first("subscribers", "email"),
         first("orders", "email", _live),
     }
-    phone = first("calls", "phone")
+    phone = first("cdr", "phone")
     with Session(get_engine(stores.rt.db_url)) as session:
         for email in sorted(emails):
             holds.add(session, email=email, phone=None, reason="dispute", by="test")
@@ -72,7 +73,8 @@ def test_shipped_rules_are_the_documented_defaults() -> None:
     policy = retention.policy_for(Runtime())
     rules = {r.connector: r for r in policy.rules}
     assert set(rules) == {"recordings", "newsletter", "crm", "orders"}
-    assert (rules["recordings"].column, rules["recordings"].days) == ("started_at", 180)
+    assert (rules["recordings"].table, rules["recordings"].column) == ("cdr", "calldate")
+    assert rules["recordings"].days == 180
     assert (rules["newsletter"].only_when_set, rules["newsletter"].days) == ("unsubscribed_at", 30)
     assert (rules["crm"].column, rules["crm"].days) == ("last_activity_at", 1096)
     assert (rules["orders"].action, rules["orders"].fiscal_year_end) == ("anonymise", True)
@@ -115,7 +117,7 @@ def test_sweep_takes_everything_aged_and_nothing_young_or_held(demo: Stores) -> 
     reports = _sweep_all(demo, chunk_size=7)
     after = demo.snapshot()
 
-    for table in ("customers", "subscribers", "calls"):
+    for table in ("customers", "subscribers", "cdr"):
         old = {k: r for k, r in before[table].items() if aged(table, r)}
         gone = {k for k, r in old.items() if not held(table, r, values)}
         spared = set(old) - gone
@@ -153,8 +155,9 @@ def test_sweep_takes_everything_aged_and_nothing_young_or_held(demo: Stores) -> 
     assert {suppression_hash(e, demo.rt.settings.keys.suppression) for e in deleted} <= set(
         after["suppression"]
     )
-    calls_gone = {audio_name(r) for k, r in before["calls"].items() if k not in after["calls"]}
-    assert after["audio"] == before["audio"] - calls_gone
+    # A swept call's recording went with it; every other recording stayed.
+    gone = {r["recordingfile"] for k, r in before["cdr"].items() if k not in after["cdr"]}
+    assert gone - {""} and after["files"] == before["files"] - gone
 
     with Session(get_engine(demo.rt.db_url)) as session:
         runs = list(session.exec(select(PurgeRun).where(col(PurgeRun.dry_run).is_(False))))
@@ -174,7 +177,7 @@ def test_dry_run_reports_what_would_go_and_changes_nothing(demo: Stores) -> None
     before = demo.snapshot()
     reports = _sweep_all(demo, dry_run=True)
     assert demo.snapshot() == before
-    for table in ("customers", "subscribers", "calls"):
+    for table in ("customers", "subscribers", "cdr"):
         expected = sum(aged(table, r) for r in before[table].values())
         assert (reports[table].matched, reports[table].purged) == (expected, 0)
     with Session(get_engine(demo.rt.db_url)) as session:
@@ -189,9 +192,13 @@ def test_lifting_a_hold_lets_the_next_sweep_take_the_rows(demo: Stores) -> None:
     """Held rows survive the sweep; once the hold is lifted, the next sweep removes them."""
     before = demo.snapshot()
     phone = sorted(
-        r["phone_norm"] for r in before["calls"].values() if aged("calls", r) and r["phone_norm"]
+        p for r in before["cdr"].values() if aged("cdr", r) for p in identifiers("cdr", "phone", r)
     )[0]
-    mine = {k for k, r in before["calls"].items() if aged("calls", r) and r["phone_norm"] == phone}
+    mine = {
+        k
+        for k, r in before["cdr"].items()
+        if aged("cdr", r) and phone in identifiers("cdr", "phone", r)
+    }
     with Session(get_engine(demo.rt.db_url)) as session:
         hold_id = holds.add(
             session,
@@ -203,12 +210,12 @@ def test_lifting_a_hold_lets_the_next_sweep_take_the_rows(demo: Stores) -> None:
         ).id
         session.commit()
     retention.sweep(demo.rt, "recordings", PurgeRequest(as_of=NOW))
-    assert mine <= set(demo.snapshot()["calls"])
+    assert mine <= set(demo.snapshot()["cdr"])
     with Session(get_engine(demo.rt.db_url)) as session:
         holds.lift(session, hold_id, by="test")
         session.commit()
     (report,) = retention.sweep(demo.rt, "recordings", PurgeRequest(as_of=NOW))
-    assert report.purged == len(mine) and not mine & set(demo.snapshot()["calls"])
+    assert report.purged == len(mine) and not mine & set(demo.snapshot()["cdr"])
 
 
 @pytest.mark.parametrize("demo", ["sqlite"], indirect=True)

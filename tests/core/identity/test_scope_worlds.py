@@ -1,6 +1,6 @@
 """Random small worlds of accounts sharing identifiers, on real stores, through the whole core.
 
-Each example builds the four demo stores (SQLite files and a folder of WAV recordings) holding a
+Each example builds the four demo stores (SQLite files, the PBX's recordings as WAV files) holding a
 few accounts that share phones and e-mails, guest orders, list entries and calls; then a
 requester proves one e-mail address with the one-time code, types any phone they like, and files
 an access, rectify or erase request that runs inline through intake, verification, dispatch,
@@ -29,15 +29,14 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from config.settings import Settings
-from connectors.recordings_schema import calls, recordings_index
-from demo.stores import create_store, customers, orders, subscribers
+from demo.stores import cdr, create_store, customers, orders, subscribers
 from dsr.core.intake import filing
 from dsr.core.ledger import paths
 from dsr.core.ledger.db import get_engine, migrate
 from dsr.core.runtime.process import Runtime
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
-from tests.connectors.stores import write_wav
+from tests.connectors.stores import call, write_wav
 from tests.inline import code_from_outbox, inline
 
 EMAILS = ["an@example.com", "binh@example.com", "chi@example.com"]
@@ -120,17 +119,13 @@ def _build(world: World, data: Path) -> None:
         engine.dispose()
     root = data / "recordings"
     root.mkdir()
-    engine = sa.create_engine(f"sqlite:///{root / 'index.db'}")
-    recordings_index.create_all(engine)
+    engine = sa.create_engine(f"sqlite:///{root / 'cdr.db'}")
+    create_store(engine, "recordings")
     with engine.begin() as conn:
         for n, phone in enumerate(world.calls):
-            conn.execute(
-                sa.insert(calls).values(
-                    id=f"call-{n}", caller_phone=phone, phone_norm=phone, agent="Hoa",
-                    started_at=WHEN, duration_s=30, topic="học phí", file=f"call-{n}.wav",
-                )
-            )  # fmt: skip
-            write_wav(root / "audio" / f"call-{n}.wav", seconds=0.01)
+            name = f"2025/03/01/call-{n}.wav"
+            conn.execute(sa.insert(cdr).values(call(f"call-{n}", phone, WHEN, name)))
+            write_wav(root / "monitor" / name, seconds=0.01)
     engine.dispose()
 
 
@@ -160,7 +155,7 @@ def _subjects(world: World) -> dict[str, set[str]]:
         "subscribers": {
             str(n) for n, e in enumerate(world.subscribers, start=1) if e == world.verified
         },
-        "calls": {f"call-{n}" for n, p in enumerate(world.calls) if p in alone},
+        "cdr": {f"call-{n}" for n, p in enumerate(world.calls) if p in alone},
     }
 
 
@@ -176,12 +171,13 @@ def _snapshot(data: Path) -> dict[str, dict[str, Any]]:
                 str(r[0]): tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {table}"))
             }
         engine.dispose()
-    engine = sa.create_engine(f"sqlite:///{data / 'recordings' / 'index.db'}")
+    engine = sa.create_engine(f"sqlite:///{data / 'recordings' / 'cdr.db'}")
     with engine.connect() as conn:
-        out["calls"] = {str(r[0]): tuple(r) for r in conn.execute(sa.text("SELECT * FROM calls"))}
+        rows = conn.execute(sa.text("SELECT uniqueid, * FROM cdr"))
+        out["cdr"] = {str(r[0]): tuple(r) for r in rows}
     engine.dispose()
-    audio = data / "recordings" / "audio"
-    out["audio"] = {p.stem: p.read_bytes() for p in audio.glob("*.wav")} if audio.is_dir() else {}
+    monitor = data / "recordings" / "monitor"
+    out["files"] = {p.stem: p.read_bytes() for p in monitor.rglob("*.wav")}
     return out
 
 
@@ -191,9 +187,10 @@ def _exported(export_dir: Path, request_id: str) -> dict[str, set[str]]:
     root = paths.staging_root(export_dir, request_id)
     for path in root.glob("*/*.json"):
         rows = json.loads(path.read_text("utf-8"))
-        out.setdefault(path.stem, set()).update(str(r["id"]) for r in rows)
-    for wav in root.glob("*/audio/**/*.wav"):
-        out.setdefault("calls", set()).add(wav.stem)
+        key = "uniqueid" if path.stem == "cdr" else "id"
+        out.setdefault(path.stem, set()).update(str(r[key]) for r in rows)
+    for wav in root.glob("*/files/cdr/**/*.wav"):
+        out.setdefault("cdr", set()).add(wav.stem)
     return out
 
 
@@ -245,13 +242,13 @@ def test_nothing_outside_the_verified_subjects_accounts_is_touched(world: World)
             # Replying: the reply is built (it is not sent here); or waiting for staff.
             assert status in ("replying", "needs_review"), status
             after = _snapshot(data)
-            for table in ("customers", "orders", "subscribers", "calls"):
+            for table in ("customers", "orders", "subscribers", "cdr"):
                 for key, row in before[table].items():
                     if key not in mine[table]:
                         assert after[table].get(key) == row, (table, key)
-            for stem, audio in before["audio"].items():
-                if stem not in mine["calls"]:
-                    assert after["audio"].get(stem) == audio, stem
+            for stem, recording in before["files"].items():
+                if stem not in mine["cdr"]:
+                    assert after["files"].get(stem) == recording, stem
             for table, keys in _exported(rt.settings.resolved_export_dir, rid).items():
                 assert keys <= mine.get(table, set()), (table, keys - mine.get(table, set()))
             if world.kind == "erase":

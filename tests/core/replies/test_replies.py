@@ -71,6 +71,9 @@ def _ctx(kind: str, language: str = "vi", **overrides: Any) -> ReplyContext:
     return ReplyContext(**(values | overrides))
 
 
+WAV = "recordings/files/cdr/2025/11/20/call-1.wav"  # a call's recording in the bundle
+
+
 def _write_wav(path: Path, seconds: float = 0.2) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as out:
@@ -81,7 +84,7 @@ def _write_wav(path: Path, seconds: float = 0.2) -> None:
 
 
 def _stage(root: Path, connector: str, tables: dict[str, list[dict[str, Any]]],
-           audio: tuple[str, ...] = ()) -> Path:  # fmt: skip
+           files: tuple[str, ...] = ()) -> Path:  # fmt: skip
     folder = root / "staging" / connector
     folder.mkdir(parents=True)
     for table, rows in tables.items():
@@ -90,8 +93,8 @@ def _stage(root: Path, connector: str, tables: dict[str, list[dict[str, Any]]],
             writer = csv.DictWriter(out, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    for name in audio:
-        _write_wav(folder / "audio" / name)
+    for name in files:  # the files a table's rows name, as the connector stages them
+        _write_wav(folder / "files" / name)
     return folder
 
 
@@ -125,9 +128,9 @@ def _access_stores(root: Path) -> list[StoreReport]:
                    {"id": 2, "recipient_name": NAME, "total": 120000}],
         "order_items": [{"id": 10, "order_id": 1, "sku": "KH-01"}],
     })  # fmt: skip
-    calls = _stage(root, "recordings", {"calls": [
-        {"id": "call-1", "caller_phone": PHONE, "topic": "Học phí"},
-    ]}, audio=("call-1.wav",))  # fmt: skip
+    calls = _stage(root, "recordings", {"cdr": [
+        {"uniqueid": "call-1", "src": PHONE, "recordingfile": "2025/11/20/call-1.wav"},
+    ]}, files=("cdr/2025/11/20/call-1.wav",))  # fmt: skip
     return [
         _store("crm", "done", _result(Operation.ACCESS, [
             Outcome("customers", Action.EXPORTED, 1)], "2023-05-01T02:00:00+00:00"), staging=crm),
@@ -135,7 +138,7 @@ def _access_stores(root: Path) -> list[StoreReport]:
             Outcome("orders", Action.EXPORTED, 2), Outcome("order_items", Action.EXPORTED, 1)],
             "2024-01-15T08:30:00+00:00"), staging=orders, recipients=PARTNERS),
         _store("recordings", "done", _result(Operation.ACCESS, [
-            Outcome("calls", Action.EXPORTED, 1)], "2025-11-20T01:00:00+00:00"), staging=calls),
+            Outcome("cdr", Action.EXPORTED, 1)], "2025-11-20T01:00:00+00:00"), staging=calls),
         _store("newsletter", "skipped", None, reason="Không lưu số điện thoại"),
     ]  # fmt: skip
 
@@ -165,13 +168,13 @@ def test_access_bundle_holds_every_store_file_audio_and_vietnamese_summary(tmp_p
             "crm/customers.json", "crm/customers.csv",
             "orders/orders.json", "orders/orders.csv",
             "orders/order_items.json", "orders/order_items.csv",
-            "recordings/calls.json", "recordings/calls.csv", "recordings/audio/call-1.wav",
+            "recordings/cdr.json", "recordings/cdr.csv", WAV,
             "summary.txt", "summary.html",
         } == names  # fmt: skip
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
         assert json.loads(zf.read("crm/customers.json"))[0]["full_name"] == NAME
-        wav = zf.read("recordings/audio/call-1.wav")
-        assert wav == (tmp_path / "staging/recordings/audio/call-1.wav").read_bytes()
+        wav = zf.read(WAV)
+        assert wav == (tmp_path / "staging" / WAV).read_bytes()
         summary = zf.read("summary.txt").decode("utf-8")
         html = zf.read("summary.html").decode("utf-8")
     assert "TÓM TẮT DỮ LIỆU CÁ NHÂN" in summary
@@ -208,7 +211,7 @@ def test_rebuilding_the_bundle_replaces_it_atomically(tmp_path: Path) -> None:
     path = build_bundle(_ctx("access"), stores, export_dir=export_dir)
     assert sorted(p.name for p in path.parent.iterdir()) == ["bundle.zip"]
     with zipfile.ZipFile(path) as zf:
-        assert "recordings/audio/call-1.wav" in zf.namelist()
+        assert WAV in zf.namelist()
     with pytest.raises(InvalidInput):
         paths.bundle(export_dir, "../elsewhere")
 
@@ -303,7 +306,7 @@ def _rectify_stores() -> list[StoreReport]:
             Outcome("orders", Action.UPDATED, 1, fields=["phone", "address"]),
             Outcome("orders", Action.HISTORICAL, 3)]), recipients=PARTNERS),
         _store("recordings", "done", _result(Operation.RECTIFY, [
-            Outcome("calls", Action.HISTORICAL, 2)])),
+            Outcome("cdr", Action.HISTORICAL, 2)])),
     ]  # fmt: skip
 
 
@@ -328,7 +331,7 @@ def test_rectify_confirmation_names_historical_records_and_partners(tmp_path: Pa
     assert "Hồ sơ khách hàng (CRM), bảng customers: số điện thoại, địa chỉ (1 bản ghi)" in text
     assert "Đơn hàng, bảng orders: 3 bản ghi là hồ sơ lịch sử" in text
     assert "đơn hàng đã giao, ghi âm cuộc gọi" in text and "không được ghi đè" in text
-    assert "Ghi âm cuộc gọi hỗ trợ, bảng calls: 2 bản ghi là hồ sơ lịch sử" in text
+    assert "Ghi âm cuộc gọi hỗ trợ, bảng cdr: 2 bản ghi là hồ sơ lịch sử" in text
     assert "Danh sách nhận bản tin, bảng subscribers: không thay đổi" in text
     told = text.split("Các bên thứ ba đã nhận dữ liệu của bạn:")[1]
     assert "Giao Hàng Nhanh (GHN): đã được chúng tôi thông báo ngày 05/03/2026" in told
@@ -395,7 +398,7 @@ def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) ->
     """The English certificate shows a DEFERRED outcome (hold or open order) with its reason."""
     stores = _erase_stores()
     stores[3] = _store("recordings", "done", _result(Operation.ERASE, [
-        Outcome("calls", Action.DEFERRED, 2, reason="contract dispute TC-2026-07")]))  # fmt: skip
+        Outcome("cdr", Action.DEFERRED, 2, reason="contract dispute TC-2026-07")]))  # fmt: skip
     msg = render_reply(_ctx("erase", "en"), stores, settings=_settings())
     assert msg["Subject"] == (
         f"[Demo Company] Your personal data erasure request {SHORT}: erasure certificate"
@@ -403,7 +406,7 @@ def test_erase_certificate_in_english_with_a_deferred_outcome(tmp_path: Path) ->
     text, _ = _bodies(msg)
     assert "table orders: anonymised 2 records" in text
     assert "Retention ends on 31 December 2035" in text
-    assert "table calls: deferred, 2 records not yet erased" in text
+    assert "table cdr: deferred, 2 records not yet erased" in text
     assert "reason: contract dispute TC-2026-07" in text
     assert "suppression list" in text and "nothing changed" not in text
 
@@ -413,7 +416,7 @@ def test_repeat_erasure_says_nothing_remained(tmp_path: Path) -> None:
     stores = [
         _store(name, "done", _result(Operation.ERASE, [Outcome(table, Action.NOT_FOUND, 0)]))
         for name, table in (("crm", "customers"), ("newsletter", "subscribers"),
-                            ("orders", "orders"), ("recordings", "calls"))
+                            ("orders", "orders"), ("recordings", "cdr"))
     ]  # fmt: skip
     msg = render_reply(_ctx("erase"), stores, settings=_settings())
     text, _ = _bodies(msg)
@@ -491,14 +494,14 @@ def test_unknown_kind_is_refused(tmp_path: Path) -> None:
 def test_bundle_streams_a_large_store_file(tmp_path: Path) -> None:
     """Bundling a 50 MB recording keeps peak memory under 20 MB: files are copied in chunks."""
     staging = tmp_path / "staging" / "recordings"
-    (staging / "audio").mkdir(parents=True)
+    (staging / "files" / "cdr").mkdir(parents=True)
     chunk = bytes(range(256)) * 4096  # 1 MiB
-    with (staging / "audio" / "long.wav").open("wb") as out:
+    with (staging / "files" / "cdr" / "long.wav").open("wb") as out:
         for _ in range(50):
             out.write(chunk)
-    (staging / "calls.json").write_text("[]", "utf-8")
+    (staging / "cdr.json").write_text("[]", "utf-8")
     stores = [_store("recordings", "done", _result(Operation.ACCESS, [
-        Outcome("calls", Action.EXPORTED, 1)]), staging=staging)]  # fmt: skip
+        Outcome("cdr", Action.EXPORTED, 1)]), staging=staging)]  # fmt: skip
     tracemalloc.start()
     try:
         path = build_bundle(_ctx("access"), stores, export_dir=tmp_path / "exports")
@@ -507,7 +510,7 @@ def test_bundle_streams_a_large_store_file(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 20 * 1024 * 1024
     with zipfile.ZipFile(path) as zf:
-        assert zf.getinfo("recordings/audio/long.wav").file_size == 50 * 1024 * 1024
+        assert zf.getinfo("recordings/files/cdr/long.wav").file_size == 50 * 1024 * 1024
 
 
 def test_certificate_says_what_was_searched_left_out_and_removed() -> None:
@@ -522,7 +525,7 @@ def test_certificate_says_what_was_searched_left_out_and_removed() -> None:
         IdentifierView("customer_id", "derived", "KH****01"),
     ]
     stores = _erase_stores()
-    result = _result(Operation.ERASE, [Outcome("calls", Action.ERASED, 2)])
+    result = _result(Operation.ERASE, [Outcome("cdr", Action.ERASED, 2)])
     result["searched"] = ["phone"]
     stores[3] = _store("recordings", "done", result)
     stores[3].excluded = [("shared_identifier", 1)]

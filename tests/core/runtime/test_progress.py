@@ -73,7 +73,7 @@ def test_a_failing_store_is_reported_failed_and_the_others_finish(tmp_path: Path
     assert [e["connector"] for e in result["errors"]] == ["crm"]
     ends = {p.task: p.failed for p in heard if p.finished}
     assert ends == {
-        "recordings.calls": False,
+        "recordings.cdr": False,
         "newsletter.subscribers": False,
         "crm.customers": True,
         "orders.orders": False,
