@@ -158,7 +158,7 @@ def test_calls_are_written_as_a_pbx_writes_them(data: dict) -> None:
         directions.add(inbound)
         customer, ours = ("src", "dst") if inbound else ("dst", "src")
         assert re.fullmatch(r"\+?\d{9,11}", row[customer]), row
-        assert row[ours] in (PBX_QUEUE, *PBX_EXTENSIONS) and phone_of(row, ours) is None, row
+        assert row[ours] in (PBX_QUEUE, *PBX_EXTENSIONS) and not phone_of(row, ours), row
         number = row[customer]
         if inbound:
             assert row["cnum"] == number and row["clid"].endswith(f"<{number}>"), row

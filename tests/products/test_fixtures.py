@@ -456,11 +456,8 @@ def test_recordings_exist_for_recorded_calls(request: pytest.FixtureRequest, nam
     assert store.root is not None
     seeded = store.seeded
     with store.engine.connect() as conn:
-        named: dict[str, str] = dict(
-            conn.execute(
-                sa.text("SELECT uniqueid, recordingfile FROM cdr WHERE recordingfile <> ''")
-            ).tuples()
-        )
+        query = sa.text("SELECT uniqueid, recordingfile FROM cdr WHERE recordingfile <> ''")
+        named: dict[str, str] = {row[0]: row[1] for row in conn.execute(query)}
     assert len(named) > PEOPLE // 2
     assert set(named) == set(seeded.files) | set(seeded.missing_files)
     for uniqueid, recording in named.items():
