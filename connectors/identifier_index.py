@@ -148,15 +148,6 @@ class IdentifierIndex:
             return None
         return State(row.fingerprint, row.covered_until, row.build_started, row.cursor, row.rows)
 
-    def count(self, store: str, table: str) -> int:
-        """Entries held for one table."""
-        self.ensure()
-        with self.engine.connect() as conn:
-            stmt = sa.select(sa.func.count()).where(
-                entries.c.store == store, entries.c.tbl == table
-            )
-            return int(conn.execute(stmt).scalar_one())
-
     # -- writes ---------------------------------------------------------------------------
 
     def put(

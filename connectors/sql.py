@@ -43,7 +43,7 @@ from connectors.sql_erase import erase_rows
 from connectors.sql_files import FILES, copy_files, file_path, file_paths
 from connectors.sql_index import Progress, StoreIndex
 from connectors.sql_purge import naive_utc, purge
-from connectors.sql_scan import EveryRow, Row, Scanner
+from connectors.sql_scan import Row, Scanner
 from connectors.sql_shared import shared_records
 from connectors.sql_tables import (
     Bound,
@@ -176,8 +176,7 @@ class SqlStore:
         values = search_values(identity, self.needs, self.region, normalise=normalise)
         if not values:
             raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
-        scan = Scanner(self, conn, EveryRow(identity), normalise)
-        scan.searched = {k: set(v) for k, v in values.items()}
+        scan = Scanner.everything(self, conn, identity, values, normalise)
         tables = self.tables()
         rows: Rows = {}
         for spec in self.config.tables:

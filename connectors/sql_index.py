@@ -265,13 +265,15 @@ class StoreIndex:
 
     def digests(self, spec: TableSpec, row: Mapping[str, Any]) -> list[int]:
         """The digests of every identifier a row holds in its ``match`` columns."""
+        return self._keyed(_plan(spec, lambda column: column), row)
+
+    def _keyed(self, plan: list[tuple[Any, str, frozenset[str]]], row: Any) -> list[int]:
         out: list[int] = []
         digests = self.index.digests
-        for kind, columns in spec.match.items():
-            for column in columns:
-                value = row[column]
-                if value is not None and (not spec.null_when or not _none(spec, column, value)):
-                    out += digests(kind, lookup_keys(kind, value))
+        for at, kind, none in plan:
+            value = row[at]
+            if value is not None and not (none and str(value) in none):
+                out += digests(kind, lookup_keys(kind, value))
         return out
 
     def _columns(self, bound: Bound) -> list[sa.Column[Any]]:
@@ -297,25 +299,10 @@ class StoreIndex:
 
     def _keyer(self, bound: Bound) -> Callable[[Sequence[Any]], list[int]]:
         """A row's digests from a tuple in ``_columns`` order: a build keys millions of rows,
-        so positions and each kind's key function are looked up once."""
-        spec = bound.spec
+        so each column's position is looked up once."""
         names = [c.name for c in self._columns(bound)]
-        plan = [
-            (names.index(column), kind, frozenset(spec.null_when.get(column, ())))
-            for kind, columns in spec.match.items()
-            for column in columns
-        ]
-        digests = self.index.digests
-
-        def keyed(row: Sequence[Any]) -> list[int]:
-            out: list[int] = []
-            for position, kind, none in plan:
-                value = row[position]
-                if value is not None and not (none and str(value) in none):
-                    out += digests(kind, lookup_keys(kind, value))
-            return out
-
-        return keyed
+        plan = _plan(bound.spec, names.index)
+        return lambda row: self._keyed(plan, row)
 
     def _estimate(self, bound: Bound) -> int | None:
         with self._connect(bound) as conn:
@@ -341,8 +328,13 @@ class StoreIndex:
         return {t: sorted(keys) for t, keys in self.index.lookup(self.store, digests).items()}
 
 
-def _none(spec: TableSpec, column: str, value: object) -> bool:
-    return str(value) in spec.null_when.get(column, ())
+def _plan(spec: TableSpec, at: Callable[[str], Any]) -> list[tuple[Any, str, frozenset[str]]]:
+    """(where a row holds the column, its identifier kind, the values meaning "none")."""
+    return [
+        (at(column), kind, frozenset(spec.null_when.get(column, ())))
+        for kind, columns in spec.match.items()
+        for column in columns
+    ]
 
 
 def _comparable(column: sa.Column[Any], moment: datetime) -> Any:

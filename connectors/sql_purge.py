@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connectors import purge_log
 from connectors.base import OnChunk, PurgeReport, RetentionRule
 from connectors.sql_files import file_paths, remove_files
-from connectors.sql_scan import EveryRow, Scanner
+from connectors.sql_scan import Scanner
 from connectors.sql_store import Store
 from connectors.sql_tables import Bound, Normaliser, rows_of, search_values, store_errors
 from connectors.sql_writes import anonymise_where, child_pred, delete_where
@@ -183,8 +183,7 @@ def _held_keys(store: Store, bound: Bound, held: Identity) -> list[Any]:
         return []
     store.index.ensure_fresh(None)
     with store.engine.connect() as conn:
-        scan = Scanner(store, conn, EveryRow(held), normalise, anonymised_too=True)
-        scan.searched = {k: set(v) for k, v in values.items()}
+        scan = Scanner.everything(store, conn, held, values, normalise, anonymised_too=True)
         rows = scan.hits(bound.spec, values)
         return [] if rows is None else [row[bound.spec.key] for row in rows]
 

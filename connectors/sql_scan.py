@@ -66,6 +66,23 @@ class Scanner:
         # The index's proposals (table -> row keys) per set of values searched.
         self.proposed: dict[tuple[tuple[str, tuple[str, ...]], ...], dict[str, list[str]]] = {}
 
+    @classmethod
+    def everything(
+        cls,
+        store: Store,
+        conn: sa.Connection,
+        identity: Identity,
+        values: dict[str, list[str]],
+        normalise: Normaliser,
+        *,
+        anonymised_too: bool = False,
+    ) -> Scanner:
+        """A read-only search admitting every row that holds one of ``values`` (tools, a
+        sweep's held subjects)."""
+        scan = cls(store, conn, EveryRow(identity), normalise, anonymised_too=anonymised_too)
+        scan.searched = {k: set(v) for k, v in values.items()}
+        return scan
+
     # -- what a row is, for the policy ------------------------------------------------------
 
     def match(self, spec: TableSpec, row: Row) -> Match:
