@@ -21,7 +21,7 @@ def submit(rt: Any, sub: Any) -> tuple[str, list[Any]]:
     from dsr.core.ledger.db import session_scope
 
     with session_scope(rt.db_url) as session:
-        request, todo = filing.submit(session, rt, sub)
+        request, todo = filing.submit(session, rt, filing.validate(rt, sub))
     return request.id, list(todo)
 
 

@@ -232,7 +232,9 @@ class Driver:
             for attempt in range(5):
                 try:
                     with Session(engine, expire_on_commit=False) as session:
-                        request, follow = filing.submit(session, self.rt, sub)
+                        request, follow = filing.submit(
+                            session, self.rt, filing.validate(self.rt, sub)
+                        )
                         session.commit()
                     break
                 except OperationalError:

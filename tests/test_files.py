@@ -58,7 +58,7 @@ def test_stores_ledger_exports_and_emails_are_private(tmp_path: Path, loose_umas
             "access", DEMO_SUBJECT["email"], phone=DEMO_SUBJECT["phone"], verified=True, by="t"
         )
         with session_scope(rt.db_url) as session:
-            request, todo = filing.submit(session, rt, sub)
+            request, todo = filing.submit(session, rt, filing.validate(rt, sub))
         uow = units_of_work(rt.db_url)
         later: list[Step] = []
 

@@ -47,27 +47,25 @@ class Service(AdminOps):
         """
         if by is not None and by.is_subject and (sub.verified or sub.by or by.owner is None):
             raise PermissionDenied("a subject files unverified, as a visitor")
-        valid = filing.validate(self.rt, sub)
+        valid = filing.validate(self.rt, sub)  # the only check: the core takes it as is
         try:
-            data = self._submit(sub, valid, owner=by.owner if by is not None else None)
+            data = self._submit(valid, owner=by.owner if by is not None else None)
         except OSError as err:  # its e-mail could not be written: nothing was committed
             raise storage.storage_error(err) from None
         if by is not None and by.is_subject:
             return self._subject_view(data["id"])
         return data
 
-    def _submit(
-        self, sub: filing.Submission, valid: filing.Submission, *, owner: str | None
-    ) -> dict[str, Any]:
+    def _submit(self, valid: filing.ValidSubmission, *, owner: str | None) -> dict[str, Any]:
         with self.session() as session:
-            actor = sub.by or "subject"
+            actor = valid.by or "subject"
             pseudonyms = self.rt.settings.keys.suppression
             joined = subjects.join(session, valid, pseudonyms, actor=actor, owner=owner)
             if joined is not None:  # an identical request is open: one request, one reply
                 session.commit()
                 return {**request_json(session, joined), "duplicate_of": joined.id}
             try:
-                request, follow = filing.submit(session, self.rt, sub, owner=owner)
+                request, follow = filing.submit(session, self.rt, valid, owner=owner)
             except OSError:
                 # Its e-mails are written before the row commits; the row will not, so the
                 # folder must not stay either (no folder without a ledger row).

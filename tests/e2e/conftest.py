@@ -35,7 +35,9 @@ class Pipeline:
         kw.setdefault("verified", True)
         kw.setdefault("by", "test-staff")
         with Session(get_engine(self.rt.db_url), expire_on_commit=False) as session:
-            request, follow = filing.submit(session, self.rt, filing.Submission(kind, email, **kw))
+            request, follow = filing.submit(
+                session, self.rt, filing.validate(self.rt, filing.Submission(kind, email, **kw))
+            )
             session.commit()
         enqueue(follow)
         return request.id

@@ -59,7 +59,9 @@ def test_unreachable_store_needs_attention_then_retry_completes(
     try:
         with session_scope(rt.db_url) as session:
             request, follow = filing.submit(
-                session, rt, filing.Submission("erase", EMAIL, verified=True, by="t")
+                session,
+                rt,
+                filing.validate(rt, filing.Submission("erase", EMAIL, verified=True, by="t")),
             )
         enqueue(follow)
         until(lambda: request_status(rt, request.id) == "needs_attention")

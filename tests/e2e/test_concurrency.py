@@ -57,8 +57,11 @@ def test_concurrent_requests_all_complete_with_one_reply_each(
                 request, follow = filing.submit(
                     session,
                     rt,
-                    filing.Submission(
-                        "erase" if n % 3 == 0 else "access", email, verified=True, by="t"
+                    filing.validate(
+                        rt,
+                        filing.Submission(
+                            "erase" if n % 3 == 0 else "access", email, verified=True, by="t"
+                        ),
                     ),
                 )
             enqueue(follow)

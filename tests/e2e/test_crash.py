@@ -130,7 +130,9 @@ def test_sigkill_mid_task_then_new_worker_completes_once(
     try:
         with session_scope(rt.db_url) as session:
             request, follow = filing.submit(
-                session, rt, filing.Submission("access", EMAIL, verified=True, by="t")
+                session,
+                rt,
+                filing.validate(rt, filing.Submission("access", EMAIL, verified=True, by="t")),
             )
         enqueue(follow)
         until(lambda: _task_status(rt, request.id) == "running")

@@ -122,7 +122,9 @@ def test_access_request_waits_for_space_then_completes(
     try:
         with session_scope(rt.db_url) as session:
             request, follow = filing.submit(
-                session, rt, filing.Submission("access", EMAIL, verified=True, by="t")
+                session,
+                rt,
+                filing.validate(rt, filing.Submission("access", EMAIL, verified=True, by="t")),
             )
         disk.fill()
         drive(rt, follow)

@@ -42,7 +42,11 @@ def test_every_step_twice_gives_one_reply(
     changes = {"address": "5 Trần Phú, Hà Nội"} if kind == "rectify" else {}
     with session_scope(rt.db_url) as session:
         request, queue = filing.submit(
-            session, rt, filing.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+            session,
+            rt,
+            filing.validate(
+                rt, filing.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+            ),
         )
     runner.drain(units_of_work(rt.db_url), rt, queue, times=2)
     with Session(get_engine(rt.db_url)) as session:
@@ -80,7 +84,9 @@ def test_smtp_down_waits_in_replying_then_delivers_once(tmp_path: Path, postgres
     try:
         with session_scope(rt.db_url) as session:
             request, follow = filing.submit(
-                session, rt, filing.Submission("access", EMAIL, verified=True, by="t")
+                session,
+                rt,
+                filing.validate(rt, filing.Submission("access", EMAIL, verified=True, by="t")),
             )
         enqueue(follow)
         row = until(lambda: _reply_row(rt, request.id, min_attempts=3))

@@ -148,7 +148,7 @@ def test_overdue_reply_is_flagged_to_ops(pipeline: Pipeline) -> None:
         request, follow = filing.submit(
             session,
             pipeline.rt,
-            filing.Submission("access", EMAIL, verified=True, by="t"),
+            filing.validate(pipeline.rt, filing.Submission("access", EMAIL, verified=True, by="t")),
             now=utcnow() - timedelta(days=40),
         )
         session.commit()

@@ -336,7 +336,11 @@ def test_every_step_twice_gives_one_notice_each(
     changes = {"address": NEW_ADDRESS} if kind == "rectify" else {}
     with session_scope(rt.db_url) as session:
         request, queue = filing.submit(
-            session, rt, filing.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+            session,
+            rt,
+            filing.validate(
+                rt, filing.Submission(kind, EMAIL, changes=changes, verified=True, by="t")
+            ),
         )
     drain(units_of_work(rt.db_url), rt, queue, times=2)
     with Session(get_engine(rt.db_url)) as session:

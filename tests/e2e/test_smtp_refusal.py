@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from api.metrics import registry
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from api.metrics import registry
 from demo.seed import DEMO_SUBJECT, seed
 from demo.smtp_sink import free_port
 from dsr.core.intake import filing
@@ -35,7 +35,7 @@ def _runtime(tmp_path: Path, db_url: str, port: int, **extra: object) -> Runtime
 def _submit(rt: Runtime, kind: str = "erase") -> tuple[str, list]:
     with session_scope(rt.db_url) as session:
         request, follow = filing.submit(
-            session, rt, filing.Submission(kind, EMAIL, verified=True, by="t")
+            session, rt, filing.validate(rt, filing.Submission(kind, EMAIL, verified=True, by="t"))
         )
     return request.id, follow
 

@@ -59,13 +59,16 @@ def test_worker_process_logs_are_redacted(
                 request, follow = filing.submit(
                     session,
                     rt,
-                    filing.Submission(
-                        "access",
-                        DEMO_SUBJECT["email"],
-                        phone=DEMO_SUBJECT["phone"],
-                        name=DEMO_SUBJECT["name"],
-                        verified=True,
-                        by="t",
+                    filing.validate(
+                        rt,
+                        filing.Submission(
+                            "access",
+                            DEMO_SUBJECT["email"],
+                            phone=DEMO_SUBJECT["phone"],
+                            name=DEMO_SUBJECT["name"],
+                            verified=True,
+                            by="t",
+                        ),
                     ),
                 )
             enqueue(follow)

@@ -70,7 +70,12 @@ def _request(rt: Runtime, email: str, *, days_ago: float, verified: bool = False
         request, _ = filing.submit(
             session,
             rt,
-            filing.Submission("access", email, verified=verified, by="staff" if verified else None),
+            filing.validate(
+                rt,
+                filing.Submission(
+                    "access", email, verified=verified, by="staff" if verified else None
+                ),
+            ),
             now=utcnow() - timedelta(days=days_ago),
         )
         request.updated_at = request.received_at  # idle since it was received

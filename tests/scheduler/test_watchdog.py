@@ -41,7 +41,9 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path, smtp: MailSink) -> Iterat
 
 def _submit(rt: Runtime, email: str, *, now: datetime = RECEIVED) -> tuple[Request, list[Step]]:
     with session_scope(rt.db_url) as session:
-        return filing.submit(session, rt, filing.Submission("access", email), now=now)
+        return filing.submit(
+            session, rt, filing.validate(rt, filing.Submission("access", email)), now=now
+        )
 
 
 def _deliver(rt: Runtime, follow: list[Step]) -> None:

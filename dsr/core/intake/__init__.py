@@ -7,7 +7,7 @@ shows).
 """
 
 from dsr.core.intake import complaints, filing, subject_status, verification, views
-from dsr.core.intake.filing import Submission, no_duplicates
+from dsr.core.intake.filing import Submission, ValidSubmission, no_duplicates
 from dsr.core.intake.views import RequestDetail, RequestOut
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "subject_status",
     # filing
     "Submission",
+    "ValidSubmission",
     "no_duplicates",
     # views
     "RequestOut",

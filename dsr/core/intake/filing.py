@@ -1,4 +1,9 @@
-"""Intake: validate a request completely, then write it (bad input writes nothing)."""
+"""Intake: validate a request completely, then write it (bad input writes nothing).
+
+Validation happens once, at the door's call (``validate``): a raw ``Submission`` goes in, a
+``ValidSubmission`` (normalised, every default filled in) comes out, and ``submit`` takes only
+that, so nothing below the service ever sees unchecked input.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ from dsr.identity import (
 
 @dataclass
 class Submission:
+    """A request as a door received it: nothing checked yet (``validate`` does)."""
+
     kind: str
     email: str
     phone: str | None = None
@@ -50,6 +57,23 @@ class Submission:
     verified: bool = False
     by: str | None = None  # the staff member who filed or verified it
     text: str | None = None  # complaint only: what the subject complains about
+
+
+@dataclass(frozen=True)
+class ValidSubmission:
+    """A submission that passed ``validate``: normalised identifiers and changes, a known kind,
+    language and jurisdiction. Only ``validate`` makes one."""
+
+    kind: RequestKind
+    email: str
+    phone: str | None
+    name: str | None
+    changes: dict[str, str]
+    jurisdiction: str
+    language: str
+    verified: bool
+    by: str | None
+    text: str | None
 
 
 V = TypeVar("V")
@@ -78,7 +102,7 @@ def _normalised_changes(raw: dict[str, str], allowed: set[str], region: str) -> 
     return changes
 
 
-def validate(rt: Runtime, sub: Submission) -> Submission:
+def validate(rt: Runtime, sub: Submission) -> ValidSubmission:
     """The normalised submission, or InvalidInput naming the first problem."""
     if sub.kind not in RequestKind.__members__.values():
         raise InvalidInput(f"unknown request kind {sub.kind!r} ({', '.join(RequestKind)})")
@@ -113,8 +137,8 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
     for value, what in ((sub.phone, "the phone number"), (sub.name, "the name"), (sub.by, "by")):
         if value:  # "" is "not given", as before; anything else must be visible text
             check_input(value, what)
-    return Submission(
-        kind=sub.kind,
+    return ValidSubmission(
+        kind=RequestKind(sub.kind),
         email=normalise_email(sub.email),
         phone=normalise_phone(sub.phone, region) if sub.phone else None,
         name=normalise_name(sub.name) if sub.name else None,
@@ -130,7 +154,7 @@ def validate(rt: Runtime, sub: Submission) -> Submission:
 def submit(
     session: Session,
     rt: Runtime,
-    raw: Submission,
+    sub: ValidSubmission,
     *,
     now: datetime | None = None,
     owner: str | None = None,
@@ -138,11 +162,12 @@ def submit(
     """File a request: ledger row, acknowledgement, then verification or dispatch.
 
     ``owner`` (an API key's id, a privacy-center visitor's ``subject:…``) is set before the
-    e-mails are written: a subject's e-mails carry the request's status link.
+    e-mails are written: a subject's e-mails carry the request's status link. ``sub`` was
+    validated by the caller (``validate``), once.
     """
-    sub = validate(rt, raw)
+    if not isinstance(sub, ValidSubmission):  # a raw Submission must never reach the ledger
+        raise TypeError("filing.submit takes a ValidSubmission: call filing.validate first")
     now = now or utcnow()
-    assert sub.jurisdiction is not None and sub.language is not None
     # Where third parties received the data and must act too, the longer period applies
     # (Decree 356: 15 / 30 days); the acknowledgement names them and says so.
     third_party = bool(rt.recipients.parties(sub.kind, sub.changes, rt.connectors))

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.settings import Settings
-from dsr.core.intake.filing import Submission, no_duplicates, validate
+from dsr.core.intake.filing import Submission, ValidSubmission, no_duplicates, validate
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput
 from dsr.identity import BIDI_CONTROLS, check_input, normalise_name, normalise_phone, visible
@@ -35,7 +35,7 @@ printable = st.text(
 )
 
 
-def _submit(**given_: Any) -> Submission:
+def _submit(**given_: Any) -> ValidSubmission:
     values: dict[str, Any] = {"kind": "access", "email": "an@example.vn"} | given_
     return validate(RT, Submission(**values))
 

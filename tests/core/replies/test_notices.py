@@ -73,7 +73,11 @@ def test_an_unlisted_partner_is_never_dropped(tmp_path: Path) -> None:
     rt = _runtime(tmp_path)
     with session_scope(rt.db_url) as session:
         request, _ = filing.submit(
-            session, rt, filing.Submission("erase", "an@example.com", verified=True, by="t")
+            session,
+            rt,
+            filing.validate(
+                rt, filing.Submission("erase", "an@example.com", verified=True, by="t")
+            ),
         )
         request.status = RequestStatus.REPLYING
         session.add(request)
