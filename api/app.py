@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api import docs, exports, health, privacy, routes, web, web_dashboard
 from api.auth import FORBIDDEN
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
@@ -22,9 +22,8 @@ from api.privacy_guard import PrivacyThrottle
 from api.sessions import ServerSessions
 from api.throttle import AuthThrottle
 from api.web_session import LOGIN_PATH, CsrfRejected, LoginRequired, render
-from dsr.core.runtime.process import Runtime
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
-from dsr.service import Enqueue, Service
+from dsr.service import Enqueue, Runtime, Service
 from workers import runtime as worker_runtime
 
 log = structlog.get_logger("api")
@@ -154,7 +153,6 @@ def create_app(
     )
     app.state.service = Service(rt, enqueue or broker_enqueue)
     app.state.broker = (lambda: broker) if broker is not None else _default_broker
-    app.state.metrics = metrics.registry(rt.db_url)
     app.state.privacy_throttle = PrivacyThrottle(
         redis=lambda: app.state.broker().client,
         namespace=settings.broker_namespace,
@@ -179,7 +177,7 @@ def create_app(
     # the failed-login throttle, the session, then the routes (authentication and parsing).
     app.add_middleware(
         ServerSessions,
-        db_url=rt.db_url,
+        service=app.state.service,
         keys=lambda: settings.keys.sessions,
         ttl_seconds=settings.session_ttl_seconds,
         https_only=production,

@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import runtime
-from dsr.core.ledger import apikeys
-from dsr.core.ledger.apikeys import Role
-from dsr.core.ledger.db import session_scope
-from dsr.service import Caller
+from api.deps import service
+from dsr.service import Caller, Role, StaffKey
 
 UNAUTHORISED = "authentication required"
 FORBIDDEN = "not allowed for this API key"
@@ -46,12 +43,16 @@ class Principal:
         return f"api:{self.name}"
 
     def may(self, needed: Role) -> bool:
-        return apikeys.allows(self.role, needed)
+        return self.caller.may(needed)
 
     @property
     def caller(self) -> Caller:
         """This key as the application service sees it: it owns what it files."""
         return Caller(self.actor, Role(self.role), owner=self.key_id)
+
+    @classmethod
+    def of(cls, key: StaffKey) -> Principal:
+        return cls(key.key_id, key.name, key.role)
 
 
 def unauthorised() -> HTTPException:
@@ -71,11 +72,10 @@ def principal(
 ) -> Principal:
     """The caller's key, looked up by digest; 401 when there is none that is live."""
     key = header_key or (bearer.credentials if bearer else None)
-    with session_scope(runtime(request).db_url) as session:
-        row = apikeys.lookup(session, key)
-        if row is None:
-            raise unauthorised()
-        return Principal(row.id, row.name, row.role)
+    found = service(request).authenticate(key)
+    if found is None:
+        raise unauthorised()
+    return Principal.of(found)
 
 
 def require(needed: Role) -> Callable[..., Principal]:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from dsr.core.ops.dashboard import ReplyDay, StoreRate
+from dsr.service import ReplyDay, StoreRate
 
 _NICE = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 365)
 

@@ -6,9 +6,7 @@ from collections.abc import Iterable
 
 from starlette.requests import HTTPConnection
 
-from dsr.core.runtime.process import Runtime
-from dsr.core.runtime.steps import Step
-from dsr.service import Service
+from dsr.service import Runtime, Service, Step
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

@@ -13,9 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.auth import Principal, _bearer, _header, principal, unauthorised
-from api.deps import runtime
-from dsr.core.ledger import apikeys
-from dsr.core.ledger.db import session_scope
+from api.deps import service
 
 DOCS, SCHEMA = "/docs", "/openapi.json"
 
@@ -30,10 +28,9 @@ def staff(
         return principal(request, header_key, bearer)
     key_id = request.session.get("key_id")
     if isinstance(key_id, str):
-        with session_scope(runtime(request).db_url) as session:
-            row = apikeys.get_live(session, key_id)
-            if row is not None:
-                return Principal(row.id, row.name, row.role)
+        found = service(request).live_key(key_id)
+        if found is not None:
+            return Principal.of(found)
     raise unauthorised()
 
 

@@ -12,7 +12,6 @@ from fastapi.responses import FileResponse
 
 from api.deps import service
 from api.schemas import ErrorOut
-from dsr.core.replies.links import read_download_token
 from dsr.errors import InvalidInput, NotFound
 
 router = APIRouter(tags=["exports"])
@@ -36,11 +35,12 @@ def download(token: str, request: Request) -> FileResponse:
     410 for a genuine link whose export an erasure deleted."""
     svc = service(request)
     try:
-        request_id = read_download_token(token, svc.rt.settings)
-        path = svc.bundle(request_id)
+        holder = svc.holder_of_download_link(token)
+        request_id = str(holder.request_id)
+        path = svc.bundle(request_id, by=holder)
     except InvalidInput:  # NotFound included: say nothing about which check failed
         raise NotFound(GONE) from None
-    svc.record_download(request_id, actor="subject")
+    svc.record_download(request_id, by=holder)
     return FileResponse(
         path, media_type="application/zip", filename=f"dsr-export-{request_id[:8]}.zip"
     )

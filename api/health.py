@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.auth import Principal, require
-from api.deps import runtime
+from api.deps import service
 from api.schemas import ErrorOut, HealthOut
-from dsr.core.ledger.apikeys import Role
-from dsr.core.ledger.db import get_engine
+from dsr.service import Role
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger(__name__)
-
-
-def _ledger_ok(url: str) -> bool:
-    try:
-        with get_engine(url).connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as err:  # noqa: BLE001 - any failure means "not healthy"
-        log.warning("health_ledger_failed", error=type(err).__name__)
-        return False
-    return True
 
 
 def _broker_ok(broker: Any) -> bool:
@@ -47,7 +35,7 @@ def _broker_ok(broker: Any) -> bool:
 def healthz(request: Request) -> Any:
     """Whether the ledger answers ``SELECT 1`` and the broker answers ``PING`` (no key needed)."""
     checks = {
-        "ledger": _ledger_ok(runtime(request).db_url),
+        "ledger": service(request).ledger_ok(),
         "broker": _broker_ok(request.app.state.broker()),
     }
     body = {
@@ -69,4 +57,4 @@ def healthz(request: Request) -> Any:
 )
 def metrics(request: Request, who: Principal = Depends(require(Role.OPS))) -> Response:
     """Requests by status and kind, overdue, task durations, replies sent, rows purged (ops)."""
-    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+    return Response(service(request).metrics(by=who.caller), media_type=CONTENT_TYPE_LATEST)

@@ -36,11 +36,10 @@ from api.web_session import (
     words,
 )
 from connectors.registry import rectifiable_fields
-from dsr.core.intake import filing
 from dsr.core.ledger.models import RequestKind
 from dsr.errors import InvalidInput, NotFound, StateConflict, StorageFull
 from dsr.identity import normalise_email, normalise_phone
-from dsr.service import Caller
+from dsr.service import Caller, Submission, no_duplicates
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
 KINDS = [k.value for k in RequestKind]
@@ -118,7 +117,7 @@ async def _form(request: Request) -> dict[str, str]:
         if not isinstance(value, str):
             raise InvalidInput("a form field is not text")
         pairs.append((name, value))
-    return filing.no_duplicates(pairs)
+    return no_duplicates(pairs)
 
 
 async def _posted(request: Request) -> dict[str, str] | Response:
@@ -295,7 +294,7 @@ async def file_request(kind: str, request: Request) -> Response:
     wait = await run_in_threadpool(_throttle(request).address, address)
     if wait:
         return _too_many(request, wait)
-    sub = filing.Submission(
+    sub = Submission(
         kind=kind,
         email=email,
         phone=(phone.strip() or None) if kind != "complaint" else None,

@@ -18,10 +18,8 @@ from api.schemas import (
     VerifyIn,
 )
 from api.strict_json import StrictJsonRoute
-from dsr.core.intake import filing
-from dsr.core.intake.views import RequestDetail, RequestOut
-from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import RequestKind, RequestStatus
+from dsr.service import RequestDetail, RequestOut, Role, Submission
 
 router = APIRouter(prefix="/requests", tags=["requests"], route_class=StrictJsonRoute)
 complaints_router = APIRouter(
@@ -62,7 +60,7 @@ def create_request(
     who: Principal = Depends(require(Role.SUPPORT)),
 ) -> dict[str, Any]:
     """File a request; the API key owns it, and its name is recorded as who filed it."""
-    sub = filing.Submission(
+    sub = Submission(
         kind=body.kind.value,
         email=body.email,
         phone=body.phone,

@@ -2,7 +2,7 @@
 
 Starlette's SessionMiddleware keeps the whole session in a signed cookie, so logging out cannot
 end a copy of it. Here a logged-in session (one with a ``key_id``) lives in the ledger
-(``dsr.core.ledger.web_sessions``) and the cookie carries only its random id; logout, key
+(through the service: ``dsr.service.access``) and the cookie carries only its random id; logout, key
 revocation and expiry end it at once. Before login the session holds only the language and the
 login form's CSRF token: that stays in a signed cookie, so visitors of the login page write
 nothing.
@@ -24,8 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.keys import PurposeKey
-from dsr.core.ledger import web_sessions
-from dsr.core.ledger.db import session_scope
+from dsr.service import Service
 
 COOKIE = "dsr_session"
 _SERVER, _ANONYMOUS = "s.", "a."
@@ -38,13 +37,13 @@ class ServerSessions:
         self,
         app: ASGIApp,
         *,
-        db_url: str,
+        service: Service,
         keys: Callable[[], PurposeKey],
         ttl_seconds: int,
         https_only: bool,
     ) -> None:
         self.app = app
-        self.db_url = db_url
+        self.service = service
         self.keys = keys
         self.ttl = ttl_seconds
         self.flags = "; HttpOnly; SameSite=strict; Path=/" + ("; Secure" if https_only else "")
@@ -62,11 +61,10 @@ class ServerSessions:
         try:
             if cookie.startswith(_SERVER):
                 session_id = self._signer().unsign(cookie[len(_SERVER) :]).decode()
-                with session_scope(self.db_url) as session:
-                    row = web_sessions.live(session, session_id)
-                    if row is None:
-                        return None, {}
-                    return session_id, {**row.data, "key_id": row.key_id}
+                live = self.service.web_session(session_id)
+                if live is None:
+                    return None, {}
+                return session_id, {**live.data, "key_id": live.key_id}
             if cookie.startswith(_ANONYMOUS):
                 data = self._anonymous().loads(cookie[len(_ANONYMOUS) :], max_age=self.ttl)
                 if isinstance(data, dict):
@@ -85,18 +83,14 @@ class ServerSessions:
         if isinstance(key_id, str):
             if session_id is not None and before.get("key_id") == key_id:
                 if after != before:
-                    with session_scope(self.db_url) as session:
-                        web_sessions.update(session, session_id, data)
+                    self.service.web_session_update(session_id, data)
                 return None
-            with session_scope(self.db_url) as session:
-                if session_id is not None:
-                    web_sessions.end(session, session_id)
-                web_sessions.sweep_expired(session)
-                new_id = web_sessions.start(session, key_id=key_id, data=data, ttl_seconds=self.ttl)
+            new_id = self.service.web_session_start(
+                key_id=key_id, data=data, ttl_seconds=self.ttl, replacing=session_id
+            )
             return _SERVER + self._signer().sign(new_id).decode()
         if session_id is not None:  # logged out, or the key is gone
-            with session_scope(self.db_url) as session:
-                web_sessions.end(session, session_id)
+            self.service.web_session_end(session_id)
             return "" if not data else _ANONYMOUS + str(self._anonymous().dumps(data))
         if after == before:
             return None

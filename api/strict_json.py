@@ -16,8 +16,8 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dsr.core.intake.filing import no_duplicates
 from dsr.errors import InvalidInput
+from dsr.service import no_duplicates
 
 
 class StrictJsonRequest(Request):

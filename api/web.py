@@ -18,10 +18,9 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from api.auth import Principal
 from api.deps import runtime, service
 from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
-from dsr.core.intake import filing
-from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.service import Role, Submission, no_duplicates
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH = "/web/requests"
@@ -148,7 +147,7 @@ def _parse_changes(text: str) -> dict[str, str]:
         if not sep or not field.strip():
             raise InvalidInput(f"each change is one line FIELD=VALUE, got {line.strip()[:40]!r}")
         pairs.append((field.strip(), value.strip()))
-    return filing.no_duplicates(pairs)
+    return no_duplicates(pairs)
 
 
 def _check_text(*values: str) -> None:
@@ -194,7 +193,7 @@ def file_request(
             raise InvalidInput("verified is a checkbox")
         if len(text) > 5000:  # complaints.MAX_TEXT; the service says the same more precisely
             raise InvalidInput("the complaint text is longer than 5000 characters")
-        sub = filing.Submission(
+        sub = Submission(
             kind=kind,
             email=email,
             phone=phone.strip() or None,

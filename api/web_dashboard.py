@@ -12,10 +12,8 @@ from api.auth import Principal
 from api.deps import runtime, service
 from api.web import deadline
 from api.web_session import current, render
-from dsr.core.intake.views import iso
-from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import RequestStatus
-from dsr.core.ops.dashboard import Queue
+from dsr.service import Queue, Role, iso
 
 router = APIRouter(include_in_schema=False)
 PATH = "/web/dashboard"

@@ -20,12 +20,10 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from api.auth import Principal
-from api.deps import runtime
+from api.deps import service
 from config.settings import CONFIG_DIR
-from dsr.core.ledger import apikeys
-from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import LANGUAGES
-from dsr.core.replies.templates import format_date
+from dsr.service import format_date
 
 LOGIN_PATH = "/web/login"
 
@@ -63,11 +61,10 @@ def check_csrf(request: Request, sent: str) -> None:
 
 def log_in(request: Request, key: str) -> Principal | None:
     """Start a session for a live key; a fresh CSRF token (the pre-login one is discarded)."""
-    with session_scope(runtime(request).db_url) as session:
-        row = apikeys.lookup(session, key)
-        if row is None:
-            return None
-        who = Principal(row.id, row.name, row.role)
+    found = service(request).authenticate(key)
+    if found is None:
+        return None
+    who = Principal.of(found)
     lang = language(request)
     request.session.clear()
     request.session.update({"key_id": who.key_id, "lang": lang, "csrf": secrets.token_urlsafe(32)})
@@ -79,12 +76,11 @@ def current(request: Request) -> Principal:
     key_id = request.session.get("key_id")
     if not isinstance(key_id, str):
         raise LoginRequired()
-    with session_scope(runtime(request).db_url) as session:
-        row = apikeys.get_live(session, key_id)
-        if row is None:
-            request.session.clear()
-            raise LoginRequired()
-        return Principal(row.id, row.name, row.role)
+    found = service(request).live_key(key_id)
+    if found is None:
+        request.session.clear()
+        raise LoginRequired()
+    return Principal.of(found)
 
 
 @lru_cache(maxsize=1)

@@ -18,11 +18,8 @@ from sqlalchemy.exc import OperationalError
 from typer.exceptions import TyperException
 
 from config.settings import Settings, SettingsError, get_settings
-from dsr.core.ops.logs import configure_logging
-from dsr.core.runtime.process import Runtime
-from dsr.core.runtime.steps import Step
 from dsr.errors import ConfigError, DsrError, InvalidInput, PermissionDenied, StateConflict
-from dsr.service import Service
+from dsr.service import Runtime, Service, Step, configure_logging
 
 app = typer.Typer(
     add_completion=False,

@@ -29,7 +29,7 @@ def apikey_create(
 def apikey_list(as_json: bool = JsonOpt) -> None:
     """API keys (never the keys themselves)."""
     emit(
-        service().key_list(),
+        service().key_list(by=Caller.staff("cli")),
         as_json,
         lambda rows: (
             "\n".join(

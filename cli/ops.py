@@ -9,8 +9,7 @@ import typer
 
 from cli.app import JsonOpt, app, emit, service
 from cli.progress import bars, wanted
-from dsr.core.ops.retention import PurgeRequest
-from dsr.service import Caller
+from dsr.service import Caller, PurgeRequest
 
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
@@ -92,7 +91,7 @@ def hold_add(
 def hold_list(as_json: bool = JsonOpt) -> None:
     """Active legal holds."""
     emit(
-        service().hold_list(),
+        service().hold_list(by=Caller.staff("cli")),
         as_json,
         lambda rows: (
             "\n".join(f"{h['id']}  {h['reason']}  until {h['until'] or 'lifted'}" for h in rows)
@@ -110,7 +109,7 @@ def hold_lift(hold_id: str, by: str = typer.Option("ops", "--by"), as_json: bool
 @audit_app.command("verify")
 def audit_verify(as_json: bool = JsonOpt) -> None:
     """Check the audit log's hash chain; exit 1 at the first broken link."""
-    report = service().audit_verify()
+    report = service().audit_verify(by=Caller.staff("cli"))
     emit(
         report,
         as_json,

@@ -25,7 +25,7 @@ from rich.progress import (
     Progress as Bars,
 )
 
-from dsr.core.runtime.progress import Progress, Report, ignore
+from dsr.service import Progress, Report, ignore
 
 
 def wanted(as_json: bool, stream: TextIO | None = None) -> bool:

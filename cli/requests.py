@@ -8,9 +8,8 @@ import typer
 
 from cli.app import JsonOpt, app, emit, service
 from cli.complaints import complaint_text
-from dsr.core.intake.filing import Submission, no_duplicates
 from dsr.errors import InvalidInput
-from dsr.service import Caller
+from dsr.service import Caller, Submission, no_duplicates
 
 
 def _parse_sets(values: list[str]) -> dict[str, str]:

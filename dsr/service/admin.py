@@ -70,7 +70,9 @@ class AdminOps(ServiceBase):
             )
             return _hold_json(hold)
 
-    def hold_list(self) -> list[dict[str, Any]]:
+    def hold_list(self, *, by: Caller) -> list[dict[str, Any]]:
+        """The legal holds in force (ops)."""
+        self._require(by, Role.OPS)
         with self.session() as session:
             return [_hold_json(h) for h in holds.active(session)]
 
@@ -189,7 +191,9 @@ class AdminOps(ServiceBase):
             row, key = apikeys.create(session, name=name, role=role, by=by.actor)
             return {**_key_json(row), "key": key}
 
-    def key_list(self) -> list[dict[str, Any]]:
+    def key_list(self, *, by: Caller) -> list[dict[str, Any]]:
+        """Every API key, revoked ones included; never the key itself (ops)."""
+        self._require(by, Role.OPS)
         with self.session() as session:
             return [_key_json(row) for row in apikeys.listing(session)]
 
@@ -198,9 +202,10 @@ class AdminOps(ServiceBase):
         with self.session() as session:
             return _key_json(apikeys.revoke(session, key_id, by=by.actor))
 
-    def audit_verify(self) -> dict[str, Any]:
+    def audit_verify(self, *, by: Caller) -> dict[str, Any]:
         """Seal what is pending, then check the chain link by link; ``ok`` False names the
-        first broken event."""
+        first broken event (ops)."""
+        self._require(by, Role.OPS)
         with self.session():
             pass  # the ledger's schema, before sealing
         audit.seal_all(units_of_work(self.rt.db_url))

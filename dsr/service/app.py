@@ -26,14 +26,16 @@ from dsr.core.ledger.models import (
     RequestStatus,
 )
 from dsr.core.pipeline import redrive, review, subjects, tasks
-from dsr.core.replies import status_links
+from dsr.core.replies import links, status_links
 from dsr.core.runtime.deadlines import overdue_clause
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.service.access import AccessOps
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
+from dsr.service.metrics import MetricsOps
 
 
-class Service(AdminOps):
+class Service(AdminOps, AccessOps, MetricsOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------
@@ -208,27 +210,27 @@ class Service(AdminOps):
         download is recorded in the audit log. A subject's download is the link in their reply,
         which goes only to the verified address (S4), never the status page."""
         self._require(by, Role.SUPPORT)
-        with self.session() as session:
-            self._load(session, request_id, by)
-        path = self.bundle(request_id)
-        self.record_download(request_id, actor=by.actor)
+        path = self.bundle(request_id, by=by)
+        self.record_download(request_id, by=by)
         return path
 
-    def bundle(self, request_id: str) -> Path:
-        """The access bundle on disk; Gone when an erasure removed it, else NotFound when there
-        is none (yet)."""
+    def bundle(self, request_id: str, *, by: Caller) -> Path:
+        """The access bundle on disk, for a caller who sees the request; Gone when an erasure
+        removed it, else NotFound when there is none (yet)."""
         path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
         with self.session() as session:
+            self._load(session, request_id, by)
             if artefacts.revoked(session, request_id):
                 raise Gone("this export was deleted when the data was erased")
         if not path.is_file():
             raise NotFound("no export for this request")
         return path
 
-    def record_download(self, request_id: str, *, actor: str) -> None:
+    def record_download(self, request_id: str, *, by: Caller) -> None:
         """Who downloaded a subject's data goes in the audit log."""
         with self.session() as session:
-            audit.record(session, actor=actor, action="export_downloaded", request_id=request_id)
+            self._load(session, request_id, by)
+            audit.record(session, actor=by.actor, action="export_downloaded", request_id=request_id)
 
     def may_download(self, data: dict[str, Any], by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
@@ -250,6 +252,15 @@ class Service(AdminOps):
             request_id = status_links.read_token(token, self.rt.settings)
         except InvalidInput:
             raise NotFound("no such request") from None
+        return Caller.subject(request_id=request_id)
+
+    def holder_of_download_link(self, token: str) -> Caller:
+        """The subject holding a download link (from their reply), who may fetch that one
+        request's bundle; NotFound alike for a tampered, expired or malformed link."""
+        try:
+            request_id = links.read_download_token(token, self.rt.settings)
+        except InvalidInput:
+            raise NotFound("no such export") from None
         return Caller.subject(request_id=request_id)
 
     def _subject_view(self, request_id: str, session: Session | None = None) -> dict[str, Any]:

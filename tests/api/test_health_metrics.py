@@ -11,7 +11,6 @@ from sqlalchemy import delete, update
 from sqlmodel import col
 
 from api import create_app
-from api.metrics import purged_rows
 from demo.smtp_sink import MailSink
 from dsr.core.ledger.db import get_engine, session_scope
 from dsr.core.ledger.models import (
@@ -24,6 +23,7 @@ from dsr.core.ledger.models import (
     utcnow,
 )
 from dsr.core.runtime.process import Runtime
+from dsr.service.metrics import purged_rows
 from tests.api.conftest import Keys
 from tests.e2e.conftest import make_settings
 

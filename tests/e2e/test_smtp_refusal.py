@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from api.metrics import registry
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -17,6 +16,7 @@ from dsr.core.ledger.models import Alert, Outbox, Request, utcnow
 from dsr.core.pipeline import tasks
 from dsr.core.replies import outbox
 from dsr.core.runtime.process import Runtime
+from dsr.service.metrics import registry
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive
 from tests.smtp_refusal import start_refusing

@@ -1,4 +1,4 @@
-"""Prometheus metrics computed from the ledger at scrape time.
+"""Prometheus metrics computed from the ledger at scrape time (``/metrics``, ops only).
 
 The ledger is the source of truth and is shared by every process, so a scrape of any one API
 process sees the whole system; nothing is counted in memory. Every figure is one aggregate query.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,7 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from api.metrics_health import PipelineCollector
+from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.db import get_engine
 from dsr.core.ledger.models import (
     Alert,
@@ -38,6 +39,9 @@ from dsr.core.ledger.models import (
 )
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime.deadlines import overdue_clause
+from dsr.service.base import ServiceBase
+from dsr.service.callers import Caller
+from dsr.service.metrics_health import PipelineCollector
 
 # Connector work ranges from a cached lookup to a large store export.
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
@@ -206,3 +210,12 @@ def registry(db_url: str) -> CollectorRegistry:
     reg.register(LedgerCollector(db_url))
     reg.register(PipelineCollector(db_url))
     return reg
+
+
+class MetricsOps(ServiceBase):
+    """The scrape (ops only): every figure read from the ledger now, none counted in memory."""
+
+    def metrics(self, *, by: Caller) -> bytes:
+        """The Prometheus text exposition of the ledger's figures."""
+        self._require(by, Role.OPS)
+        return generate_latest(registry(self.rt.db_url))
