@@ -189,4 +189,4 @@ def complaint_templates(
     request: Request, who: Principal = Depends(require(Role.SUPPORT))
 ) -> list[dict[str, Any]]:
     """The answers staff may choose for a complaint, and whether each needs a note."""
-    return service(request).complaint_templates()
+    return service(request).complaint_templates(by=who.caller)

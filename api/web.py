@@ -238,7 +238,9 @@ def _detail_page(
         error=error,
         may_download=may_download,
         may_retry=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_ATTENTION,
-        answers=svc.complaint_templates() if data["kind"] == RequestKind.COMPLAINT else [],
+        answers=svc.complaint_templates(by=who.caller)
+        if data["kind"] == RequestKind.COMPLAINT
+        else [],
         may_answer=data["kind"] == RequestKind.COMPLAINT
         and data["status"] == RequestStatus.IN_PROGRESS,
         answer_form=answer_form or {"template": "", "note": ""},

@@ -45,7 +45,7 @@ def answer(
     svc = service()
     if list_templates:
         emit(
-            svc.complaint_templates(),
+            svc.complaint_templates(by=Caller.staff(by or "cli")),
             as_json,
             lambda rows: "\n".join(
                 f"{t['name']}{'  (needs --note)' if t['needs_note'] else ''}" for t in rows

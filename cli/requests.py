@@ -89,7 +89,7 @@ def submit(
         by=by or ("staff" if verified else None),
         text=text,
     )
-    emit(service().submit(sub), as_json, lambda d: d["id"])
+    emit(service().submit(sub, by=Caller.staff(sub.by or "cli")), as_json, lambda d: d["id"])
 
 
 @app.command()

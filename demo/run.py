@@ -82,7 +82,7 @@ def run_demo() -> dict[str, Any]:
             Submission("complaint", DEMO_SUBJECT["email"], text=DEMO_COMPLAINT),
         ]
         for sub in plan:
-            request_id = svc.submit(sub)["id"]
+            request_id = svc.submit(sub, by=Caller.staff(sub.by or "demo"))["id"]
             if sub.kind == "complaint":  # the staff queue: a person picks an answer
                 svc.answer(request_id, template="resolved", note=DEMO_NOTE, by=Caller.staff("demo"))
             final = _wait(svc, request_id)

@@ -47,7 +47,7 @@ class Load:
     def _submit(self, sub: Submission) -> None:
         for _ in range(60):  # a caller whose submission failed tries again, as a user would
             try:
-                data = self.svc.submit(sub)
+                data = self.svc.submit(sub, by=Caller.staff("soak"))
             except Exception as err:  # noqa: BLE001 - whatever the caller saw, it is counted
                 with self._lock:
                     self.refused[type(err).__name__] += 1

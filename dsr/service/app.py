@@ -40,21 +40,21 @@ class Service(AdminOps, AccessOps, MetricsOps):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def submit(self, sub: filing.Submission, *, by: Caller | None = None) -> dict[str, Any]:
+    def submit(self, sub: filing.Submission, *, by: Caller) -> dict[str, Any]:
         """File a request: validated completely before anything is written; ``by`` owns it.
 
         A subject (privacy center) files under the same rules as staff without ``--verified``:
         nothing is proven until the code comes back, and they cannot vouch for themselves. What
         they get back is the subject's view with the request's status link (``status_token``).
         """
-        if by is not None and by.is_subject and (sub.verified or sub.by or by.owner is None):
+        if by.is_subject and (sub.verified or sub.by or by.owner is None):
             raise PermissionDenied("a subject files unverified, as a visitor")
         valid = filing.validate(self.rt, sub)  # the only check: the core takes it as is
         try:
-            data = self._submit(valid, owner=by.owner if by is not None else None)
+            data = self._submit(valid, owner=by.owner)
         except OSError as err:  # its e-mail could not be written: nothing was committed
             raise storage.storage_error(err) from None
-        if by is not None and by.is_subject:
+        if by.is_subject:
             return self._subject_view(data["id"])
         return data
 
@@ -294,8 +294,9 @@ class Service(AdminOps, AccessOps, MetricsOps):
         self.send(follow)
         return data
 
-    def complaint_templates(self) -> list[dict[str, Any]]:
+    def complaint_templates(self, *, by: Caller) -> list[dict[str, Any]]:
         """The answers staff may choose, and whether each needs a note."""
+        self._require(by, Role.SUPPORT)
         return [
             {"name": name, "needs_note": complaints.needs_note(name)}
             for name in complaints.answer_templates()

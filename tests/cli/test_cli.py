@@ -184,7 +184,7 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     from demo.seed import DEMO_SUBJECT, seed
     from dsr.core.intake.filing import Submission
     from dsr.core.runtime.process import Runtime
-    from dsr.service import Service
+    from dsr.service import Caller, Service
     from tests.family import add_family_account
     from tests.inline import inline
 
@@ -193,7 +193,7 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     add_family_account(settings.resolved_data_dir)
     rt = Runtime(settings)
     sub = Submission("erase", DEMO_SUBJECT["email"], verified=True, by="lan")
-    request_id = Service(rt, inline(rt)).submit(sub)["id"]
+    request_id = Service(rt, inline(rt)).submit(sub, by=Caller.staff("t"))["id"]
     rt.close()
     shown = dsr(env, "status", request_id)
     assert "needs_review" in shown.stdout and "crm:customers:" in shown.stdout

@@ -190,8 +190,12 @@ def test_a_code_sent_before_a_rotation_works_during_the_grace(tmp_path: Path) ->
     """A one-time code e-mailed just before the master rotated is accepted during the grace."""
     old = "old-master-secret-0123456"
     before = _settings(tmp_path, secret_key=old)
-    first = Service(Runtime(before), _no_enqueue).submit(Submission("access", "a@b.vn"))
-    second = Service(Runtime(before), _no_enqueue).submit(Submission("access", "c@d.vn"))
+    first = Service(Runtime(before), _no_enqueue).submit(
+        Submission("access", "a@b.vn"), by=Caller.staff("t")
+    )
+    second = Service(Runtime(before), _no_enqueue).submit(
+        Submission("access", "c@d.vn"), by=Caller.staff("t")
+    )
     grace = _settings(
         tmp_path, secret_key="new-master-secret-789012", previous_secret_key=old,
         previous_secret_key_until=datetime.now(UTC) + timedelta(hours=1),

@@ -43,7 +43,7 @@ class Core:
     def submit(self, kind: str, email: str = EMAIL, **kw: Any) -> str:
         kw.setdefault("verified", True)
         kw.setdefault("by", "test-staff")
-        return str(self.service.submit(Submission(kind, email, **kw))["id"])
+        return str(self.service.submit(Submission(kind, email, **kw), by=STAFF)["id"])
 
     def take(self) -> list[Step]:
         """The steps queued so far (the broker's messages), emptying the queue."""

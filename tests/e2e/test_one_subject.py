@@ -44,7 +44,10 @@ def test_five_identical_erase_requests_at_once_are_one(
     def file() -> None:
         barrier.wait()
         results.append(
-            svc.submit(Submission("erase", f" {EMAIL.upper()}", verified=True, by="staff"))
+            svc.submit(
+                Submission("erase", f" {EMAIL.upper()}", verified=True, by="staff"),
+                by=Caller.staff("t"),
+            )
         )
 
     threads = [threading.Thread(target=file) for _ in range(5)]
@@ -70,8 +73,12 @@ def test_second_request_for_a_subject_waits_for_the_first(
 ) -> None:
     """An access filed while an erase of the same subject is in the stores waits, then runs."""
     svc, sent = _service(tmp_path, postgres_url, smtp.port)
-    erase = svc.submit(Submission("erase", EMAIL, verified=True, by="staff"))["id"]
-    access = svc.submit(Submission("access", EMAIL, verified=True, by="staff"))["id"]
+    erase = svc.submit(Submission("erase", EMAIL, verified=True, by="staff"), by=Caller.staff("t"))[
+        "id"
+    ]
+    access = svc.submit(
+        Submission("access", EMAIL, verified=True, by="staff"), by=Caller.staff("t")
+    )["id"]
     with session_scope(svc.rt.db_url) as session:
         first = dispatch.dispatch(session, svc.rt, erase)
     with session_scope(svc.rt.db_url) as session:
@@ -95,11 +102,14 @@ def test_erasure_after_an_erasure_says_already_erased(
     """A second erasure of a subject reports the stores the first one emptied as already erased,
     never contradicting the first certificate."""
     svc, sent = _service(tmp_path, postgres_url, smtp.port)
-    first = svc.submit(Submission("erase", EMAIL, verified=True, by="staff", language="en"))
+    first = svc.submit(
+        Submission("erase", EMAIL, verified=True, by="staff", language="en"), by=Caller.staff("t")
+    )
     drive(svc.rt, sent)
     sent.clear()
     second = svc.submit(
-        Submission("erase", EMAIL, name="Nguyễn Văn An", verified=True, by="staff", language="en")
+        Submission("erase", EMAIL, name="Nguyễn Văn An", verified=True, by="staff", language="en"),
+        by=Caller.staff("t"),
     )
     assert second["id"] != first["id"] and "duplicate_of" not in second
     drive(svc.rt, sent)
@@ -120,7 +130,10 @@ def test_different_requests_at_once_on_a_fresh_ledger_are_all_filed(
     def file(n: int) -> None:
         barrier.wait()
         results.append(
-            svc.submit(Submission("access", f"first.{n}@example.com", verified=True, by="s"))
+            svc.submit(
+                Submission("access", f"first.{n}@example.com", verified=True, by="s"),
+                by=Caller.staff("t"),
+            )
         )
 
     threads = [threading.Thread(target=file, args=(n,)) for n in range(5)]

@@ -1,9 +1,9 @@
 """Alerts to ops: a row in the ledger first, an error log event, then an e-mail if it can be.
 
 The path must not need the part that failed. The ledger row and the log line need neither the
-SMTP server nor the export disk; the metric (``dsr_alerts`` in dsr/service/metrics.py) is read from the
-rows. The e-mail to ops is queued in a savepoint: when the disk is full it is skipped (the row
-says ``emailed`` False) and the watchdog queues it later.
+SMTP server nor the export disk; the metric (``dsr_alerts`` in dsr/service/metrics.py) is read
+from the rows. The e-mail to ops is queued in a savepoint: when the disk is full it is skipped
+(the row says ``emailed`` False) and the watchdog queues it later.
 """
 
 from __future__ import annotations

@@ -234,7 +234,7 @@ def test_nothing_outside_the_verified_subjects_accounts_is_touched(world: World)
                 if world.kind == "rectify"
                 else {},
             )
-            rid = svc.submit(sub)["id"]
+            rid = svc.submit(sub, by=Caller.staff("t"))["id"]
             svc.verify(
                 rid, code_from_outbox(rt.settings.resolved_export_dir, rid), by=Caller.staff("t")
             )

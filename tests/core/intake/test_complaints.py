@@ -47,7 +47,7 @@ class Harness:
     def file(self, **kw: object) -> str:
         values: dict[str, object] = {"kind": "complaint", "email": SUBJECT, "text": TEXT}
         values.update(kw)
-        return str(self.svc.submit(Submission(**values))["id"])  # type: ignore[arg-type]
+        return str(self.svc.submit(Submission(**values), by=Caller.staff("t"))["id"])  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -182,7 +182,7 @@ def test_a_bad_answer_changes_nothing(
 
 def test_only_a_complaint_can_be_answered(h: Harness) -> None:
     """Answering an access request is a conflict, not a reply."""
-    access = str(h.svc.submit(Submission("access", SUBJECT))["id"])
+    access = str(h.svc.submit(Submission("access", SUBJECT), by=Caller.staff("t"))["id"])
     with pytest.raises(StateConflict, match="not a complaint"):
         h.svc.answer(access, template="resolved", by=Caller.staff("lan"))
 
