@@ -39,7 +39,7 @@ from connectors.registry import rectifiable_fields
 from dsr.core.ledger.models import RequestKind
 from dsr.errors import InvalidInput, NotFound, StateConflict, StorageFull
 from dsr.identity import normalise_email, normalise_phone
-from dsr.service import Caller, Submission, no_duplicates
+from dsr.service import Caller, SubjectStatusOut, Submission, no_duplicates
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
 KINDS = [k.value for k in RequestKind]
@@ -153,7 +153,7 @@ def status_page(token: str, request: Request) -> Response:
     try:
         caller = svc.subject_by_link(token)
         assert caller.request_id is not None
-        data = svc.status(caller.request_id, by=caller)
+        data = svc.status(caller.request_id, by=caller).model_dump(exclude_unset=True)
     except NotFound:
         return _problem(request, "not_found", 404)
     return _status(request, token, data)
@@ -227,7 +227,8 @@ async def confirm_code(token: str, request: Request) -> Response:
     except StateConflict:
         pass  # verified meanwhile (a second tab): the page shows where it stands
     except InvalidInput:
-        data = await run_in_threadpool(svc.status, caller.request_id, by=caller)
+        shown = await run_in_threadpool(svc.status, caller.request_id, by=caller)
+        data = shown.model_dump(exclude_unset=True)
         w = _words(language(request))
         error = w.code_wrong if data["code_open"] else None
         return _status(request, token, data, error=error, status_code=422)
@@ -304,9 +305,10 @@ async def file_request(kind: str, request: Request) -> Response:
     )
     caller = Caller.subject(visitor=_visitor(request))
     try:
-        data = await run_in_threadpool(service(request).submit, sub, by=caller)
+        filed = await run_in_threadpool(service(request).submit, sub, by=caller)
     except InvalidInput as err:
         return again(str(err))
     except StorageFull:
         return _problem(request, "storage", 503)
-    return RedirectResponse(f"/privacy/status/{data['status_token']}", status_code=303)
+    assert isinstance(filed, SubjectStatusOut)  # a subject's filing answers with its status link
+    return RedirectResponse(f"/privacy/status/{filed.status_token}", status_code=303)

@@ -11,7 +11,6 @@ from api.auth import Principal, require
 from api.deps import service
 from api.schemas import (
     AnswerIn,
-    AnswerTemplateOut,
     ErrorOut,
     RequestIn,
     ReviewIn,
@@ -19,7 +18,14 @@ from api.schemas import (
 )
 from api.strict_json import StrictJsonRoute
 from dsr.core.ledger.models import RequestKind, RequestStatus
-from dsr.service import RequestDetail, RequestOut, Role, Submission
+from dsr.service import (
+    AnswerTemplateOut,
+    RequestDetail,
+    RequestOut,
+    Role,
+    SubjectStatusOut,
+    Submission,
+)
 
 router = APIRouter(prefix="/requests", tags=["requests"], route_class=StrictJsonRoute)
 complaints_router = APIRouter(
@@ -58,7 +64,7 @@ def create_request(
     request: Request,
     response: Response,
     who: Principal = Depends(require(Role.SUPPORT)),
-) -> dict[str, Any]:
+) -> RequestOut | SubjectStatusOut:
     """File a request; the API key owns it, and its name is recorded as who filed it."""
     sub = Submission(
         kind=body.kind.value,
@@ -73,7 +79,7 @@ def create_request(
         text=body.text,
     )
     data = service(request).submit(sub, by=who.caller)
-    response.headers["Location"] = f"/requests/{data['id']}"
+    response.headers["Location"] = f"/requests/{data.id}"
     return data
 
 
@@ -85,7 +91,7 @@ def list_requests(
     limit: int = Query(100, ge=1, le=1000),
     kind: RequestKind | None = Query(None, description="Only this kind (e.g. complaint)."),
     who: Principal = Depends(require(Role.SUPPORT)),
-) -> list[dict[str, Any]]:
+) -> list[RequestOut]:
     """Requests, newest first: ops see all, support those filed with its key."""
     return service(request).listing(
         by=who.caller, status=status_, overdue=overdue, limit=limit, kind=kind
@@ -95,7 +101,7 @@ def list_requests(
 @router.get("/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404))
 def get_request(
     request_id: str, request: Request, who: Principal = Depends(require(Role.SUPPORT))
-) -> dict[str, Any]:
+) -> RequestDetail | SubjectStatusOut:
     """The request, each connector task, the reply, who filed it and its audit trail (support:
     only requests filed with its key; others are 404)."""
     return service(request).status(request_id, by=who.caller)
@@ -111,7 +117,7 @@ def verify_request(
     body: VerifyIn,
     request: Request,
     who: Principal = Depends(require(Role.SUPPORT)),
-) -> dict[str, Any]:
+) -> RequestOut | SubjectStatusOut:
     """The subject's one-time code; on success the request continues to its stores."""
     return service(request).verify(request_id, body.code, by=who.caller)
 
@@ -119,7 +125,7 @@ def verify_request(
 @router.post("/{request_id}/retry", response_model=RequestOut, responses=errors(401, 403, 404, 409))
 def retry_request(
     request_id: str, request: Request, who: Principal = Depends(require(Role.OPS))
-) -> dict[str, Any]:
+) -> RequestOut:
     """Re-drive a needs_attention request's failed tasks (ops)."""
     return service(request).retry(request_id, by=who.caller)
 
@@ -134,7 +140,7 @@ def review_request(
     body: ReviewIn,
     request: Request,
     who: Principal = Depends(require(Role.OPS)),
-) -> dict[str, Any]:
+) -> RequestOut:
     """Decide on a needs_review request's candidate records (ops): include the ones that are the
     subject's, exclude the rest; the request then continues. Audited with the key's name."""
     return service(request).review(
@@ -175,7 +181,7 @@ def answer_complaint(
     body: AnswerIn,
     request: Request,
     who: Principal = Depends(require(Role.SUPPORT)),
-) -> dict[str, Any]:
+) -> RequestDetail | SubjectStatusOut:
     """Answer a complaint from a template; the reply goes to the address that filed it."""
     svc = service(request)
     svc.answer(request_id, template=body.template, note=body.note, by=who.caller)
@@ -187,6 +193,6 @@ def answer_complaint(
 )
 def complaint_templates(
     request: Request, who: Principal = Depends(require(Role.SUPPORT))
-) -> list[dict[str, Any]]:
+) -> list[AnswerTemplateOut]:
     """The answers staff may choose for a complaint, and whether each needs a note."""
     return service(request).complaint_templates(by=who.caller)

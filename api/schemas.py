@@ -127,11 +127,6 @@ class AnswerIn(BaseModel):
         return prose(value)
 
 
-class AnswerTemplateOut(BaseModel):
-    name: str
-    needs_note: bool
-
-
 class ReviewIn(BaseModel):
     """A staff decision on a needs_review request's candidates (their ``ref``s)."""
 

@@ -92,13 +92,14 @@ def requests_page(
     status = status if status in RequestStatus.__members__.values() else ""
     kind = kind if kind in RequestKind.__members__.values() else ""
     only_overdue = overdue.lower() in ("true", "1", "on")
-    rows = service(request).listing(
+    shown = service(request).listing(
         by=who.caller,
         status=status or None,
         overdue=only_overdue,
         limit=200,
         kind=kind or None,
     )
+    rows = [r.model_dump(exclude_unset=True) for r in shown]
     return render(
         request,
         "web/list.html",
@@ -210,7 +211,7 @@ def file_request(
         return render(
             request, "web/new.html", 422, who=who, error=str(err), **_form_values(request, **given)
         )
-    return _see_other(f"{LIST_PATH}?filed={data['id']}")
+    return _see_other(f"{LIST_PATH}?filed={data.id}")
 
 
 def _detail_page(
@@ -224,11 +225,11 @@ def _detail_page(
 ) -> Response:
     svc = service(request)
     try:
-        data = svc.status(request_id, by=who.caller)
+        data = svc.status(request_id, by=who.caller).model_dump(exclude_unset=True)
     except NotFound:
         return render(request, "web/error.html", 404, who=who, problem="not_found")
     data = _with_deadline(request, [data])[0]
-    may_download = svc.may_download(data, who.caller)
+    may_download = svc.may_download(data["id"], by=who.caller)
     return render(
         request,
         "web/detail.html",

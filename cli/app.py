@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 
 from config.settings import Settings, SettingsError, get_settings
 from dsr.errors import ConfigError, DsrError, InvalidInput, PermissionDenied, StateConflict
-from dsr.service import Runtime, Service, Step, configure_logging
+from dsr.service import Runtime, Service, Step, configure_logging, dump
 
 app = typer.Typer(
     add_completion=False,
@@ -32,7 +32,9 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], str]) -> None:
-    """Print ``data`` as JSON or as the command's human-readable text."""
+    """Print ``data`` (a service's view, or a list of them) as JSON or as the command's
+    human-readable text; both read the view as the JSON contract has it."""
+    data = dump(data)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -45,7 +45,7 @@ def purge(
             progress=progress,
         )
     emit(data, as_json, _purge_text)
-    if data["errors"]:
+    if data.errors:
         raise typer.Exit(1)
 
 
@@ -119,5 +119,5 @@ def audit_verify(as_json: bool = JsonOpt) -> None:
             else f"audit chain BROKEN at event {d['first_broken']}: {d['problem']}"
         ),
     )
-    if not report["ok"]:
+    if not report.ok:
         raise typer.Exit(1)

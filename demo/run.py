@@ -82,11 +82,11 @@ def run_demo() -> dict[str, Any]:
             Submission("complaint", DEMO_SUBJECT["email"], text=DEMO_COMPLAINT),
         ]
         for sub in plan:
-            request_id = svc.submit(sub, by=Caller.staff(sub.by or "demo"))["id"]
+            request_id = svc.submit(sub, by=Caller.staff(sub.by or "demo")).id
             if sub.kind == "complaint":  # the staff queue: a person picks an answer
                 svc.answer(request_id, template="resolved", note=DEMO_NOTE, by=Caller.staff("demo"))
             final = _wait(svc, request_id)
-            data = svc.status(request_id, by=Caller.staff("demo"))
+            data = svc.status(request_id, by=Caller.staff("demo")).model_dump(exclude_unset=True)
             data["reply_eml"] = _reply_path(sink, data)
             data["notice_emls"] = _notice_paths(sink, request_id)
             results.append(data)
@@ -104,7 +104,7 @@ def _wait(svc: Service, request_id: str) -> str:
     deadline = time.monotonic() + WAIT_SECONDS
     done = (RequestStatus.COMPLETED, RequestStatus.NEEDS_ATTENTION, RequestStatus.NEEDS_REVIEW)
     while time.monotonic() < deadline:
-        status = str(svc.status(request_id, by=Caller.staff("demo"))["status"])
+        status = str(svc.status(request_id, by=Caller.staff("demo")).model_dump()["status"])
         if status in done:
             return status
         time.sleep(0.1)

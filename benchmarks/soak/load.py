@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dsr.core.intake.filing import Submission
 from dsr.errors import DsrError
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 
 from .servers import FaultySmtp
 from .subjects import Subject
@@ -47,7 +48,7 @@ class Load:
     def _submit(self, sub: Submission) -> None:
         for _ in range(60):  # a caller whose submission failed tries again, as a user would
             try:
-                data = self.svc.submit(sub, by=Caller.staff("soak"))
+                data = dump(self.svc.submit(sub, by=Caller.staff("soak")))
             except Exception as err:  # noqa: BLE001 - whatever the caller saw, it is counted
                 with self._lock:
                     self.refused[type(err).__name__] += 1

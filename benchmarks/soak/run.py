@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from dsr.service.views import dump
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 SECRET = "soak-secret-key-0123456789abcdef"
 OPS = "ops@example.com"
@@ -180,7 +182,7 @@ def _run(
     retried = 0
     for request_id in list(load.filed):  # ops act on what needs them, as the alerts asked
         try:
-            if svc.status(request_id, by=ops)["status"] == "needs_attention":
+            if dump(svc.status(request_id, by=ops))["status"] == "needs_attention":
                 svc.retry(request_id, by=ops)
                 retried += 1
         except Exception:  # noqa: BLE001 - counted by the checks that follow

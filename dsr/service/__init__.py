@@ -20,6 +20,19 @@ from dsr.service.access import StaffKey
 from dsr.service.app import Service
 from dsr.service.base import Enqueue
 from dsr.service.callers import Caller
+from dsr.service.views import (
+    AnsweredOut,
+    AnswerTemplateOut,
+    ApiKeyOut,
+    AuditCheckOut,
+    HoldOut,
+    IndexBuildOut,
+    NewApiKeyOut,
+    PurgeOut,
+    RedriveOut,
+    SubjectStatusOut,
+    dump,
+)
 
 __all__ = [
     # the service, its callers and its wiring
@@ -38,6 +51,17 @@ __all__ = [
     # what it gets back
     "RequestOut",
     "RequestDetail",
+    "SubjectStatusOut",
+    "AnsweredOut",
+    "AnswerTemplateOut",
+    "RedriveOut",
+    "HoldOut",
+    "ApiKeyOut",
+    "NewApiKeyOut",
+    "PurgeOut",
+    "IndexBuildOut",
+    "AuditCheckOut",
+    "dump",
     "Dashboard",
     "Queue",
     "ReplyDay",

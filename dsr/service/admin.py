@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from connectors.base import Indexed
 from dsr.core.intake.views import iso
@@ -26,6 +25,16 @@ from dsr.core.runtime.progress import Progress, Report, ignore
 from dsr.errors import InvalidInput, StoreError
 from dsr.service.base import ServiceBase
 from dsr.service.callers import Caller
+from dsr.service.views import (
+    ApiKeyOut,
+    AuditCheckOut,
+    HoldOut,
+    IndexBuildOut,
+    NewApiKeyOut,
+    PurgeErrorOut,
+    PurgeOut,
+    PurgeRuleOut,
+)
 
 
 class AdminOps(ServiceBase):
@@ -51,7 +60,7 @@ class AdminOps(ServiceBase):
         by: Caller,
         until: datetime | None = None,
         connectors: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> HoldOut:
         """Put a subject on legal hold (all stores, or only some)."""
         self._require(by, Role.OPS)
         unknown = [c for c in connectors or [] if c not in self.rt.connectors]
@@ -70,13 +79,13 @@ class AdminOps(ServiceBase):
             )
             return _hold_json(hold)
 
-    def hold_list(self, *, by: Caller) -> list[dict[str, Any]]:
+    def hold_list(self, *, by: Caller) -> list[HoldOut]:
         """The legal holds in force (ops)."""
         self._require(by, Role.OPS)
         with self.session() as session:
             return [_hold_json(h) for h in holds.active(session)]
 
-    def hold_lift(self, hold_id: str, *, by: Caller) -> dict[str, Any]:
+    def hold_lift(self, hold_id: str, *, by: Caller) -> HoldOut:
         self._require(by, Role.OPS)
         with self.session() as session:
             return _hold_json(holds.lift(session, hold_id, by=by.actor))
@@ -90,7 +99,7 @@ class AdminOps(ServiceBase):
         by: Caller,
         connectors: Sequence[str] = (),
         progress: Report = ignore,
-    ) -> dict[str, Any]:
+    ) -> PurgeOut:
         """A retention sweep now, in this process: per-store counts, and the stores that failed.
 
         ``connectors`` empty sweeps every store with a rule. One store being down does not stop
@@ -118,8 +127,8 @@ class AdminOps(ServiceBase):
         request = replace(request, as_of=now)
         with self.session():
             pass  # the sweep writes PurgeRun rows: the ledger's schema must be there first
-        stores: list[dict[str, Any]] = []
-        errors: list[dict[str, str]] = []
+        stores: list[PurgeRuleOut] = []
+        errors: list[PurgeErrorOut] = []
         finished: set[str] = set()
 
         def relay(p: Progress) -> None:
@@ -133,18 +142,15 @@ class AdminOps(ServiceBase):
                     self.rt, name, request, by=by.actor, policy=policy, progress=relay
                 )
             except StoreError as err:
-                errors.append({"connector": name, "error": str(err)})
+                errors.append(PurgeErrorOut(connector=name, error=str(err)))
                 for task in (f"{name}.{r.table}" for r in policy.for_connector(name)):
                     if task not in finished:  # the rule that failed, and those never reached
                         progress(Progress(task, 0, None, finished=True, failed=True))
                 continue
-            stores += [asdict(r) for r in reports]
-        return {
-            "dry_run": request.dry_run,
-            "as_of": now.isoformat(),
-            "stores": stores,
-            "errors": errors,
-        }
+            stores += [PurgeRuleOut.model_validate(asdict(r)) for r in reports]
+        return PurgeOut(
+            dry_run=request.dry_run, as_of=now.isoformat(), stores=stores, errors=errors
+        )
 
     # -- API keys and the audit log ---------------------------------------------------------
 
@@ -155,13 +161,13 @@ class AdminOps(ServiceBase):
         connector: str | None = None,
         full: bool = False,
         progress: Report = ignore,
-    ) -> list[dict[str, Any]]:
+    ) -> list[IndexBuildOut]:
         """Build or bring up to date the stores' identifier indexes now, in this process (a
         first build ahead of the workers; resumes one that was cut off)."""
         self._require(by, Role.OPS)
         if connector is not None and connector not in self.rt.connectors:
             raise InvalidInput(f"unknown connector {connector!r}")
-        done: list[dict[str, Any]] = []
+        done: list[IndexBuildOut] = []
         for name, store in self.rt.connectors.items():
             if connector not in (None, name) or not isinstance(store, Indexed):
                 continue
@@ -172,37 +178,37 @@ class AdminOps(ServiceBase):
             for r in store.refresh_index(full=full, progress=relay):
                 progress(Progress(f"{name}.{r.table}", r.rows, r.rows, finished=True))
                 done.append(
-                    {
-                        "connector": name,
-                        "table": r.table,
-                        "rows": r.rows,
-                        "full": r.full,
-                        "seconds": round(r.seconds, 3),
-                    }
+                    IndexBuildOut(
+                        connector=name,
+                        table=r.table,
+                        rows=r.rows,
+                        full=r.full,
+                        seconds=round(r.seconds, 3),
+                    )
                 )
         return done
 
-    def key_create(self, *, name: str, role: str, by: Caller) -> dict[str, Any]:
+    def key_create(self, *, name: str, role: str, by: Caller) -> NewApiKeyOut:
         """A new API key; the key itself is in the result once and never stored."""
         self._require(by, Role.OPS)
         if role not in apikeys.KEY_ROLES:
             raise InvalidInput(f"unknown role {role!r} (support, ops)")  # before the ledger
         with self.session() as session:
             row, key = apikeys.create(session, name=name, role=role, by=by.actor)
-            return {**_key_json(row), "key": key}
+            return NewApiKeyOut(**_key_json(row).model_dump(), key=key)
 
-    def key_list(self, *, by: Caller) -> list[dict[str, Any]]:
+    def key_list(self, *, by: Caller) -> list[ApiKeyOut]:
         """Every API key, revoked ones included; never the key itself (ops)."""
         self._require(by, Role.OPS)
         with self.session() as session:
             return [_key_json(row) for row in apikeys.listing(session)]
 
-    def key_revoke(self, key_id: str, *, by: Caller) -> dict[str, Any]:
+    def key_revoke(self, key_id: str, *, by: Caller) -> ApiKeyOut:
         self._require(by, Role.OPS)
         with self.session() as session:
             return _key_json(apikeys.revoke(session, key_id, by=by.actor))
 
-    def audit_verify(self, *, by: Caller) -> dict[str, Any]:
+    def audit_verify(self, *, by: Caller) -> AuditCheckOut:
         """Seal what is pending, then check the chain link by link; ``ok`` False names the
         first broken event (ops)."""
         self._require(by, Role.OPS)
@@ -210,28 +216,28 @@ class AdminOps(ServiceBase):
             pass  # the ledger's schema, before sealing
         audit.seal_all(units_of_work(self.rt.db_url))
         with self.session() as session:
-            return asdict(audit.verify(session))
+            return AuditCheckOut.model_validate(asdict(audit.verify(session)))
 
 
-def _hold_json(hold: Hold) -> dict[str, Any]:
-    return {
-        "id": hold.id,
-        "email": hold.email,
-        "phone": hold.phone,
-        "reason": hold.reason,
-        "connectors": hold.connectors,
-        "until": iso(hold.until),
-        "created_by": hold.created_by,
-        "created_at": iso(hold.created_at),
-        "lifted_at": iso(hold.lifted_at),
-    }
+def _hold_json(hold: Hold) -> HoldOut:
+    return HoldOut(
+        id=hold.id,
+        email=hold.email,
+        phone=hold.phone,
+        reason=hold.reason,
+        connectors=hold.connectors,
+        until=iso(hold.until),
+        created_by=hold.created_by,
+        created_at=iso(hold.created_at),
+        lifted_at=iso(hold.lifted_at),
+    )
 
 
-def _key_json(row: ApiKey) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "role": row.role,
-        "created_at": iso(row.created_at),
-        "revoked_at": iso(row.revoked_at),
-    }
+def _key_json(row: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        created_at=iso(row.created_at),
+        revoked_at=iso(row.revoked_at),
+    )

@@ -8,14 +8,13 @@ committed: the ledger holds the work and re-drive sends it; the door is told thr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core.identity import artefacts
 from dsr.core.intake import complaints, filing, subject_status, verification
-from dsr.core.intake.views import RequestDetail, iso, request_json, requests_json
+from dsr.core.intake.views import RequestDetail, RequestOut, iso, request_view, request_views
 from dsr.core.ledger import audit, paths, storage
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import (
@@ -33,6 +32,7 @@ from dsr.service.access import AccessOps
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
 from dsr.service.metrics import MetricsOps
+from dsr.service.views import AnsweredOut, AnswerTemplateOut, RedriveOut, SubjectStatusOut
 
 
 class Service(AdminOps, AccessOps, MetricsOps):
@@ -40,7 +40,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def submit(self, sub: filing.Submission, *, by: Caller) -> dict[str, Any]:
+    def submit(self, sub: filing.Submission, *, by: Caller) -> RequestOut | SubjectStatusOut:
         """File a request: validated completely before anything is written; ``by`` owns it.
 
         A subject (privacy center) files under the same rules as staff without ``--verified``:
@@ -55,17 +55,19 @@ class Service(AdminOps, AccessOps, MetricsOps):
         except OSError as err:  # its e-mail could not be written: nothing was committed
             raise storage.storage_error(err) from None
         if by.is_subject:
-            return self._subject_view(data["id"])
+            return self._subject_view(data.id)
         return data
 
-    def _submit(self, valid: filing.ValidSubmission, *, owner: str | None) -> dict[str, Any]:
+    def _submit(self, valid: filing.ValidSubmission, *, owner: str | None) -> RequestOut:
         with self.session() as session:
             actor = valid.by or "subject"
             pseudonyms = self.rt.settings.keys.suppression
             joined = subjects.join(session, valid, pseudonyms, actor=actor, owner=owner)
             if joined is not None:  # an identical request is open: one request, one reply
                 session.commit()
-                return {**request_json(session, joined), "duplicate_of": joined.id}
+                view = request_view(session, joined)
+                view.duplicate_of = joined.id
+                return view
             try:
                 request, follow = filing.submit(session, self.rt, valid, owner=owner)
             except OSError:
@@ -78,23 +80,23 @@ class Service(AdminOps, AccessOps, MetricsOps):
                         )
                 raise
             session.commit()
-            data = request_json(session, request)
+            data = request_view(session, request)
         self.send(follow)
         return data
 
-    def verify(self, request_id: str, code: str, *, by: Caller) -> dict[str, Any]:
+    def verify(self, request_id: str, code: str, *, by: Caller) -> RequestOut | SubjectStatusOut:
         """The subject's one-time code (typed in by ``by``); the request continues."""
         with self.session() as session:
             self._load(session, request_id, by)
             verdict = verification.verify(session, self.rt, request_id, code)
             session.commit()  # a wrong code's attempt counts, though the command fails
-            data = _for(by, request_json(session, self._load(session, request_id)))
+            data = _for(by, request_view(session, self._load(session, request_id)))
         if verdict.refused is not None:
             raise InvalidInput(verdict.refused)
         self.send(verdict.follow)
         return self._subject_view(request_id) if by.is_subject else data
 
-    def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
+    def retry(self, request_id: str, *, by: Caller) -> RequestOut:
         """Re-drive a request (ops): a needs_attention one runs its failed tasks (or re-sends
         its failed reply) again; any other open one has its current step re-sent, as
         ``redrive`` does; a finished one is a StateConflict."""
@@ -111,7 +113,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
             else:
                 raise StateConflict(f"request {request_id} is {request.status}: nothing to retry")
             session.commit()
-            data = request_json(session, self._load(session, request_id))
+            data = request_view(session, self._load(session, request_id))
         self.send(follow)
         return data
 
@@ -123,7 +125,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
         exclude: list[str],
         exclude_all: bool = False,
         by: Caller,
-    ) -> dict[str, Any]:
+    ) -> RequestOut:
         """Staff decision on a needs_review request's candidate records (ops): included ones are
         acted on as the subject's, excluded ones never; the audit log names who decided."""
         self._require(by, Role.OPS)
@@ -139,11 +141,11 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 by=by.actor,
             )
             session.commit()
-            data = request_json(session, self._load(session, request_id))
+            data = request_view(session, self._load(session, request_id))
         self.send(follow)
         return data
 
-    def redrive(self, request_id: str | None = None, *, by: Caller) -> dict[str, Any]:
+    def redrive(self, request_id: str | None = None, *, by: Caller) -> RedriveOut:
         """Re-send the steps of stuck work now: one request, or every request."""
         self._require(by, Role.OPS)
         with self.session() as session:
@@ -151,16 +153,16 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 self._load(session, request_id)
             follow = redrive.stuck(session, self.rt, older_than_seconds=0, request_id=request_id)
         self.send(follow)
-        return {"request_id": request_id, "steps": len(follow)}
+        return RedriveOut(request_id=request_id, steps=len(follow))
 
-    def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
+    def status(self, request_id: str, *, by: Caller) -> RequestDetail | SubjectStatusOut:
         """The request with its tasks, who filed it and its audit trail (ids and counts only);
         a subject gets only where it stands (``dsr.core.intake.subject_status``)."""
         with self.session() as session:
             request = self._load(session, request_id, by)
             if by.is_subject:
                 return self._subject_view(request.id, session)
-            data = _for(by, request_json(session, request))
+            data = _for(by, request_view(session, request)).model_dump(exclude_unset=True)
             data["filed_by"] = _filed_by(session, request.id)
             data["complaint"] = complaints.to_json(complaints.of(session, request.id))
             data["audit"] = [
@@ -173,7 +175,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 }
                 for e in audit.events_for(session, request.id)
             ]
-        return RequestDetail.model_validate(data).model_dump(exclude_unset=True)
+        return RequestDetail.model_validate(data)
 
     def listing(
         self,
@@ -183,7 +185,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
         overdue: bool = False,
         limit: int | None = None,
         kind: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[RequestOut]:
         """The requests ``by`` may see, newest first; ``overdue``: open ones past due."""
         self._require(by, Role.SUPPORT)  # staff only: a subject follows one request by its link
         if status is not None and status not in RequestStatus.__members__.values():
@@ -203,7 +205,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 query = query.where(overdue_clause())
             if limit is not None:
                 query = query.limit(limit)
-            return [_for(by, d) for d in requests_json(session, list(session.exec(query)))]
+            return [_for(by, v) for v in request_views(session, list(session.exec(query)))]
 
     def export(self, request_id: str, *, by: Caller) -> Path:
         """The access bundle for ops, or for the support key that filed the request; the
@@ -217,11 +219,11 @@ class Service(AdminOps, AccessOps, MetricsOps):
     def bundle(self, request_id: str, *, by: Caller) -> Path:
         """The access bundle on disk, for a caller who sees the request; Gone when an erasure
         removed it, else NotFound when there is none (yet)."""
-        path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
         with self.session() as session:
-            self._load(session, request_id, by)
+            self._load(session, request_id, by)  # first: an unknown id is NotFound, nothing else
             if artefacts.revoked(session, request_id):
                 raise Gone("this export was deleted when the data was erased")
+        path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
         if not path.is_file():
             raise NotFound("no export for this request")
         return path
@@ -232,15 +234,15 @@ class Service(AdminOps, AccessOps, MetricsOps):
             self._load(session, request_id, by)
             audit.record(session, actor=by.actor, action="export_downloaded", request_id=request_id)
 
-    def may_download(self, data: dict[str, Any], by: Caller) -> bool:
-        """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
+    def may_download(self, request_id: str, *, by: Caller) -> bool:
+        """Whether ``by`` may download the bundle of the request (a page shows the link)."""
         if (
             by.is_subject
-            or not paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
+            or not paths.bundle(self.rt.settings.resolved_export_dir, request_id).is_file()
         ):
             return False
         with self.session() as session:
-            request = session.get(Request, data["id"])
+            request = session.get(Request, request_id)
             return request is not None and by.sees(request)
 
     # -- the privacy center -----------------------------------------------------------------
@@ -263,7 +265,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
             raise NotFound("no such export") from None
         return Caller.subject(request_id=request_id)
 
-    def _subject_view(self, request_id: str, session: Session | None = None) -> dict[str, Any]:
+    def _subject_view(self, request_id: str, session: Session | None = None) -> SubjectStatusOut:
         if session is None:
             with self.session() as own:
                 return self._subject_view(request_id, own)
@@ -273,13 +275,13 @@ class Service(AdminOps, AccessOps, MetricsOps):
             max_attempts=self.rt.settings.verification_max_attempts,
         )
         data["status_token"] = status_links.make_token(request_id, self.rt.settings)
-        return data
+        return SubjectStatusOut.model_validate(data)
 
     # -- complaints -------------------------------------------------------------------------
 
     def answer(
         self, request_id: str, *, template: str, by: Caller, note: str | None = None
-    ) -> dict[str, Any]:
+    ) -> AnsweredOut:
         """Staff answer a complaint from a template (ops, or the support key that filed it);
         the reply goes out."""
         self._require(by, Role.SUPPORT)
@@ -289,25 +291,27 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 session, self.rt, request_id, template=template, by=by.actor, note=note
             )
             session.commit()
-            data = _for(by, request_json(session, self._load(session, request_id)))
-            data["complaint"] = complaints.to_json(complaints.of(session, request_id))
+            data = _for(by, request_view(session, self._load(session, request_id)))
+            complaint = complaints.to_json(complaints.of(session, request_id))
         self.send(follow)
-        return data
+        return AnsweredOut.model_validate(
+            {**data.model_dump(exclude_unset=True), "complaint": complaint}
+        )
 
-    def complaint_templates(self, *, by: Caller) -> list[dict[str, Any]]:
+    def complaint_templates(self, *, by: Caller) -> list[AnswerTemplateOut]:
         """The answers staff may choose, and whether each needs a note."""
         self._require(by, Role.SUPPORT)
         return [
-            {"name": name, "needs_note": complaints.needs_note(name)}
+            AnswerTemplateOut(name=name, needs_note=complaints.needs_note(name))
             for name in complaints.answer_templates()
         ]
 
 
-def _for(by: Caller, data: dict[str, Any]) -> dict[str, Any]:
-    """A request's JSON as ``by`` may see it: where the reply lies on the server is for ops."""
-    if data.get("reply") and not by.may(Role.OPS):
-        data["reply"] = {**data["reply"], "path": None}
-    return data
+def _for(by: Caller, view: RequestOut) -> RequestOut:
+    """A request as ``by`` may see it: where the reply lies on the server is for ops."""
+    if view.reply is not None and not by.may(Role.OPS):
+        view.reply = view.reply.model_copy(update={"path": None})
+    return view
 
 
 def _filed_by(session: Session, request_id: str) -> str | None:

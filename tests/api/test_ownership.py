@@ -100,15 +100,15 @@ def test_requests_filed_at_the_command_line_are_for_ops(
     svc = Service(rt, lambda steps: None)
     from dsr.core.intake.filing import Submission
 
-    request_id = svc.submit(Submission("access", "x@example.vn"), by=Caller.staff("lan"))["id"]
+    request_id = svc.submit(Submission("access", "x@example.vn"), by=Caller.staff("lan")).id
     assert client.get(f"/requests/{request_id}", headers=Keys.header(keys.alice)).status_code == 404
     assert client.get(f"/requests/{request_id}", headers=Keys.header(keys.ops)).status_code == 200
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
 
 
 def test_complaints_are_one_queue_for_support(client: TestClient, keys: Keys) -> None:
-    """A complaint Alice filed is in Bob's queue and Bob may answer it (DESIGN.md: complaints go
-    to a staff queue), while her access request stays hers."""
+    """A complaint Alice filed is in Bob's queue and Bob may answer it (docs/DESIGN.md:
+    complaints go to one staff queue), while her access request stays hers."""
     filed = client.post(
         "/requests",
         json={

@@ -28,7 +28,7 @@ from dsr.core.ledger.models import Outbox, Request
 from dsr.core.replies import status_links
 from dsr.core.replies.links import make_download_token
 from dsr.core.runtime.process import Runtime
-from dsr.service import Caller
+from dsr.service import Caller, dump
 from tests import services
 from tests.api.conftest import csrf_of, verification_code
 from tests.e2e.conftest import make_settings
@@ -133,7 +133,7 @@ def test_an_access_request_waits_for_the_code_confirmed_on_its_page(
     assert 'data-phase="in_progress"' in after
     assert '<li class="done" data-step="code">' in after
     assert '<li class="current" data-step="work">' in after
-    staff = app.state.service.status(request_id, by=Caller.staff("test"))
+    staff = dump(app.state.service.status(request_id, by=Caller.staff("test")))
     assert staff["status"] == "verified"
     assert {(i["kind"], i["provenance"]) for i in staff["identifiers"]} == {
         ("email", "verified"),

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dsr.core.runtime.steps import StepName
+from dsr.service.views import dump
 
 FIELDS = {
     "id",
@@ -193,7 +194,7 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     add_family_account(settings.resolved_data_dir)
     rt = Runtime(settings)
     sub = Submission("erase", DEMO_SUBJECT["email"], verified=True, by="lan")
-    request_id = Service(rt, inline(rt)).submit(sub, by=Caller.staff("t"))["id"]
+    request_id = dump(Service(rt, inline(rt)).submit(sub, by=Caller.staff("t")))["id"]
     rt.close()
     shown = dsr(env, "status", request_id)
     assert "needs_review" in shown.stdout and "crm:customers:" in shown.stdout

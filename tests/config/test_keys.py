@@ -26,6 +26,7 @@ from dsr.core.runtime.process import Runtime
 from dsr.errors import ConfigError, InvalidInput
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 
 ERASED = "da.xoa@example.com"
 REQUEST_ID = "0" * 32
@@ -190,18 +191,24 @@ def test_a_code_sent_before_a_rotation_works_during_the_grace(tmp_path: Path) ->
     """A one-time code e-mailed just before the master rotated is accepted during the grace."""
     old = "old-master-secret-0123456"
     before = _settings(tmp_path, secret_key=old)
-    first = Service(Runtime(before), _no_enqueue).submit(
-        Submission("access", "a@b.vn"), by=Caller.staff("t")
+    first = dump(
+        Service(Runtime(before), _no_enqueue).submit(
+            Submission("access", "a@b.vn"), by=Caller.staff("t")
+        )
     )
-    second = Service(Runtime(before), _no_enqueue).submit(
-        Submission("access", "c@d.vn"), by=Caller.staff("t")
+    second = dump(
+        Service(Runtime(before), _no_enqueue).submit(
+            Submission("access", "c@d.vn"), by=Caller.staff("t")
+        )
     )
     grace = _settings(
         tmp_path, secret_key="new-master-secret-789012", previous_secret_key=old,
         previous_secret_key_until=datetime.now(UTC) + timedelta(hours=1),
     )  # fmt: skip
-    done = Service(Runtime(grace), _no_enqueue).verify(
-        first["id"], _code(before, first["id"]), by=Caller.staff("ops")
+    done = dump(
+        Service(Runtime(grace), _no_enqueue).verify(
+            first["id"], _code(before, first["id"]), by=Caller.staff("ops")
+        )
     )
     assert done["status"] == "verified"
     ended = _settings(tmp_path, secret_key="new-master-secret-789012")

@@ -23,6 +23,7 @@ from dsr.core.pipeline import runner
 from dsr.core.runtime.process import Runtime
 from dsr.core.runtime.steps import Step
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 
 STAFF = Caller.staff("test-staff")
 EMAIL = DEMO_SUBJECT["email"]
@@ -43,7 +44,7 @@ class Core:
     def submit(self, kind: str, email: str = EMAIL, **kw: Any) -> str:
         kw.setdefault("verified", True)
         kw.setdefault("by", "test-staff")
-        return str(self.service.submit(Submission(kind, email, **kw), by=STAFF)["id"])
+        return str(dump(self.service.submit(Submission(kind, email, **kw), by=STAFF))["id"])
 
     def take(self) -> list[Step]:
         """The steps queued so far (the broker's messages), emptying the queue."""
@@ -60,7 +61,7 @@ class Core:
         )
 
     def status(self, request_id: str) -> dict[str, Any]:
-        return self.service.status(request_id, by=STAFF)
+        return dump(self.service.status(request_id, by=STAFF))
 
     def replies(self, request_id: str, to: str = EMAIL) -> list[Any]:
         prefix = f"<{request_id}.reply@"

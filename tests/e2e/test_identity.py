@@ -19,6 +19,7 @@ from demo.seed import DEMO_CUSTOMER_ID, DEMO_NEW_PHONE, DEMO_SUBJECT
 from demo.stores import stamp
 from dsr.core.ledger import paths
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from dsr.spellings import stored_values
 from tests.e2e.accounts import shared_phones
 from tests.e2e.conftest import Pipeline, until
@@ -138,7 +139,7 @@ def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: 
     assert DEMO_SUBJECT["name"] not in exported and "CALL-DEMO" not in exported
     assert _subject_snapshot(pipeline) == before
     assert data["status"] == "needs_review"
-    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    status = dump(_service(pipeline).status(rid, by=Caller.staff("t")))
     provenance = {(i["kind"], i["provenance"]) for i in status["identifiers"]}
     assert ("email", "verified") in provenance and ("phone", "asserted") in provenance
     assert "0912" not in json.dumps(status["identifiers"])  # values are masked
@@ -152,7 +153,7 @@ def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: 
     text = _text(_reply(pipeline, rid, STRANGER))
     assert DEMO_SUBJECT["name"] not in text and "0912" not in text
     assert DEMO_SUBJECT["name"] not in _exported_text(pipeline, rid)
-    audit = _service(pipeline).status(rid, by=Caller.staff("t"))["audit"]
+    audit = dump(_service(pipeline).status(rid, by=Caller.staff("t")))["audit"]
     assert any(e["action"] == "reviewed" and e["actor"] == "lan" for e in audit)
 
 
@@ -171,7 +172,7 @@ def test_shared_family_phone_erases_only_the_subject(pipeline: Pipeline) -> None
         pipeline, "recordings/cdr.db", "select 1 from cdr where uniqueid like 'CALL-DEMO-000%'"
     )
     assert len(calls) == 4  # the shared line's calls are candidates, not erased
-    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    status = dump(_service(pipeline).status(rid, by=Caller.staff("t")))
     reasons = {(c["store"], c["reason"]) for c in status["candidates"]}
     assert ("crm", "other_account") in reasons and ("recordings", "shared_identifier") in reasons
     _service(pipeline).review(rid, include=[], exclude=[], exclude_all=True, by=Caller.staff("lan"))
@@ -190,7 +191,7 @@ def test_duplicate_accounts_wait_for_review_then_complete(pipeline: Pipeline) ->
     email, phone, second = shared.emails[0], shared.phone, shared.customer_ids[1]
     rid = pipeline.submit("access", email, phone=phone)
     pipeline.wait(rid, *SETTLED)
-    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    status = dump(_service(pipeline).status(rid, by=Caller.staff("t")))
     assert status["status"] == "needs_review"
     crm = [c for c in status["candidates"] if c["store"] == "crm"]
     assert len(crm) == 1 and crm[0]["reason"] == "other_account"
@@ -201,7 +202,7 @@ def test_duplicate_accounts_wait_for_review_then_complete(pipeline: Pipeline) ->
     data = pipeline.wait(rid, *SETTLED)
     assert data["status"] == "completed"
     assert {t["connector"]: t["records"] for t in data["tasks"]}["crm"] == 2
-    idents = _service(pipeline).status(rid, by=Caller.staff("t"))["identifiers"]
+    idents = dump(_service(pipeline).status(rid, by=Caller.staff("t")))["identifiers"]
     assert ("customer_id", "derived") in {(i["kind"], i["provenance"]) for i in idents}
     expected_orders = _one(
         pipeline, "orders.db", "select count(*) from orders where customer_id=:c", c=second
@@ -226,7 +227,7 @@ def test_rectified_phone_is_still_searched_on_erasure(pipeline: Pipeline) -> Non
     )
     monitor = pipeline.rt.settings.resolved_data_dir / "recordings" / "monitor"
     assert not list(monitor.rglob("*-CALL-DEMO-000[12].wav"))  # their recordings with them
-    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    status = dump(_service(pipeline).status(rid, by=Caller.staff("t")))
     assert ("phone", "former") in {(i["kind"], i["provenance"]) for i in status["identifiers"]}
     text = _text(_reply(pipeline, rid, EMAIL))
     recordings = text.split("Ghi âm cuộc gọi hỗ trợ")[1].split("\n\n")[0]
@@ -234,7 +235,7 @@ def test_rectified_phone_is_still_searched_on_erasure(pipeline: Pipeline) -> Non
     # The erasure took the identity history with it: a later request no longer knows the number.
     again = pipeline.submit("access", EMAIL)
     pipeline.wait(again)
-    later = _service(pipeline).status(again, by=Caller.staff("t"))
+    later = dump(_service(pipeline).status(again, by=Caller.staff("t")))
     assert "former" not in {i["provenance"] for i in later["identifiers"]}
 
 
@@ -258,7 +259,7 @@ def test_rectified_email_still_finds_records_under_the_old_address(pipeline: Pip
     pipeline.wait(rid)
     bundle = zipfile.ZipFile(paths.bundle(pipeline.rt.settings.resolved_export_dir, rid))
     assert "GUEST-OLD" in bundle.read("orders/orders.json").decode()
-    status = _service(pipeline).status(rid, by=Caller.staff("t"))
+    status = dump(_service(pipeline).status(rid, by=Caller.staff("t")))
     assert ("email", "former") in {(i["kind"], i["provenance"]) for i in status["identifiers"]}
 
 

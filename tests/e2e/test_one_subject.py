@@ -18,6 +18,7 @@ from dsr.core.pipeline import dispatch
 from dsr.core.runtime.process import Runtime
 from dsr.core.runtime.steps import Step
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from tests.e2e.conftest import make_settings
 from tests.e2e.drive import drive
 
@@ -43,12 +44,11 @@ def test_five_identical_erase_requests_at_once_are_one(
 
     def file() -> None:
         barrier.wait()
-        results.append(
-            svc.submit(
-                Submission("erase", f" {EMAIL.upper()}", verified=True, by="staff"),
-                by=Caller.staff("t"),
-            )
+        filed = svc.submit(
+            Submission("erase", f" {EMAIL.upper()}", verified=True, by="staff"),
+            by=Caller.staff("t"),
         )
+        results.append(dump(filed))
 
     threads = [threading.Thread(target=file) for _ in range(5)]
     for t in threads:
@@ -62,7 +62,7 @@ def test_five_identical_erase_requests_at_once_are_one(
     assert sorted(r.get("duplicate_of") is not None for r in results) == [False] + [True] * 4
 
     drive(svc.rt, sent)
-    assert svc.status(rows[0].id, by=_ops())["status"] == "completed"
+    assert dump(svc.status(rows[0].id, by=_ops()))["status"] == "completed"
     replies = [m for m in smtp.to(EMAIL) if ".reply@" in m["Message-ID"]]
     assert len(replies) == 1
     svc.rt.close()
@@ -73,20 +73,20 @@ def test_second_request_for_a_subject_waits_for_the_first(
 ) -> None:
     """An access filed while an erase of the same subject is in the stores waits, then runs."""
     svc, sent = _service(tmp_path, postgres_url, smtp.port)
-    erase = svc.submit(Submission("erase", EMAIL, verified=True, by="staff"), by=Caller.staff("t"))[
-        "id"
-    ]
-    access = svc.submit(
-        Submission("access", EMAIL, verified=True, by="staff"), by=Caller.staff("t")
+    erase = dump(
+        svc.submit(Submission("erase", EMAIL, verified=True, by="staff"), by=Caller.staff("t"))
+    )["id"]
+    access = dump(
+        svc.submit(Submission("access", EMAIL, verified=True, by="staff"), by=Caller.staff("t"))
     )["id"]
     with session_scope(svc.rt.db_url) as session:
         first = dispatch.dispatch(session, svc.rt, erase)
     with session_scope(svc.rt.db_url) as session:
         assert dispatch.dispatch(session, svc.rt, access) == []  # waits its turn
-    assert svc.status(access, by=_ops())["status"] == "verified"
+    assert dump(svc.status(access, by=_ops()))["status"] == "verified"
     drive(svc.rt, first + [s for s in sent if s.actor == "deliver"])
-    assert svc.status(erase, by=_ops())["status"] == "completed"
-    assert svc.status(access, by=_ops())["status"] == "completed"  # dispatched by the erase
+    assert dump(svc.status(erase, by=_ops()))["status"] == "completed"
+    assert dump(svc.status(access, by=_ops()))["status"] == "completed"  # dispatched by the erase
     access_reply = [m for m in smtp.to(EMAIL) if m["Message-ID"].startswith(f"<{access}.reply@")]
     assert len(access_reply) == 1
     svc.rt.close()
@@ -102,14 +102,21 @@ def test_erasure_after_an_erasure_says_already_erased(
     """A second erasure of a subject reports the stores the first one emptied as already erased,
     never contradicting the first certificate."""
     svc, sent = _service(tmp_path, postgres_url, smtp.port)
-    first = svc.submit(
-        Submission("erase", EMAIL, verified=True, by="staff", language="en"), by=Caller.staff("t")
+    first = dump(
+        svc.submit(
+            Submission("erase", EMAIL, verified=True, by="staff", language="en"),
+            by=Caller.staff("t"),
+        )
     )
     drive(svc.rt, sent)
     sent.clear()
-    second = svc.submit(
-        Submission("erase", EMAIL, name="Nguyễn Văn An", verified=True, by="staff", language="en"),
-        by=Caller.staff("t"),
+    second = dump(
+        svc.submit(
+            Submission(
+                "erase", EMAIL, name="Nguyễn Văn An", verified=True, by="staff", language="en"
+            ),
+            by=Caller.staff("t"),
+        )
     )
     assert second["id"] != first["id"] and "duplicate_of" not in second
     drive(svc.rt, sent)
@@ -130,9 +137,11 @@ def test_different_requests_at_once_on_a_fresh_ledger_are_all_filed(
     def file(n: int) -> None:
         barrier.wait()
         results.append(
-            svc.submit(
-                Submission("access", f"first.{n}@example.com", verified=True, by="s"),
-                by=Caller.staff("t"),
+            dump(
+                svc.submit(
+                    Submission("access", f"first.{n}@example.com", verified=True, by="s"),
+                    by=Caller.staff("t"),
+                )
             )
         )
 

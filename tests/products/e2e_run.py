@@ -30,6 +30,7 @@ from dsr.core.ledger import paths
 from dsr.core.ledger.db import get_engine, migrate
 from dsr.core.runtime.process import Runtime
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from dsr.spellings import stored_values
 from tests import services
 from tests.e2e.conftest import Pipeline, make_settings, until
@@ -70,7 +71,7 @@ class Product:
 
     def status(self, request_id: str) -> dict[str, Any]:
         """The request as staff see it (tasks, identifiers, candidates, audit trail)."""
-        data: dict[str, Any] = self.service.status(request_id, by=Caller.staff("t"))
+        data: dict[str, Any] = dump(self.service.status(request_id, by=Caller.staff("t")))
         return data
 
     def review(self, request_id: str, *, include: list[str] | None = None) -> dict[str, Any]:

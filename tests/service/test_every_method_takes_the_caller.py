@@ -10,6 +10,7 @@ from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.db import migrate
 from dsr.errors import NotFound, PermissionDenied
 from dsr.service import Caller, Service, Submission
+from dsr.service.views import dump
 from tests.core.conftest import EMAIL, STAFF, Core
 
 SUPPORT = Caller("api:desk", Role.SUPPORT, owner="k" * 32)
@@ -44,6 +45,6 @@ def test_ops_listings_refuse_a_support_key(core: Core, call: str) -> None:
 
 def test_a_bundle_is_only_for_a_caller_who_sees_the_request(core: Core) -> None:
     """Another support key gets NotFound for a request it did not file (its existence untold)."""
-    request_id = core.service.submit(Submission("access", EMAIL), by=STAFF)["id"]
+    request_id = dump(core.service.submit(Submission("access", EMAIL), by=STAFF))["id"]
     with pytest.raises(NotFound, match="no such request"):
         core.service.bundle(request_id, by=SUPPORT)

@@ -20,6 +20,7 @@ from dsr.core.ledger.db import get_engine
 from dsr.core.replies import status_links
 from dsr.errors import InvalidInput, NotFound, PermissionDenied
 from dsr.service import Caller
+from dsr.service.views import dump
 from tests.core.conftest import EMAIL, STAFF, Core
 
 VISITOR = "0123456789abcdef01234567"
@@ -34,7 +35,9 @@ SUBJECT_FIELDS = {
 
 def _file(core: Core, kind: str = "access", email: str = EMAIL, **kw: Any) -> dict[str, Any]:
     visitor = kw.pop("visitor", VISITOR)
-    return core.service.submit(Submission(kind, email, **kw), by=Caller.subject(visitor=visitor))
+    return dump(
+        core.service.submit(Submission(kind, email, **kw), by=Caller.subject(visitor=visitor))
+    )
 
 
 def _code(core: Core, email: str, request_id: str) -> str:
@@ -68,7 +71,7 @@ def test_a_subject_files_unverified_and_sees_only_where_the_request_stands(core:
         ("phone", "asserted"),
     }
     me = _as_subject(core, view["status_token"])
-    assert set(core.service.status(view["id"], by=me)) == SUBJECT_FIELDS
+    assert set(dump(core.service.status(view["id"], by=me))) == SUBJECT_FIELDS
 
 
 def test_a_subject_sees_no_other_request_and_no_staff_operation(core: Core) -> None:
@@ -78,7 +81,9 @@ def test_a_subject_sees_no_other_request_and_no_staff_operation(core: Core) -> N
     other = core.submit("complaint", verified=False, by=None, text="Tôi bị gọi điện quảng cáo.")
     me = _as_subject(core, mine["status_token"])
     with pytest.raises(NotFound):
-        core.service.status(other, by=me)  # a complaint too: staff see every one, not subjects
+        dump(
+            core.service.status(other, by=me)
+        )  # a complaint too: staff see every one, not subjects
     with pytest.raises(NotFound):
         core.service.verify(other, "123456", by=me)
     with pytest.raises(PermissionDenied):
@@ -91,7 +96,7 @@ def test_a_subject_sees_no_other_request_and_no_staff_operation(core: Core) -> N
         core.service.retry(mine["id"], by=me)
     with pytest.raises(PermissionDenied):
         core.service.review(mine["id"], include=[], exclude=[], exclude_all=True, by=me)
-    assert core.service.may_download({"id": mine["id"]}, me) is False
+    assert core.service.may_download(mine["id"], by=me) is False
 
 
 def test_a_subject_cannot_vouch_for_themselves(core: Core) -> None:
@@ -99,8 +104,8 @@ def test_a_subject_cannot_vouch_for_themselves(core: Core) -> None:
     with pytest.raises(PermissionDenied):
         _file(core, verified=True, by="me")
     with pytest.raises(PermissionDenied):
-        core.service.submit(Submission("access", EMAIL), by=Caller.subject())  # no visitor
-    assert core.service.listing(by=STAFF) == []
+        dump(core.service.submit(Submission("access", EMAIL), by=Caller.subject()))  # no visitor
+    assert dump(core.service.listing(by=STAFF)) == []
 
 
 def test_the_code_proves_the_email_only_and_the_request_completes(core: Core) -> None:
@@ -109,7 +114,7 @@ def test_the_code_proves_the_email_only_and_the_request_completes(core: Core) ->
     view = _file(core, phone="0912 345 678")
     me = _as_subject(core, view["status_token"])
     core.drain()  # acknowledgement and code e-mails
-    after = core.service.verify(view["id"], _code(core, EMAIL, view["id"]), by=me)
+    after = dump(core.service.verify(view["id"], _code(core, EMAIL, view["id"]), by=me))
     assert set(after) == SUBJECT_FIELDS and after["phase"] == "in_progress"
     assert after["stores"] == {"total": 0, "finished": 0}  # dispatch has not run yet
     staff = core.status(view["id"])
@@ -118,7 +123,7 @@ def test_the_code_proves_the_email_only_and_the_request_completes(core: Core) ->
         ("phone", "asserted"),
     }
     core.drain()
-    done = core.service.status(view["id"], by=me)
+    done = dump(core.service.status(view["id"], by=me))
     assert done["phase"] == "completed" and done["reply_sent_at"] is not None
     assert done["stores"]["total"] == len(core.rt.connectors) == done["stores"]["finished"]
     assert len(core.replies(view["id"])) == 1
@@ -134,7 +139,7 @@ def test_records_waiting_for_staff_read_as_in_progress(core: Core) -> None:
     core.service.verify(view["id"], _code(core, stranger, view["id"]), by=me)
     core.drain()
     assert core.status(view["id"])["status"] == "needs_review"
-    seen = core.service.status(view["id"], by=me)
+    seen = dump(core.service.status(view["id"], by=me))
     assert seen["phase"] == "in_progress" and set(seen) == SUBJECT_FIELDS
 
 
@@ -145,7 +150,7 @@ def test_wrong_codes_close_the_request_for_the_subject(core: Core) -> None:
     for _ in range(core.rt.settings.verification_max_attempts):
         with pytest.raises(InvalidInput):
             core.service.verify(view["id"], "not-a-code", by=me)
-    seen = core.service.status(view["id"], by=me)
+    seen = dump(core.service.status(view["id"], by=me))
     assert seen["phase"] == "code_closed" and seen["code_open"] is False
 
 
@@ -166,7 +171,7 @@ def test_a_complaint_goes_to_staff_without_a_code(core: Core) -> None:
     core.service.answer(view["id"], template="no_misuse", by=STAFF)
     core.drain()
     assert (
-        core.service.status(view["id"], by=_as_subject(core, view["status_token"]))["phase"]
+        dump(core.service.status(view["id"], by=_as_subject(core, view["status_token"])))["phase"]
         == "completed"
     )
 

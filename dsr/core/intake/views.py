@@ -1,4 +1,4 @@
-"""The public JSON shape of requests (DESIGN.md: times ISO 8601 UTC), defined once.
+"""The public JSON shape of requests (docs/DESIGN.md: times ISO 8601 UTC), defined once.
 
 The models below are what ``dsr ... --json`` prints and what the HTTP API publishes in its
 OpenAPI schema; every request the doors show is built through them.
@@ -100,7 +100,7 @@ class ComplaintOut(BaseModel):
 
 
 class RequestOut(BaseModel):
-    """A request (DESIGN.md contract); times are ISO 8601 UTC."""
+    """A request (docs/DESIGN.md, the JSON contract); times are ISO 8601 UTC."""
 
     id: str
     kind: RequestKind
@@ -145,10 +145,18 @@ def iso(value: datetime | None) -> str | None:
 
 
 def request_json(session: Session, request: Request) -> dict[str, Any]:
-    return requests_json(session, [request])[0]
+    return request_view(session, request).model_dump(exclude_unset=True)
 
 
 def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[str, Any]]:
+    return [v.model_dump(exclude_unset=True) for v in request_views(session, requests)]
+
+
+def request_view(session: Session, request: Request) -> RequestOut:
+    return request_views(session, [request])[0]
+
+
+def request_views(session: Session, requests: Sequence[Request]) -> list[RequestOut]:
     """Many requests in six queries, not five more per request (``dsr list``, the API)."""
     ids = [r.id for r in requests]
     tasks: dict[str, list[ConnectorTask]] = {i: [] for i in ids}
@@ -188,7 +196,7 @@ def requests_json(session: Session, requests: Sequence[Request]) -> list[dict[st
     return [
         RequestOut.model_validate(
             _shape(r, tasks[r.id], replies.get(r.id), notices[r.id], idents[r.id], found[r.id])
-        ).model_dump(exclude_unset=True)
+        )
         for r in requests
     ]
 

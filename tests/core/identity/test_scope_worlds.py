@@ -36,6 +36,7 @@ from dsr.core.ledger.db import get_engine, migrate
 from dsr.core.runtime.process import Runtime
 from dsr.identity import suppression_hash
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from tests.connectors.stores import call, write_wav
 from tests.inline import code_from_outbox, inline
 
@@ -234,11 +235,11 @@ def test_nothing_outside_the_verified_subjects_accounts_is_touched(world: World)
                 if world.kind == "rectify"
                 else {},
             )
-            rid = svc.submit(sub, by=Caller.staff("t"))["id"]
+            rid = dump(svc.submit(sub, by=Caller.staff("t")))["id"]
             svc.verify(
                 rid, code_from_outbox(rt.settings.resolved_export_dir, rid), by=Caller.staff("t")
             )
-            status = svc.status(rid, by=Caller.staff("t"))["status"]
+            status = dump(svc.status(rid, by=Caller.staff("t")))["status"]
             # Replying: the reply is built (it is not sent here); or waiting for staff.
             assert status in ("replying", "needs_review"), status
             after = _snapshot(data)

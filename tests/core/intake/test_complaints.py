@@ -23,6 +23,7 @@ from dsr.core.runtime.process import Runtime
 from dsr.core.runtime.steps import Step
 from dsr.errors import InvalidInput, StateConflict
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from tests.scheduler.stores import settings
 
 SUBJECT = "an.nguyen@example.vn"
@@ -47,7 +48,7 @@ class Harness:
     def file(self, **kw: object) -> str:
         values: dict[str, object] = {"kind": "complaint", "email": SUBJECT, "text": TEXT}
         values.update(kw)
-        return str(self.svc.submit(Submission(**values), by=Caller.staff("t"))["id"])  # type: ignore[arg-type]
+        return str(dump(self.svc.submit(Submission(**values), by=Caller.staff("t")))["id"])  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -95,7 +96,7 @@ def test_a_complaint_goes_to_the_staff_queue_with_a_15_day_deadline(
     """Filed without a code: acknowledged by e-mail, waiting for staff, due 15 local days later,
     no store asked."""
     request_id = h.file()
-    data = h.svc.status(request_id, by=Caller.staff("test"))
+    data = dump(h.svc.status(request_id, by=Caller.staff("test")))
     assert data["status"] == RequestStatus.IN_PROGRESS and data["tasks"] == []
     assert data["complaint"] == {
         "text": TEXT,
@@ -115,9 +116,9 @@ def test_a_complaint_goes_to_the_staff_queue_with_a_15_day_deadline(
     assert "Bộ phận bảo vệ dữ liệu cá nhân sẽ xem xét khiếu nại" in body.get_content()
     assert [s.actor for s in h.sent] == ["deliver"]  # the acknowledgement only: no code, no fan-out
     assert ("system", "complaint_queued", {}) in _actions(h.rt, request_id)
-    queue = h.svc.listing(by=Caller.staff("test"), kind="complaint", status="in_progress")
+    queue = dump(h.svc.listing(by=Caller.staff("test"), kind="complaint", status="in_progress"))
     assert [r["id"] for r in queue] == [request_id]
-    assert h.svc.listing(by=Caller.staff("test"), kind="access") == []
+    assert dump(h.svc.listing(by=Caller.staff("test"), kind="access")) == []
 
 
 def test_staff_answer_reaches_only_the_filing_address_and_completes_it(
@@ -127,7 +128,7 @@ def test_staff_answer_reaches_only_the_filing_address_and_completes_it(
     the complaint, and the request completes; the audit log keeps who answered, not the words."""
     request_id = h.file(language="en")
     note = "We removed your number from the SMS list on 3 March."
-    data = h.svc.answer(request_id, template="resolved", note=note, by=Caller.staff("lan"))
+    data = dump(h.svc.answer(request_id, template="resolved", note=note, by=Caller.staff("lan")))
     assert data["complaint"]["answered_by"] == "lan"
     assert data["complaint"]["answer_template"] == "resolved"
     assert _request(h.rt, request_id).status == RequestStatus.COMPLETED
@@ -182,7 +183,7 @@ def test_a_bad_answer_changes_nothing(
 
 def test_only_a_complaint_can_be_answered(h: Harness) -> None:
     """Answering an access request is a conflict, not a reply."""
-    access = str(h.svc.submit(Submission("access", SUBJECT), by=Caller.staff("t"))["id"])
+    access = str(dump(h.svc.submit(Submission("access", SUBJECT), by=Caller.staff("t")))["id"])
     with pytest.raises(StateConflict, match="not a complaint"):
         h.svc.answer(access, template="resolved", by=Caller.staff("lan"))
 
@@ -203,14 +204,14 @@ def test_bad_complaint_input_writes_nothing(
     """No text, a blank or malformed one, or a text on another kind: refused, no ledger row."""
     with pytest.raises(InvalidInput, match=message):
         h.file(**kw)
-    assert h.svc.listing(by=Caller.staff("test")) == []
+    assert dump(h.svc.listing(by=Caller.staff("test"))) == []
 
 
 def test_staff_may_vouch_for_the_complainant(h: Harness) -> None:
     """A complaint filed by phone and vouched for by staff records who vouched; it still waits
     for an answer."""
     request_id = h.file(verified=True, by="lan")
-    data = h.svc.status(request_id, by=Caller.staff("test"))
+    data = dump(h.svc.status(request_id, by=Caller.staff("test")))
     assert (data["status"], data["verified_by"]) == ("in_progress", "lan")
     assert ("lan", "verified_by_staff", {}) in _actions(h.rt, request_id)
 

@@ -11,6 +11,7 @@ from dsr.core.ledger.db import get_engine, migrate
 from dsr.core.ops.retention import PurgeRequest
 from dsr.core.runtime.progress import Progress
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from tests.scheduler.stores import NOW, seeded_stores
 
 
@@ -39,8 +40,12 @@ def test_purge_reports_each_rule_with_its_counts(tmp_path: Path) -> None:
     svc = Service(stores.rt, lambda _steps: None)
     for dry_run in (True, False):
         heard: list[Progress] = []
-        result = svc.purge(
-            PurgeRequest(as_of=NOW, dry_run=dry_run), by=Caller.staff("t"), progress=heard.append
+        result = dump(
+            svc.purge(
+                PurgeRequest(as_of=NOW, dry_run=dry_run),
+                by=Caller.staff("t"),
+                progress=heard.append,
+            )
         )
         rules = [f"{s['connector']}.{s['table']}" for s in result["stores"]]
         assert list(dict.fromkeys(p.task for p in heard if not p.finished)) == rules
@@ -67,8 +72,10 @@ def test_a_failing_store_is_reported_failed_and_the_others_finish(tmp_path: Path
         conn.execute(sa.text("DROP TABLE customers"))
     crm.dispose()
     heard: list[Progress] = []
-    result = Service(stores.rt, lambda _steps: None).purge(
-        PurgeRequest(as_of=NOW), by=Caller.staff("t"), progress=heard.append
+    result = dump(
+        Service(stores.rt, lambda _steps: None).purge(
+            PurgeRequest(as_of=NOW), by=Caller.staff("t"), progress=heard.append
+        )
     )
     assert [e["connector"] for e in result["errors"]] == ["crm"]
     ends = {p.task: p.failed for p in heard if p.finished}
