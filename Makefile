@@ -19,12 +19,14 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # ruff (lint and format), mypy (strict on the source; tests and benchmarks too, less strict),
-# and the import contracts in pyproject.toml. Under a minute from cold caches.
+# the import contracts in pyproject.toml, and the README's drawing of them (tools/drawing.py).
+# Under a minute from cold caches.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/drawing.py
 
 # Known vulnerabilities in the installed packages (pip-audit); exit 3 and a plain message when no
 # vulnerability database is reachable (then nothing was audited).

@@ -1,1 +1,1 @@
-"""The `dsr` command: thin commands over the application service (DESIGN.md contract)."""
+"""The `dsr` command: thin commands over the application service (docs/DESIGN.md)."""

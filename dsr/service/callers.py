@@ -45,7 +45,7 @@ class Caller:
     def sees(self, request: Request) -> bool:
         """A subject sees only the request their status link names; ops see every request;
         support the ones filed with its own key, and the complaints (one staff queue that any
-        support member answers: DESIGN.md)."""
+        support member answers: docs/DESIGN.md)."""
         if self.is_subject:
             return self.request_id is not None and request.id == self.request_id
         return (
