@@ -26,6 +26,7 @@ from dsr.errors import ConfigError, InvalidInput, PermissionDenied
 from dsr.identity import suppression_check
 from dsr.service.app import Service
 from dsr.service.callers import Caller
+from dsr.service.views import MasterRotatedOut, SuppressionRotatedOut
 
 
 def _ops_only(by: Caller) -> None:
@@ -44,7 +45,7 @@ def _save(svc: Service, data: dict[str, Any]) -> None:
     keys.write_key_file(svc.rt.settings.var_dir.resolve(), data)
 
 
-def rotate_master(svc: Service, *, grace_days: int, by: Caller) -> dict[str, Any]:
+def rotate_master(svc: Service, *, grace_days: int, by: Caller) -> MasterRotatedOut:
     """A new master secret in the key file; the old one verifies for ``grace_days`` more."""
     _ops_only(by)
     if svc.rt.settings.keys.master_from == "environment":
@@ -64,10 +65,10 @@ def rotate_master(svc: Service, *, grace_days: int, by: Caller) -> dict[str, Any
     _save(svc, data)
     with svc.session() as session:
         audit.record(session, actor=by.actor, action="secret_key_rotated", grace_days=grace_days)
-    return {"rotated": "secret_key", "previous_accepted_until": until.isoformat()}
+    return MasterRotatedOut(rotated="secret_key", previous_accepted_until=until.isoformat())
 
 
-def rotate_suppression(svc: Service, *, by: Caller) -> dict[str, Any]:
+def rotate_suppression(svc: Service, *, by: Caller) -> SuppressionRotatedOut:
     """Re-key every suppression list with a new key appended to the chain (run with the
     workers, scheduler and API stopped: they hold the old chain until restarted)."""
     _ops_only(by)
@@ -107,9 +108,9 @@ def rotate_suppression(svc: Service, *, by: Caller) -> dict[str, Any]:
         data["suppression_key"] = new
         data.pop("suppression_key_next", None)
         _save(svc, data)
-    return {
-        "rotated": "suppression_key",
-        "stores": stores,
-        "keys_in_chain": len(new.split(",")),
-        "key_source": "file" if from_file else "environment",
-    }
+    return SuppressionRotatedOut(
+        rotated="suppression_key",
+        stores=stores,
+        keys_in_chain=len(new.split(",")),
+        key_source="file" if from_file else "environment",
+    )

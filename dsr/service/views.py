@@ -129,6 +129,18 @@ class AuditCheckOut(BaseModel):
     oldest_unsealed_at: str | None = None
 
 
+class MasterRotatedOut(BaseModel):
+    rotated: str  # "secret_key"
+    previous_accepted_until: str
+
+
+class SuppressionRotatedOut(BaseModel):
+    rotated: str  # "suppression_key"
+    stores: dict[str, int]  # lists re-keyed, per store
+    keys_in_chain: int
+    key_source: str  # "file" or "environment"
+
+
 def dump(data: Any) -> Any:
     """A view (or a list or dict holding views) as the JSON-ready value the doors print: unset
     fields left out, as the contract has always shown them."""

@@ -229,7 +229,7 @@ def test_rotating_the_suppression_key_rekeys_the_list(tmp_path: Path) -> None:
     old_chain = settings.keys.suppression
     service = Service(Runtime(settings), _no_enqueue)
     result = rotate_suppression(service, by=Caller.staff("ops"))
-    assert result["stores"] == {"newsletter": 1} and result["keys_in_chain"] == 2
+    assert result.stores == {"newsletter": 1} and result.keys_in_chain == 2
 
     rotated = _settings(tmp_path)
     assert rotated.keys.suppression.startswith(old_chain + ",")
