@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from dsr.core.identity import artefacts
 from dsr.core.intake import complaints, filing, subject_status, verification
 from dsr.core.intake.views import RequestDetail, iso, request_json, requests_json
-from dsr.core.ledger import audit, paths, storage
+from dsr.core.ledger import audit, exports, paths, storage
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import (
     OPEN_REQUEST,
@@ -29,6 +29,7 @@ from dsr.core.pipeline import redrive, review, subjects, tasks
 from dsr.core.replies import status_links
 from dsr.core.runtime.deadlines import overdue_clause
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.objects import Blob
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
 
@@ -73,9 +74,7 @@ class Service(AdminOps):
                 # folder must not stay either (no folder without a ledger row).
                 for obj in list(session.identity_map.values()):
                     if isinstance(obj, Request):
-                        storage.remove_tree(
-                            paths.request_dir(self.rt.settings.resolved_export_dir, obj.id)
-                        )
+                        exports.remove_request(self.rt.settings, obj.id)
                 raise
             session.commit()
             data = request_json(session, request)
@@ -205,7 +204,7 @@ class Service(AdminOps):
                 query = query.limit(limit)
             return [_for(by, d) for d in requests_json(session, list(session.exec(query)))]
 
-    def export(self, request_id: str, *, by: Caller) -> Path:
+    def export(self, request_id: str, *, by: Caller) -> Path | Blob:
         """The access bundle for ops, or for the support key that filed the request; the
         download is recorded in the audit log. A subject's download is the link in their reply,
         which goes only to the verified address (S4), never the status page."""
@@ -216,13 +215,18 @@ class Service(AdminOps):
         self.record_download(request_id, actor=by.actor)
         return path
 
-    def bundle(self, request_id: str) -> Path:
-        """The access bundle on disk; Gone when an erasure removed it, else NotFound when there
-        is none (yet)."""
+    def bundle(self, request_id: str) -> Path | Blob:
+        """The access bundle (on disk, or in the bucket); Gone when an erasure removed it, else
+        NotFound when there is none (yet)."""
         path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
         with self.session() as session:
             if artefacts.revoked(session, request_id):
                 raise Gone("this export was deleted when the data was erased")
+        if exports.is_remote(self.rt.settings):
+            blob = Blob(exports.store(self.rt.settings), exports.bundle_key(request_id))
+            if blob.store.size(blob.key) is None:
+                raise NotFound("no export for this request")
+            return blob
         if not path.is_file():
             raise NotFound("no export for this request")
         return path
@@ -234,14 +238,16 @@ class Service(AdminOps):
 
     def may_download(self, data: dict[str, Any], by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request ``data`` shows (from status)."""
-        if (
-            by.is_subject
-            or not paths.bundle(self.rt.settings.resolved_export_dir, data["id"]).is_file()
-        ):
+        if by.is_subject or not self._has_bundle(data["id"]):
             return False
         with self.session() as session:
             request = session.get(Request, data["id"])
             return request is not None and by.sees(request)
+
+    def _has_bundle(self, request_id: str) -> bool:
+        if exports.is_remote(self.rt.settings):
+            return exports.store(self.rt.settings).size(exports.bundle_key(request_id)) is not None
+        return paths.bundle(self.rt.settings.resolved_export_dir, request_id).is_file()
 
     # -- the privacy center -----------------------------------------------------------------
 
