@@ -95,7 +95,8 @@ def test_server_side_encryption_is_a_setting(s3: S3Server, tmp_path: Path) -> No
         assert head["ServerSideEncryption"] == "AES256"
     plain = open_store(f"s3://{s3.bucket}/plain", S3Options(s3.endpoint))
     plain.put_bytes("b.eml", b"x")
-    assert "ServerSideEncryption" not in s3.client().head_object(Bucket=s3.bucket, Key="plain/b.eml")
+    head = s3.client().head_object(Bucket=s3.bucket, Key="plain/b.eml")
+    assert "ServerSideEncryption" not in head
 
 
 def test_an_unreachable_bucket_is_a_retriable_error(tmp_path: Path) -> None:
