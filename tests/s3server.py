@@ -16,8 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -31,7 +35,7 @@ class S3Server:
     endpoint: str
     bucket: str
 
-    def client(self):  # type: ignore[no-untyped-def]  # boto3's client is typed by stubs
+    def client(self) -> S3Client:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
 
     def keys(self, prefix: str = "") -> list[str]:
