@@ -142,7 +142,7 @@ def _boot(host: netns.Host, env: dict[str, str], logs: Path) -> list[Any]:
     ]
 
 
-def _wait_api(host: netns.Host, seconds: float = 120) -> None:
+def _wait_api(host: netns.Host, seconds: float = 300) -> None:
     import httpx
 
     deadline = time.monotonic() + seconds

@@ -28,7 +28,7 @@ from dsr.core.ledger.models import (
 from dsr.core.pipeline import redrive, review, subjects, tasks
 from dsr.core.replies import status_links
 from dsr.core.runtime.deadlines import overdue_clause
-from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
 from dsr.objects import Blob
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
@@ -69,9 +69,9 @@ class Service(AdminOps):
                 return {**request_json(session, joined), "duplicate_of": joined.id}
             try:
                 request, follow = filing.submit(session, self.rt, sub, owner=owner)
-            except OSError:
+            except (OSError, StoreError):
                 # Its e-mails are written before the row commits; the row will not, so the
-                # folder must not stay either (no folder without a ledger row).
+                # folder (or the bucket's objects) must not stay either (none without a row).
                 for obj in list(session.identity_map.values()):
                     if isinstance(obj, Request):
                         exports.remove_request(self.rt.settings, obj.id)

@@ -9,11 +9,13 @@ the host that builds the bundle need not be the host that staged it. A location 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from config.settings import Settings
 from dsr import objects
 from dsr.core.ledger import paths, storage
+from dsr.errors import RetriableStoreError
 
 _HERE = Path()
 
@@ -110,4 +112,6 @@ def remove_request(settings: Settings, request_id: str) -> None:
     """Everything of one request (a filing that did not commit)."""
     storage.remove_tree(paths.request_dir(settings.resolved_export_dir, request_id))
     if is_remote(settings):
-        store(settings).delete_prefix(request_key(request_id))
+        # Best effort: the caller is already failing (with the bucket away, this would too).
+        with contextlib.suppress(RetriableStoreError):
+            store(settings).delete_prefix(request_key(request_id))

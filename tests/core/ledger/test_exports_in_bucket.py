@@ -77,6 +77,9 @@ def bucket(tmp_path: Path, s3: S3Server) -> Iterator[Core]:
     assert _archive_to_bucket(s3, settings.resolved_data_dir)
     rt = Runtime(settings)
     yield Core(rt, sink)
+    from workers import runtime
+
+    runtime.set_runtime(None)  # create_app() made this Runtime the process's one
     controller.stop()
     rt.close()
     get_engine(rt.db_url).dispose()
