@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hosts import netns
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_host_killed_mid_run_leaves_its_work_to_the_other() -> None:
     """Every request settles with exactly one reply after host 1 dies whole mid-run, none is
     lost, and every export (with its recordings) downloads through either host's API."""
-    why = netns.available()
-    if why is not None:
-        pytest.skip(f"network namespaces unavailable: {why}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.hosts.run", "--quick"],
@@ -35,5 +30,7 @@ def test_a_host_killed_mid_run_leaves_its_work_to_the_other() -> None:
         check=False,
     )
     out = proc.stdout[-4000:] + proc.stderr[-4000:]
+    if proc.returncode == 77:  # no namespaces here: not root, or no `ip netns`
+        pytest.skip(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "no netns")
     assert proc.returncode == 0, out
     assert "duplicate replies" in proc.stdout and "OK in" in proc.stdout, out
