@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench soak lint audit clean
+.PHONY: demo test bench soak hosts lint audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 # the invariants are checked at the end. A short version runs in `make test`.
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak.run
+
+# Two worker hosts as network namespaces sharing only the servers; one killed mid-run (root and
+# `ip netns` needed; ~4 minutes). A 60-request version runs in `make test` where it can.
+hosts: $(STAMP)
+	$(BIN)/python -m benchmarks.hosts.run
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -8,9 +8,10 @@ that request's bundle and nothing else. Staff download through ``/requests/{id}/
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from api.deps import service
+from api.downloads import bundle_response
 from api.schemas import ErrorOut
 from dsr.errors import InvalidInput, NotFound
 
@@ -30,7 +31,7 @@ GONE = "this download link is not valid or has expired"
         410: {"model": ErrorOut, "description": "The export was deleted when the data was erased"},
     },
 )
-def download(token: str, request: Request) -> FileResponse:
+def download(token: str, request: Request) -> Response:
     """Stream the bundle the link names; 404 alike for tampered, expired or unknown links,
     410 for a genuine link whose export an erasure deleted."""
     svc = service(request)
@@ -41,6 +42,4 @@ def download(token: str, request: Request) -> FileResponse:
     except InvalidInput:  # NotFound included: say nothing about which check failed
         raise NotFound(GONE) from None
     svc.record_download(request_id, by=holder)
-    return FileResponse(
-        path, media_type="application/zip", filename=f"dsr-export-{request_id[:8]}.zip"
-    )
+    return bundle_response(path, f"dsr-export-{request_id[:8]}.zip")

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 
 from api.auth import Principal, require
 from api.deps import service
+from api.downloads import bundle_response
 from api.schemas import (
     AnswerIn,
     ErrorOut,
@@ -165,10 +166,10 @@ def review_request(
 )
 def download_export(
     request_id: str, request: Request, who: Principal = Depends(require(Role.SUPPORT))
-) -> FileResponse:
+) -> Response:
     """The access bundle: ops may download any, support only those of requests they filed."""
     path = service(request).export(request_id, by=who.caller)
-    return FileResponse(path, media_type="application/zip", filename=f"dsr-export-{request_id}.zip")
+    return bundle_response(path, f"dsr-export-{request_id}.zip")
 
 
 @router.post(

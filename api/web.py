@@ -13,10 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Principal
 from api.deps import runtime, service
+from api.downloads import bundle_response
 from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
 from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
@@ -345,4 +346,4 @@ def export(request_id: str, request: Request, who: Principal = Depends(current))
         return render(request, "web/error.html", 404, who=who, problem="not_found")
     except PermissionDenied:
         return render(request, "web/error.html", 403, who=who, problem="forbidden")
-    return FileResponse(path, media_type="application/zip", filename=f"dsr-export-{request_id}.zip")
+    return bundle_response(path, f"dsr-export-{request_id}.zip")

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
 
     data_dir: Path | None = None
     export_dir: Path | None = None
+    # Exports and our copies of e-mails in an S3-compatible bucket (``s3://bucket/prefix``)
+    # instead of export_dir, which then holds only each host's scratch files. Credentials come
+    # the AWS way (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a role); never in this file.
+    export_url: str | None = Field(default=None, pattern=r"^s3://[^/]+(/.*)?$")
+    s3_endpoint_url: str | None = None  # a MinIO or other S3-compatible server; None: AWS
+    s3_region: str | None = None
+    s3_sse: Literal["", "AES256", "aws:kms"] = ""  # server-side encryption of every upload
+    s3_kms_key_id: str | None = None  # with aws:kms: the key (None: the bucket's default)
     connectors_file: Path = CONFIG_DIR / "connectors.yaml"
     retention_file: Path = CONFIG_DIR / "retention.yaml"
     jurisdictions_file: Path = CONFIG_DIR / "jurisdictions.yaml"

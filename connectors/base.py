@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol, runtime_checkable
 
 from dsr.identity import Identity
@@ -176,7 +176,7 @@ class Found:
 
     records: dict[str, list[dict[str, Any]]]
     provides: Identity = field(default_factory=Identity)
-    files: dict[str, list[Path]] = field(default_factory=dict)  # e.g. recordings' audio
+    files: dict[str, list[PurePath]] = field(default_factory=dict)  # e.g. recordings' audio
 
     @property
     def count(self) -> int:

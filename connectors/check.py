@@ -30,6 +30,7 @@ from connectors.readonly import connected, open_read_only, reason, sqlite_path
 from connectors.sampling import sample as sample_rows
 from connectors.spellings import Survey, survey
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from dsr import objects
 from dsr.errors import ConfigError, DsrError, InvalidInput
 
 FILES_CHECKED = 100  # file names per table looked up under the configured root
@@ -315,6 +316,9 @@ class _Checker:
         if spec.file is None or spec.file.column not in columns:
             return
         column, root = spec.file.column, spec.file.root
+        if objects.is_url(root):
+            self.result.warnings.append(f"{spec.name}: files in a bucket are not sampled")
+            return
         folder = Path(root)
         if not folder.is_dir():
             self.problem(f"{spec.name}: file root {root} is not a folder")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +40,7 @@ from connectors.export import TableWriter, earliest, json_row
 from connectors.identifier_index import MEMORY, IdentifierIndex
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from connectors.sql_erase import erase_rows
-from connectors.sql_files import FILES, copy_files, file_path, file_paths
+from connectors.sql_files import FILES, ArchivedFile, copy_files, file_path, file_paths
 from connectors.sql_index import Progress, StoreIndex
 from connectors.sql_purge import naive_utc, purge
 from connectors.sql_scan import Row, Scanner
@@ -72,7 +72,7 @@ from dsr.identity import (
 Rows = dict[str, list[dict[str, Any]]]  # table -> raw rows, only for tables actually searched
 
 
-def _files_outcome(staging: Path, spec: TableSpec, files: list[Path]) -> Outcome:
+def _files_outcome(staging: Path, spec: TableSpec, files: list[ArchivedFile]) -> Outcome:
     copied, missing = copy_files(staging, spec, files)
     return Outcome(
         f"{spec.name}{FILES}",
@@ -203,9 +203,13 @@ class SqlStore:
             t: [json_row(r, tables[t].export_columns) for r in found] for t, found in rows.items()
         }
 
-    def _files(self, rows: Rows) -> dict[str, list[Path]]:
+    def _files(self, rows: Rows) -> dict[str, list[PurePath]]:
         return {
-            spec.name: [p for p in file_paths(self.name, spec, rows[spec.name]) if p.is_file()]
+            spec.name: [
+                p if isinstance(p, Path) else PurePosixPath(p.key)
+                for p in file_paths(self.name, spec, rows[spec.name])
+                if p.is_file()
+            ]
             for spec in self.config.tables
             if spec.file is not None and spec.name in rows
         }
@@ -353,7 +357,7 @@ class SqlStore:
                 columns = bound.export_columns
                 own_keys = keys.setdefault(spec.name, []) if spec.name in scan.parents else None
                 first: Any = None
-                files: list[Path] = []
+                files: list[ArchivedFile] = []
                 with TableWriter(staging, spec.name, list(columns)) as writer:
                     for m in rows:
                         writer.write(json_row(m, columns))

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from dsr.core.identity import artefacts
 from dsr.core.intake import complaints, filing, subject_status, verification
 from dsr.core.intake.views import RequestDetail, RequestOut, iso, request_view, request_views
-from dsr.core.ledger import audit, paths, storage
+from dsr.core.ledger import audit, exports, paths, storage
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import (
     OPEN_REQUEST,
@@ -27,7 +27,8 @@ from dsr.core.ledger.models import (
 from dsr.core.pipeline import redrive, review, subjects, tasks
 from dsr.core.replies import links, status_links
 from dsr.core.runtime.deadlines import overdue_clause
-from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict, StoreError
+from dsr.objects import Blob
 from dsr.service.access import AccessOps
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
@@ -70,14 +71,12 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 return view
             try:
                 request, follow = filing.submit(session, self.rt, valid, owner=owner)
-            except OSError:
+            except (OSError, StoreError):
                 # Its e-mails are written before the row commits; the row will not, so the
-                # folder must not stay either (no folder without a ledger row).
+                # folder (or the bucket's objects) must not stay either (none without a row).
                 for obj in list(session.identity_map.values()):
                     if isinstance(obj, Request):
-                        storage.remove_tree(
-                            paths.request_dir(self.rt.settings.resolved_export_dir, obj.id)
-                        )
+                        exports.remove_request(self.rt.settings, obj.id)
                 raise
             session.commit()
             data = request_view(session, request)
@@ -207,7 +206,7 @@ class Service(AdminOps, AccessOps, MetricsOps):
                 query = query.limit(limit)
             return [_for(by, v) for v in request_views(session, list(session.exec(query)))]
 
-    def export(self, request_id: str, *, by: Caller) -> Path:
+    def export(self, request_id: str, *, by: Caller) -> Path | Blob:
         """The access bundle for ops, or for the support key that filed the request; the
         download is recorded in the audit log. A subject's download is the link in their reply,
         which goes only to the verified address (S4), never the status page."""
@@ -216,13 +215,18 @@ class Service(AdminOps, AccessOps, MetricsOps):
         self.record_download(request_id, by=by)
         return path
 
-    def bundle(self, request_id: str, *, by: Caller) -> Path:
-        """The access bundle on disk, for a caller who sees the request; Gone when an erasure
-        removed it, else NotFound when there is none (yet)."""
+    def bundle(self, request_id: str, *, by: Caller) -> Path | Blob:
+        """The access bundle (on disk, or in the bucket), for a caller who sees the request;
+        Gone when an erasure removed it, else NotFound when there is none (yet)."""
         with self.session() as session:
             self._load(session, request_id, by)  # first: an unknown id is NotFound, nothing else
             if artefacts.revoked(session, request_id):
                 raise Gone("this export was deleted when the data was erased")
+        if exports.is_remote(self.rt.settings):
+            blob = Blob(exports.store(self.rt.settings), exports.bundle_key(request_id))
+            if blob.store.size(blob.key) is None:
+                raise NotFound("no export for this request")
+            return blob
         path = paths.bundle(self.rt.settings.resolved_export_dir, request_id)
         if not path.is_file():
             raise NotFound("no export for this request")
@@ -236,14 +240,16 @@ class Service(AdminOps, AccessOps, MetricsOps):
 
     def may_download(self, request_id: str, *, by: Caller) -> bool:
         """Whether ``by`` may download the bundle of the request (a page shows the link)."""
-        if (
-            by.is_subject
-            or not paths.bundle(self.rt.settings.resolved_export_dir, request_id).is_file()
-        ):
+        if by.is_subject or not self._has_bundle(request_id):
             return False
         with self.session() as session:
             request = session.get(Request, request_id)
             return request is not None and by.sees(request)
+
+    def _has_bundle(self, request_id: str) -> bool:
+        if exports.is_remote(self.rt.settings):
+            return exports.store(self.rt.settings).size(exports.bundle_key(request_id)) is not None
+        return paths.bundle(self.rt.settings.resolved_export_dir, request_id).is_file()
 
     # -- the privacy center -----------------------------------------------------------------
 

@@ -2,18 +2,18 @@
 
 An erasure removes them for the subject's earlier, finished requests and revokes their download
 links (``export_revocations``): the subject's link and the staff download then answer 410 Gone,
-not the erased data. The layout is ``paths``'s.
+not the erased data. The layout is ``paths``'s, on this host's disk or in the bucket.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
-from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from dsr.core.ledger import audit, paths
+from config.settings import Settings
+from dsr import objects
+from dsr.core.ledger import audit, exports
 from dsr.core.ledger.models import (
     ExportRevocation,
     Outbox,
@@ -26,26 +26,21 @@ from dsr.core.ledger.models import (
 FINISHED = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.CANCELED)
 
 
-def remove(session: Session, export_dir: Path, request_id: str) -> int:
-    """Delete one request's staged files, bundle and sent e-mail copies; files removed."""
+def remove(session: Session, settings: Settings, request_id: str) -> int:
+    """Delete one request's staged files, bundle and sent e-mail copies (on this host's disk and
+    in the bucket, when there is one); files removed."""
+    local = objects.LocalStore(settings.resolved_export_dir)
+    stores = [local, exports.store(settings)] if exports.is_remote(settings) else [local]
     gone = 0
-    bundle = paths.bundle(export_dir, request_id)
-    if bundle.is_file():
-        bundle.unlink(missing_ok=True)
-        gone += 1
-    staging = paths.staging_root(export_dir, request_id)
-    if staging.is_dir():
-        gone += sum(1 for p in staging.rglob("*") if p.is_file())
-        shutil.rmtree(staging, ignore_errors=True)
+    for store in stores:
+        gone += int(store.delete(exports.bundle_key(request_id)))
+        gone += store.delete_prefix(exports.staging_root_key(request_id))
     sent = session.exec(
         select(Outbox.path).where(
             Outbox.request_id == request_id, Outbox.status == OutboxStatus.SENT
         )
     ).all()
-    for path in map(Path, sent):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            gone += 1
+    gone += sum(exports.delete_location(settings, location) for location in sent)
     return gone
 
 
@@ -67,7 +62,7 @@ def earlier_requests(session: Session, erasure: Request, emails: Iterable[str]) 
 
 
 def revoke_earlier(
-    session: Session, export_dir: Path, erasure: Request, emails: Iterable[str]
+    session: Session, settings: Settings, erasure: Request, emails: Iterable[str]
 ) -> int:
     """Remove the artefacts of the subject's earlier finished requests (replies went to one of
     ``emails``) and revoke their links, once; how many earlier requests had files removed."""
@@ -83,7 +78,7 @@ def revoke_earlier(
         for request_id in earlier:
             if request_id in done:
                 continue
-            files = remove(session, export_dir, request_id)
+            files = remove(session, settings, request_id)
             session.add(
                 ExportRevocation(
                     request_id=request_id, erased_by=erasure.id, files=files, revoked_at=utcnow()

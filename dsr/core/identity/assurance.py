@@ -84,7 +84,7 @@ def complete_erasure(session: Session, rt: Runtime, request: Request) -> int:
     trusted = identifiers.trusted(rows)
     pairs = {(kind, value) for kind, values in trusted.values.items() for value in values}
     emails = trusted.get(EMAIL)
-    removed = artefacts.revoke_earlier(session, rt.settings.resolved_export_dir, request, emails)
+    removed = artefacts.revoke_earlier(session, rt.settings, request, emails)
     erased = history.erase(session, pairs)
     earlier = artefacts.earlier_requests(session, request, emails)
     forgotten = identifiers.erase_values(session, [request.id, *earlier], pairs)

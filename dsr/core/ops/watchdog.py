@@ -9,15 +9,15 @@ reminder is sent once however often the watchdog runs. Reminders carry ids and d
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from dsr.core.ledger import audit, paths
+from config.settings import Settings
+from dsr import objects
+from dsr.core.ledger import audit, exports
 from dsr.core.ledger.db import changed, session_scope
 from dsr.core.ledger.models import (
     OPEN_REQUEST,
@@ -136,7 +136,11 @@ def cleanup(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
     """
     now = now or utcnow()
     cutoff = now - timedelta(seconds=rt.settings.download_link_ttl_seconds)
-    export_dir = rt.settings.resolved_export_dir
+    # This host's folder (the default store; with a bucket, scratch a crash may have left) and
+    # the bucket.
+    stores: list[objects.ObjectStore] = [objects.LocalStore(rt.settings.resolved_export_dir)]
+    if exports.is_remote(rt.settings):
+        stores.append(exports.store(rt.settings))
     counts = {"bundles": 0, "staging": 0, "codes": 0, "messages": 0}
     with session_scope(rt.db_url) as session:
         finished = session.exec(
@@ -149,28 +153,25 @@ def cleanup(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
             )
         ).all()
         for request_id in finished:
-            bundle = paths.bundle(export_dir, request_id)
-            if bundle.is_file():
-                bundle.unlink(missing_ok=True)
-                counts["bundles"] += 1
-            staging = paths.staging_root(export_dir, request_id)
-            if staging.is_dir():
-                shutil.rmtree(staging, ignore_errors=True)
-                counts["staging"] += 1
+            for store in stores:
+                counts["bundles"] += store.delete(exports.bundle_key(request_id))
+                counts["staging"] += store.delete_prefix(exports.staging_root_key(request_id)) > 0
             counts["messages"] += _unlink(
+                rt.settings,
                 session.exec(
                     select(Outbox.path).where(
                         Outbox.request_id == request_id, Outbox.status == OutboxStatus.SENT
                     )
-                ).all()
+                ).all(),
             )
         expired = col(Request.code_hash).is_not(None), col(Request.code_expires_at) < now
         counts["messages"] += _unlink(
+            rt.settings,
             session.exec(
                 select(Outbox.path)
                 .join(Request, col(Request.id) == col(Outbox.request_id))
                 .where(*expired, col(Outbox.purpose).startswith("verification"))
-            ).all()
+            ).all(),
         )
         counts["codes"] = changed(session, update(Request).where(*expired).values(code_hash=None))
         if any(counts.values()):
@@ -186,10 +187,5 @@ def cleanup(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _unlink(paths: Sequence[str]) -> int:
-    gone = 0
-    for path in map(Path, paths):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            gone += 1
-    return gone
+def _unlink(settings: Settings, locations: Sequence[str]) -> int:
+    return sum(exports.delete_location(settings, location) for location in locations)

@@ -6,10 +6,12 @@ A rectify or erase first tells the third parties that received changed records
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import Session, select
 
 from dsr.core.identity import artefacts
-from dsr.core.ledger import audit, paths, storage
+from dsr.core.ledger import audit, exports, paths, storage
 from dsr.core.ledger.models import (
     Outbox,
     Request,
@@ -22,6 +24,7 @@ from dsr.core.pipeline.reports import reply_identity, store_reports
 from dsr.core.replies import alerts, bundle, messages, notices, outbox, templates
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
+from dsr.objects import Blob
 
 
 def aggregate(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
@@ -81,12 +84,24 @@ def _queue_reply(
     reply_identity(session, ctx, request)
     if request.kind == RequestKind.ERASE:
         ctx.exports_removed = artefacts.removed_by(session, request.id)  # at fan-in
-    built = None
+    built: Path | Blob | None = None
     if request.kind == RequestKind.ACCESS:
         export_dir = rt.settings.resolved_export_dir
         done = paths.bundle(export_dir, request.id)
         # A bundle is written whole or not at all: one already there is this reply's.
-        built = done if done.is_file() else bundle.build_bundle(ctx, reports, export_dir=export_dir)
+        if exports.is_remote(rt.settings):
+            objects = exports.store(rt.settings)
+            key = exports.bundle_key(request.id)
+            built = (
+                Blob(objects, key)
+                if objects.size(key) is not None
+                else bundle.upload_bundle(ctx, reports, scratch=export_dir, objects=objects)
+            )
+            objects.delete_prefix(exports.staging_root_key(request.id))  # in the bundle now
+        else:
+            built = (
+                done if done.is_file() else bundle.build_bundle(ctx, reports, export_dir=export_dir)
+            )
         storage.remove_tree(paths.staging_root(export_dir, request.id))  # in the bundle now
     message = templates.render_reply(ctx, reports, settings=rt.settings, bundle=built, notices=told)
     assert request.verified_email is not None

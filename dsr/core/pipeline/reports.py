@@ -7,7 +7,7 @@ from collections import Counter
 from sqlmodel import Session
 
 from dsr.core.identity import candidates, identifiers
-from dsr.core.ledger import paths
+from dsr.core.ledger import exports, paths
 from dsr.core.ledger.models import CandidateDecision, Provenance, Request, RequestKind, TaskStatus
 from dsr.core.pipeline.dispatch import tasks_of
 from dsr.core.replies import templates
@@ -22,6 +22,8 @@ def store_reports(session: Session, rt: Runtime, request: Request) -> list[templ
     for task in tasks_of(session, request.id):
         connector = rt.connectors.get(task.connector)
         staging = paths.staging(rt.settings.resolved_export_dir, request.id, task.connector)
+        access = request.kind == RequestKind.ACCESS
+        remote = access and exports.is_remote(rt.settings)
         reports.append(
             templates.StoreReport(
                 connector=task.connector,
@@ -29,9 +31,8 @@ def store_reports(session: Session, rt: Runtime, request: Request) -> list[templ
                 status=task.status,
                 result=task.result,
                 recipients=list(getattr(connector, "recipients", []) or []),
-                staging=staging
-                if request.kind == RequestKind.ACCESS and staging.exists()
-                else None,
+                staging=staging if access and not remote and staging.exists() else None,
+                staged=exports.staging_key(request.id, task.connector) if remote else None,
                 reason=task.error if task.status != TaskStatus.DONE else None,
                 excluded=sorted(excluded.get(task.connector, Counter()).items()),
             )

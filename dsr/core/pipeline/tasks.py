@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from connectors.base import Action, Operation, Outcome, TaskResult
 from dsr.core.identity import assurance, candidates
 from dsr.core.identity.scope import Scope
-from dsr.core.ledger import audit, paths, storage
+from dsr.core.ledger import audit, exports, paths, storage
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.holds import matching as matching_hold
 from dsr.core.ledger.models import (
@@ -192,6 +192,8 @@ def work(rt: Runtime, todo: Work) -> Done:
                 changes=todo.changes,
                 as_of=todo.received_at,
             )
+            # With a bucket, what was staged here goes there: another host builds the bundle.
+            exports.publish_staging(rt.settings, todo.request_id, todo.connector, todo.staging)
         except BaseException:
             storage.remove_tree(todo.staging)  # half-written: never bundled, never filling a disk
             raise

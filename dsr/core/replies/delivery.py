@@ -9,13 +9,11 @@ attempt (re-drive finds it), never sent again.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from config.settings import Settings
-from dsr.core.ledger import audit
+from dsr.core.ledger import audit, exports
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.replies import mailer, messages, notices, undeliverable, webhook
@@ -38,7 +36,11 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
             if webhook.is_webhook(row):
                 webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
             else:
-                mailer.send(Path(row.path).read_bytes(), recipient=row.recipient, settings=settings)
+                mailer.send(
+                    exports.read_location(settings, row.path),
+                    recipient=row.recipient,
+                    settings=settings,
+                )
         except Exception as err:
             with uow() as session:
                 follow = _failed(session, settings, row, err)
@@ -50,7 +52,7 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
     elif row.status == OutboxStatus.FAILED:
         return []  # refused for good: ops act, re-drive must not knock again
     with uow() as session:
-        return _finish(session, row)
+        return _finish(session, row, settings)
 
 
 def _failed(
@@ -85,7 +87,7 @@ def _mark_sent(session: Session, outbox_id: str) -> None:
     )
 
 
-def _finish(session: Session, row: Outbox) -> list[steps.Step]:
+def _finish(session: Session, row: Outbox, settings: Settings) -> list[steps.Step]:
     """Record, once, what a sent message changes (its audit event, the request's state)."""
     won = changed(
         session,
@@ -109,7 +111,8 @@ def _finish(session: Session, row: Outbox) -> list[steps.Step]:
     if row.request_id is not None:
         _after_sent(session, row.request_id, row.purpose)
     if row.purpose.startswith("verification"):
-        Path(row.path).unlink(missing_ok=True)  # the code must not outlive its e-mail on disk
+        # The code must not outlive its e-mail on disk (or in the bucket).
+        exports.delete_location(settings, row.path)
     return notices.after_sent(session, row, utcnow())
 
 

@@ -1,4 +1,4 @@
-"""The reply outbox: every e-mail is a row (and a file on disk) before it is sent.
+"""The reply outbox: every e-mail is a row (and a stored file) before it is sent.
 
 A message exists once per (request, purpose). Its Message-ID is derived from that pair, so a
 resend after a crash between SMTP acceptance and our commit carries the same Message-ID and
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from config.settings import Settings
-from dsr.core.ledger import paths, storage
+from dsr.core.ledger import exports
 from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
 
 REPLY = "reply"
@@ -57,8 +57,9 @@ def queue(
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    path = paths.message(settings.resolved_export_dir, request_id, purpose)
-    storage.write_atomically(path, message.as_bytes(policy=_WIRE))
+    path = exports.put_message(
+        settings, exports.message_key(request_id, purpose), message.as_bytes(policy=_WIRE)
+    )
     return record(
         session,
         request_id=request_id,
@@ -76,7 +77,7 @@ def record(
     purpose: str,
     recipient: str,
     message_id: str,
-    path: Path,
+    path: Path | str,
 ) -> Outbox:
     """The pending row for a message already written to ``path``; the existing row when a
     concurrent duplicate of the same step got there first."""

@@ -23,6 +23,7 @@ from config.settings import CONFIG_DIR, Settings
 from dsr.core.ledger.models import LANGUAGES
 from dsr.core.replies import links
 from dsr.errors import InvalidInput
+from dsr.objects import Blob
 
 TEMPLATE_DIR = CONFIG_DIR / "templates"
 # Dates are shown on the company's clock (Vietnam has no daylight saving, so a fixed offset is
@@ -49,6 +50,8 @@ class StoreReport:
     # Records not included, hit by a proven identifier: (reason, count); reasons as
     # candidates.EXPLANATIONS (other_account, shared_identifier, excluded by staff).
     excluded: list[tuple[str, int]] = field(default_factory=list)
+    # With a bucket (DSR_EXPORT_URL): the key prefix of this connector's export files there.
+    staged: str | None = None
 
 
 @dataclass
@@ -301,7 +304,7 @@ def render_reply(
     stores: list[StoreReport],
     *,
     settings: Settings,
-    bundle: Path | None = None,
+    bundle: Path | Blob | None = None,
     now: datetime | None = None,
     notices: list[NoticeView] | None = None,
 ) -> EmailMessage:
@@ -320,7 +323,8 @@ def render_reply(
             raise InvalidInput("an access reply needs its bundle")
         path = bundle
         values: dict[str, Any] = {"attachment": None, "link": None, "link_expires": None}
-        if path.stat().st_size <= settings.attach_limit_bytes:
+        size = path.stat().st_size if isinstance(path, Path) else path.size()
+        if size <= settings.attach_limit_bytes:
             values["attachment"] = ATTACHMENT_NAMES[lang].format(short_id(ctx.request_id))
         else:
             token = links.make_download_token(ctx.request_id, settings, now=now)

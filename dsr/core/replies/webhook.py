@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlmodel import Session
 
 from config.settings import Settings
-from dsr.core.ledger import paths, storage
+from dsr.core.ledger import exports
 from dsr.core.ledger.models import Outbox
 from dsr.core.replies import outbox
 from dsr.errors import DeliveryError, DeliveryRefused
@@ -52,10 +51,10 @@ def queue(
     if existing is not None:
         return existing
     mid = outbox.message_id(request_id, purpose, settings)
-    path = paths.message(settings.resolved_export_dir, request_id, purpose).with_suffix(".json")
+    key = exports.message_key(request_id, purpose).removesuffix(".eml") + ".json"
     # It carries the new values sent to the recipient: private, like every copy of a message.
-    storage.write_atomically(
-        path, json.dumps({**body, "delivery": mid}, ensure_ascii=False).encode()
+    path = exports.put_message(
+        settings, key, json.dumps({**body, "delivery": mid}, ensure_ascii=False).encode()
     )
     return outbox.record(
         session, request_id=request_id, purpose=purpose, recipient=url, message_id=mid, path=path
@@ -64,7 +63,7 @@ def queue(
 
 def post(row: Outbox, *, recipient: str, settings: Settings) -> None:
     """POST one stored body; a 4xx refusal is DeliveryRefused, anything else DeliveryError."""
-    body = Path(row.path).read_bytes()
+    body = exports.read_location(settings, row.path)
     secret = settings.webhook_secrets.get(recipient)
     if not secret:
         raise DeliveryError(f"webhook {recipient}: no secret configured")

@@ -8,6 +8,8 @@ from functools import cached_property
 from config.settings import Settings, get_settings
 from connectors.base import Connector
 from connectors.registry import dependency_stages, load_connectors
+from dsr import objects
+from dsr.core.ledger import exports
 from dsr.core.runtime.deadlines import Profile, load_profiles
 from dsr.core.runtime.recipients import RecipientBook
 from dsr.core.runtime.recipients import load as load_recipients
@@ -18,6 +20,10 @@ class Runtime:
     """Built once per process; entry points pass it down instead of re-reading configuration."""
 
     settings: Settings = field(default_factory=get_settings)
+
+    def __post_init__(self) -> None:
+        # How buckets are reached (an archive's ``root: s3://``, the export store): once here.
+        objects.configure(exports.s3_options(self.settings))
 
     @property
     def db_url(self) -> str:
