@@ -119,7 +119,7 @@ def test_access_bundle_lives_in_the_bucket_encrypted_with_the_calls(
     head = s3.client().head_object(Bucket=s3.bucket, Key=f"{prefix}bundle.zip")
     assert head["ServerSideEncryption"] == "AES256"
     assert _files_on_disk(bucket) == []
-    found = bucket.service.bundle(request_id)
+    found = bucket.service.bundle(request_id, by=STAFF)
     assert isinstance(found, Blob)
     with zipfile.ZipFile(io.BytesIO(b"".join(found.chunks()))) as zf:
         wavs = [n for n in zf.namelist() if n.endswith(".wav")]
@@ -148,7 +148,7 @@ def test_link_streams_from_the_bucket_then_410_and_objects_gone_after_erasure(
         assert bucket.status(erase)["status"] == "completed"
         assert client.get(f"/exports/{token}").status_code == 410
     with pytest.raises(Gone):
-        bucket.service.bundle(request_id)
+        bucket.service.bundle(request_id, by=STAFF)
     assert s3.keys(f"exports/{request_id}/") == [], "bundle and sent e-mail copies deleted"
     gone = set(recordings_before) - set(s3.keys("recordings/"))
     assert gone, "the subject's call recordings are deleted from the archive bucket"
@@ -162,4 +162,4 @@ def test_weekly_cleanup_deletes_expired_objects(bucket: Core, s3: S3Server) -> N
     counts = watchdog.cleanup(bucket.rt, later)
     assert counts["bundles"] == 1 and counts["messages"] >= 2
     assert s3.keys(f"exports/{request_id}/") == []
-    assert bucket.service.may_download({"id": request_id}, STAFF) is False
+    assert bucket.service.may_download(request_id, by=STAFF) is False
