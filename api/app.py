@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api import certificates, docs, exports, health, metrics, privacy, routes, web, web_dashboard
 from api.auth import FORBIDDEN
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
@@ -170,6 +170,7 @@ def create_app(
         health.router,
         web.router,
         web_dashboard.router,
+        certificates.router,  # before privacy's /privacy/{kind}
         privacy.router,
     ):
         app.include_router(router)

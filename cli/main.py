@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from cli import complaints, connectors, demo, keys, ops, processes, requests, rotation
+from cli import certificates, complaints, connectors, demo, keys, ops, processes, requests, rotation
 from cli.app import app, main
 
 __all__ = [
     "app",
+    "certificates",
     "complaints",
     "connectors",
     "demo",
