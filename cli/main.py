@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from cli import certificates, complaints, connectors, demo, keys, ops, processes, requests, rotation
+from cli import (
+    certificates,
+    complaints,
+    connectors,
+    demo,
+    keys,
+    ops,
+    processes,
+    reports,
+    requests,
+    rotation,
+)
 from cli.app import app, main
 
 __all__ = [
@@ -15,6 +26,7 @@ __all__ = [
     "main",
     "ops",
     "processes",
+    "reports",
     "requests",
     "rotation",
 ]
