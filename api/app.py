@@ -13,7 +13,19 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import certificates, docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api import (
+    certificates,
+    docs,
+    exports,
+    health,
+    metrics,
+    metrics_retention,
+    privacy,
+    routes,
+    web,
+    web_dashboard,
+    web_report,
+)
 from api.auth import FORBIDDEN
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
@@ -155,6 +167,7 @@ def create_app(
     app.state.service = Service(rt, enqueue or broker_enqueue)
     app.state.broker = (lambda: broker) if broker is not None else _default_broker
     app.state.metrics = metrics.registry(rt.db_url)
+    app.state.metrics.register(metrics_retention.RetentionCollector(app.state.service))
     app.state.privacy_throttle = PrivacyThrottle(
         redis=lambda: app.state.broker().client,
         namespace=settings.broker_namespace,
@@ -170,6 +183,7 @@ def create_app(
         health.router,
         web.router,
         web_dashboard.router,
+        web_report.router,
         certificates.router,  # before privacy's /privacy/{kind}
         privacy.router,
     ):

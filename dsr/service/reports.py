@@ -126,5 +126,7 @@ def retention(
 def retention_flags(svc: Service) -> dict[str, bool]:
     """Each rule's flag, for the metric (``connector.table`` -> past its limit by more than a
     sweep interval); a store that cannot be read is left out rather than called on time."""
+    with svc.session():
+        pass  # the ledger's schema, before the holds are read
     figures = retention_report.standings_now(svc.rt)
     return {r.rule: r.flagged for r in figures if r.error is None}

@@ -102,9 +102,12 @@ def sweep_interval_days(crontab: str) -> float:
         return 31.0
     if dow != "*":
         return 7.0
-    if hour == "*" or hour.startswith("*/"):
-        step = int(hour[2:]) if hour.startswith("*/") and hour[2:].isdigit() else 1
-        return step / 24 if minute != "*" else 1 / 1440
+    if hour.startswith("*/") and hour[2:].isdigit():
+        return int(hour[2:]) / 24
+    if hour == "*":
+        if minute.startswith("*/") and minute[2:].isdigit():
+            return int(minute[2:]) / 1440
+        return 1 / 1440 if minute == "*" else 1 / 24
     return 1.0
 
 
