@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from cli.app import app, service
+from dsr.errors import InvalidInput
 from dsr.service import Caller, reports
 
 report_app = typer.Typer(
@@ -27,7 +28,10 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise InvalidInput(f"cannot write {output.name} ({type(err).__name__})") from None
         typer.echo(f"written: {output}", err=True)
 
 

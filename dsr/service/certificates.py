@@ -14,12 +14,13 @@ from pydantic import BaseModel
 
 from config import certificate_keys
 from config.certificate_keys import PublishedKey
+from config.keys import KeyFileError
 from dsr.core.ledger import audit
 from dsr.core.ledger.apikeys import Role
 from dsr.core.replies import certificate_check
 from dsr.core.replies.certificate import FILENAME
 from dsr.core.replies.certificate_check import EXIT_CODES
-from dsr.errors import InvalidInput, PermissionDenied
+from dsr.errors import ConfigError, InvalidInput, PermissionDenied
 from dsr.service.app import Service
 from dsr.service.callers import Caller
 
@@ -57,9 +58,19 @@ def _token(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _published(svc: Service) -> list[PublishedKey]:
+    # Read afresh, not the process's cached keys: a key rotated since this process started
+    # (`dsr keys rotate-certificate`, then the workers restarted) is published at once.
+    try:
+        keys = certificate_keys.load(svc.rt.settings.var_dir.resolve())
+    except KeyFileError as err:
+        raise ConfigError(str(err)) from None
+    return list(keys.published)
+
+
 def published_keys(svc: Service) -> dict[str, Any]:
     """The JWK Set served at ``/.well-known/dsr-keys.json``: current and previous keys."""
-    return svc.rt.settings.certificate_keys.jwks()
+    return {"keys": [k.jwk() for k in _published(svc)]}
 
 
 def keys_from(source: str) -> list[PublishedKey]:
@@ -94,7 +105,7 @@ def verify(
     if len(raw) > MAX_BYTES:
         raise InvalidInput(f"a certificate is at most {MAX_BYTES // 1024} KB", "certificate")
     text = _token(raw)
-    known = keys if keys is not None else list(svc.rt.settings.certificate_keys.published)
+    known = keys if keys is not None else _published(svc)
     verdict = certificate_check.check_signature(text, known)
     if verdict.valid and ledger:
         with svc.session() as session:
