@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, exports, health, privacy, routes, web, web_dashboard
+from api import (
+    certificates,
+    docs,
+    exports,
+    health,
+    privacy,
+    routes,
+    web,
+    web_dashboard,
+    web_report,
+)
 from api.auth import FORBIDDEN
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
@@ -168,6 +178,8 @@ def create_app(
         health.router,
         web.router,
         web_dashboard.router,
+        web_report.router,
+        certificates.router,  # before privacy's /privacy/{kind}
         privacy.router,
     ):
         app.include_router(router)

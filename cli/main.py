@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from cli import complaints, connectors, demo, keys, ops, processes, requests, rotation
+from cli import (
+    certificates,
+    complaints,
+    connectors,
+    demo,
+    keys,
+    ops,
+    processes,
+    reports,
+    requests,
+    rotation,
+)
 from cli.app import app, main
 
 __all__ = [
     "app",
+    "certificates",
     "complaints",
     "connectors",
     "demo",
@@ -14,6 +26,7 @@ __all__ = [
     "main",
     "ops",
     "processes",
+    "reports",
     "requests",
     "rotation",
 ]

@@ -114,15 +114,17 @@ def read_key_file(var_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def write_key_file(var_dir: Path, data: dict[str, Any], *, replace: bool = True) -> bool:
+def write_key_file(
+    var_dir: Path, data: dict[str, Any], *, replace: bool = True, name: str = KEY_FILE
+) -> bool:
     """Write the key file atomically, 0600 from creation; False when it exists and not ``replace``.
 
     The file appears complete or not at all: written to a private temporary file, then linked
     (first start: fails if another process got there first) or renamed into place.
     """
     private_dir(var_dir)
-    path = var_dir / KEY_FILE
-    tmp = var_dir / f".{KEY_FILE}.{secrets.token_hex(8)}.tmp"
+    path = var_dir / name
+    tmp = var_dir / f".{name}.{secrets.token_hex(8)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -11,6 +11,8 @@ from typing import Any, Literal, Self
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config import certificate_keys
+from config.certificate_keys import CertificateKeys
 from config.keys import KeyFileError, Keyring, load_keys
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -149,10 +151,19 @@ class Settings(BaseSettings):
         except KeyFileError as err:
             raise SettingsError(str(err)) from None
 
+    @cached_property
+    def certificate_keys(self) -> CertificateKeys:
+        """The certificate signing keys (read, or created once in var_dir, on first use)."""
+        try:
+            return certificate_keys.load(self.var_dir.resolve())
+        except KeyFileError as err:
+            raise SettingsError(str(err)) from None
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy whose keys follow its own settings (never the original's cached keys)."""
         copied = super().model_copy(update=update, deep=deep)
         copied.__dict__.pop("keys", None)
+        copied.__dict__.pop("certificate_keys", None)
         return copied
 
     @property

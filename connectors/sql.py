@@ -42,7 +42,7 @@ from connectors.sql_config import SqlConfig, TableSpec, parse_entry
 from connectors.sql_erase import erase_rows
 from connectors.sql_files import FILES, ArchivedFile, copy_files, file_path, file_paths
 from connectors.sql_index import Progress, StoreIndex
-from connectors.sql_purge import naive_utc, purge
+from connectors.sql_purge import naive_utc, oldest, purge
 from connectors.sql_scan import Row, Scanner
 from connectors.sql_shared import shared_records
 from connectors.sql_tables import (
@@ -470,6 +470,10 @@ class SqlStore:
             on_chunk=on_chunk,
             run_id=run_id,
         )
+
+    def oldest_held(self, rule: RetentionRule, *, held: Identity) -> datetime | None:
+        """The oldest record a sweep of ``rule`` could still take (``dsr report retention``)."""
+        return oldest(self, rule, held=held)
 
     def purged_in(self, run_id: str) -> dict[str, int]:
         with store_errors(self.name):

@@ -241,3 +241,24 @@ def purge(
                 if on_chunk is not None:
                     on_chunk(report)  # on record before the next chunk starts
         return report
+
+
+def oldest(store: Store, rule: RetentionRule, *, held: Identity) -> datetime | None:
+    """The oldest value of the rule's age column among the rows a sweep could still take (not
+    anonymised yet, not held): how far the store is behind its rule (UTC; None: no such row)."""
+    with store_errors(store.name):
+        bound = _target(store, rule)
+        aged_col = bound.col(rule.only_when_set or rule.column)
+        where: list[ColumnElement[bool]] = [aged_col.is_not(None)]
+        live = bound.live_clause()
+        if live is not None:
+            where.append(live)
+        held_keys = _held_keys(store, bound, held)
+        if held_keys:
+            where.append(bound.key.not_in(held_keys))
+        with store.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.min(aged_col)).where(*where)).scalar()
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

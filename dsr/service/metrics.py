@@ -7,6 +7,7 @@ process sees the whole system; nothing is counted in memory. Every figure is one
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 from prometheus_client import generate_latest
@@ -37,11 +38,13 @@ from dsr.core.ledger.models import (
     TaskStatus,
     utcnow,
 )
+from dsr.core.ops import retention_report
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime.deadlines import overdue_clause
 from dsr.service.base import ServiceBase
 from dsr.service.callers import Caller
 from dsr.service.metrics_health import PipelineCollector
+from dsr.service.metrics_retention import RetentionCollector
 
 # Connector work ranges from a cached lookup to a large store export.
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
@@ -218,4 +221,19 @@ class MetricsOps(ServiceBase):
     def metrics(self, *, by: Caller) -> bytes:
         """The Prometheus text exposition of the ledger's figures."""
         self._require(by, Role.OPS)
-        return generate_latest(registry(self.rt.db_url))
+        reg = registry(self.rt.db_url)
+        reg.register(self.retention_collector)
+        return generate_latest(reg)
+
+    @cached_property
+    def retention_collector(self) -> RetentionCollector:
+        """One per service: its figure reads the stores, so it is cached between scrapes."""
+        return RetentionCollector(self._retention_flags)
+
+    def _retention_flags(self) -> dict[str, bool]:
+        """Each rule's flag (``connector.table`` -> past its limit by more than a sweep
+        interval); a store that cannot be read is left out rather than called on time."""
+        with self.session():
+            pass  # the ledger's schema, before the holds are read
+        figures = retention_report.standings_now(self.rt)
+        return {r.rule: r.flagged for r in figures if r.error is None}

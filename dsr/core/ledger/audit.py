@@ -140,11 +140,13 @@ class ChainReport:
     oldest_unsealed_at: str | None = None
 
 
-def verify(session: Session) -> ChainReport:
+def verify(session: Session, *, upto: int | None = None) -> ChainReport:
     """Recompute every link; report the first sealed event whose place, link or content is wrong.
 
     ``first_broken`` is the event's position in the chain. A deleted event shows as a gap, an
     edited one as a hash that no longer matches, a removed tail as a head that points further.
+    With ``upto``, only the chain's first ``upto`` events are checked (a certificate's event and
+    everything before it): what was sealed after it cannot change what it proves.
     """
     # The tip first, share-locked: a sealer committing halfway through this read would make a
     # sound chain look cut off (it needs the tip's row lock, so it waits for us instead).
@@ -153,10 +155,10 @@ def verify(session: Session) -> ChainReport:
     ).first()
     prev, expected = GENESIS, 1
     count = 0
+    sealed = col(AuditEvent.position).is_not(None)
+    upto_clause = col(AuditEvent.position) <= upto if upto is not None else sealed
     chain = session.exec(
-        select(AuditEvent)
-        .where(col(AuditEvent.position).is_not(None))
-        .order_by(col(AuditEvent.position))
+        select(AuditEvent).where(sealed, upto_clause).order_by(col(AuditEvent.position))
     )
     for ev in chain:
         count += 1
@@ -169,6 +171,10 @@ def verify(session: Session) -> ChainReport:
         if digest != ev.hash:
             return ChainReport(False, count, ev.position, "event content does not match its hash")
         prev, expected = digest, expected + 1
+    if upto is not None:
+        if count < upto:
+            return ChainReport(False, count, count + 1, "an event is missing from the chain")
+        return ChainReport(True, count)
     if head is not None and (head.hash != prev or head.seq != expected - 1):
         return ChainReport(False, count, expected, "chain tip does not match the last event")
     unsealed, oldest = session.exec(

@@ -21,7 +21,7 @@ from dsr.core.ledger.models import (
     load_request,
 )
 from dsr.core.pipeline.reports import reply_identity, store_reports
-from dsr.core.replies import alerts, bundle, messages, notices, outbox, templates
+from dsr.core.replies import alerts, bundle, certificate, messages, notices, outbox, templates
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
 from dsr.objects import Blob
@@ -104,6 +104,14 @@ def _queue_reply(
             )
         storage.remove_tree(paths.staging_root(export_dir, request.id))  # in the bundle now
     message = templates.render_reply(ctx, reports, settings=rt.settings, bundle=built, notices=told)
+    # Signed in this transaction with its audit event: the reply and its proof exist together.
+    signed = certificate.issue(session, rt.settings, request, reports, told)
+    message.add_attachment(
+        signed.token.encode("ascii"),
+        maintype="application",
+        subtype="jose",
+        filename=certificate.FILENAME,
+    )
     assert request.verified_email is not None
     return outbox.queue(
         session,

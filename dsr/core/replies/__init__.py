@@ -4,13 +4,18 @@
 ``links`` + ``status_links`` (signed download and status links), ``messages`` (the e-mails a
 request produces), ``notices`` + ``webhook`` (third parties told of a rectify or erase),
 ``alerts`` (ops told, on record first), ``outbox`` (every e-mail a row and a file before it is
-sent), ``delivery`` + ``mailer`` (SMTP) and ``undeliverable`` (what happens when it bounces).
+sent), ``delivery`` + ``mailer`` (SMTP) and ``undeliverable`` (what happens when it bounces);
+``certificate`` (the signed statement a completion reply carries, a ``jws``) and
+``certificate_check`` (verifying one, offline and against the audit chain).
 """
 
 from dsr.core.replies import (
     alerts,
     bundle,
+    certificate,
+    certificate_check,
     delivery,
+    jws,
     links,
     mailer,
     messages,
@@ -46,6 +51,9 @@ __all__ = [
     "delivery",
     "mailer",
     "undeliverable",
+    "certificate",
+    "certificate_check",
+    "jws",
     # templates
     "ReplyContext",
     "StoreReport",
