@@ -10,9 +10,8 @@ from fastapi.responses import PlainTextResponse, Response
 from api.auth import Principal
 from api.deps import service
 from api.web_session import current, language, render
-from dsr.core.ledger.apikeys import Role
 from dsr.errors import InvalidInput
-from dsr.service import reports
+from dsr.service import Role, reports
 
 router = APIRouter(include_in_schema=False)
 PATH = "/web/report"

@@ -121,4 +121,3 @@ def retention(
     doc = _document(svc, "retention", figures, fmt, lang, stem)
     doc.flagged = [r.rule for r in figures.flagged]
     return doc
-

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from dsr.service.metrics_retention import RetentionCollector
 from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import PurgeRun, utcnow
 from dsr.core.ops import report_render, retention_report
 from dsr.service import reports
+from dsr.service.metrics_retention import RetentionCollector
 from tests.core.conftest import STAFF, Core
 
 
@@ -36,7 +36,7 @@ def test_a_store_never_swept_is_flagged_and_a_sweep_clears_it(core: Core) -> Non
     months = after.data["months"]
     assert len(months) == 12
     this = months[-1]
-    purged = sum(s["purged"] for s in swept["stores"])
+    purged = sum(s.purged for s in swept.stores)
     assert this["total"] == purged > 0
     assert all(m["total"] == 0 for m in months[:-1])
 
