@@ -95,21 +95,26 @@ class HttpStore:
             raise NotApplicable(f"{self.name}: searches by {', '.join(sorted(self.needs))} only")
         return Scan(self.config, self.client, policy, normalise)
 
+    def _provided(self, scan: Scan, found: Mapping[str, list[Record]]) -> Identity:
+        """The identifiers the admitted records add (``provides``), normalised."""
+        provided = Identity()
+        for resource in self.config.resources:
+            for kind, path in resource.provides.items():
+                rows = found.get(resource.name, [])
+                provided.add(kind, (scan.normalise(kind, at(r, path)) for r in rows))
+        return provided
+
     def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """Every record the identifiers reach, as the API answers now (``as_of`` needs nothing:
         the API is always current)."""
         scan = self._scan(EveryRecord(identity))
         found = scan.collect()
-        provided = Identity()
         records: dict[str, list[dict[str, Any]]] = {}
         for resource in self.config.resources:
-            if resource.name not in scan.searchable:
-                continue
-            rows = found.get(resource.name, [])
-            records[resource.name] = [flat(r, _columns(resource, rows)) for r in rows]
-            for kind, path in resource.provides.items():
-                provided.add(kind, (scan.normalise(kind, at(r, path)) for r in rows))
-        return Found(records=records, provides=provided)
+            if resource.name in scan.searchable:
+                rows = found.get(resource.name, [])
+                records[resource.name] = [flat(r, _columns(resource, rows)) for r in rows]
+        return Found(records=records, provides=self._provided(scan, found))
 
     def apply(
         self,
@@ -135,7 +140,9 @@ class HttpStore:
             for resource in searched:
                 outcomes.append(self._export(staging, resource, found.get(resource.name, [])))
                 if resource.collected_at:
-                    collected += [at(r, resource.collected_at) for r in found.get(resource.name, [])]
+                    collected += [
+                        at(r, resource.collected_at) for r in found.get(resource.name, [])
+                    ]
         elif operation is Operation.RECTIFY:
             for resource in searched:
                 done, changed = rectify(
@@ -150,7 +157,9 @@ class HttpStore:
         provided = Identity()
         for resource in searched:
             for kind, path in resource.provides.items():
-                provided.add(kind, (scan.normalise(kind, at(r, path)) for r in found.get(resource.name, [])))
+                provided.add(
+                    kind, (scan.normalise(kind, at(r, path)) for r in found.get(resource.name, []))
+                )
         return TaskResult(
             operation,
             sum(map(len, found.values())),

@@ -83,7 +83,9 @@ def _ssl_context(config: HttpConfig) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=config.ca_file)  # verifies; never CERT_NONE
 
 
-def _auth(config: HttpConfig, secrets: Mapping[str, str]) -> tuple[httpx.Auth | None, dict[str, str]]:
+def _auth(
+    config: HttpConfig, secrets: Mapping[str, str]
+) -> tuple[httpx.Auth | None, dict[str, str]]:
     auth = config.auth
     if auth is None:
         return None, {}
@@ -176,14 +178,10 @@ class HttpClient:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def _once(
-        self, call: Call, url: str, query: dict[str, Any], body: Any
-    ) -> httpx.Response | str:
+    def _once(self, call: Call, url: str, query: dict[str, Any], body: Any) -> httpx.Response | str:
         self.limit.wait()
         try:
-            response = self._client.request(
-                call.method, url, params=query or None, json=body
-            )
+            response = self._client.request(call.method, url, params=query or None, json=body)
         except httpx.TimeoutException as err:
             raise Retriable(f"no answer in time ({type(err).__name__})") from None
         except httpx.TransportError as err:
@@ -221,9 +219,13 @@ class HttpClient:
             following = _next_page(paging, params, answer, document, len(found))
             if following is None:
                 return
-            url, params = (self.on_host(following[0]), following[1]) if following[0] else (
-                url,
-                following[1],
+            url, params = (
+                (self.on_host(following[0]), following[1])
+                if following[0]
+                else (
+                    url,
+                    following[1],
+                )
             )
         raise FatalStoreError(f"{self.name}: {call.path}: more than the pagination limit allows")
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from connectors.sql_config import _CONNECTOR_NAME, _NAME, Kind, _Strict
+from dsr.identity import KINDS
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -66,6 +67,9 @@ class Call(_Strict):
     paginate: bool = True  # follow the store's pagination when the answer is a list
     none: list[int] = Field(default_factory=list)
     done: list[int] = Field(default_factory=list)
+    # Keep only records whose ``match`` fields hold the value searched by: for a lookup that
+    # reads patterns (Mailman's members/find takes ``_`` and ``*`` as wildcards).
+    exact: bool = False
 
     @field_validator("none", "done")
     @classmethod
@@ -90,10 +94,10 @@ class Resource(_Strict):
 
     name: str = Field(pattern=_NAME)
     key: str
-    find: dict[Kind, list[Call]] = Field(min_length=1)
-    match: dict[Kind, list[str]] = Field(default_factory=dict)
+    find: dict[str, list[Call]] = Field(min_length=1)
+    match: dict[str, list[str]] = Field(default_factory=dict)
     owner: list[Kind] = Field(default_factory=list)
-    provides: dict[Kind, str] = Field(default_factory=dict)
+    provides: dict[str, str] = Field(default_factory=dict)
     fields: list[str] | None = None  # exported fields (default: every top-level field)
     collected_at: str | None = None
     read: Call | None = None
@@ -119,6 +123,16 @@ class Resource(_Strict):
             return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
         return value
 
+    @field_validator("find", "match", "provides")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(KINDS))
+        if unknown:
+            raise ValueError(
+                f"unknown identifier kind {', '.join(unknown)} (known: {', '.join(KINDS)})"
+            )
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Resource:
         unmatched = [k for k in self.owner if k not in self.match]
@@ -128,6 +142,9 @@ class Resource(_Strict):
             raise ValueError("say how a record is erased ('erase' requests) or 'keep: true'")
         if (self.erase or self.suppress) and self.keep:
             raise ValueError("'erase' or 'suppress' and 'keep' exclude each other")
+        inexact = [k for k, calls in self.find.items() if any(c.exact for c in calls)]
+        if any(k not in self.match for k in inexact):
+            raise ValueError("'exact' finds need the kind's fields in 'match'")
         return self
 
 

@@ -40,9 +40,7 @@ def key_of(resource: Resource, record: Record) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def identifiers(
-    resource: Resource, kind: str, record: Record, normalise: Normaliser
-) -> list[str]:
+def identifiers(resource: Resource, kind: str, record: Record, normalise: Normaliser) -> list[str]:
     """The normalised identifiers of ``kind`` a record holds in its ``match`` fields."""
     out: list[str] = []
     for path in resource.match.get(kind, ()):
@@ -86,9 +84,9 @@ class Scan:
         owner: list[Pair] = []
         for kind in resource.owner:
             owner += [(kind, v) for v in identifiers(resource, kind, record, self.normalise)]
-        provides = []
-        for kind, path in resource.provides.items():
-            provides += [(kind, v) for v in self.normalise.values(kind, at(record, path))]
+        provides: list[Pair] = []
+        for added, path in resource.provides.items():
+            provides += [(added, v) for v in self.normalise.values(added, at(record, path))]
         return Match(
             resource.name,
             key_of(resource, record) or "",
@@ -121,6 +119,10 @@ class Scan:
                             key = key_of(resource, record)
                             if key is None:
                                 continue
+                            if call.exact and value not in identifiers(
+                                resource, kind, record, self.normalise
+                            ):
+                                continue  # the API read the value as a pattern
                             ref = (resource.name, key)
                             found[ref] = (resource, record)
                             hits.setdefault(ref, set()).add((kind, value))

@@ -88,7 +88,9 @@ def _identifier_changes(
             account.append((owner, changes[owner] if owner in resource.rectify else value))
     key = key_of(resource, record) or ""
     return [
-        IdentifierChange(resource.name, key, kind, old, changes[kind], tuple(dict.fromkeys(account)))
+        IdentifierChange(
+            resource.name, key, kind, old, changes[kind], tuple(dict.fromkeys(account))
+        )
         for old in identifiers(resource, kind, record, normalise)
         if old != changes[kind]
     ]
@@ -119,7 +121,8 @@ def erase(
                 client.send(call, values)
         outcomes.append(Outcome(resource.name, Action.ERASED, len(found)))
     outcomes += [
-        Outcome(name, Action.RETAINED, n, reason=SUPPRESSED_REASON) for name, n in suppressed.items()
+        Outcome(name, Action.RETAINED, n, reason=SUPPRESSED_REASON)
+        for name, n in suppressed.items()
     ]
     return outcomes
 
