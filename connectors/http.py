@@ -152,7 +152,7 @@ class HttpStore:
                 replaced += changed
         remaining = None
         if operation is Operation.ERASE:
-            outcomes = erase(self.client, self.config, found, scan.searchable)
+            outcomes = erase(self.client, scan, found)
             remaining = verify(scan, policy)
         provided = Identity()
         for resource in searched:

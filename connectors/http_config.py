@@ -80,6 +80,15 @@ class Call(_Strict):
         return value
 
 
+class Holds(_Strict):
+    """Records of another resource that erasing this one removes with it (the store cascades):
+    those whose ``field`` equals this record's ``value`` (a user's addresses name its link)."""
+
+    resource: str = Field(pattern=_NAME)
+    field: str
+    value: str
+
+
 class Resource(_Strict):
     """One kind of record the store holds (its addresses, users, memberships).
 
@@ -108,6 +117,9 @@ class Resource(_Strict):
     suppress: list[Call] = Field(default_factory=list)
     suppress_as: str = Field(default="suppression", pattern=_NAME)
     keep: bool = False  # erasure leaves these records as they are (they hold nothing personal)
+    # What the store deletes along with a record: it is left for review while it holds a record
+    # the policy did not admit (staff said "not theirs", or another account's).
+    holds: list[Holds] = Field(default_factory=list)
 
     @field_validator("find", mode="before")
     @classmethod
@@ -195,6 +207,9 @@ class HttpConfig(_Strict):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"resource {', '.join(twice)} is listed twice")
+        unknown = sorted({h.resource for r in self.resources for h in r.holds} - set(names))
+        if unknown:
+            raise ValueError(f"holds: no resource {', '.join(unknown)}")
         return self
 
 

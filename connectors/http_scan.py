@@ -72,6 +72,7 @@ class Scan:
     searched: dict[str, set[str]] = field(default_factory=dict)
     searchable: set[str] = field(default_factory=set)  # resources asked at least once
     seen: dict[tuple[str, str], tuple[Resource, Record]] = field(default_factory=dict)
+    left: set[tuple[str, str]] = field(default_factory=set)  # admitted, not erased (holds)
 
     @property
     def candidates(self) -> list[Candidate]:

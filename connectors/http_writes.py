@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.base import Action, IdentifierChange, Outcome, Pair, Policy, Remaining, Verdict, Why
 from connectors.http_client import DONE, NONE, HttpClient, Record
-from connectors.http_config import HttpConfig, Resource
+from connectors.http_config import Resource
 from connectors.http_scan import Scan, identifiers, key_of
 from connectors.http_templates import at
 from connectors.sql_tables import Normaliser
@@ -23,6 +23,7 @@ from dsr.identity import EMAIL, NAME, PHONE, normalise_text, normalise_value
 
 SUPPRESSED_REASON = "the address is on the store's ban list, so it is never subscribed again"
 KEPT_REASON = "kept as configured: holds nothing erasable"
+HOLDS_REASON = "left for review: erasing it would also remove records not proven the subject's"
 
 
 def _current(field: str, stored: object, region: str) -> str | None:
@@ -96,14 +97,23 @@ def _identifier_changes(
     ]
 
 
-def erase(
-    client: HttpClient, config: HttpConfig, records: Mapping[str, list[Record]], searched: set[str]
-) -> list[Outcome]:
-    """Suppress, then delete (or keep) every admitted record, resource by resource."""
+def holds_refused(scan: Scan, resource: Resource, record: Record) -> bool:
+    """Whether erasing ``record`` would take with it a record the policy did not admit."""
+    for held in resource.holds:
+        mine = at(record, held.value)
+        for table, key in scan.refused:
+            if table == held.resource and at(scan.seen[(table, key)][1], held.field) == mine:
+                return True
+    return False
+
+
+def erase(client: HttpClient, scan: Scan, records: Mapping[str, list[Record]]) -> list[Outcome]:
+    """Suppress, then delete (or keep) every admitted record, resource by resource; a record
+    that would take a refused one with it is left (``scan.left``) for review."""
     outcomes: list[Outcome] = []
     suppressed: Counter[str] = Counter()
-    for resource in config.resources:
-        if resource.name not in searched:
+    for resource in scan.config.resources:
+        if resource.name not in scan.searchable:
             continue
         found = records.get(resource.name, [])
         if not found:
@@ -112,6 +122,13 @@ def erase(
         if resource.keep:
             outcomes.append(Outcome(resource.name, Action.RETAINED, len(found), reason=KEPT_REASON))
             continue
+        left = [r for r in found if holds_refused(scan, resource, r)]
+        scan.left |= {(resource.name, key_of(resource, r) or "") for r in left}
+        if left:
+            outcomes.append(Outcome(resource.name, Action.RETAINED, len(left), reason=HOLDS_REASON))
+            found = [r for r in found if r not in left]
+            if not found:
+                continue
         for record in found:
             values = _values(resource, record)
             for call in resource.suppress:
@@ -129,12 +146,20 @@ def erase(
 
 def verify(scan: Scan, policy: Policy) -> list[Remaining]:
     """The same search again after an erasure: what it still reaches, and why."""
-    again = Scan(scan.config, scan.client, policy, scan.normalise)
+    again = Scan(scan.config, scan.client, policy, scan.normalise, left=scan.left)
     rows = again.collect()
     counts: Counter[tuple[str, Why]] = Counter()
     kept = {r.name for r in scan.config.resources if r.keep}
+    by_name = {r.name: r for r in scan.config.resources}
     for name, found in rows.items():
-        counts[(name, Why.KEPT if name in kept else Why.NOT_ERASED)] += len(found)
+        for record in found:
+            if name in kept:
+                why = Why.KEPT
+            elif (name, key_of(by_name[name], record) or "") in scan.left:
+                why = Why.REVIEW
+            else:
+                why = Why.NOT_ERASED
+            counts[(name, why)] += 1
     for candidate in again.candidates:
         if candidate.verdict is not Verdict.EXCLUDED:
             counts[(candidate.match.table, Why.REVIEW)] += 1
