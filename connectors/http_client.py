@@ -153,11 +153,15 @@ class HttpClient:
         *,
         url: str | None = None,
         params: Mapping[str, Any] | None = None,
+        linked: bool = False,
     ) -> httpx.Response | str:
-        """One request, retried while the store is in trouble; the answer, or NONE / DONE."""
+        """One request, retried while the store is in trouble; the answer, or NONE / DONE
+        (``linked``: ``url`` is a link the store gave, with its query)."""
         target = url or self.url(call, values)
         query = {k: render(v, values, quoted=False) for k, v in call.query.items()}
         query.update(params or {})
+        if linked:
+            query = {}
         body = None if call.body is None else render_body(call.body, values)
         attempts = self.config.retries + 1
         for attempt in range(attempts):
@@ -185,6 +189,11 @@ class HttpClient:
         except httpx.TimeoutException as err:
             raise Retriable(f"no answer in time ({type(err).__name__})") from None
         except httpx.TransportError as err:
+            if _untrusted(err):  # not the network's trouble: a certificate ops must look at
+                raise FatalStoreError(
+                    f"{self.name}: the store's TLS certificate is not trusted "
+                    "(give its CA as ca_file; verification is never turned off)"
+                ) from None
             raise Retriable(f"store unreachable ({type(err).__name__})") from None
         status = response.status_code
         if status == 429 or status >= 500:
@@ -205,10 +214,10 @@ class HttpClient:
     def records(self, call: Call, values: Mapping[str, Any]) -> Iterator[Record]:
         """Every record ``call`` returns, following the store's pagination."""
         paging = self.config.pagination if call.paginate else None
-        url = self.url(call, values)
+        url, linked = self.url(call, values), False
         params: dict[str, Any] = _first_page(paging)
         for _ in range(paging.max_pages if paging else 1):
-            answer = self.send(call, values, url=url, params=params)
+            answer = self.send(call, values, url=url, params=params, linked=linked)
             if isinstance(answer, str):
                 return
             document = _json(answer, self.name, call)
@@ -219,15 +228,19 @@ class HttpClient:
             following = _next_page(paging, params, answer, document, len(found))
             if following is None:
                 return
-            url, params = (
-                (self.on_host(following[0]), following[1])
-                if following[0]
-                else (
-                    url,
-                    following[1],
-                )
-            )
+            link, params = following
+            if link:  # a next link carries its own query: sent as it is
+                url, linked = self.on_host(link), True
         raise FatalStoreError(f"{self.name}: {call.path}: more than the pagination limit allows")
+
+
+def _untrusted(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _json(response: httpx.Response, name: str, call: Call) -> Any:

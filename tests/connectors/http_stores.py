@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from config.settings import CONFIG_DIR
-from connectors.base import Action, Connector
+from connectors.base import Action, Connector, RetentionRule
 from connectors.registry import load_connectors, read_entries
 from dsr.identity import EMAIL, Identity
 from tests.connectors.stores import (
@@ -87,7 +87,9 @@ class MailmanHarness(Harness):
 
     def snapshot(self) -> dict[str, Any]:
         assert self.server is not None
-        bans = {m["list_id"]: self.server.banned(m["list_id"]) for m in self.server.entries("lists")}
+        bans = {
+            m["list_id"]: self.server.banned(m["list_id"]) for m in self.server.entries("lists")
+        }
         return {**self.keyed(), "bans": bans, "site_bans": self.server.entries("bans")}
 
     def close(self) -> None:
@@ -125,7 +127,8 @@ def make_mailman(tmp_path: Path, server: Mailman) -> MailmanHarness:
             ("site_bans", Action.RETAINED, 2),
         ],
         tables=["memberships", "addresses", "users"],
-        rule=None,
+        rule=RetentionRule("mailing_lists", "memberships", "created_on", days=30),
+        sweeps=False,
         purge_now=datetime(2025, 6, 1, 12, 0),
         held=Identity(),
         add_purge_rows=lambda: None,

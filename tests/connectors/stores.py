@@ -93,13 +93,14 @@ class Harness:
     rectify: list[tuple[str, Action, int]]
     erase: list[tuple[str, Action, int]]
     tables: list[str]
-    rule: RetentionRule | None  # None: the store keeps no retention sweep (an HTTP store)
+    rule: RetentionRule
     purge_now: datetime
     held: Identity
     add_purge_rows: Callable[[], None]
     old_live: Callable[[], int]  # aged rows not yet purged
     protected: Callable[[], Any]  # snapshot of rows (and files) a sweep must not touch
     purge_deletes: bool = True
+    sweeps: bool = True  # False: the store keeps no retention sweep (an HTTP store)
     extra: dict[str, Any] = field(default_factory=dict)
     # Contract tests this store is known to fail, and why (each run as a strict xfail).
 

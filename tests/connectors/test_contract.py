@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Action, Connector, Operation, PurgeReport, RetentionRule, TaskResult
+from connectors.base import Action, Connector, Operation, PurgeReport, TaskResult
 from connectors.sql import SqlStore
 from connectors.sql_files import FILES
 from dsr.errors import ConfigError, NotApplicable
@@ -207,11 +207,10 @@ def test_erasing_twice_changes_nothing_and_says_so(store: Harness, staging: Path
 
 def _no_sweep(store: Harness) -> bool:
     """A store without a retention sweep refuses one at once, naming itself."""
-    if store.rule is not None:
+    if store.sweeps:
         return False
-    rule = RetentionRule(store.connector.name, "anything", "created_at", days=1)
     with pytest.raises(ConfigError, match=store.connector.name):
-        store.connector.purge(rule, now=store.purge_now, held=store.held)
+        store.connector.purge(store.rule, now=store.purge_now, held=store.held)
     assert not store.connector.retention_tables
     return True
 
