@@ -49,13 +49,13 @@ def mailman_connector(tmp_path: Path, server: Mailman, **overrides: Any) -> Conn
 
 
 def populate(server: Mailman) -> None:
-    """The subject on two lists with two addresses (one user), the bystander on one."""
+    """The subject on three lists with two addresses (one user), the bystander on one."""
     server.reset()
-    news, offers = server.add_list("news"), server.add_list("offers")
+    news, offers, events = (server.add_list(n) for n in ("news", "offers", "events"))
     server.subscribe(news, A_EMAIL_RAW, A_NAME)
     server.subscribe(offers, A_EMAIL_RAW, A_NAME)
     server.add_address(A_EMAIL, A_WORK)
-    server.subscribe(news, A_WORK)
+    server.subscribe(events, A_WORK)
     server.subscribe(news, B_EMAIL_RAW, B_NAME)
 
 

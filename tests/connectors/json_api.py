@@ -45,6 +45,7 @@ class Answer:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # close the connection without an answer (the server died mid-request)
 
 
 Handler = Callable[[Seen], Answer]
@@ -116,6 +117,9 @@ def serve(handler: Handler, *, tls_folder: Path | None = None) -> Iterator[Api]:
             answer = handler(request)
             if answer.delay:
                 time.sleep(answer.delay)
+            if answer.drop:
+                self.close_connection = True
+                return
             data = b"" if answer.body is None else json.dumps(answer.body).encode()
             self.send_response(answer.status)
             for name, value in answer.headers.items():
