@@ -3,6 +3,7 @@ failures are classified, authentication from settings, and TLS verification."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -289,3 +290,16 @@ def test_erasure_deletes_what_the_policy_admits_and_searches_again(
         forget["deletes"] = False  # the store answers 204 and keeps them
         with pytest.raises(FatalStoreError, match=r"tickets \(2\)"):
             store.apply(Operation.ERASE, ListPolicy(SUBJECT), staging=staging)
+
+
+def test_requests_log_no_address(tmp_path: Path) -> None:
+    """The store's URLs hold the subject's address: nothing of a find, or of its failure, is
+    logged with it (httpx's per-request lines are off, and the chain redacts the rest)."""
+    from tests.core.ops.test_logging import rendered
+
+    with rendered("json", "DEBUG") as buf, serve(lambda r: Answer(body={"items": []})) as api:
+        build(tmp_path, entry(api.url)).find(SUBJECT)
+        logging.getLogger("connectors").warning("asked %s", api.seen[0].query)
+    text = buf.getvalue()
+    assert "HTTP Request" not in text
+    assert ADDRESS not in text and "khach.hang%40" not in text
