@@ -216,12 +216,14 @@ class HttpClient:
         paging = self.config.pagination if call.paginate else None
         url, linked = self.url(call, values), False
         params: dict[str, Any] = _first_page(paging)
-        for _ in range(paging.max_pages if paging else 1):
+        for page in range(paging.max_pages if paging else 1):
             answer = self.send(call, values, url=url, params=params, linked=linked)
             if isinstance(answer, str):
                 return
             document = _json(answer, self.name, call)
-            found = records_at(document, call.records, store=self.name)
+            found = records_at(
+                document, call.records, store=self.name, total=call.total, later=page > 0
+            )
             yield from found
             if paging is None or call.records in ("$", ""):
                 return

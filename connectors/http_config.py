@@ -64,6 +64,7 @@ class Call(_Strict):
     query: dict[str, str] = Field(default_factory=dict)
     body: dict[str, Any] | None = None
     records: str = "$"
+    total: str | None = None  # JSON path of the collection's size (an absent list is empty)
     paginate: bool = True  # follow the store's pagination when the answer is a list
     none: list[int] = Field(default_factory=list)
     done: list[int] = Field(default_factory=list)

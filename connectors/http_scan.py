@@ -19,6 +19,7 @@ from connectors.http_client import HttpClient, Record
 from connectors.http_config import HttpConfig, Resource
 from connectors.http_templates import at
 from connectors.sql_tables import Normaliser, search_values
+from dsr.errors import FatalStoreError
 from dsr.identity import Identity
 
 MAX_ROUNDS = 20  # identifiers added by admitted records converge long before this
@@ -118,8 +119,11 @@ class Scan:
                     for call in calls:
                         for record in self.client.records(call, {"value": value}):
                             key = key_of(resource, record)
-                            if key is None:
-                                continue
+                            if key is None:  # a record we cannot name, we cannot act on
+                                raise FatalStoreError(
+                                    f"{self.config.name}: a {resource.name} record has no "
+                                    f"key at {resource.key!r}"
+                                )
                             if call.exact and value not in identifiers(
                                 resource, kind, record, self.normalise
                             ):

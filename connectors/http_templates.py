@@ -29,12 +29,20 @@ def at(document: Any, path: str) -> Any:
     return value
 
 
-def records_at(document: Any, path: str, *, store: str) -> list[dict[str, Any]]:
+def records_at(
+    document: Any, path: str, *, store: str, total: str | None = None, later: bool = False
+) -> list[dict[str, Any]]:
     """The records at ``path``: a list of objects, or one object at ``$`` (FatalStoreError when
-    the answer has another shape: the configuration no longer fits the API)."""
+    the answer has another shape: the configuration no longer fits the API).
+
+    A list left out of the answer is empty only when the answer's ``total`` says 0 (Mailman
+    leaves ``entries`` out of an empty collection): a mistyped path must never read as "no
+    records here". A page after the first may leave it out: past the end, it is empty."""
     value = at(document, path)
     if value is None and path not in (ROOT, ""):
-        return []  # an empty collection often leaves the list out (Mailman does)
+        if later or (total is not None and at(document, total) == 0):
+            return []
+        raise FatalStoreError(f"{store}: the answer holds no records at {path!r}")
     if isinstance(value, Mapping):
         return [dict(value)]
     if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):

@@ -39,6 +39,11 @@ def venv_dir() -> Path:
     return Path(os.environ.get("DSR_TEST_MAILMAN_VENV", default / f"mailman-{VERSION}"))
 
 
+def mailman_installed() -> bool:
+    """Whether the venv is ready (the first test needing it will not have to install it)."""
+    return (venv_dir() / ".installed").exists()
+
+
 def install() -> Path:
     """The venv holding Mailman, created once (under a lock: parallel runs wait for one)."""
     venv = venv_dir()

@@ -303,3 +303,42 @@ def test_requests_log_no_address(tmp_path: Path) -> None:
     text = buf.getvalue()
     assert "HTTP Request" not in text
     assert ADDRESS not in text and "khach.hang%40" not in text
+
+
+def test_a_missing_list_is_empty_only_when_the_total_says_so(tmp_path: Path) -> None:
+    """An answer without the configured list is an error (a mistyped path must not read as
+    "nothing here") unless its total says 0; a page past the end may leave it out."""
+    answers = {"body": {"total": 0}}
+    with serve(lambda r: Answer(body=answers["body"])) as api:
+        config = entry(api.url)
+        with pytest.raises(FatalStoreError, match="no records at 'items'"):
+            build(tmp_path, config).find(SUBJECT)
+        config["resources"][0]["find"]["email"]["total"] = "total"
+        assert build(tmp_path, config).find(SUBJECT).count == 0
+        answers["body"] = {"total": 7}
+        with pytest.raises(FatalStoreError, match="no records at 'items'"):
+            build(tmp_path, config).find(SUBJECT)
+
+
+def test_a_full_last_page_then_an_empty_one_ends_the_list(tmp_path: Path) -> None:
+    """Exactly one full page: the next page leaves the list out (Mailman), and that is the end."""
+
+    def handler(r: Seen) -> Answer:
+        if r.query["page"] == "1":
+            return Answer(body={"items": tickets(50), "total": 50})
+        return Answer(body={"total": 50})
+
+    with serve(handler) as api:
+        paging = {"style": "page", "size_param": "per_page", "size": 50}
+        config = entry(api.url, pagination=paging)
+        config["resources"][0]["find"]["email"]["total"] = "total"
+        assert build(tmp_path, config).find(SUBJECT).count == 50
+        assert len(api.seen) == 2
+
+
+def test_a_record_without_its_key_is_an_error(tmp_path: Path) -> None:
+    """A record the configuration cannot name (no key) stops the task: it could not be acted
+    on, and must not be passed over as if it were not there."""
+    keyless = Answer(body={"items": [{"requester": ADDRESS}]})
+    with serve(lambda r: keyless) as api, pytest.raises(FatalStoreError, match="no key at 'id'"):
+        build(tmp_path, entry(api.url)).find(SUBJECT)

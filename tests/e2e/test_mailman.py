@@ -76,12 +76,23 @@ class Running:
             request, follow = filing.submit(
                 session, self.rt, filing.Submission(kind, email, verified=True, by="t", **kw)
             )
-        enqueue(follow)
+        enqueue(follow)  # after the commit: a worker must find what the steps name
         return request.id
 
     def status(self, request_id: str) -> str:
         assert self.rt is not None
         return request_status(self.rt, request_id)
+
+    def wait(self, request_id: str, status: str, timeout: float = 120) -> None:
+        """Until the request reaches ``status``; on time-out, say where it and its task are."""
+        try:
+            until(lambda: self.status(request_id) == status, timeout=timeout)
+        except AssertionError:
+            task = self.task(request_id)
+            raise AssertionError(
+                f"request {self.status(request_id)}, task {task.status} after {task.attempts} "
+                f"attempts: {task.error}"
+            ) from None
 
     def task(self, request_id: str) -> ConnectorTask:
         assert self.rt is not None
@@ -103,7 +114,8 @@ class Running:
 
         assert self.rt is not None
         with session_scope(self.rt.db_url) as session:
-            enqueue(tasks.retry(session, self.rt, request_id, by="ops"))
+            follow = tasks.retry(session, self.rt, request_id, by="ops")
+        enqueue(follow)  # after the commit, or a worker may still see the task failed
 
 
 @pytest.fixture
@@ -145,7 +157,7 @@ def test_access_lists_addresses_user_and_memberships(running: Running) -> None:
     memberships (the second address's found through the user), and nothing of the bystander."""
     running.runtime(running.mailman.base_url)
     rid = running.submit("access", A_EMAIL)
-    until(lambda: running.status(rid) == "completed")
+    running.wait(rid, "completed")
     (reply,) = running.replies(rid)
     bundle = _bundle(reply)
     members = json.loads(bundle.read("mailing_lists/memberships.json"))
@@ -166,7 +178,7 @@ def test_rectify_moves_every_membership_to_the_new_address(running: Running) -> 
     bystander = mailman.members(B_EMAIL)
     running.runtime(mailman.base_url)
     rid = running.submit("rectify", A_EMAIL, changes={"email": NEW_EMAIL})
-    until(lambda: running.status(rid) == "completed")
+    running.wait(rid, "completed")
     assert len(running.replies(rid)) == 1
     moved = mailman.members(NEW_EMAIL)
     assert sorted(m["list_id"] for m in moved) == sorted(LISTS)
@@ -185,7 +197,7 @@ def test_erase_removes_memberships_addresses_user_and_bans_the_address(
     user = mailman.get(f"users/{A_EMAIL}").json()["user_id"]
     running.runtime(mailman.base_url)
     rid = running.submit("erase", A_EMAIL)
-    until(lambda: running.status(rid) == "completed")
+    running.wait(rid, "completed")
     assert len(running.replies(rid)) == 1
     assert _subject_memberships(mailman, A_EMAIL, A_WORK, NEW_EMAIL) == []
     assert mailman.get(f"addresses/{A_EMAIL}").status_code == 404
@@ -219,7 +231,7 @@ def test_a_failing_mailman_needs_attention_then_completes(running: Running, faul
         proxy.mode = fault
         running.runtime(proxy.base_url)
         rid = running.submit("erase", A_EMAIL)
-        until(lambda: running.status(rid) == "needs_attention", timeout=120)
+        running.wait(rid, "needs_attention")
         alert = until(running.alerts, timeout=60)
         assert rid[:8] in alert[0]["Subject"] and A_EMAIL not in alert[0].as_string()
         assert running.replies(rid) == []
@@ -231,7 +243,7 @@ def test_a_failing_mailman_needs_attention_then_completes(running: Running, faul
             assert len(proxy.faults) >= 6
         _back(proxy, mailman)
         running.retry(rid)
-        until(lambda: running.status(rid) == "completed", timeout=120)
+        running.wait(rid, "completed")
     assert len(running.replies(rid)) == 1
     assert _subject_memberships(mailman, A_EMAIL, A_WORK) == []
     assert mailman.get(f"addresses/{A_EMAIL}").status_code == 404
