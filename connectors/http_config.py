@@ -69,7 +69,7 @@ class Call(_Strict):
     none: list[int] = Field(default_factory=list)
     done: list[int] = Field(default_factory=list)
     # Keep only records whose ``match`` fields hold the value searched by: for a lookup that
-    # reads patterns (Mailman's members/find takes ``_`` and ``*`` as wildcards).
+    # reads patterns (Mailman's members/find reads an address holding ``*`` as one).
     exact: bool = False
 
     @field_validator("none", "done")
