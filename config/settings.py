@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Third parties reached by webhook: recipient id -> HMAC key (JSON in DSR_WEBHOOK_SECRETS).
     webhook_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
     webhook_timeout: float = 10.0
+    # Credentials of HTTP stores (connectors.yaml ``auth.secret`` names one): name -> secret,
+    # JSON in DSR_HTTP_SECRETS. Never written in the YAML.
+    http_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
 
     data_dir: Path | None = None
     export_dir: Path | None = None

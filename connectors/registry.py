@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from connectors.base import Connector
+from connectors.http import HttpStore
 from connectors.identifier_index import IdentifierIndex
 from connectors.sql import SqlStore
 from dsr import yamlconfig
@@ -28,10 +29,11 @@ class ConnectorFactory(Protocol):
         secret_key: str,
         region: str,
         index: IdentifierIndex | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> Connector: ...
 
 
-CONNECTOR_KINDS: dict[str, ConnectorFactory] = {"sql": SqlStore}
+CONNECTOR_KINDS: dict[str, ConnectorFactory] = {"sql": SqlStore, "http": HttpStore}
 
 
 def _substitute(value: Any, data_dir: str) -> Any:
@@ -64,10 +66,12 @@ def load_connectors(
     secret_key: str,
     region: str,
     index_url: str | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Connector]:
     """Every connector of a connectors file, by name; ConfigError on anything invalid.
 
-    Their identifier index lives at ``index_url`` (default: a SQLite file in ``data_dir``).
+    Their identifier index lives at ``index_url`` (default: a SQLite file in ``data_dir``);
+    ``secrets`` are the credentials HTTP stores name (``DSR_HTTP_SECRETS``).
     """
     connectors: dict[str, Connector] = {}
     index = IdentifierIndex(
@@ -84,7 +88,7 @@ def load_connectors(
             known = ", ".join(sorted(CONNECTOR_KINDS))
             raise ConfigError(f"connector {name!r}: unknown kind {kind!r} (known: {known})")
         connectors[name] = factory.from_config(
-            entry, secret_key=secret_key, region=region, index=index
+            entry, secret_key=secret_key, region=region, index=index, secrets=secrets
         )
     return connectors
 

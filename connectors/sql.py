@@ -136,8 +136,10 @@ class SqlStore:
         secret_key: str,
         region: str = "VN",
         index: IdentifierIndex | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> SqlStore:
-        """Build from one validated ``connectors.yaml`` entry (ConfigError when invalid)."""
+        """Build from one validated ``connectors.yaml`` entry (ConfigError when invalid); a SQL
+        store's credentials are in its URL, so ``secrets`` is not read."""
         config = parse_entry(SqlConfig, entry)
         return cls(config, secret_key=secret_key, region=region, index=index)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ os.environ.setdefault("DSR_LOG_FORMAT", "console")
 
 from demo.smtp_sink import MailSink
 from tests import services
+from tests.mailman_server import INSTALL_TIMEOUT, Mailman, mailman_installed
 
 if services.redis_available():
     os.environ.setdefault("DSR_REDIS_URL", services.REDIS_URL)
@@ -47,3 +49,36 @@ def smtp() -> Iterator[MailSink]:
     controller, sink = services.start_smtp()
     yield sink
     controller.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On a machine without Mailman yet, the first test needing it installs it: those tests
+    get the install's own time limit on top of the usual one."""
+    if mailman_installed():
+        return
+    for item in items:
+        if "mailman" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(INSTALL_TIMEOUT + 300))
+
+
+@pytest.fixture(scope="session")
+def mailman_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailman]:
+    """A real Mailman 3 REST API (installed on first use), shared by the session's tests."""
+    server = Mailman(tmp_path_factory.mktemp("mailman"))
+    try:
+        server.start()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        server.stop()
+        services.unavailable("Mailman 3", err)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailman(mailman_server: Mailman) -> Mailman:
+    """The session's Mailman, emptied (only its domain left), started again if a test
+    stopped it."""
+    if mailman_server.process is None or mailman_server.process.poll() is not None:
+        mailman_server.start()
+    mailman_server.reset()
+    return mailman_server

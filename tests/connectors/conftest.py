@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.connectors.http_stores import make_mailman
 from tests.connectors.stores import SQL_STORES, Harness
 
 ENGINES = ["sqlite", "postgres", "mariadb"]
 INSTANCES = [(store, engine) for store in SQL_STORES for engine in ENGINES]
+INSTANCES.append(("mailman", "mailman3"))  # the HTTP connector on a real Mailman 3
 
 
 def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
@@ -21,9 +23,13 @@ def _url(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> str:
 
 @pytest.fixture(params=INSTANCES, ids=[f"{s}-{e}" for s, e in INSTANCES])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    """One connector (the four demo stores, the call archive among them, on three engines)."""
+    """One connector (the four demo stores, the call archive among them, on three engines; the
+    HTTP connector on Mailman 3)."""
     name, engine = request.param
-    harness = SQL_STORES[name](tmp_path, _url(request, engine, tmp_path))
+    if name == "mailman":
+        harness: Harness = make_mailman(tmp_path, request.getfixturevalue("mailman"))
+    else:
+        harness = SQL_STORES[name](tmp_path, _url(request, engine, tmp_path))
     yield harness
     harness.close()
 

