@@ -73,9 +73,8 @@ class Running:
 
         assert self.rt is not None
         with session_scope(self.rt.db_url) as session:
-            request, follow = filing.submit(
-                session, self.rt, filing.Submission(kind, email, verified=True, by="t", **kw)
-            )
+            sub = filing.Submission(kind, email, verified=True, by="t", **kw)
+            request, follow = filing.submit(session, self.rt, filing.validate(self.rt, sub))
         enqueue(follow)  # after the commit: a worker must find what the steps name
         return request.id
 
