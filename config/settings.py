@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -96,6 +97,9 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(default=20, ge=1)  # per client, and per key prefix ...
     auth_failure_window_seconds: int = Field(default=300, ge=1)  # ... in this many seconds
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)  # one working day
+    # Proxies whose X-Forwarded-For is believed (api/clients.py): comma-separated addresses or
+    # CIDRs; none by default, so the peer's address is the client.
+    trusted_proxies: str = ""
 
     # The privacy center (api/privacy.py): how long a request's status link works, and how many
     # forms (requests filed, codes tried) one e-mail address and one client may send per window.
@@ -103,6 +107,19 @@ class Settings(BaseSettings):
     privacy_address_limit: int = Field(default=5, ge=1)
     privacy_client_limit: int = Field(default=20, ge=1)
     privacy_window_seconds: int = Field(default=3600, ge=1)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        for cidr in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"DSR_TRUSTED_PROXIES: not an address or CIDR: {cidr!r}") from None
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

@@ -31,9 +31,10 @@ from dsr.core.runtime.deadlines import overdue_clause
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
+from dsr.service.guards import GuardOps
 
 
-class Service(AdminOps):
+class Service(GuardOps, AdminOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------
