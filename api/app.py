@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api import (
+    docs,
+    exports,
+    health,
+    metrics,
+    privacy,
+    privacy_not_me,
+    routes,
+    web,
+    web_dashboard,
+)
 from api.auth import FORBIDDEN
 from api.clients import ClientAddress, networks
 from api.deps import broker_enqueue
@@ -171,6 +181,7 @@ def create_app(
         health.router,
         web.router,
         web_dashboard.router,
+        privacy_not_me.router,
         privacy.router,
     ):
         app.include_router(router)

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     privacy_address_limit: int = Field(default=5, ge=1)
     privacy_client_limit: int = Field(default=20, ge=1)
     privacy_window_seconds: int = Field(default=3600, ge=1)
+    # Per mailbox (the address with +tags and provider rules folded, dsr/mailbox.py), across
+    # every request: e-mails a day to it from filings, and wrong codes a day before codes for
+    # it are refused for 24 h (dsr/core/intake/mailboxes.py).
+    mailbox_daily_limit: int = Field(default=10, ge=1)
+    code_failure_limit: int = Field(default=10, ge=1)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -90,9 +90,9 @@ class Service(GuardOps, AdminOps):
             verdict = verification.verify(session, self.rt, request_id, code)
             session.commit()  # a wrong code's attempt counts, though the command fails
             data = _for(by, request_json(session, self._load(session, request_id)))
+        self.send(verdict.follow)  # on a refusal: an ops alert's e-mail, if any
         if verdict.refused is not None:
             raise InvalidInput(verdict.refused)
-        self.send(verdict.follow)
         return self._subject_view(request_id) if by.is_subject else data
 
     def retry(self, request_id: str, *, by: Caller) -> dict[str, Any]:
@@ -162,6 +162,8 @@ class Service(GuardOps, AdminOps):
             if by.is_subject:
                 return self._subject_view(request.id, session)
             data = _for(by, request_json(session, request))
+            if request.status == RequestStatus.AWAITING_VERIFICATION:
+                data["attempts_left"] = verification.attempts_left(session, self.rt, request)
             data["filed_by"] = _filed_by(session, request.id)
             data["complaint"] = complaints.to_json(complaints.of(session, request.id))
             data["audit"] = [
@@ -259,11 +261,15 @@ class Service(GuardOps, AdminOps):
         if session is None:
             with self.session() as own:
                 return self._subject_view(request_id, own)
+        request = self._load(session, request_id)
         data = subject_status.view(
-            session,
-            self._load(session, request_id),
-            max_attempts=self.rt.settings.verification_max_attempts,
+            session, request, max_attempts=self.rt.settings.verification_max_attempts
         )
+        left = verification.attempts_left(session, self.rt, request)
+        data["attempts_left"] = left if data["code_open"] else 0
+        if data["code_open"] and left == 0:  # the mailbox's codes are refused for today
+            data["code_open"] = False
+            data["phase"] = subject_status.Phase.CODE_CLOSED
         data["status_token"] = status_links.make_token(request_id, self.rt.settings)
         return data
 

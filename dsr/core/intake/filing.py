@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from connectors.registry import rectifiable_fields
 from dsr.core.identity import identifiers
-from dsr.core.intake import complaints, verification
+from dsr.core.intake import complaints, mailboxes, verification
 from dsr.core.ledger import audit
 from dsr.core.ledger.models import (
     LANGUAGES,
@@ -22,6 +22,7 @@ from dsr.core.ledger.models import (
     utcnow,
 )
 from dsr.core.pipeline import dispatch, subjects
+from dsr.core.replies import status_links
 from dsr.core.runtime import deadlines, steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput
@@ -167,6 +168,17 @@ def submit(
         updated_at=now,
         subject_key=subjects.key(sub, rt.settings.keys.suppression),
         owner=owner,
+    )
+    # Per mailbox, across requests: an acknowledgement, and a code unless staff vouched.
+    mailboxes.allow_mails(
+        session,
+        rt.settings,
+        sub.email,
+        1 if sub.verified or sub.kind == RequestKind.COMPLAINT else 2,
+        capped=status_links.filed_by_subject(owner),
+        stoppable=not sub.verified,
+        request_id=request.id,
+        now=now,
     )
     session.add(request)
     session.flush()

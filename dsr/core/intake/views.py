@@ -138,6 +138,8 @@ class RequestDetail(RequestOut):
     filed_by: str | None
     audit: list[AuditOut]
     complaint: ComplaintOut | None = None
+    # Awaiting its code: how many the subject may still try (its own limit, its mailbox's).
+    attempts_left: int | None = None
 
 
 def iso(value: datetime | None) -> str | None:
