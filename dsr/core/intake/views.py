@@ -87,6 +87,9 @@ class CandidateOut(BaseModel):
     why: str
     decision: Literal["included", "excluded"] | None
     decided_by: str | None
+    # False: only unproven identifiers hit it; it is listed for staff (low priority) but never
+    # holds the reply back (dsr.core.pipeline.tasks.fan_in).
+    blocks_reply: bool = True
 
 
 class ComplaintOut(BaseModel):
