@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
+    approvals,
     docs,
     exports,
     health,
@@ -22,6 +23,7 @@ from api import (
     privacy_not_me,
     routes,
     web,
+    web_approvals,
     web_dashboard,
 )
 from api.auth import FORBIDDEN
@@ -177,10 +179,12 @@ def create_app(
     for router in (
         routes.router,
         routes.complaints_router,
+        approvals.router,
         exports.router,
         health.router,
         web.router,
         web_dashboard.router,
+        web_approvals.router,
         privacy_not_me.router,
         privacy.router,
     ):

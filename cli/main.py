@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from cli import complaints, connectors, demo, keys, ops, processes, requests, rotation
+from cli import (
+    approvals,
+    complaints,
+    connectors,
+    demo,
+    keys,
+    ops,
+    processes,
+    requests,
+    rotation,
+)
 from cli.app import app, main
 
 __all__ = [
     "app",
+    "approvals",
     "complaints",
     "connectors",
     "demo",

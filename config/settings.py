@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(default=20, ge=1)  # per client, and per key prefix ...
     auth_failure_window_seconds: int = Field(default=300, ge=1)  # ... in this many seconds
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)  # one working day
+    # Staff vouching (``verified: true``) for an access or erase (dsr/core/intake/approval.py):
+    # four_eyes waits for a second staff member's approval; ops_only lets only ops vouch (and
+    # needs no second person); single is one person's word (the demo, the soak, benchmarks).
+    vouch_policy: Literal["four_eyes", "ops_only", "single"] = "four_eyes"
     # Proxies whose X-Forwarded-For is believed (api/clients.py): comma-separated addresses or
     # CIDRs; none by default, so the peer's address is the client.
     trusted_proxies: str = ""

@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core.identity import artefacts
-from dsr.core.intake import complaints, filing, subject_status, verification
+from dsr.core.intake import approval, complaints, filing, subject_status, verification
 from dsr.core.intake.views import RequestDetail, iso, request_json, requests_json
 from dsr.core.ledger import audit, paths, storage
 from dsr.core.ledger.apikeys import Role
@@ -30,11 +30,12 @@ from dsr.core.replies import status_links
 from dsr.core.runtime.deadlines import overdue_clause
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service.admin import AdminOps
+from dsr.service.approvals import ApprovalOps
 from dsr.service.callers import Caller
 from dsr.service.guards import GuardOps
 
 
-class Service(GuardOps, AdminOps):
+class Service(ApprovalOps, GuardOps, AdminOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------
@@ -48,6 +49,10 @@ class Service(GuardOps, AdminOps):
         """
         if by is not None and by.is_subject and (sub.verified or sub.by or by.owner is None):
             raise PermissionDenied("a subject files unverified, as a visitor")
+        if sub.verified:
+            approval.check_voucher(
+                self.rt.settings, sub.kind, is_ops=by is None or by.may(Role.OPS)
+            )
         valid = filing.validate(self.rt, sub)
         try:
             data = self._submit(sub, valid, owner=by.owner if by is not None else None)
@@ -214,7 +219,9 @@ class Service(GuardOps, AdminOps):
         which goes only to the verified address (S4), never the status page."""
         self._require(by, Role.SUPPORT)
         with self.session() as session:
-            self._load(session, request_id, by)
+            request = self._load(session, request_id, by)
+            if approval.download_refused(request, is_ops=by.may(Role.OPS)):
+                raise PermissionDenied("a staff-vouched export is the subject's; ops may grant it")
         path = self.bundle(request_id)
         self.record_download(request_id, actor=by.actor)
         return path
@@ -244,7 +251,11 @@ class Service(GuardOps, AdminOps):
             return False
         with self.session() as session:
             request = session.get(Request, data["id"])
-            return request is not None and by.sees(request)
+            return (
+                request is not None
+                and by.sees(request)
+                and not approval.download_refused(request, is_ops=by.may(Role.OPS))
+            )
 
     # -- the privacy center -----------------------------------------------------------------
 

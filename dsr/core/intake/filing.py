@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from connectors.registry import rectifiable_fields
 from dsr.core.identity import identifiers
-from dsr.core.intake import complaints, mailboxes, verification
+from dsr.core.intake import approval, complaints, mailboxes, verification
 from dsr.core.ledger import audit
 from dsr.core.ledger.models import (
     LANGUAGES,
@@ -207,6 +207,9 @@ def submit(
         out += complaints.open_complaint(
             session, request, sub.text, verified_by=sub.by if sub.verified else None
         )
+    elif sub.verified and approval.needs_approval(rt.settings, sub.kind):
+        assert sub.by is not None
+        approval.hold(session, request, by=sub.by)  # a second staff member must approve
     elif sub.verified:
         assert sub.by is not None
         verification.mark_verified(session, request, by=sub.by)

@@ -44,6 +44,7 @@ class RequestStatus(StrEnum):
     COMPLETED = "completed"
     NEEDS_ATTENTION = "needs_attention"
     NEEDS_REVIEW = "needs_review"
+    AWAITING_APPROVAL = "awaiting_approval"  # vouched for by one staff member, waiting for a second
     REJECTED = "rejected"
     CANCELED = "canceled"
 
@@ -65,6 +66,7 @@ OPEN_REQUEST = (
     RequestStatus.REPLYING,
     RequestStatus.NEEDS_ATTENTION,
     RequestStatus.NEEDS_REVIEW,
+    RequestStatus.AWAITING_APPROVAL,
 )
 
 

@@ -30,6 +30,8 @@ def context(request: Request, settings: Settings) -> templates.ReplyContext:
         changes=dict(request.changes or {}),
         subject_name=request.name,
         status_url=follow,
+        vouched_by=request.verified_by if request.approved_by else None,
+        approved_by=request.approved_by,
     )
 
 
