@@ -7,7 +7,6 @@ functions as the JSON API, so the rules (validation, roles, enqueue after commit
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from dsr.core.intake import filing
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.identity import has_control
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH = "/web/requests"
@@ -156,7 +156,7 @@ def _check_text(*values: str) -> None:
     for value in values:
         if len(value) > 2000:
             raise InvalidInput("a field is longer than 2000 characters")
-        if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\r\n" for ch in value):
+        if has_control(value, keep="\t\r\n"):
             raise InvalidInput("a field contains control characters")
 
 

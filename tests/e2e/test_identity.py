@@ -258,8 +258,9 @@ def test_rectified_email_still_finds_records_under_the_old_address(pipeline: Pip
 
 
 def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipeline) -> None:
-    """An erasure deletes the subject's earlier bundle, staged files and e-mail copies; the
-    earlier download link then answers 410 Gone, and the certificate says so."""
+    """An erasure deletes the subject's earlier bundle, staged files and e-mail copies, and the
+    folders they were in; the earlier download link then answers 410 Gone, and the certificate
+    says so."""
     import warnings
 
     warnings.filterwarnings("ignore", message=".*install `httpx2`")
@@ -278,6 +279,7 @@ def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipel
     pipeline.wait(rid)
     left = [p for p in folder.rglob("*") if p.is_file()]
     assert left == []
+    assert not folder.exists()  # no empty outbox/ left to say a request existed (issue 22)
     from workers.actors import enqueue
 
     with TestClient(create_app(pipeline.rt, enqueue=enqueue)) as client:

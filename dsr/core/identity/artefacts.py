@@ -46,7 +46,18 @@ def remove(session: Session, export_dir: Path, request_id: str) -> int:
         if path.is_file():
             path.unlink(missing_ok=True)
             gone += 1
+    _prune(paths.request_dir(export_dir, request_id))
     return gone
+
+
+def _prune(folder: Path) -> None:
+    """Remove the request's folders left empty (an empty ``outbox/`` still says a request for
+    this subject existed); a folder still holding something stays."""
+    for empty in (folder / "outbox", folder):
+        try:
+            empty.rmdir()
+        except OSError:
+            pass  # absent, or not empty: a message still waiting to be sent
 
 
 def earlier_requests(session: Session, erasure: Request, emails: Iterable[str]) -> list[str]:
