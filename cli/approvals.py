@@ -17,7 +17,7 @@ def _line(data: dict[str, Any]) -> str:
 @app.command()
 def approve(
     request_id: str,
-    by: str = typer.Option(..., "--by", help="The approver (not who vouched)."),
+    by: str = typer.Option("ops", "--by", help="The approver (not who vouched)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """A second staff member approves a vouched access or erasure; it goes on to its stores."""
