@@ -10,7 +10,6 @@ from api.auth import Principal, require
 from api.deps import service
 from api.routes import errors
 from api.strict_json import StrictJsonRoute
-from dsr.core.intake.views import RequestOut
 from dsr.core.ledger.apikeys import Role
 
 router = APIRouter(tags=["approvals"], route_class=StrictJsonRoute)
@@ -42,11 +41,7 @@ def approve(
     return service(request).approve(request_id, by=who.caller)
 
 
-@router.post(
-    "/requests/{request_id}/export-grant",
-    response_model=RequestOut,
-    responses=errors(401, 403, 404),
-)
+@router.post("/requests/{request_id}/export-grant", responses=errors(401, 403, 404))
 def grant_export(
     request_id: str, request: Request, who: Principal = Depends(require(Role.OPS))
 ) -> dict[str, Any]:
