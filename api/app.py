@@ -14,17 +14,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
+    approvals,
     certificates,
     docs,
     exports,
     health,
     privacy,
+    privacy_not_me,
     routes,
     web,
+    web_approvals,
     web_dashboard,
     web_report,
 )
 from api.auth import FORBIDDEN
+from api.clients import ClientAddress, networks
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
@@ -174,12 +178,15 @@ def create_app(
     for router in (
         routes.router,
         routes.complaints_router,
+        approvals.router,
         exports.router,
         health.router,
         web.router,
         web_dashboard.router,
         web_report.router,
         certificates.router,  # before privacy's /privacy/{kind}
+        web_approvals.router,
+        privacy_not_me.router,
         privacy.router,
     ):
         app.include_router(router)
@@ -201,10 +208,13 @@ def create_app(
         limit=settings.auth_failure_limit,
         window_seconds=settings.auth_failure_window_seconds,
         login_path=LOGIN_PATH,
+        on_prefix_attack=lambda count: app.state.service.key_prefix_attacked(count=count),
         # They take no key: nothing to guess there (the privacy center has its own throttle).
         open_paths=("/exports/", "/healthz", "/privacy"),
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, docs_path=docs.DOCS, hsts=production)
     app.add_middleware(AccessLog)
+    # Outermost of all: every layer (the log, the throttles) sees the client as it is.
+    app.add_middleware(ClientAddress, trusted=networks(settings.trusted_proxy_list))
     return app

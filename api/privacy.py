@@ -17,7 +17,6 @@ CSRF-protected, throttled per client and per address, and carry a honeypot
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from types import ModuleType
 from typing import Any
 
@@ -38,7 +37,7 @@ from api.web_session import (
 from connectors.registry import rectifiable_fields
 from dsr.core.ledger.models import RequestKind
 from dsr.errors import InvalidInput, NotFound, StateConflict, StorageFull
-from dsr.identity import normalise_email, normalise_phone
+from dsr.identity import has_control, normalise_email, normalise_phone
 from dsr.service import Caller, SubjectStatusOut, Submission, no_duplicates
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
@@ -137,8 +136,7 @@ async def _posted(request: Request) -> dict[str, str] | Response:
 
 
 def _has_control(value: str, *, lines: bool) -> bool:
-    allowed = "\r\n" if lines else ""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value)
+    return has_control(value, keep="\r\n" if lines else "")
 
 
 @router.get("")

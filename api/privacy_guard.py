@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 
 from api import rate
 from api.throttle import PRIVACY
+from dsr.mailbox import fold
 
 HONEYPOT = "website"
 
@@ -51,5 +52,7 @@ class PrivacyThrottle:
         return self.window.take({rate.hashed("client", host, self.key()): self.client_limit})
 
     def address(self, email: str) -> int:
-        """Count one request filed for ``email`` (normalised); seconds to wait when over."""
-        return self.window.take({rate.hashed("address", email, self.key()): self.address_limit})
+        """Count one request filed for ``email``'s mailbox (``+tags`` and provider rules
+        folded: dsr/mailbox.py); seconds to wait when over."""
+        mailbox = fold(email)
+        return self.window.take({rate.hashed("address", mailbox, self.key()): self.address_limit})

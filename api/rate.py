@@ -52,16 +52,17 @@ class FixedWindow:
             log.warning("throttle_unavailable", error=type(err).__name__)
             return 0
 
-    def count(self, subjects: Iterable[str]) -> None:
-        """One more hit for each subject."""
+    def count(self, subjects: Iterable[str]) -> list[int]:
+        """One more hit for each subject; each one's count in its window (empty: no Redis)."""
         try:
             pipe = self.redis().pipeline()
             for subject in subjects:
                 pipe.set(self.prefix + subject, 0, ex=self.window, nx=True)
                 pipe.incr(self.prefix + subject)
-            pipe.execute()
+            return [int(n) for n in pipe.execute()[1::2]]
         except Exception as err:  # noqa: BLE001
             log.warning("throttle_unavailable", error=type(err).__name__)
+            return []
 
     def take(self, limits: Mapping[str, int]) -> int:
         """Count one hit for each subject, then the seconds to wait when one went over its

@@ -7,17 +7,17 @@ name, address or code contains them.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dsr.core.ledger.models import RequestKind
+from dsr.identity import has_control
 
 
 def printable(value: str, *, keep: str = "") -> str:
     """``value`` unchanged, or ValueError when it holds a control character not in ``keep``."""
-    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in keep for ch in value):
+    if has_control(value, keep=keep):
         raise ValueError("must not contain control characters")
     return value
 

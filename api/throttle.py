@@ -1,11 +1,14 @@
-"""Failed authentication is throttled per client and per key prefix, in Redis (the broker).
+"""Failed authentication is throttled per client, and watched per key prefix, in Redis.
 
 Every 401 answered to a request that tried a key (a wrong or revoked API key in a header, or a
-failed login on the web page) counts against the client's address and against the prefix of the
-key it tried. After ``DSR_AUTH_FAILURE_LIMIT`` failures within
-``DSR_AUTH_FAILURE_WINDOW_SECONDS`` (counted from the first), every request of that client or
-with that prefix that tries a key gets 429 with ``Retry-After`` until the window ends, before
-its key is even looked up. Requests trying no key (a page with a session cookie), and routes
+failed login on the web page) counts against the client's address (as ``api/clients.py`` decides
+it) and against the prefix of the key it tried. After ``DSR_AUTH_FAILURE_LIMIT`` failures within
+``DSR_AUTH_FAILURE_WINDOW_SECONDS`` (counted from the first), every request of that client that
+tries a key gets 429 with ``Retry-After`` until the window ends, before its key is even looked
+up. A prefix that reaches the limit raises an ops alert (``key_prefix_attack``) but blocks
+nothing: a prefix is seen by whoever glimpses a key, and blocking it would let them keep the
+key's real holder out, while the rest of a key (256 random bits) cannot be guessed anyway.
+Requests trying no key (a page with a session cookie), and routes
 that take no key (``open_paths``: the subject's download link, ``/healthz``), are neither counted
 nor blocked: they guess nothing. The
 counters live in Redis so that every API process shares them (``api/rate.py``); when Redis does
@@ -62,12 +65,14 @@ class AuthThrottle:
         limit: int,
         window_seconds: int,
         login_path: str,
+        on_prefix_attack: Callable[[int], None] = lambda count: None,
         open_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.window = rate.FixedWindow(redis, f"{namespace}:{AUTH_FAILURES}:", window_seconds)
         self.limit = limit
         self.login_path = login_path
+        self.on_prefix_attack = on_prefix_attack
         self.open_paths = open_paths
 
     def _wait(self, subjects: list[str]) -> int:
@@ -75,7 +80,9 @@ class AuthThrottle:
         return self.window.wait(dict.fromkeys(subjects, self.limit))
 
     def _failed(self, subjects: list[str]) -> None:
-        self.window.count(subjects)  # the window starts at the first failure
+        counts = self.window.count(subjects)  # the window starts at the first failure
+        if len(counts) == 2 and counts[1] == self.limit:  # once per window, when it is reached
+            self.on_prefix_attack(counts[1])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.open_paths):
@@ -93,7 +100,7 @@ class AuthThrottle:
             return
         client = scope.get("client") or ("-", 0)
         subjects = [_subject("client", str(client[0])), _subject("prefix", key[:PREFIX_LENGTH])]
-        wait = await run_in_threadpool(self._wait, subjects)
+        wait = await run_in_threadpool(self._wait, subjects[:1])  # the client only
         if wait:
             response = JSONResponse({"detail": TOO_MANY}, 429, headers={"Retry-After": str(wait)})
             await response(scope, receive, send)

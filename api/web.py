@@ -7,7 +7,6 @@ functions as the JSON API, so the rules (validation, roles, enqueue after commit
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from api.downloads import bundle_response
 from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
 from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.identity import has_control
 from dsr.service import Role, Submission, no_duplicates
 
 router = APIRouter(include_in_schema=False)
@@ -157,7 +157,7 @@ def _check_text(*values: str) -> None:
     for value in values:
         if len(value) > 2000:
             raise InvalidInput("a field is longer than 2000 characters")
-        if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\r\n" for ch in value):
+        if has_control(value, keep="\t\r\n"):
             raise InvalidInput("a field contains control characters")
 
 

@@ -81,6 +81,7 @@ class Context:
             "DSR_VAR_DIR": str(self.services.folder("var")),
             "DSR_SMTP_HOST": "127.0.0.1",
             "DSR_SMTP_PORT": str(smtp.port),
+            "DSR_VOUCH_POLICY": "single",  # staff-vouched requests run end to end
         }
         settings = Settings(
             database_url=ledger_url,
@@ -92,6 +93,7 @@ class Context:
             var_dir=self.services.folder("var"),
             smtp_host="127.0.0.1",
             smtp_port=smtp.port,
+            vouch_policy="single",
         )
         return settings, env
 

@@ -168,6 +168,7 @@ def child(data_dir: Path, work: Path) -> dict[str, Any]:
         data_dir=data_dir,
         export_dir=work / "exports",
         var_dir=work / "var",
+        vouch_policy="single",  # the measured request is staff-vouched
     )
     rt = Runtime(settings)
     migrate(rt.db_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli import (
+    approvals,
     certificates,
     complaints,
     connectors,
@@ -18,6 +19,7 @@ from cli.app import app, main
 
 __all__ = [
     "app",
+    "approvals",
     "certificates",
     "complaints",
     "connectors",

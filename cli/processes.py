@@ -77,17 +77,8 @@ def api(
     """Serve the HTTP API and the support-staff web page."""
     import uvicorn  # see the module docstring
 
-    from api import create_app
+    from api import create_app, serve
 
     svc = service()
     _check_ledger()
-    # log_config=None keeps our redacting logging in charge; the access log is ours too
-    # (api.app logs the route template, never a raw path that may hold a download token).
-    uvicorn.run(
-        create_app(svc.rt),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    uvicorn.Server(serve.config(create_app(svc.rt), host=host, port=port)).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -109,6 +110,13 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(default=20, ge=1)  # per client, and per key prefix ...
     auth_failure_window_seconds: int = Field(default=300, ge=1)  # ... in this many seconds
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)  # one working day
+    # Staff vouching (``verified: true``) for an access or erase (dsr/core/intake/approval.py):
+    # four_eyes waits for a second staff member's approval; ops_only lets only ops vouch (and
+    # needs no second person); single is one person's word (the demo, the soak, benchmarks).
+    vouch_policy: Literal["four_eyes", "ops_only", "single"] = "four_eyes"
+    # Proxies whose X-Forwarded-For is believed (api/clients.py): comma-separated addresses or
+    # CIDRs; none by default, so the peer's address is the client.
+    trusted_proxies: str = ""
 
     # The privacy center (api/privacy.py): how long a request's status link works, and how many
     # forms (requests filed, codes tried) one e-mail address and one client may send per window.
@@ -116,6 +124,24 @@ class Settings(BaseSettings):
     privacy_address_limit: int = Field(default=5, ge=1)
     privacy_client_limit: int = Field(default=20, ge=1)
     privacy_window_seconds: int = Field(default=3600, ge=1)
+    # Per mailbox (the address with +tags and provider rules folded, dsr/mailbox.py), across
+    # every request: e-mails a day to it from filings, and wrong codes a day before codes for
+    # it are refused for 24 h (dsr/core/intake/mailboxes.py).
+    mailbox_daily_limit: int = Field(default=10, ge=1)
+    code_failure_limit: int = Field(default=10, ge=1)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        for cidr in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"DSR_TRUSTED_PROXIES: not an address or CIDR: {cidr!r}") from None
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

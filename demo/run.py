@@ -31,7 +31,10 @@ def run_demo() -> dict[str, Any]:
     base = get_settings()
     outbox_dir = (base.var_dir / "outbox").resolve()
     port = base.smtp_port if _port_free(base.smtp_port) else smtp_sink.free_port()
-    settings = base.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    # One person's vouch is enough in the demo: it walks one subject end to end unattended.
+    settings = base.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "vouch_policy": "single"}
+    )
     seed(
         settings.resolved_data_dir,
         DEMO_CUSTOMERS,

@@ -25,6 +25,11 @@ class NotFound(InvalidInput):
     """An id that names nothing."""
 
 
+class MailboxResting(InvalidInput):
+    """The mailbox has had its e-mails for today, or its owner asked for none: nothing is
+    filed that would write to it (dsr/core/intake/mailboxes.py)."""
+
+
 class ConfigError(DsrError):
     """The configuration is wrong; fix it and restart."""
 

@@ -28,6 +28,9 @@ KINDS = (EMAIL, PHONE, NAME, CUSTOMER_ID)
 # Explicit bidirectional embeddings, overrides and isolates: they make text display in another
 # order than it is stored ("Trojan Source"); no name, address or value needs them.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Unicode's own line and paragraph separators (categories Zl, Zp): line breaks to a browser, a
+# JSON parser in JavaScript or a log reader, though not "control" characters.
+LINE_SEPARATORS = frozenset("\u2028\u2029")
 # Letters that render as nothing (Hangul fillers, braille blank): invisible, though not "format".
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
@@ -43,6 +46,15 @@ def visible(text: str) -> str:
     )
 
 
+def has_control(text: str, *, keep: str = "") -> bool:
+    """Whether ``text`` holds a control character (not in ``keep``) or U+2028/U+2029: the one
+    rule every text field of every door applies."""
+    return any(
+        (unicodedata.category(ch) in ("Cc", "Cs") and ch not in keep) or ch in LINE_SEPARATORS
+        for ch in text
+    )
+
+
 def check_input(raw: str, what: str) -> str:
     """``raw`` unchanged if a person could have meant it; InvalidInput naming ``what`` if not.
 
@@ -51,7 +63,7 @@ def check_input(raw: str, what: str) -> str:
     The same rule at every door, so the CLI never folds what the API refuses.
     """
     for ch in raw:
-        if unicodedata.category(ch) in ("Cc", "Cs"):
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in LINE_SEPARATORS:
             raise InvalidInput(f"{what} contains a control character (line breaks included)")
         if ch in BIDI_CONTROLS:
             raise InvalidInput(f"{what} contains a bidirectional override character")

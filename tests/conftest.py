@@ -16,6 +16,9 @@ import pytest
 os.environ.setdefault("DSR_VAR_DIR", tempfile.mkdtemp(prefix="dsr-test-var-"))
 os.environ["DSR_BROKER_NAMESPACE"] = f"dsr-test-{uuid.uuid4().hex[:8]}"
 os.environ.setdefault("DSR_LOG_FORMAT", "console")
+# Most tests file staff-vouched requests to drive the pipeline; one vouch is enough there, as in
+# the demo and the benchmarks. The tests of four eyes (tests/api/test_four_eyes.py) ask for it.
+os.environ.setdefault("DSR_VOUCH_POLICY", "single")
 
 from demo.smtp_sink import MailSink
 from tests import services

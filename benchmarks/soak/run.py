@@ -128,6 +128,7 @@ def _soak(plan: Plan, tmp: Path) -> tuple[Any, dict[str, Any]]:
             "DSR_SECRET_KEY": SECRET,
             "DSR_SUPPRESSION_KEY": SECRET,  # the key the demo stores are seeded with
             "DSR_LOG_FORMAT": "json",
+            "DSR_VOUCH_POLICY": "single",  # staff-vouched requests run end to end
             **plan.env,
         }
         os.environ.update(env)  # the driver's own settings and broker, before workers

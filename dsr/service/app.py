@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dsr.core.identity import artefacts
-from dsr.core.intake import complaints, filing, subject_status, verification
+from dsr.core.intake import approval, complaints, filing, subject_status, verification
 from dsr.core.intake.views import RequestDetail, RequestOut, iso, request_view, request_views
 from dsr.core.ledger import audit, exports, paths, storage
 from dsr.core.ledger.apikeys import Role
@@ -31,12 +31,14 @@ from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConf
 from dsr.objects import Blob
 from dsr.service.access import AccessOps
 from dsr.service.admin import AdminOps
+from dsr.service.approvals import ApprovalOps
 from dsr.service.callers import Caller
+from dsr.service.guards import GuardOps
 from dsr.service.metrics import MetricsOps
 from dsr.service.views import AnsweredOut, AnswerTemplateOut, RedriveOut, SubjectStatusOut
 
 
-class Service(AdminOps, AccessOps, MetricsOps):
+class Service(ApprovalOps, GuardOps, AdminOps, AccessOps, MetricsOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------
@@ -50,6 +52,8 @@ class Service(AdminOps, AccessOps, MetricsOps):
         """
         if by.is_subject and (sub.verified or sub.by or by.owner is None):
             raise PermissionDenied("a subject files unverified, as a visitor")
+        if sub.verified:
+            approval.check_voucher(self.rt.settings, sub.kind, is_ops=by.may(Role.OPS))
         valid = filing.validate(self.rt, sub)  # the only check: the core takes it as is
         try:
             data = self._submit(valid, owner=by.owner)
@@ -90,9 +94,9 @@ class Service(AdminOps, AccessOps, MetricsOps):
             verdict = verification.verify(session, self.rt, request_id, code)
             session.commit()  # a wrong code's attempt counts, though the command fails
             data = _for(by, request_view(session, self._load(session, request_id)))
+        self.send(verdict.follow)  # on a refusal: an ops alert's e-mail, if any
         if verdict.refused is not None:
             raise InvalidInput(verdict.refused)
-        self.send(verdict.follow)
         return self._subject_view(request_id) if by.is_subject else data
 
     def retry(self, request_id: str, *, by: Caller) -> RequestOut:
@@ -162,6 +166,8 @@ class Service(AdminOps, AccessOps, MetricsOps):
             if by.is_subject:
                 return self._subject_view(request.id, session)
             data = _for(by, request_view(session, request)).model_dump(exclude_unset=True)
+            if request.status == RequestStatus.AWAITING_VERIFICATION:
+                data["attempts_left"] = verification.attempts_left(session, self.rt, request)
             data["filed_by"] = _filed_by(session, request.id)
             data["complaint"] = complaints.to_json(complaints.of(session, request.id))
             data["audit"] = [
@@ -211,6 +217,10 @@ class Service(AdminOps, AccessOps, MetricsOps):
         download is recorded in the audit log. A subject's download is the link in their reply,
         which goes only to the verified address (S4), never the status page."""
         self._require(by, Role.SUPPORT)
+        with self.session() as session:
+            request = self._load(session, request_id, by)
+            if approval.download_refused(request, is_ops=by.may(Role.OPS)):
+                raise PermissionDenied("a staff-vouched export is the subject's; ops may grant it")
         path = self.bundle(request_id, by=by)
         self.record_download(request_id, by=by)
         return path
@@ -244,7 +254,11 @@ class Service(AdminOps, AccessOps, MetricsOps):
             return False
         with self.session() as session:
             request = session.get(Request, request_id)
-            return request is not None and by.sees(request)
+            return (
+                request is not None
+                and by.sees(request)
+                and not approval.download_refused(request, is_ops=by.may(Role.OPS))
+            )
 
     def _has_bundle(self, request_id: str) -> bool:
         if exports.is_remote(self.rt.settings):
@@ -275,11 +289,15 @@ class Service(AdminOps, AccessOps, MetricsOps):
         if session is None:
             with self.session() as own:
                 return self._subject_view(request_id, own)
+        request = self._load(session, request_id)
         data = subject_status.view(
-            session,
-            self._load(session, request_id),
-            max_attempts=self.rt.settings.verification_max_attempts,
+            session, request, max_attempts=self.rt.settings.verification_max_attempts
         )
+        left = verification.attempts_left(session, self.rt, request)
+        data["attempts_left"] = left if data["code_open"] else 0
+        if data["code_open"] and left == 0:  # the mailbox's codes are refused for today
+            data["code_open"] = False
+            data["phase"] = subject_status.Phase.CODE_CLOSED
         data["status_token"] = status_links.make_token(request_id, self.rt.settings)
         return SubjectStatusOut.model_validate(data)
 

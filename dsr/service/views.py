@@ -36,6 +36,7 @@ class SubjectStatusOut(BaseModel):
     reply_sent_at: str | None
     stores: StoresOut
     code_open: bool
+    attempts_left: int  # the codes the subject may still try (0 once closed)
     status_token: str
 
 

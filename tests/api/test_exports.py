@@ -80,9 +80,13 @@ def test_tampered_expired_or_unknown_links_are_404_alike(
 
 
 def test_staff_download_follows_roles(client: TestClient, rt: Runtime, keys: Keys) -> None:
-    """The filing support key and ops may download; to another support key it does not exist."""
+    """Ops may download; the filing support key once ops grant it (the request was vouched for
+    by staff: issue 22); to another support key it does not exist."""
     data = _request_with_bundle(client, rt, keys.alice)
     url = f"/requests/{data['id']}/export"
+    assert client.get(url, headers=H(keys.alice)).status_code == 403
+    grant = client.post(f"/requests/{data['id']}/export-grant", headers=H(keys.ops))
+    assert grant.status_code == 200
     mine = client.get(url, headers=H(keys.alice))
     assert mine.status_code == 200 and mine.content.startswith(b"PK")
     assert client.get(url, headers=H(keys.ops)).status_code == 200

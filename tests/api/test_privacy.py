@@ -202,6 +202,7 @@ def _neutral(text: str, token: str, request_id: str, *, email: str = "") -> str:
     """``text`` with what differs between any two requests replaced by placeholders."""
     text = text.replace(token, "TOKEN").replace(request_id, "ID").replace(request_id[:8], "SHORT")
     text = re.sub(r"/privacy/status/[\w.\-]+", "/privacy/status/TOKEN", text)
+    text = re.sub(r"/privacy/not-me/[\w.\-]+", "/privacy/not-me/TOKEN", text)
     text = re.sub(r'name="csrf" value="[^"]+"', 'name="csrf"', text)
     text = re.sub(r"\b\d{6}\b", "CODE", text)
     return text.replace(email, "EMAIL") if email else text

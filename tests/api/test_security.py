@@ -235,17 +235,6 @@ def test_guessing_api_keys_is_throttled_per_client(app: FastAPI, keys: Keys) -> 
         assert colleague.get("/requests", headers=Keys.header(keys.alice)).status_code == 200
 
 
-def test_guessing_one_keys_tail_is_throttled_per_prefix(app: FastAPI, keys: Keys) -> None:
-    """Wrong keys sharing a prefix, from many clients, block that prefix after 20 tries."""
-    prefix = keys.bob[:12]
-    for i in range(20):
-        with TestClient(app, client=(f"192.0.2.{i + 1}", 4000)) as one:
-            assert one.get("/requests", headers={"X-API-Key": f"{prefix}x{i}"}).status_code == 401
-    with TestClient(app, client=("192.0.2.200", 4000)) as fresh:
-        response = fresh.get("/requests", headers={"Authorization": f"Bearer {prefix}zz"})
-        assert response.status_code == 429 and "Retry-After" in response.headers
-
-
 def test_failed_logins_on_the_web_page_are_throttled(app: FastAPI, keys: Keys) -> None:
     """Twenty failed logins from one client: the next attempt gets 429, the right key too."""
     with TestClient(app, client=("203.0.113.8", 4000)) as attacker:

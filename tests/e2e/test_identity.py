@@ -128,7 +128,8 @@ def _exported_text(p: Pipeline, request_id: str) -> str:
 @pytest.mark.parametrize("kind", ["access", "rectify", "erase"])
 def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: str) -> None:
     """A stranger who proves only their own address and types a customer's phone reads, changes,
-    exports and deletes nothing of that customer; the request waits for staff, who exclude it."""
+    exports and deletes nothing of that customer; the request completes as any other would
+    (issue 22: no oracle), and staff see the hits as low-priority candidates."""
     before = _subject_snapshot(pipeline)
     extra: dict[str, Any] = {"phone": PHONE}
     if kind == "rectify":
@@ -138,7 +139,7 @@ def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: 
     exported = _exported_text(pipeline, rid)
     assert DEMO_SUBJECT["name"] not in exported and "CALL-DEMO" not in exported
     assert _subject_snapshot(pipeline) == before
-    assert data["status"] == "needs_review"
+    assert data["status"] == "completed"
     status = dump(_service(pipeline).status(rid, by=Caller.staff("t")))
     provenance = {(i["kind"], i["provenance"]) for i in status["identifiers"]}
     assert ("email", "verified") in provenance and ("phone", "asserted") in provenance
@@ -146,15 +147,9 @@ def test_stranger_with_a_customers_phone_gets_nothing(pipeline: Pipeline, kind: 
     stores = {c["store"] for c in status["candidates"]}
     assert {"crm", "recordings"} <= stores
     assert all(c["reason"] in ("other_account", "unproven") for c in status["candidates"])
-
-    _service(pipeline).review(rid, include=[], exclude=[], exclude_all=True, by=Caller.staff("lan"))
-    pipeline.wait(rid)
-    assert _subject_snapshot(pipeline) == before
+    assert not any(c["blocks_reply"] for c in status["candidates"])
     text = _text(_reply(pipeline, rid, STRANGER))
     assert DEMO_SUBJECT["name"] not in text and "0912" not in text
-    assert DEMO_SUBJECT["name"] not in _exported_text(pipeline, rid)
-    audit = dump(_service(pipeline).status(rid, by=Caller.staff("t")))["audit"]
-    assert any(e["action"] == "reviewed" and e["actor"] == "lan" for e in audit)
 
 
 def test_shared_family_phone_erases_only_the_subject(pipeline: Pipeline) -> None:
@@ -264,8 +259,9 @@ def test_rectified_email_still_finds_records_under_the_old_address(pipeline: Pip
 
 
 def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipeline) -> None:
-    """An erasure deletes the subject's earlier bundle, staged files and e-mail copies; the
-    earlier download link then answers 410 Gone, and the certificate says so."""
+    """An erasure deletes the subject's earlier bundle, staged files and e-mail copies, and the
+    folders they were in; the earlier download link then answers 410 Gone, and the certificate
+    says so."""
     import warnings
 
     warnings.filterwarnings("ignore", message=".*install `httpx2`")
@@ -284,6 +280,7 @@ def test_erasure_removes_earlier_exports_and_revokes_their_links(pipeline: Pipel
     pipeline.wait(rid)
     left = [p for p in folder.rglob("*") if p.is_file()]
     assert left == []
+    assert not folder.exists()  # no empty outbox/ left to say a request existed (issue 22)
     from workers.actors import enqueue
 
     with TestClient(create_app(pipeline.rt, enqueue=enqueue)) as client:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.ledger.models import Notice, Request
 from dsr.core.pipeline import tasks
 from dsr.core.pipeline.runner import drain
+from dsr.core.replies import webhook
 from dsr.core.runtime import deadlines
 from dsr.core.runtime.process import Runtime
 from tests import services
@@ -310,8 +312,16 @@ def test_webhook_notice_is_signed_and_a_refusal_needs_attention(
             data = p.wait(rid, "completed" if status < 300 else "needs_attention")
     assert len(hook.received) == 1
     headers, body = hook.received[0]
-    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    sent_at = headers["x-dsr-timestamp"]
+    assert abs(time.time() - int(sent_at)) < 120
+    signed = sent_at.encode() + b"." + body
+    expected = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["x-dsr-signature"], expected)
+    # What the README gives recipients: fresh notices pass; the same bytes later do not.
+    assert webhook.verify(SECRET, body, sent_at, headers["x-dsr-signature"])
+    replayed = int(sent_at) + webhook.FRESHNESS_SECONDS + 1
+    assert not webhook.verify(SECRET, body, sent_at, headers["x-dsr-signature"], now=replayed)
+    assert not webhook.verify(SECRET, body + b" ", sent_at, headers["x-dsr-signature"])
     assert headers["x-dsr-delivery"] == f"<{rid}.notice-viettel_post-1@example.com>"
     notice = json.loads(body)
     assert notice["type"] == "dsr.notice.rectify" and notice["new_values"] == {

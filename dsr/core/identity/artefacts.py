@@ -8,12 +8,13 @@ not the erased data. The layout is ``paths``'s, on this host's disk or in the bu
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
 from dsr import objects
-from dsr.core.ledger import audit, exports
+from dsr.core.ledger import audit, exports, paths
 from dsr.core.ledger.models import (
     ExportRevocation,
     Outbox,
@@ -41,7 +42,18 @@ def remove(session: Session, settings: Settings, request_id: str) -> int:
         )
     ).all()
     gone += sum(exports.delete_location(settings, location) for location in sent)
+    _prune(paths.request_dir(settings.resolved_export_dir, request_id))
     return gone
+
+
+def _prune(folder: Path) -> None:
+    """Remove the request's folders left empty (an empty ``outbox/`` still says a request for
+    this subject existed); a folder still holding something stays."""
+    for empty in (folder / "outbox", folder):
+        try:
+            empty.rmdir()
+        except OSError:
+            pass  # absent, or not empty: a message still waiting to be sent
 
 
 def earlier_requests(session: Session, erasure: Request, emails: Iterable[str]) -> list[str]:

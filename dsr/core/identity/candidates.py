@@ -186,6 +186,7 @@ def view(rows: Iterable[RequestCandidate]) -> list[dict[str, Any]]:
             "why": EXPLANATIONS.get(Verdict(r.reason), r.reason),
             "decision": r.decision,
             "decided_by": r.decided_by,
+            "blocks_reply": r.trusted_match,
         }
         for r in rows
     ]

@@ -39,7 +39,7 @@ from dsr.core.replies import messages, outbox, templates
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput, StateConflict
-from dsr.identity import BIDI_CONTROLS, visible
+from dsr.identity import BIDI_CONTROLS, has_control, visible
 
 ANSWERS_DIR = templates.TEMPLATE_DIR / "complaint"
 MAX_TEXT = 5000
@@ -58,7 +58,7 @@ def clean_text(value: str | None, *, what: str, limit: int) -> str:
         raise InvalidInput(f"the {what} contains a bidirectional override character")
     if len(text) > limit:
         raise InvalidInput(f"the {what} is longer than {limit} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in _KEEP for ch in text):
+    if has_control(text, keep=_KEEP):
         raise InvalidInput(f"the {what} contains control characters")
     return text
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from connectors.registry import rectifiable_fields
 from dsr.core.identity import identifiers
-from dsr.core.intake import complaints, verification
+from dsr.core.intake import approval, complaints, mailboxes, verification
 from dsr.core.ledger import audit
 from dsr.core.ledger.models import (
     LANGUAGES,
@@ -27,6 +27,7 @@ from dsr.core.ledger.models import (
     utcnow,
 )
 from dsr.core.pipeline import dispatch, subjects
+from dsr.core.replies import status_links
 from dsr.core.runtime import deadlines, steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput
@@ -193,6 +194,17 @@ def submit(
         subject_key=subjects.key(sub, rt.settings.keys.suppression),
         owner=owner,
     )
+    # Per mailbox, across requests: an acknowledgement, and a code unless staff vouched.
+    mailboxes.allow_mails(
+        session,
+        rt.settings,
+        sub.email,
+        1 if sub.verified or sub.kind == RequestKind.COMPLAINT else 2,
+        capped=status_links.filed_by_subject(owner),
+        stoppable=not sub.verified,
+        request_id=request.id,
+        now=now,
+    )
     session.add(request)
     session.flush()
     # Provenance: staff vouch for everything on the submission; otherwise nothing is proven
@@ -220,6 +232,9 @@ def submit(
         out += complaints.open_complaint(
             session, request, sub.text, verified_by=sub.by if sub.verified else None
         )
+    elif sub.verified and approval.needs_approval(rt.settings, sub.kind):
+        assert sub.by is not None
+        approval.hold(session, request, by=sub.by)  # a second staff member must approve
     elif sub.verified:
         assert sub.by is not None
         verification.mark_verified(session, request, by=sub.by)

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from dsr.core.identity import identifiers
+from dsr.core.intake import mailboxes
 from dsr.core.ledger import audit
 from dsr.core.ledger.db import changed
 from dsr.core.ledger.models import Provenance, Request, RequestStatus, load_request, utcnow
@@ -86,6 +87,12 @@ class Verdict:
     refused: str | None = None
 
 
+def attempts_left(session: Session, rt: Runtime, request: Request) -> int:
+    """Codes the subject may still try on ``request``: its own limit, and its mailbox's today."""
+    own = max(0, rt.settings.verification_max_attempts - request.code_attempts)
+    return min(own, mailboxes.code_attempts_left(session, rt.settings, request.email))
+
+
 def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict:
     """Check the subject's code; on success the request continues to dispatch."""
     request = load_request(session, request_id)
@@ -96,6 +103,8 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         raise InvalidInput("the verification code has expired")
     if request.code_attempts >= rt.settings.verification_max_attempts:
         raise InvalidInput("too many wrong codes; the request must be filed again")
+    if mailboxes.code_attempts_left(session, rt.settings, request.email, now) == 0:
+        raise InvalidInput("too many wrong codes for this mailbox today; try again in 24 hours")
     if not _code_matches(rt, request, code.strip()):
         session.execute(
             update(Request)
@@ -103,7 +112,8 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
             .values(code_attempts=Request.code_attempts + 1)
         )
         audit.record(session, actor="subject", action="verification_failed", request_id=request.id)
-        return Verdict([], refused="wrong verification code")
+        alert = mailboxes.code_failed(session, rt.settings, request, now)
+        return Verdict(alert, refused="wrong verification code")
     won = changed(
         session,
         update(Request)

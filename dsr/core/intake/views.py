@@ -87,6 +87,9 @@ class CandidateOut(BaseModel):
     why: str
     decision: Literal["included", "excluded"] | None
     decided_by: str | None
+    # False: only unproven identifiers hit it; it is listed for staff (low priority) but never
+    # holds the reply back (dsr.core.pipeline.tasks.fan_in).
+    blocks_reply: bool = True
 
 
 class ComplaintOut(BaseModel):
@@ -138,6 +141,8 @@ class RequestDetail(RequestOut):
     filed_by: str | None
     audit: list[AuditOut]
     complaint: ComplaintOut | None = None
+    # Awaiting its code: how many the subject may still try (its own limit, its mailbox's).
+    attempts_left: int | None = None
 
 
 def iso(value: datetime | None) -> str | None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from dsr.core.ledger import audit, web_sessions
 from dsr.core.ledger.models import ApiKey, utcnow
 from dsr.errors import InvalidInput, NotFound
+from dsr.identity import LINE_SEPARATORS
 
 PREFIX = "dsr_"
 MAX_KEY_LENGTH = 200  # longer input is not one of ours; refuse before hashing
@@ -53,7 +54,9 @@ def _clean_name(name: str) -> str:
     name = unicodedata.normalize("NFC", " ".join(name.split()))
     if not name:
         raise InvalidInput("an API key needs a name", "name")
-    if len(name) > 100 or any(unicodedata.category(ch).startswith("C") for ch in name):
+    if len(name) > 100 or any(
+        unicodedata.category(ch).startswith("C") or ch in LINE_SEPARATORS for ch in name
+    ):
         raise InvalidInput("an API key name is at most 100 printable characters")
     return name
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from dsr.core.ledger import audit
 from dsr.core.ledger.models import Hold, utcnow
 from dsr.errors import InvalidInput, NotFound
-from dsr.identity import EMAIL, PHONE, Identity, normalise_email, normalise_phone
+from dsr.identity import EMAIL, PHONE, Identity, check_input, normalise_email, normalise_phone
 
 
 def add(
@@ -29,6 +29,7 @@ def add(
         raise InvalidInput("a hold needs an email or a phone", "email", "phone")
     if not reason.strip():
         raise InvalidInput("a hold needs a reason", "reason")
+    check_input(reason, "the reason")  # one line, no controls or U+2028/U+2029
     now = utcnow()
     if until is not None and until <= now:
         raise InvalidInput("until must be in the future", "until")

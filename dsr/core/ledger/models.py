@@ -44,6 +44,7 @@ class RequestStatus(StrEnum):
     COMPLETED = "completed"
     NEEDS_ATTENTION = "needs_attention"
     NEEDS_REVIEW = "needs_review"
+    AWAITING_APPROVAL = "awaiting_approval"  # vouched for by one staff member, waiting for a second
     REJECTED = "rejected"
     CANCELED = "canceled"
 
@@ -65,6 +66,7 @@ OPEN_REQUEST = (
     RequestStatus.REPLYING,
     RequestStatus.NEEDS_ATTENTION,
     RequestStatus.NEEDS_REVIEW,
+    RequestStatus.AWAITING_APPROVAL,
 )
 
 
@@ -145,6 +147,10 @@ class Request(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=32, index=True)
     # A hash of (kind, normalised identifiers, changes): an identical request joins an open one.
     subject_key: str | None = Field(default=None, max_length=64, index=True)
+    # Four eyes (dsr/core/intake/approval.py): who approved a staff-vouched request, and who
+    # (ops) let its filing key download the export.
+    approved_by: str | None = Field(default=None, max_length=120)
+    export_granted_by: str | None = Field(default=None, max_length=120)
 
 
 def load_request(
@@ -325,6 +331,24 @@ class Alert(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(nullable=False)
     emailed: bool = False
+
+
+class MailboxEvent(SQLModel, table=True):
+    """Something that happened to a mailbox (dsr/core/intake/mailboxes.py): an e-mail sent
+    there, a wrong code typed for it, a lockout, its owner saying "this was not me".
+
+    ``mailbox`` is a keyed hash of the folded address (dsr/mailbox.py): limits count per
+    mailbox across requests, and the table holds no address.
+    """
+
+    __tablename__ = "mailbox_events"
+    __table_args__ = (Index("ix_mailbox_events_lookup", "mailbox", "kind", "at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    mailbox: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    at: datetime = _ts(nullable=False)
+    request_id: str | None = Field(default=None, max_length=32)
 
 
 class Deployment(SQLModel, table=True):

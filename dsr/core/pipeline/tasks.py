@@ -283,13 +283,23 @@ def fail(session: Session, task_id: str, reason: str) -> list[steps.Step]:
 
 def fan_in(session: Session, rt: Runtime, request_id: str) -> list[steps.Step]:
     """One conditional UPDATE decides the winner, and where it goes, once every task is
-    terminal: a failed store → needs_attention, a record whose owner is uncertain →
-    needs_review (staff decide, ``dsr review``), otherwise → replying."""
+    terminal: a failed store → needs_attention, a record whose owner is uncertain among the
+    subject's *proven* identifiers → needs_review (staff decide, ``dsr review``), otherwise →
+    replying.
+
+    A candidate that only unproven identifiers hit (another account's record found by a phone
+    the requester typed) never blocks the reply and raises no alert: otherwise the request's
+    pace would tell a stranger whether the phone is a customer's. The reply is unaffected (it
+    counts only what proven identifiers found); staff still see those candidates, marked as
+    not blocking, on the request.
+    """
     task = col(ConnectorTask.request_id) == request_id
     open_task = exists().where(task, col(ConnectorTask.status).not_in(TERMINAL_TASK))
     failed = exists().where(task, col(ConnectorTask.status) == TaskStatus.FAILED)
     undecided = exists().where(
-        col(RequestCandidate.request_id) == request_id, col(RequestCandidate.decision).is_(None)
+        col(RequestCandidate.request_id) == request_id,
+        col(RequestCandidate.decision).is_(None),
+        col(RequestCandidate.trusted_match).is_(True),
     )
     outcome = session.execute(
         update(Request)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email.message import EmailMessage
 
 from sqlmodel import Session
 
 from config.settings import Settings
 from dsr.core.ledger.models import Request
-from dsr.core.replies import outbox, status_links, templates
+from dsr.core.replies import not_me_links, outbox, status_links, templates
 from dsr.core.runtime import steps
 
 
@@ -29,6 +30,8 @@ def context(request: Request, settings: Settings) -> templates.ReplyContext:
         changes=dict(request.changes or {}),
         subject_name=request.name,
         status_url=follow,
+        vouched_by=request.verified_by if request.approved_by else None,
+        approved_by=request.approved_by,
     )
 
 
@@ -40,7 +43,8 @@ def acknowledgement(
     third_parties: list[str] | None = None,
 ) -> steps.Step:
     """Receipt confirmed to the subject; ``third_parties`` (names) will have to act on it."""
-    message = templates.render_acknowledgement(context(request, settings), third_parties)
+    ctx = replace(context(request, settings), not_me_url=not_me_links.url(settings, request.id))
+    message = templates.render_acknowledgement(ctx, third_parties)
     return _queued(session, settings, request, "acknowledgement", request.email, message)
 
 
@@ -48,7 +52,8 @@ def verification_code(
     session: Session, settings: Settings, request: Request, code: str, *, attempt: int
 ) -> steps.Step:
     hours = max(1, settings.verification_ttl_seconds // 3600)
-    message = templates.render_verification(context(request, settings), code, hours)
+    ctx = replace(context(request, settings), not_me_url=not_me_links.url(settings, request.id))
+    message = templates.render_verification(ctx, code, hours)
     return _queued(session, settings, request, f"verification:{attempt}", request.email, message)
 
 

@@ -79,6 +79,10 @@ class ReplyContext:
     unproven: list[str] = field(default_factory=list)  # kinds given but not proven
     exports_removed: int = 0  # erase: earlier exports deleted and their links revoked
     status_url: str | None = None  # filed at the privacy center: the request's status link
+    not_me_url: str | None = None  # acknowledgement and code: "this was not me" (mailboxes.py)
+    # Four eyes (dsr/core/intake/approval.py): the staff member who vouched, and the approver.
+    vouched_by: str | None = None
+    approved_by: str | None = None
 
 
 @dataclass

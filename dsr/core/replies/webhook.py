@@ -2,8 +2,11 @@
 
 The body is written to disk and the outbox row committed before it is POSTed, like an e-mail;
 ``X-DSR-Delivery`` carries the row's stable Message-ID so a receiver can drop a re-delivery.
-The signature is ``X-DSR-Signature: sha256=<hex>`` over the exact body bytes, with the secret
-``DSR_WEBHOOK_SECRETS`` gives the recipient's id.
+``X-DSR-Timestamp`` is the Unix time of this attempt, and the signature is
+``X-DSR-Signature: sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.<body>`` (the exact body
+bytes) with the secret ``DSR_WEBHOOK_SECRETS`` gives the recipient's id. A receiver accepts a
+notice only within :data:`FRESHNESS_SECONDS` (5 minutes) of its timestamp (:func:`verify`), so
+a captured notice cannot be replayed later; each retry is signed afresh.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 import httpx
@@ -24,12 +28,28 @@ from dsr.errors import DeliveryError, DeliveryRefused
 
 SIGNATURE_HEADER = "X-DSR-Signature"
 DELIVERY_HEADER = "X-DSR-Delivery"
+TIMESTAMP_HEADER = "X-DSR-Timestamp"
+FRESHNESS_SECONDS = 300
 _RETRIABLE_4XX = (408, 425, 429)  # timeout, too early, rate limited: try again later
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value: ``sha256=`` and the hex HMAC of the body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The signature header's value: ``sha256=`` and the hex HMAC of ``<timestamp>.<body>``."""
+    signed = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str, body: bytes, timestamp: str, signature: str, *, now: float | None = None
+) -> bool:
+    """What a receiver runs: the signature is ours and the notice is at most 5 minutes old
+    (or ahead). The README shows this function to the recipients."""
+    if not timestamp.isdigit():
+        return False
+    age = (time.time() if now is None else now) - int(timestamp)
+    if abs(age) > FRESHNESS_SECONDS:
+        return False
+    return hmac.compare_digest(sign(secret, body, int(timestamp)), signature)
 
 
 def is_webhook(row: Outbox) -> bool:
@@ -67,9 +87,11 @@ def post(row: Outbox, *, recipient: str, settings: Settings) -> None:
     secret = settings.webhook_secrets.get(recipient)
     if not secret:
         raise DeliveryError(f"webhook {recipient}: no secret configured")
+    stamp = int(time.time())
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        SIGNATURE_HEADER: sign(secret, body),
+        TIMESTAMP_HEADER: str(stamp),
+        SIGNATURE_HEADER: sign(secret, body, stamp),
         DELIVERY_HEADER: row.message_id,
     }
     try:

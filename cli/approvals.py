@@ -1,0 +1,35 @@
+"""``dsr approve`` and ``dsr grant-export``: the second pair of eyes on a staff vouch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from cli.app import JsonOpt, app, emit, service
+from dsr.service import Caller
+
+
+def _line(data: dict[str, Any]) -> str:
+    return f"{data['id']} {data['status']} (vouched by {data['vouched_by']})"
+
+
+@app.command()
+def approve(
+    request_id: str,
+    by: str = typer.Option("ops", "--by", help="The approver (not who vouched)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A second staff member approves a vouched access or erasure; it goes on to its stores."""
+    emit(service().approve(request_id, by=Caller.staff(by)), as_json, _line)
+
+
+@app.command("grant-export")
+def grant_export(
+    request_id: str,
+    by: str = typer.Option(..., "--by", help="The ops member granting it (audit log)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Let the key that filed a staff-vouched access download its export (audited)."""
+    data = service().grant_export(request_id, by=Caller.staff(by))
+    emit(data, as_json, lambda d: f"{d['id']}: the filing key may download the export")
