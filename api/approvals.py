@@ -10,7 +10,7 @@ from api.auth import Principal, require
 from api.deps import service
 from api.routes import errors
 from api.strict_json import StrictJsonRoute
-from dsr.core.ledger.apikeys import Role
+from dsr.service import Role
 
 router = APIRouter(tags=["approvals"], route_class=StrictJsonRoute)
 

@@ -18,6 +18,7 @@ from demo.seed import DEMO_SUBJECT
 from dsr.core.ledger.db import get_engine
 from dsr.core.ledger.models import Alert
 from dsr.service import Caller, Service
+from dsr.service.views import dump
 from tests.e2e.conftest import Pipeline, until
 
 N = 20
@@ -90,7 +91,7 @@ def test_a_customers_phone_and_a_random_phone_look_the_same(pipeline: Pipeline) 
             data = pipeline.wait(rid, *SETTLED, timeout=300)
             assert data["status"] == "completed", f"{group}: {data['status']}"
             until(lambda r=rid, e=email: len(_mails(pipeline, r, e)) == 3, timeout=120)
-            detail = svc.status(rid, by=staff)
+            detail = dump(svc.status(rid, by=staff))
             actions = [e["action"] for e in detail["audit"]]
             verified = next(_at(e["at"]) for e in detail["audit"] if e["action"] == "verified")
             seen[group][rid] = {
