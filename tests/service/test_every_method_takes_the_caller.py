@@ -18,7 +18,7 @@ SUPPORT = Caller("api:desk", Role.SUPPORT, owner="k" * 32)
 ESTABLISH_THE_CALLER = {
     "authenticate", "live_key", "web_session", "web_session_update", "web_session_start",
     "web_session_end", "subject_by_link", "holder_of_download_link", "ledger_ok",
-    "session", "send",
+    "session", "send", "check_not_me", "not_me", "key_prefix_attacked",
 }  # fmt: skip
 
 
