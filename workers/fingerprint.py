@@ -190,21 +190,28 @@ def _record(rt: Runtime, namespace: str, since: float) -> None:
         pass  # another process of this ledger recorded it first
 
 
-def ledger_id(url: str) -> str | None:
-    """This ledger's id (cached per URL), None while it has no schema."""
-    found = _ids.get(url)
-    if found is None:
-        engine = get_engine(url)
-        try:
-            with engine.connect() as conn:
-                found = conn.execute(
-                    sa.text("SELECT fingerprint FROM deployment WHERE id = 1")
-                ).scalar()
-        except SQLAlchemyError:
-            return None
-        if found is not None:
-            _ids[url] = found
-    return found
+def stamp(url: str, namespace: str) -> Claim | None:
+    """This ledger's id and its claim's date on the namespace (``inf`` if it has none), as every
+    message it sends carries them; None while the ledger has no schema. Cached once complete."""
+    found = _stamps.get((url, namespace))
+    if found is not None:
+        return found
+    try:
+        with get_engine(url).connect() as conn:
+            mine = conn.execute(sa.text("SELECT fingerprint FROM deployment WHERE id = 1")).scalar()
+            since = conn.execute(
+                sa.text("SELECT claimed_at FROM broker_claims WHERE namespace = :n"),
+                {"n": namespace},
+            ).scalar()
+    except SQLAlchemyError:
+        return None
+    if mine is None:
+        return None
+    when = _epoch(since)
+    claim = Claim(mine, when if when is not None else float("inf"))
+    if when is not None:
+        _stamps[(url, namespace)] = claim
+    return claim
 
 
-_ids: dict[str, str] = {}
+_stamps: dict[tuple[str, str], Claim] = {}

@@ -24,7 +24,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage
 
 from config.settings import get_settings
-from dsr.errors import ConfigError
+from workers.fingerprint import Claim
 
 log = structlog.get_logger(__name__)
 
@@ -37,12 +37,12 @@ def exit_on_foreign() -> None:
     _exit_on_foreign = True
 
 
-def _this_ledger() -> str | None:
+def _this_ledger() -> Claim | None:
     from workers import fingerprint, runtime
 
     current = runtime.current()
     url = current.db_url if current is not None else get_settings().resolved_database_url
-    return fingerprint.ledger_id(url)
+    return fingerprint.stamp(url, get_settings().broker_namespace)
 
 
 class LedgerStamp(Middleware):
@@ -52,47 +52,53 @@ class LedgerStamp(Middleware):
         if LEDGER not in message.options:
             mine = _this_ledger()
             if mine is not None:
-                message.options[LEDGER] = mine
+                message.options[LEDGER] = mine.encode()
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        theirs = message.options.get(LEDGER)
+        try:
+            self._check(broker, message)
+        except SkipMessage:
+            raise
+        except Exception as err:
+            # dramatiq logs a middleware's failure and goes on to run the message: never here.
+            log.critical("ledger_check_failed", error=type(err).__name__)
+            if _exit_on_foreign:
+                exit_now(f"error: the message's ledger could not be checked ({type(err).__name__})")
+            raise
+
+    def _check(self, broker: Broker, message: MessageProxy) -> None:
+        theirs = Claim.decode(message.options.get(LEDGER))
         if theirs is None:
             return  # sent by a release before the stamp: the row check still guards it
         mine = _this_ledger()
-        if mine is None or theirs == mine:
+        if mine is None or theirs.ledger == mine.ledger:
             return
         _leave(broker, message, mine, theirs)
-        raise SkipMessage  # acknowledged here only after its copy is back in the queue
+        raise SkipMessage  # acknowledged only once it is back in the queue, or parked
 
 
-def _leave(broker: Broker, message: MessageProxy, mine: str, theirs: str) -> None:
-    """Give another ledger's message back, untouched, to the fleet it belongs to."""
-    from workers import fingerprint, runtime
-
+def _leave(broker: Broker, message: MessageProxy, mine: Claim, theirs: Claim) -> None:
+    """Another ledger's message, untouched: back to the queue for the fleet it belongs to, and
+    this process ends, when that ledger has served the namespace longer than this one; else
+    (a process on a wrong ledger sent it here) parked in ``<namespace>:foreign`` for ops."""
     namespace = get_settings().broker_namespace
     client = broker.client  # type: ignore[attr-defined]
-    copy = message.message.copy(message_id=str(uuid.uuid4()))
+    copy = message.copy(message_id=str(uuid.uuid4()))
     copy.options.pop("redis_message_id", None)
-    try:
-        fingerprint.ensure(runtime.get(), client, namespace)
-        ours = True
-    except ConfigError:
-        ours = False
-    if ours:
-        # The namespace is this ledger's: no fleet here will ever take it. Kept for ops.
+    if mine.since <= theirs.since:
         client.rpush(f"{namespace}:foreign", copy.encode())
-        log.critical("foreign_message_parked", ledger=theirs[:8], actor=message.actor_name)
+        log.critical("foreign_message_parked", ledger=theirs.ledger[:8], actor=message.actor_name)
         return
     broker.enqueue(copy)
-    log.critical("foreign_message_left", ledger=theirs[:8], actor=message.actor_name)
+    log.critical("foreign_message_left", ledger=theirs.ledger[:8], actor=message.actor_name)
     if _exit_on_foreign:
         # Acknowledged now that its copy is queued: left with this process's other fetched
         # messages, it would come back a second time once the broker found the process dead.
         broker.do_ack(message.queue_name, message.options["redis_message_id"])  # type: ignore[attr-defined]
         exit_now(
-            f"configuration error: broker namespace {namespace!r} carries messages of another "
-            f"ledger ({theirs[:8]}, this ledger's is {mine[:8]}): check DSR_DATABASE_URL, "
-            "DSR_REDIS_URL and DSR_BROKER_NAMESPACE"
+            f"configuration error: broker namespace {namespace!r} serves another ledger "
+            f"(fingerprint {theirs.ledger[:8]}, this ledger's is {mine.ledger[:8]}): check "
+            "DSR_DATABASE_URL, DSR_REDIS_URL and DSR_BROKER_NAMESPACE"
         )
 
 

@@ -2,7 +2,7 @@
 claimed, an outbox row's delivery lease and hand-over, acknowledged alerts
 
 Revision ID: 0009_faults_two
-Revises: 0008_audit_seal
+Revises: 0003_security
 """
 
 import uuid
@@ -15,7 +15,7 @@ from alembic import op
 from dsr.core.ledger.models import UtcDateTime
 
 revision = "0009_faults_two"
-down_revision = "0008_audit_seal"
+down_revision = "0003_security"  # the chain's head today (0004 creates `deployment`)
 branch_labels = None
 depends_on = None
 
