@@ -13,7 +13,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api import (
+    alerts,
+    docs,
+    exports,
+    health,
+    metrics,
+    privacy,
+    routes,
+    web,
+    web_alerts,
+    web_dashboard,
+)
 from api.auth import FORBIDDEN
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
@@ -171,6 +182,8 @@ def create_app(
         web.router,
         web_dashboard.router,
         privacy.router,
+        alerts.router,
+        web_alerts.router,
     ):
         app.include_router(router)
     if production:

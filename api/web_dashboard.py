@@ -16,6 +16,7 @@ from dsr.core.intake.views import iso
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import RequestStatus
 from dsr.core.ops.dashboard import Queue
+from dsr.service.alerts import list_alerts
 
 router = APIRouter(include_in_schema=False)
 PATH = "/web/dashboard"
@@ -57,4 +58,5 @@ def dashboard_page(request: Request, who: Principal = Depends(current)) -> Respo
         store_chart=charts.store_chart(dash.stores),
         first_day=first,
         last_day=last,
+        alerts=list_alerts(service(request), by=who.caller, open_only=True, limit=50),
     )

@@ -106,7 +106,12 @@ def _statuses(rt: Runtime, ids: list[str]) -> dict[str, str]:
 
 
 def _refused_in_one_line(proc: subprocess.Popen[bytes], log: Path) -> None:
-    assert proc.wait(timeout=120) == 3, log.read_text()
+    try:
+        code = proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise
+    assert code == 3, log.read_text()
     # Ours, beside the JSON log; dramatiq's own parent process adds "Worker with PID … exited".
     lines = [
         x
@@ -128,6 +133,7 @@ def test_a_worker_on_another_ledger_never_takes_the_fleet_over(
     wrong_db.parent.mkdir()
     wrong_env = {**env, "DSR_DATABASE_URL": f"sqlite:///{wrong_db}"}
     real = _worker(env, tmp_path / "real.log")
+    wrong: subprocess.Popen[bytes] | None = None
     try:
         until(lambda: client.zcard(f"{namespace}:__heartbeats__"), timeout=120)  # consuming
 
@@ -159,3 +165,5 @@ def test_a_worker_on_another_ledger_never_takes_the_fleet_over(
         assert real.poll() is None  # the real fleet still runs
     finally:
         _stop(real)
+        if wrong is not None:
+            _stop(wrong)

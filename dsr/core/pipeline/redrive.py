@@ -22,7 +22,7 @@ from dsr.core.ledger.models import (
     utcnow,
 )
 from dsr.core.pipeline.dispatch import ready
-from dsr.core.replies import outbox
+from dsr.core.replies import alerts, outbox
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
 
@@ -75,6 +75,8 @@ def stuck(
             out += _stuck_tasks(session, request.id, cutoff, expired)
     for row in session.exec(unsent):
         out.append(steps.deliver(row.id))
+    if request_id is None:  # alerts whose e-mail could not be written then: ops hear now
+        out += alerts.unemailed(session, rt.settings)
     return list(dict.fromkeys(out))
 
 

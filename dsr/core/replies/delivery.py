@@ -22,13 +22,14 @@ from config.settings import Settings
 from dsr.core.ledger import audit
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
-from dsr.core.replies import mailer, messages, notices, undeliverable, webhook
+from dsr.core.replies import mailer, messages, notices, outbox, undeliverable, webhook
 from dsr.core.replies.handover import LedgerHandover, mark_sent
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime import leases, steps
 from dsr.errors import DeliveryError, DeliveryRefused, NotFound
 
 log = structlog.get_logger(__name__)
+ACKNOWLEDGEMENT = "acknowledgement"
 
 
 def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.Step]:
@@ -40,6 +41,7 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
         alerts = [] if row.status == OutboxStatus.SENT else _flag_if_late(session, settings, row)
     for alert in alerts:  # ops hear of a late reply before the subject receives it
         deliver(uow, settings, alert.id)
+    before = _acknowledged_first(uow, settings, row) if row.status == OutboxStatus.PENDING else []
     if row.status == OutboxStatus.PENDING:
         with uow() as session:
             if not _claim(session, settings, row):
@@ -56,7 +58,25 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
     elif row.status == OutboxStatus.FAILED:
         return []  # refused for good: ops act, re-drive must not knock again
     with uow() as session:
-        return _finish(session, row)
+        return before + _finish(session, row)
+
+
+def _acknowledged_first(uow: UnitOfWork, settings: Settings, row: Outbox) -> list[steps.Step]:
+    """A reply never overtakes its request's acknowledgement: a pending one is sent first, and
+    while it cannot be, the reply waits (retried) with it. One refused for good is not waited
+    for (ops were told)."""
+    if row.purpose != REPLY or row.request_id is None:
+        return []
+    with uow() as session:
+        ack = outbox.find(session, row.request_id, ACKNOWLEDGEMENT)
+    if ack is None or ack.status != OutboxStatus.PENDING:
+        return []
+    follow = deliver(uow, settings, ack.id)
+    with uow() as session:
+        now = session.get(Outbox, ack.id)
+    if now is not None and now.status == OutboxStatus.PENDING:
+        raise DeliveryError("the acknowledgement is not sent yet: the reply waits for it")
+    return follow
 
 
 def _send(uow: UnitOfWork, settings: Settings, row: Outbox) -> None:

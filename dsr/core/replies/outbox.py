@@ -45,8 +45,10 @@ def queue(
     purpose: str,
     recipient: str,
     message: EmailMessage,
+    root: Path | None = None,
 ) -> Outbox:
-    """Store a message for sending; the existing row if this purpose was already queued."""
+    """Store a message for sending; the existing row if this purpose was already queued.
+    ``root``: where its file goes (default: the export folder, beside the request's files)."""
     existing = find(session, request_id, purpose)
     if existing is not None:
         return existing
@@ -57,7 +59,7 @@ def queue(
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    path = paths.message(settings.resolved_export_dir, request_id, purpose)
+    path = paths.message(root or settings.resolved_export_dir, request_id, purpose)
     storage.write_atomically(path, message.as_bytes(policy=_WIRE))
     return record(
         session,

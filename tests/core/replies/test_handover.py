@@ -120,3 +120,54 @@ def test_a_refused_message_is_not_counted_as_a_resend(tmp_path: Path) -> None:
     finally:
         controller.stop()
         get_engine(url).dispose()
+
+
+def test_a_reply_never_overtakes_its_acknowledgement(tmp_path: Path) -> None:
+    """The acknowledgement's first try is refused for now: the reply waits with it, then both
+    go, the acknowledgement first."""
+
+    class _AckRefusedOnce:
+        def __init__(self) -> None:
+            self.order: list[str] = []
+            self.refused = False
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            text = envelope.content.decode(errors="replace")
+            purpose = "ack" if "acknowledgement" in text else "reply"
+            if purpose == "ack" and not self.refused:
+                self.refused = True
+                return "451 4.3.0 try later"
+            self.order.append(purpose)
+            return "250 OK"
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    migrate(url)
+    handler = _AckRefusedOnce()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = Settings(database_url=url, smtp_host="127.0.0.1", smtp_port=port)
+        request_id = "a" * 32
+        ids = {}
+        for purpose in ("acknowledgement", "reply"):
+            eml = tmp_path / f"{purpose}.eml"
+            mid = f"<{request_id}.{purpose}@example.com>"
+            eml.write_bytes(f"Subject: {purpose}\r\nMessage-ID: {mid}\r\n\r\nx\r\n".encode())
+            with session_scope(url) as session:
+                row = Outbox(
+                    request_id=request_id, purpose=purpose, recipient="a@example.com",
+                    message_id=mid, path=str(eml), status=OutboxStatus.PENDING,
+                    created_at=utcnow(),
+                )  # fmt: skip
+                session.add(row)
+            ids[purpose] = row.id
+        uow = units_of_work(url)
+        with pytest.raises(DeliveryError):
+            delivery.deliver(uow, settings, ids["reply"])
+        assert handler.order == []  # the reply did not go without its acknowledgement
+        delivery.deliver(uow, settings, ids["reply"])
+        assert handler.order == ["ack", "reply"]
+    finally:
+        controller.stop()
+        get_engine(url).dispose()
