@@ -196,6 +196,8 @@ def stamp(url: str, namespace: str) -> Claim | None:
     found = _stamps.get((url, namespace))
     if found is not None:
         return found
+    if url.startswith("sqlite") and peek(url, namespace) == (None, None):
+        return None  # no ledger there (and opening it would create the file)
     try:
         with get_engine(url).connect() as conn:
             mine = conn.execute(sa.text("SELECT fingerprint FROM deployment WHERE id = 1")).scalar()
