@@ -231,10 +231,12 @@ def _run(
             refused,
         )
     for way, seconds in trials.items():
-        done = [x for x in seconds if x is not None]
-        worst = max(done) if done and len(done) == len(seconds) else None
+        hit = [x for x in seconds if x is None or x >= 0]  # -1: the kill caught nothing
+        done = [x for x in hit if x is not None]
+        worst = max(done) if done and len(done) == len(hit) else None
         findings.add(
-            f"worst recovery after a worker SIGKILL, {way} scheduler ({len(seconds)} trials)",
+            f"worst recovery after a worker SIGKILL, {way} scheduler "
+            f"({len(hit)} of {len(seconds)} trials caught work)",
             f"{worst} s" if worst is not None else f"not recovered ({seconds})",
             worst is not None and worst < 60,
         )

@@ -78,12 +78,9 @@ def wrong_ledger(env: dict[str, str], folder: Path, timeout: float = 120) -> dic
 def recovery(
     svc: Any, fleet: Fleet, *, trials: int, batch: int, scheduler: bool, timeout: float = 180
 ) -> list[float | None]:
-    """Seconds from a worker's SIGKILL (while it holds a batch) to the batch's completion."""
-    from sqlmodel import Session, col, select
-
+    """Seconds from a worker's SIGKILL (while one of the batch's tasks runs) to the batch's
+    completion; -1 for a trial whose batch was done before the kill (it caught nothing)."""
     from dsr.core.intake.filing import Submission
-    from dsr.core.ledger.db import get_engine
-    from dsr.core.ledger.models import Request
 
     if scheduler:
         if not fleet.scheduler.alive():
@@ -109,18 +106,22 @@ def recovery(
             )["id"]
             for n in range(batch)
         ]
-        time.sleep(1.5)  # taken: the worker holds them
+        # Killed once the worker is at work on the batch (a task running), not on a guess.
+        until = time.monotonic() + 15
+        while time.monotonic() < until and not _running(svc, ids):
+            time.sleep(0.1)
         holder.kill()
         killed = time.monotonic()
-        time.sleep(3.0)  # the supervisor restarts the fleet
+        if _states(svc, ids) == {"completed"}:
+            results.append(-1.0)  # done before the kill: caught nothing
+            continue
+        time.sleep(3.0)  # the supervisor restarts the fleet (also after a trial that missed)
         for w in fleet.workers:
             if not w.alive():
                 w.start()
         took: float | None = None
         while time.monotonic() - killed < timeout:
-            with Session(get_engine(svc.rt.db_url)) as session:
-                states = session.exec(select(Request.status).where(col(Request.id).in_(ids))).all()
-            if set(states) == {"completed"}:
+            if _states(svc, ids) == {"completed"}:
                 took = round(time.monotonic() - killed, 1)
                 break
             time.sleep(0.5)
@@ -128,3 +129,28 @@ def recovery(
     if not fleet.scheduler.alive():
         fleet.scheduler.start()
     return results
+
+
+def _states(svc: Any, ids: list[str]) -> set[str]:
+    from sqlmodel import Session, col, select
+
+    from dsr.core.ledger.db import get_engine
+    from dsr.core.ledger.models import Request
+
+    with Session(get_engine(svc.rt.db_url)) as session:
+        return set(session.exec(select(Request.status).where(col(Request.id).in_(ids))).all())
+
+
+def _running(svc: Any, ids: list[str]) -> bool:
+    from sqlmodel import Session, col, select
+
+    from dsr.core.ledger.db import get_engine
+    from dsr.core.ledger.models import ConnectorTask
+
+    with Session(get_engine(svc.rt.db_url)) as session:
+        found = session.exec(
+            select(ConnectorTask.id).where(
+                col(ConnectorTask.request_id).in_(ids), ConnectorTask.status == "running"
+            )
+        ).first()
+    return found is not None
