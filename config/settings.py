@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     task_max_retries: int = 5
     # A running task's (and a delivery's) lease, renewed while its worker lives (every third of
     # it); a killed worker's work is re-driven once its lease expires.
-    task_lease_seconds: int = Field(default=20, ge=3)
+    task_lease_seconds: int = Field(default=20, ge=1)
     # A worker process silent this long is dead: its fetched messages go back to the queue
     # (checked by the broker's maintenance, on this many commands per million).
     broker_heartbeat_timeout_ms: int = 15_000

@@ -40,8 +40,14 @@ def exit_on_foreign() -> None:
 def _this_ledger() -> Claim | None:
     from workers import fingerprint, runtime
 
+    # The process's own ledger: its Runtime's (a worker's), else the one DSR_DATABASE_URL names
+    # (the CLI's and the API's). A process whose ledger is only the default in ``var/`` (one
+    # machine, its own embedded Redis) or that sends for a Runtime of its own (tests) does not
+    # guess: its messages go unstamped, and the row check still guards them.
     current = runtime.current()
-    url = current.db_url if current is not None else get_settings().resolved_database_url
+    url = current.db_url if current is not None else get_settings().database_url
+    if url is None:
+        return None
     return fingerprint.stamp(url, get_settings().broker_namespace)
 
 
@@ -70,7 +76,10 @@ class LedgerStamp(Middleware):
         theirs = Claim.decode(message.options.get(LEDGER))
         if theirs is None:
             return  # sent by a release before the stamp: the row check still guards it
-        mine = _this_ledger()
+        from workers import fingerprint, runtime
+
+        # A worker's own ledger, always known (built here if no actor has built it yet).
+        mine = fingerprint.stamp(runtime.get().db_url, get_settings().broker_namespace)
         if mine is None or theirs.ledger == mine.ledger:
             return
         _leave(broker, message, mine, theirs)
