@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
+    alerts,
     approvals,
     certificates,
     docs,
@@ -23,6 +24,7 @@ from api import (
     privacy_not_me,
     routes,
     web,
+    web_alerts,
     web_approvals,
     web_dashboard,
     web_report,
@@ -188,6 +190,8 @@ def create_app(
         web_approvals.router,
         privacy_not_me.router,
         privacy.router,
+        alerts.router,
+        web_alerts.router,
     ):
         app.include_router(router)
     if production:

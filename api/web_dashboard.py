@@ -14,6 +14,7 @@ from api.web import deadline
 from api.web_session import current, render
 from dsr.core.ledger.models import RequestStatus
 from dsr.service import Queue, Role, iso
+from dsr.service.alerts import list_alerts
 
 router = APIRouter(include_in_schema=False)
 PATH = "/web/dashboard"
@@ -55,4 +56,5 @@ def dashboard_page(request: Request, who: Principal = Depends(current)) -> Respo
         store_chart=charts.store_chart(dash.stores),
         first_day=first,
         last_day=last,
+        alerts=list_alerts(service(request), by=who.caller, open_only=True, limit=50),
     )

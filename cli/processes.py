@@ -21,8 +21,10 @@ def _check_ledger() -> None:
 
     s = settings()
     svc = service()
+    # Decided before the ledger is touched: a refused process creates nothing (no SQLite file).
+    fingerprint.refuse_early(s, broker.client, s.broker_namespace)
     with svc.session():
-        pass  # the ledger's schema (and so its fingerprint table) first
+        pass  # the ledger's schema (and so its id) first
     fingerprint.ensure(svc.rt, broker.client, s.broker_namespace)
 
 
@@ -46,6 +48,7 @@ def worker(
         "dramatiq",
         "workers.actors",
         "workers.maintenance",
+        "workers.keeper_boot",
         "--queues",
         "dsr",
         "--skip-logging",

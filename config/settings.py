@@ -87,13 +87,22 @@ class Settings(BaseSettings):
     verification_ttl_seconds: int = 24 * 3600
     verification_max_attempts: int = 5
     task_max_retries: int = 5
-    task_lease_seconds: int = 60
-    broker_heartbeat_timeout_ms: int = 60_000
+    # A running task's (and a delivery's) lease, renewed while its worker lives (every third of
+    # it); a killed worker's work is re-driven once its lease expires.
+    task_lease_seconds: int = Field(default=20, ge=1)
+    # A worker process silent this long is dead: its fetched messages go back to the queue
+    # (checked by the broker's maintenance, on this many commands per million).
+    broker_heartbeat_timeout_ms: int = 15_000
     broker_namespace: str = "dsr"
-    broker_maintenance_chance: int = 1000  # per million commands: requeue of dead workers' work
-    # A step idle this long is re-sent by the re-drive job (every minute by default): a lost
-    # message is recovered within redrive_after_seconds + 60 s (under 2 minutes).
-    redrive_after_seconds: int = 45
+    broker_maintenance_chance: int = 20_000
+    # A step idle this long is re-sent by re-drive: every worker runs it every
+    # worker_redrive_interval_seconds (one at a time), the scheduler every minute; a running
+    # task is re-driven as soon as its lease expires.
+    redrive_after_seconds: int = 30
+    worker_redrive_interval_seconds: int = Field(default=10, ge=0)  # 0: only the scheduler's
+    # Every worker puts its ledger's claim on the broker namespace back this often (after a
+    # Redis flush the namespace's owner is its oldest ledger, never the first process to start).
+    ledger_claim_interval_seconds: int = Field(default=5, ge=1)
     # A request sitting in a non-terminal status this long without an alert gets one.
     stall_alert_seconds: int = 3600
     # A message the SMTP server keeps refusing for now (4xx, no connection) is given up after

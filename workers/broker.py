@@ -28,6 +28,7 @@ from dramatiq.middleware import (
 from config.settings import Settings, get_settings
 from dsr.core.ops.logs import configure_logging
 from dsr.files import private_dir
+from workers.guard import LedgerStamp
 from workers.middleware import LogContext
 
 _embedded: Any = None
@@ -82,6 +83,7 @@ def shutdown_embedded() -> None:
 
 def build_broker(settings: Settings) -> RedisBroker:
     middleware = [
+        LedgerStamp(),  # first: another ledger's message meets nothing that acts on it
         AgeLimit(),
         TimeLimit(time_limit=30 * 60_000),
         ShutdownNotifications(),

@@ -7,7 +7,7 @@ import threading
 
 import dramatiq
 
-from workers import actors, maintenance, runtime
+from workers import actors, keeper, maintenance, runtime
 from workers.broker import broker, shutdown_embedded
 
 ACTOR_MODULES = (actors, maintenance)  # importing them declares the actors on the broker
@@ -21,6 +21,7 @@ def run_in_process(threads: int) -> None:
         signal.signal(sig, lambda *_: stop.set())
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
+    keeper.start(broker)
     try:
         stop.wait()
     finally:

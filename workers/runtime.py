@@ -19,6 +19,11 @@ def get() -> Runtime:
     return _runtime
 
 
+def current() -> Runtime | None:
+    """The process's Runtime if one was built or set, without building one."""
+    return _runtime
+
+
 def set_runtime(runtime: Runtime | None) -> None:
     global _runtime
     _runtime = runtime

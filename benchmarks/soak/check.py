@@ -12,7 +12,14 @@ from sqlmodel import Session, col, select
 
 from dsr.core.ledger import audit
 from dsr.core.ledger.db import get_engine
-from dsr.core.ledger.models import Alert, AuditEvent, ErasureDeferral, PurgeRun, Request
+from dsr.core.ledger.models import (
+    Alert,
+    AuditEvent,
+    ErasureDeferral,
+    Outbox,
+    PurgeRun,
+    Request,
+)
 from dsr.core.runtime.process import Runtime
 from dsr.identity import EMAIL, PHONE, Identity
 
@@ -42,6 +49,8 @@ def check(
     smtp: FaultySmtp,
     initial: dict[str, dict[object, str | None]],
     now: datetime,
+    *,
+    max_duplicate_share: float | None = None,
 ) -> Findings:
     out = Findings()
     with Session(get_engine(rt.db_url)) as session:
@@ -53,6 +62,7 @@ def check(
             select(AuditEvent).where(AuditEvent.action == "retention_purged")
         ).all()
         runs = session.exec(select(PurgeRun).where(col(PurgeRun.dry_run).is_(False))).all()
+        detected = session.exec(select(sa.func.coalesce(sa.func.sum(Outbox.resends), 0))).one()
 
     filed = load.filed
     lost = [i for i in filed if i not in requests]
@@ -75,7 +85,12 @@ def check(
     dup = sum(n - 1 for n in replies.values() if n > 1)
     share = 100.0 * dup / max(len(replies), 1)
     out.add("replies sent (distinct)", len(replies), True)
-    out.add("duplicate replies", f"{dup} ({share:.1f} %)", True)
+    out.add(
+        "duplicate replies" + (f" (<= {max_duplicate_share} %)" if max_duplicate_share else ""),
+        f"{dup} ({share:.2f} %)",
+        max_duplicate_share is None or share <= max_duplicate_share,
+    )
+    out.add("resends the ledger detected (dsr_duplicate_sends_total)", detected, True)
     dup_all = sum(n - 1 for n in by_mid.values() if n > 1)
     out.add("duplicate e-mails of any kind (same Message-ID)", dup_all, True)
     kinds: Counter[str] = Counter()

@@ -1,13 +1,15 @@
 """``make soak``: the system under faults, with its invariants checked at the end.
 
-    python -m benchmarks.soak.run            # 300 requests, ~5 minutes on 2 cores
+    python -m benchmarks.soak.run            # 500 requests under a kill storm, then 10+10
+                                             # recovery trials (~25 minutes on 2 cores)
     python -m benchmarks.soak.run --quick    # ~40 requests, the same faults compressed
+    python -m benchmarks.soak.run --requests 200 --trials 3   # a reduced full run
 
 Everything runs on servers the soak starts and stops itself, on free ports: a PostgreSQL
-cluster (the ledger), a redis-server (the broker), an SMTP server (in this process), two
-`dsr worker` processes and a `dsr scheduler`, the demo stores in a scratch folder, and the
-export folder on a small tmpfs (to fill). The table goes to stdout and, for the full run, as
-JSON to ``benchmarks/results/soak-latest.json``.
+cluster (the ledger), a redis-server (the broker), an SMTP server (in this process), three
+`dsr worker` processes (two in the quick run) and a `dsr scheduler`, the demo stores in a
+scratch folder, and the export folder on a small tmpfs (to fill). The table goes to stdout
+and, for the full run, as JSON to ``benchmarks/results/soak-latest.json``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,12 +46,16 @@ class Plan:
     scale: float  # of the fault timetable (full: 1.0)
     drain_seconds: float
     env: dict[str, str]
+    workers: int = 2
+    storm: bool = False  # a random worker SIGKILLed every 5 s while the load runs (issue 23)
+    trials: int = 0  # recovery trials after a worker's SIGKILL, with and without the scheduler
+    max_duplicate_share: float | None = None  # per cent of replies; None: reported only
 
 
-FULL = Plan(300, 200, 2000, 1.0, 420, {
+FULL = Plan(500, 250, 2000, 1.0, 420, {
     "DSR_STALL_ALERT_SECONDS": "180",
     "DSR_DELIVERY_GIVE_UP_SECONDS": "120",
-})  # fmt: skip
+}, workers=3, storm=True, trials=10, max_duplicate_share=0.1)  # fmt: skip
 QUICK = Plan(40, 45, 300, 0.25, 150, {
     "DSR_REDRIVE_AFTER_SECONDS": "8",
     "DSR_STALL_ALERT_SECONDS": "45",
@@ -82,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak.run")
     parser.add_argument("--quick", action="store_true", help="the short version (make test)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder and logs")
+    parser.add_argument("--requests", type=int, help="requests to file (full run: 500)")
+    parser.add_argument("--trials", type=int, help="recovery trials each way (full run: 10)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.requests is not None:
+        plan = replace(plan, requests=args.requests)
+    if args.trials is not None:
+        plan = replace(plan, trials=args.trials)
     tmp = Path(tempfile.mkdtemp(prefix="dsr-soak-"))
     os.chmod(tmp, 0o755)  # the PostgreSQL cluster runs as another user
     started = time.monotonic()
@@ -158,6 +171,7 @@ def _run(
     from .faults import Faults
     from .fleet import Fleet
     from .load import Load
+    from .storm import Storm, recovery, wrong_ledger
     from .subjects import all_keys, pick
 
     seed(tmp / "data", plan.customers, secret_key=SECRET, reset=True)
@@ -166,14 +180,23 @@ def _run(
     warnings: list[str] = []
     svc = Service(rt, enqueue, warn=warnings.append)
     initial = all_keys(tmp / "data")
-    fleet = Fleet(env, tmp / "logs", workers=2, threads=4)
+    fleet = Fleet(env, tmp / "logs", workers=plan.workers, threads=4)
     fleet.start()
     stops.append(fleet.stop)
     faults = Faults(fleet, pg, redis_server, smtp, disk, env, tmp / "logs", plan.scale)
     load = Load(svc, smtp, pick(tmp / "data"), seed=1)
+    storm = Storm(fleet, faults)
+    wrong: dict[str, Any] = {}
     began = time.monotonic()
     faults.start()
+    if plan.storm:
+        storm.start()
+        # Right after the timetable's Redis FLUSHALL (20 s): a worker on another ledger.
+        threading.Timer(
+            21 * plan.scale, lambda: wrong.update(wrong_ledger(env, tmp / "wrong"))
+        ).start()
     load.run(plan.requests, plan.load_seconds)
+    storm.stop()
     while time.monotonic() - began < faults.length:
         load.verify_waiting()
         time.sleep(1)
@@ -193,12 +216,39 @@ def _run(
         [sys.executable, "-m", "dsr", "purge", "--by", "soak"], env=env, check=False,
         capture_output=True, timeout=300,
     )  # fmt: skip
+    trials = {
+        way: recovery(svc, fleet, trials=plan.trials, batch=3, scheduler=way == "with")
+        for way in ("with", "without")
+        if plan.trials
+    }
     fleet.stop()
-    findings = check(rt, load, smtp, initial, datetime.now(UTC))
+    findings = check(
+        rt, load, smtp, initial, datetime.now(UTC), max_duplicate_share=plan.max_duplicate_share
+    )
+    if plan.storm:
+        findings.add("kill storm: workers SIGKILLed (one every 5 s)", storm.kills, True)
+        refused = wrong.get("exit") == 3 and wrong.get("file_left") is False
+        findings.add(
+            "wrong-ledger worker after a flush (exit, file left)",
+            f"{wrong.get('exit')}, {wrong.get('file_left')}",
+            refused,
+        )
+    for way, seconds in trials.items():
+        hit = [x for x in seconds if x is None or x >= 0]  # -1: the kill caught nothing
+        done = [x for x in hit if x is not None]
+        worst = max(done) if done and len(done) == len(hit) else None
+        findings.add(
+            f"worst recovery after a worker SIGKILL, {way} scheduler "
+            f"({len(hit)} of {len(seconds)} trials caught work)",
+            f"{worst} s" if worst is not None else f"not recovered ({seconds})",
+            worst is not None and worst < 60,
+        )
+        findings.detail[f"recovery_{way}_scheduler_s"] = seconds
     info = {
         "faults": faults.done,
         "faults_not_injected": faults.skipped,
         "kills": {p.name: p.kills for p in fleet.all()},
+        "wrong_ledger": wrong,
         "settled_after_faults_s": settled_at,
         "ops_retries": retried,
         "broker_warnings_at_intake": len(warnings),

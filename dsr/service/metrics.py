@@ -89,6 +89,7 @@ class LedgerCollector(Collector):
             yield self._purged(session)
             yield from self._audit(session)
             yield self._alerts(session)
+            yield self._duplicates(session)
 
     def _audit(self, session: Session) -> Iterator[Metric]:
         count, oldest = session.exec(
@@ -205,6 +206,22 @@ class LedgerCollector(Collector):
         ):
             raised.add_metric([reason], n)
         return raised
+
+    def _duplicates(self, session: Session) -> Metric:
+        # A message re-sent after a hand-over whose answer was never recorded (the process died
+        # between the final dot and the sent mark): the server may hold it twice.
+        resent = CounterMetricFamily(
+            "dsr_duplicate_sends",
+            "Messages sent again after a hand-over whose outcome was lost, by purpose.",
+            labels=["purpose"],
+        )
+        for purpose, n in session.exec(
+            select(Outbox.purpose, func.sum(Outbox.resends))
+            .where(col(Outbox.resends) > 0)
+            .group_by(col(Outbox.purpose))
+        ):
+            resent.add_metric([purpose.split(":", 1)[0]], n or 0)
+        return resent
 
 
 def registry(db_url: str) -> CollectorRegistry:

@@ -113,7 +113,7 @@ def test_access_request_waits_for_space_then_completes(
     tmp_path: Path, postgres_url: str, smtp: MailSink, disk: Disk
 ) -> None:
     """Stores cannot stage their export: tasks wait with a one-line error and no partial files,
-    ops get an alert row at once (and its e-mail once there is room); freed, it completes."""
+    ops get an alert and its e-mail at once, while the disk is still full; freed, it completes."""
     settings = make_settings(tmp_path, postgres_url, smtp.port)
     settings = settings.model_copy(update={"export_dir": disk.root})
     seed(settings.resolved_data_dir, 20, secret_key=settings.keys.suppression, reset=True)
@@ -137,8 +137,10 @@ def test_access_request_waits_for_space_then_completes(
             assert tried and all(t.status == "pending" for t in tried)
             assert all("No space left on device (ENOSPC)" in (t.error or "") for t in tried)
             (alert,) = session.exec(select(Alert).where(Alert.request_id == request.id)).all()
-            assert alert.reason == "disk_full" and not alert.emailed
+            assert alert.reason == "disk_full" and alert.emailed
         assert not any("stores" in f for f in disk.files())  # nothing half-written stays
+        told = [m for m in smtp.to(rt.settings.ops_email) if "disk_full" in m["Message-ID"]]
+        assert told  # not an hour later at the watchdog: the disk is still full
 
         disk.free()
         with session_scope(rt.db_url) as session:

@@ -42,9 +42,11 @@ def test_worker_process_logs_are_redacted(
         DSR_LOG_FORMAT="json",
         DSR_VAR_DIR=str(tmp_path / "var"),
     )
+    from workers import runtime
     from workers.actors import enqueue
     from workers.broker import broker
 
+    runtime.set_runtime(rt)  # what this process sends carries this ledger's id
     broker.flush_all()
     with log_file.open("wb") as out:
         worker = subprocess.Popen(
@@ -84,6 +86,7 @@ def test_worker_process_logs_are_redacted(
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=30)
             broker.flush_all()
+            runtime.set_runtime(None)
             rt.close()
     logs = log_file.read_text()
     task_ids = [s.id for s in follow if s.actor == "run_task"]

@@ -160,6 +160,8 @@ def test_sweep_killed_after_first_chunk_resumes_to_same_end_state(
     with Session(get_engine(killed.rt.db_url)) as session:
         first, second = session.exec(select(PurgeRun).order_by(col(PurgeRun.started_at))).all()
     assert first.report["status"] == "superseded" and first.report["superseded_by"] == second.id
+    assert first.report["interrupted"] is True  # killed: on record as interrupted, not done
+    assert not any(s["done"] for s in first.report["stores"])
     assert second.report["status"] == "finished" and second.finished_at is not None
     assert _audited(killed.rt.db_url, "crm") == len(aged_keys)  # every removed row on record
     fresh.close()

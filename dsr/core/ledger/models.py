@@ -201,6 +201,11 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts(nullable=True)
     finished_at: datetime | None = _ts(nullable=True)  # what the sending changes is recorded
+    claimed_at: datetime | None = _ts(nullable=True)  # a worker's delivery lease (one sender)
+    # Set just before the message's last byte goes to the server, cleared when the server's
+    # answer is known: still set on the next attempt, the message may have arrived already.
+    handed_over_at: datetime | None = _ts(nullable=True)
+    resends: int = 0  # attempts after a hand-over whose answer was never recorded (duplicates)
 
 
 class Notice(SQLModel, table=True):
@@ -331,6 +336,8 @@ class Alert(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(nullable=False)
     emailed: bool = False
+    acknowledged_at: datetime | None = _ts(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=120)
 
 
 class MailboxEvent(SQLModel, table=True):
@@ -360,6 +367,16 @@ class Deployment(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     fingerprint: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False)
+
+
+class BrokerClaim(SQLModel, table=True):
+    """A broker namespace this ledger has served, since when: the older claim wins a namespace
+    whose Redis forgot it (a flush), never the first process to start after."""
+
+    __tablename__ = "broker_claims"
+
+    namespace: str = Field(primary_key=True, max_length=200)
+    claimed_at: datetime = _ts(nullable=False)
 
 
 class Provenance(StrEnum):

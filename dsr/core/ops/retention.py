@@ -317,10 +317,13 @@ def _open_run(
         stores = _with_counts(
             list(stale.report.get("stores", [])), counted.get(stale.id), connector
         )
+        if stores:  # the rule under way when it was killed is not done, whatever it said
+            stores[-1] = {**stores[-1], "done": False}
         stale.report = {
             **stale.report,
             "stores": stores,
             "status": "superseded",
+            "interrupted": True,
             "superseded_by": run.id,
         }
         stale.finished_at = started

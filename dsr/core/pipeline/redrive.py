@@ -22,7 +22,7 @@ from dsr.core.ledger.models import (
     utcnow,
 )
 from dsr.core.pipeline.dispatch import ready
-from dsr.core.replies import outbox
+from dsr.core.replies import alerts, outbox
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
 
@@ -42,6 +42,9 @@ def stuck(
     now = now or utcnow()
     age = rt.settings.redrive_after_seconds if older_than_seconds is None else older_than_seconds
     cutoff = now - timedelta(seconds=age)
+    # A running task or a delivery in flight is re-driven the moment its lease expires (its
+    # worker renews it while alive), not a threshold later.
+    expired = now - timedelta(seconds=rt.settings.task_lease_seconds)
     out: list[steps.Step] = []
     requests = select(Request).where(
         col(Request.status).in_(
@@ -57,6 +60,7 @@ def stuck(
             and_(col(Outbox.status) == OutboxStatus.SENT, col(Outbox.finished_at).is_(None)),
         ),
         col(Outbox.created_at) <= cutoff,
+        or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < expired),
     )
     if request_id is not None:
         requests = requests.where(Request.id == request_id)
@@ -68,20 +72,25 @@ def stuck(
             if outbox.find(session, request.id, outbox.REPLY) is None:
                 out.append(steps.aggregate(request.id))
         else:
-            out += _stuck_tasks(session, request.id, cutoff)
+            out += _stuck_tasks(session, request.id, cutoff, expired)
     for row in session.exec(unsent):
         out.append(steps.deliver(row.id))
+    if request_id is None:  # alerts whose e-mail could not be written then: ops hear now
+        out += alerts.unemailed(session, rt.settings)
     return list(dict.fromkeys(out))
 
 
-def _stuck_tasks(session: Session, request_id: str, cutoff: datetime) -> list[steps.Step]:
+def _stuck_tasks(
+    session: Session, request_id: str, cutoff: datetime, expired: datetime
+) -> list[steps.Step]:
     tasks = list(session.exec(select(ConnectorTask).where(ConnectorTask.request_id == request_id)))
     if all(t.status in TERMINAL_TASK for t in tasks):
         return [steps.fan_in(request_id)]
     idle = [
         t
         for t in tasks
-        if t.status in (TaskStatus.PENDING, TaskStatus.RUNNING) and t.updated_at < cutoff
+        if (t.status == TaskStatus.PENDING and t.updated_at < cutoff)
+        or (t.status == TaskStatus.RUNNING and (t.started_at or t.updated_at) < expired)
     ]
     if not idle:
         return []

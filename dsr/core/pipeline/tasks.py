@@ -30,7 +30,7 @@ from dsr.core.ledger.models import (
 from dsr.core.pipeline import dispatch, subjects
 from dsr.core.pipeline.reports import store_reports
 from dsr.core.replies import alerts, undeliverable
-from dsr.core.runtime import steps
+from dsr.core.runtime import leases, steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import DsrError, FatalStoreError, NotApplicable, NotFound
 
@@ -258,7 +258,8 @@ def run(uow: UnitOfWork, rt: Runtime, task_id: str) -> list[steps.Step]:
         todo = claim(session, rt, task_id)
     if not isinstance(todo, Work):
         return todo
-    done = work(rt, todo)
+    with leases.holding("task", todo.task_id):  # renewed while a slow store works
+        done = work(rt, todo)
     with uow() as session:
         follow = record(session, rt, todo, done)
     if done.retry is not None and not storage.is_disk_full(done.retry):

@@ -1,25 +1,34 @@
 """Sending one outbox row, and what a sent message changes (acknowledged, completed, late).
 
-Three short transactions around the SMTP conversation, none open during it: read the row (and
-flag a late reply), mark it sent — alone, right after the server accepts, so the window in
-which a crash makes us send twice is one UPDATE long — then record what the sending changes.
+Short transactions around the SMTP conversation: read the row (and flag a late reply), claim it
+(one sender at a time, a lease renewed while it sends), record the hand-over before the final
+dot and commit the sent mark prepared beside it as soon as the server accepts (``handover``:
+the window in which a crash makes us send twice is one round trip and a COMMIT, and a resend
+after one is counted), then record what the sending changes.
 A row marked sent whose consequences were never recorded is finished by the next delivery
 attempt (re-drive finds it), never sent again.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
 
 from config.settings import Settings
 from dsr.core.ledger import audit, exports
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
-from dsr.core.replies import mailer, messages, notices, undeliverable, webhook
+from dsr.core.replies import mailer, messages, notices, outbox, undeliverable, webhook
+from dsr.core.replies.handover import LedgerHandover, mark_sent
 from dsr.core.replies.outbox import REPLY
-from dsr.core.runtime import steps
+from dsr.core.runtime import leases, steps
 from dsr.errors import DeliveryError, DeliveryRefused, NotFound
+
+log = structlog.get_logger(__name__)
+ACKNOWLEDGEMENT = "acknowledgement"
 
 
 def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.Step]:
@@ -31,28 +40,90 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
         alerts = [] if row.status == OutboxStatus.SENT else _flag_if_late(session, settings, row)
     for alert in alerts:  # ops hear of a late reply before the subject receives it
         deliver(uow, settings, alert.id)
+    before = _acknowledged_first(uow, settings, row) if row.status == OutboxStatus.PENDING else []
     if row.status == OutboxStatus.PENDING:
+        with uow() as session:
+            if not _claim(session, settings, row):
+                return []  # another worker is sending it; re-drive takes over if it dies
         try:
-            if webhook.is_webhook(row):
-                webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
-            else:
-                mailer.send(
-                    exports.read_location(settings, row.path),
-                    recipient=row.recipient,
-                    settings=settings,
-                )
+            with leases.holding("outbox", row.id):
+                _send(uow, settings, row)
         except Exception as err:
             with uow() as session:
                 follow = _failed(session, settings, row, err)
             if follow is not None:
                 return follow  # refused for good, or for too long: ops act, retries end
             raise
-        with uow() as session:
-            _mark_sent(session, row.id)
     elif row.status == OutboxStatus.FAILED:
         return []  # refused for good: ops act, re-drive must not knock again
     with uow() as session:
-        return _finish(session, row, settings)
+        return before + _finish(session, row, settings)
+
+
+def _acknowledged_first(uow: UnitOfWork, settings: Settings, row: Outbox) -> list[steps.Step]:
+    """A reply never overtakes its request's acknowledgement: a pending one is sent first, and
+    while it cannot be, the reply waits (retried) with it. One refused for good is not waited
+    for (ops were told)."""
+    if row.purpose != REPLY or row.request_id is None:
+        return []
+    with uow() as session:
+        ack = outbox.find(session, row.request_id, ACKNOWLEDGEMENT)
+    if ack is None or ack.status != OutboxStatus.PENDING:
+        return []
+    follow = deliver(uow, settings, ack.id)
+    with uow() as session:
+        now = session.get(Outbox, ack.id)
+    if now is not None and now.status == OutboxStatus.PENDING:
+        raise DeliveryError("the acknowledgement is not sent yet: the reply waits for it")
+    return follow
+
+
+def _send(uow: UnitOfWork, settings: Settings, row: Outbox) -> None:
+    if webhook.is_webhook(row):
+        webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
+        with uow() as session:
+            mark_sent(session, row.id)
+        return
+    mailer.send(
+        exports.read_location(settings, row.path),
+        recipient=row.recipient,
+        settings=settings,
+        handover=LedgerHandover(uow, row.id),
+    )
+
+
+def _claim(session: Session, settings: Settings, row: Outbox) -> bool:
+    """Take the row for one delivery attempt (a lease, renewed while it lasts); an attempt
+    after a hand-over whose answer was never recorded is counted as a possible duplicate."""
+    now = utcnow()
+    expired = now - timedelta(seconds=settings.task_lease_seconds)
+    won = changed(
+        session,
+        update(Outbox)
+        .where(
+            col(Outbox.id) == row.id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < expired),
+        )
+        .values(claimed_at=now),
+    )
+    if not won:
+        return False
+    handed = session.exec(select(Outbox.handed_over_at).where(Outbox.id == row.id)).one()
+    if handed is not None:
+        session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == row.id)
+            .values(resends=Outbox.resends + 1, handed_over_at=None)
+        )
+        log.warning(
+            "possible_duplicate",
+            outbox_id=row.id,
+            purpose=row.purpose,
+            message_id=row.message_id,
+            handed_over_at=handed.isoformat(),
+        )
+    return True
 
 
 def _failed(
@@ -67,7 +138,7 @@ def _failed(
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == row.id)
-            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
+            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500], claimed_at=None)
         )
         return None
     error = str(err) if isinstance(err, DeliveryRefused) else f"{err} (gave up)"
@@ -76,15 +147,6 @@ def _failed(
         return told  # a third party's notice: the request waits for ops
     request = session.get(Request, row.request_id) if row.request_id else None
     return undeliverable.fail(session, settings, row, request, error)
-
-
-def _mark_sent(session: Session, outbox_id: str) -> None:
-    """The only statement of its transaction: nothing may widen the send-twice window."""
-    session.execute(
-        update(Outbox)
-        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=Outbox.attempts + 1)
-    )
 
 
 def _finish(session: Session, row: Outbox, settings: Settings) -> list[steps.Step]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from email.message import EmailMessage
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -70,7 +71,15 @@ def ops_alert(
     data. ``occasion`` tells apart a reason that can recur (a task failing again after retry)."""
     message = templates.render_ops_alert(context(request, settings), stores or [], what)
     purpose = f"ops:{what}" + (f":{occasion}" if occasion else "")
-    return _queued(session, settings, request, purpose, settings.ops_email, message)
+    # Written beside the ledger, not on the export disk: an alert about that disk being full
+    # is e-mailed at once (it holds ids and store names only, nothing of the subject's).
+    return _queued(
+        session, settings, request, purpose, settings.ops_email, message, root=ops_mail(settings)
+    )
+
+
+def ops_mail(settings: Settings) -> Path:
+    return settings.var_dir.resolve() / "ops-mail"
 
 
 def reminder(
@@ -88,6 +97,7 @@ def _queued(
     purpose: str,
     recipient: str,
     message: EmailMessage,
+    root: Path | None = None,
 ) -> steps.Step:
     row = outbox.queue(
         session,
@@ -96,5 +106,6 @@ def _queued(
         purpose=purpose,
         recipient=recipient,
         message=message,
+        root=root,
     )
     return steps.deliver(row.id)

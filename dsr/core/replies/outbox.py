@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from config.settings import Settings
-from dsr.core.ledger import exports
+from dsr.core.ledger import exports, paths, storage
 from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
 
 REPLY = "reply"
@@ -45,8 +45,10 @@ def queue(
     purpose: str,
     recipient: str,
     message: EmailMessage,
+    root: Path | None = None,
 ) -> Outbox:
-    """Store a message for sending; the existing row if this purpose was already queued."""
+    """Store a message for sending; the existing row if this purpose was already queued.
+    ``root``: where its file goes (default: the export folder, beside the request's files)."""
     existing = find(session, request_id, purpose)
     if existing is not None:
         return existing
@@ -57,9 +59,12 @@ def queue(
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    path = exports.put_message(
-        settings, exports.message_key(request_id, purpose), message.as_bytes(policy=_WIRE)
-    )
+    data = message.as_bytes(policy=_WIRE)
+    if root is not None and not exports.is_remote(settings):
+        path: Path | str = paths.message(root, request_id, purpose)
+        storage.write_atomically(Path(path), data)
+    else:  # the export store (a bucket any host reads), or the export folder
+        path = exports.put_message(settings, exports.message_key(request_id, purpose), data)
     return record(
         session,
         request_id=request_id,
