@@ -8,7 +8,7 @@ from api.auth import Principal, require
 from api.deps import service
 from api.routes import errors
 from api.strict_json import StrictJsonRoute
-from dsr.core.ledger.apikeys import Role
+from dsr.service import Role
 from dsr.service.alerts import AlertView, acknowledge, list_alerts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=StrictJsonRoute)

@@ -9,7 +9,7 @@ from api.auth import Principal
 from api.deps import service
 from api.web_dashboard import PATH
 from api.web_session import check_csrf, current, render
-from dsr.core.ledger.apikeys import Role
+from dsr.service import Role
 from dsr.service.alerts import acknowledge
 
 router = APIRouter(include_in_schema=False)

@@ -75,7 +75,10 @@ def test_a_killed_workers_requests_complete_within_a_minute_without_scheduler(
                 request, follow = filing.submit(
                     session,
                     rt,
-                    filing.Submission("access", f"kill-{n}@example.com", verified=True, by="t"),
+                    filing.validate(
+                        rt,
+                        filing.Submission("access", f"kill-{n}@example.com", verified=True, by="t"),
+                    ),
                 )
             ids.append(request.id)
             enqueue(follow)

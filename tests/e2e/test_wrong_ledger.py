@@ -92,7 +92,9 @@ def _file(rt: Runtime, emails: list[str]) -> list[str]:
     for email in emails:
         with session_scope(rt.db_url) as session:
             request, follow = filing.submit(
-                session, rt, filing.Submission("access", email, verified=True, by="t")
+                session,
+                rt,
+                filing.validate(rt, filing.Submission("access", email, verified=True, by="t")),
             )
         enqueue(follow)
         ids.append(request.id)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from api.metrics import registry
 from prometheus_client import generate_latest
 from sqlmodel import Session
 
@@ -24,6 +23,7 @@ from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
 from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
 from dsr.core.replies import delivery
 from dsr.errors import DeliveryError
+from dsr.service.metrics import registry
 
 
 class _SlowToAnswer:
