@@ -13,7 +13,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, exports, health, metrics, privacy, routes, web, web_dashboard
+from api import (
+    desk_routes,
+    docs,
+    exports,
+    health,
+    metrics,
+    privacy,
+    routes,
+    web,
+    web_dashboard,
+    web_desk,
+)
 from api.auth import FORBIDDEN
 from api.deps import broker_enqueue
 from api.headers import SecurityHeaders
@@ -164,10 +175,12 @@ def create_app(
         window_seconds=settings.privacy_window_seconds,
     )
     for router in (
+        desk_routes.router,  # before routes.router: /requests/search is not an id
         routes.router,
         routes.complaints_router,
         exports.router,
         health.router,
+        web_desk.router,
         web.router,
         web_dashboard.router,
         privacy.router,

@@ -230,6 +230,7 @@ def _detail_page(
         return render(request, "web/error.html", 404, who=who, problem="not_found")
     data = _with_deadline(request, [data])[0]
     may_download = svc.may_download(data, who.caller)
+    error = error or request.session.pop("flash_error", None)  # a refusal redirected here
     return render(
         request,
         "web/detail.html",
@@ -244,6 +245,8 @@ def _detail_page(
         and data["status"] == RequestStatus.IN_PROGRESS,
         answer_form=answer_form or {"template": "", "note": ""},
         may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
+        may_cancel=svc.may_cancel(data["id"], by=who.caller),
+        canceled=request.query_params.get("canceled") == "1",
     )
 
 

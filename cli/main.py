@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import complaints, connectors, demo, keys, ops, processes, requests, rotation
+from cli import complaints, connectors, demo, desk, keys, ops, processes, requests, rotation
 from cli.app import app, main
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "complaints",
     "connectors",
     "demo",
+    "desk",
     "keys",
     "main",
     "ops",

@@ -31,9 +31,10 @@ from dsr.core.runtime.deadlines import overdue_clause
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service.admin import AdminOps
 from dsr.service.callers import Caller
+from dsr.service.desk import DeskOps
 
 
-class Service(AdminOps):
+class Service(DeskOps, AdminOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------
@@ -155,7 +156,10 @@ class Service(AdminOps):
 
     def status(self, request_id: str, *, by: Caller) -> dict[str, Any]:
         """The request with its tasks, who filed it and its audit trail (ids and counts only);
-        a subject gets only where it stands (``dsr.core.intake.subject_status``)."""
+        a subject gets only where it stands (``dsr.core.intake.subject_status``). Staff may
+        name the request by a unique prefix of 8 or more characters (audited as a search)."""
+        if not by.is_subject and len(request_id) != 32:
+            request_id = self.resolve_id(request_id, by=by)
         with self.session() as session:
             request = self._load(session, request_id, by)
             if by.is_subject:

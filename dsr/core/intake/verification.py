@@ -20,7 +20,7 @@ from dsr.core.ledger import audit
 from dsr.core.ledger.db import changed
 from dsr.core.ledger.models import Provenance, Request, RequestStatus, load_request, utcnow
 from dsr.core.replies import messages
-from dsr.core.runtime import steps
+from dsr.core.runtime import deadlines, steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput, StateConflict
 from dsr.identity import EMAIL
@@ -104,6 +104,13 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         )
         audit.record(session, actor="subject", action="verification_failed", request_id=request.id)
         return Verdict([], refused="wrong verification code")
+    # The reply's clock starts now that the subject is known (GDPR Art. 12(6); an unverified
+    # request is never overdue): the period runs from verification, never ends before the one
+    # counted from receipt.
+    parties = rt.recipients.parties(request.kind, request.changes or {}, rt.connectors)
+    due = deadlines.compute(
+        request.kind, request.jurisdiction, now, rt.profiles, third_party=bool(parties)
+    ).due_at
     won = changed(
         session,
         update(Request)
@@ -113,6 +120,7 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         )
         .values(
             status=RequestStatus.VERIFIED,
+            due_at=max(due, request.due_at),
             verified_email=request.email,
             code_hash=None,
             code_expires_at=None,

@@ -32,6 +32,7 @@ from dsr.core.ledger.models import (
 from dsr.core.ops.retention import load_policy
 from dsr.core.replies import alerts, messages, outbox
 from dsr.core.runtime import steps
+from dsr.core.runtime.deadlines import RUNNING_CLOCK
 from dsr.core.runtime.process import Runtime
 
 _FINISHED = (RequestStatus.COMPLETED, RequestStatus.CANCELED, RequestStatus.REJECTED)
@@ -64,7 +65,7 @@ def check(
     query = (
         select(Request)
         .where(
-            col(Request.status).in_(OPEN_REQUEST),
+            col(Request.status).in_(RUNNING_CLOCK),  # an unverified request's clock has not started
             or_(
                 col(Request.due_at) <= horizon,
                 and_(col(Request.ack_due_at) <= now, col(Request.acknowledged_at).is_(None)),
