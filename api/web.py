@@ -22,6 +22,7 @@ from dsr.core.intake import filing
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.service.desk import RUNNING_CLOCK
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH = "/web/requests"
@@ -40,7 +41,7 @@ def deadline(data: dict[str, Any], timezone: str, now: datetime) -> dict[str, An
     return {
         "due_date": due.astimezone(tz).date(),
         "open": is_open,
-        "overdue": is_open and due < now,
+        "overdue": data["status"] in RUNNING_CLOCK and due < now,  # unverified: not started
         "days_left": days if is_open else None,
         "days_over": max(1, -days),
     }

@@ -19,9 +19,12 @@ from dsr.core.ledger import audit
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.models import Request
 from dsr.core.pipeline import ending
+from dsr.core.runtime.deadlines import RUNNING_CLOCK
 from dsr.errors import InvalidInput, NotFound, PermissionDenied
 from dsr.service.base import ServiceBase
 from dsr.service.callers import Caller
+
+__all__ = ["RUNNING_CLOCK", "Canceled", "DeskOps", "FoundRequest"]
 
 
 class FoundRequest(BaseModel):

@@ -118,7 +118,7 @@ def test_form_without_csrf_is_refused(client: TestClient, rt: Runtime, keys: Key
 def test_english_toggle_and_overdue_in_red(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """``?lang=en`` switches the session to English; an overdue open request is marked red."""
     login(client, keys.alice)
-    _, location, _ = _file(client)
+    _, location, _ = _file(client, verified="on")
     request_id = location.rsplit("=", 1)[1]
     with session_scope(rt.db_url) as session:
         session.execute(

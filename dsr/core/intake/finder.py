@@ -31,9 +31,7 @@ def resolve_id(session: Session, given: str) -> str:
     if _FULL_ID.fullmatch(text):
         return text
     if not _PREFIX.fullmatch(text):
-        raise NotFound(
-            f"no such request (an id is 32 hex characters, or a prefix of at least {SHORT_ID_MIN})"
-        )
+        raise NotFound("no such request")  # the same words for every id that names nothing
     # The id is a random hex string, not personal data: a prefix range on the primary key.
     upper = text + "g"  # 'g' sorts after every hex digit
     found = list(

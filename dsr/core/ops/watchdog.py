@@ -39,10 +39,13 @@ _FINISHED = (RequestStatus.COMPLETED, RequestStatus.CANCELED, RequestStatus.REJE
 
 
 def due_points(request: Request, now: datetime, days: Sequence[int]) -> Iterator[tuple[str, str]]:
-    """The (outbox purpose, template ``when``) reminders this request has reached at ``now``."""
-    if now >= request.due_at:
+    """The (outbox purpose, template ``when``) reminders this request has reached at ``now``.
+
+    An unverified request's reply clock has not started (``RUNNING_CLOCK``): only its
+    acknowledgement can be late."""
+    if request.status in RUNNING_CLOCK and now >= request.due_at:
         yield "reminder:overdue", "overdue"
-    else:
+    elif request.status in RUNNING_CLOCK:
         passed = [d for d in days if now >= request.due_at - timedelta(days=d)]
         if passed:
             yield f"reminder:due_{min(passed)}d", "due_soon"
@@ -65,7 +68,7 @@ def check(
     query = (
         select(Request)
         .where(
-            col(Request.status).in_(RUNNING_CLOCK),  # an unverified request's clock has not started
+            col(Request.status).in_(OPEN_REQUEST),
             or_(
                 col(Request.due_at) <= horizon,
                 and_(col(Request.ack_due_at) <= now, col(Request.acknowledged_at).is_(None)),
