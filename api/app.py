@@ -19,6 +19,7 @@ from api import (
     exports,
     health,
     metrics,
+    page_errors,
     privacy,
     routes,
     web,
@@ -104,8 +105,10 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
     def denied(_: Request, exc: Exception) -> JSONResponse:
         return _error(403, FORBIDDEN)
 
-    def http_error(_: Request, exc: Exception) -> JSONResponse:
+    def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if page_errors.is_page(request.url.path):  # a browser never sees a JSON body
+            return page_errors.page_error(request, exc.status_code)
         if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input like any other
             return _error(422, "the request body could not be parsed; send UTF-8 JSON")
         return JSONResponse(
@@ -119,12 +122,12 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
         return render(request, "web/error.html", 403, problem="csrf")
 
     return {
-        NotFound: not_found,
-        InvalidInput: invalid,
-        StateConflict: conflict,
-        Gone: gone,
-        PermissionDenied: denied,
-        RequestValidationError: _validation_error,
+        NotFound: page_errors.for_pages(404, not_found),
+        InvalidInput: page_errors.for_pages(422, invalid),
+        StateConflict: page_errors.for_pages(409, conflict),
+        Gone: page_errors.for_pages(410, gone),
+        PermissionDenied: page_errors.for_pages(403, denied),
+        RequestValidationError: page_errors.for_pages(422, _validation_error),
         StarletteHTTPException: http_error,
         LoginRequired: login_required,
         CsrfRejected: csrf_rejected,

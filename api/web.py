@@ -212,7 +212,8 @@ def file_request(
         return render(
             request, "web/new.html", 422, who=who, error=str(err), **_form_values(request, **given)
         )
-    return _see_other(f"{LIST_PATH}?filed={data['id']}")
+    # Straight to the request: a staff-filed one waits for the code the agent asks the caller.
+    return _see_other(f"/web/requests/{data['id']}?filed=1")
 
 
 def _detail_page(
@@ -247,6 +248,7 @@ def _detail_page(
         answer_form=answer_form or {"template": "", "note": ""},
         may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
         may_cancel=svc.may_cancel(data["id"], by=who.caller),
+        attempts_left=svc.attempts_left(data["id"]),
         canceled=request.query_params.get("canceled") == "1",
     )
 

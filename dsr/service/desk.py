@@ -156,6 +156,13 @@ class DeskOps(ServiceBase):
                 and (by.may(Role.OPS) or (by.owner is not None and request.owner == by.owner))
             )
 
+    def attempts_left(self, request_id: str) -> int:
+        """How many more codes may be tried on the request (shown beside its code box)."""
+        with self.session() as session:
+            request = session.get(Request, request_id)
+            used = request.code_attempts if request is not None else 0
+        return max(0, self.rt.settings.verification_max_attempts - used)
+
     def expire_unverified(self, *, by: Caller) -> list[str]:
         """Cancel the requests whose address was not proven within ``DSR_VERIFY_WITHIN_DAYS``."""
         self._require(by, Role.OPS)

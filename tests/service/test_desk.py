@@ -9,9 +9,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import Session, col, select, update
 
 from dsr.core.intake.filing import Submission
+from dsr.core.intake.verification import typed_code
 from dsr.core.ledger.apikeys import Role
 from dsr.core.ledger.db import get_engine
 from dsr.core.ledger.models import AuditEvent, Request, utcnow
@@ -146,3 +149,34 @@ def test_the_deadline_runs_from_verification(core: Core) -> None:
     due = core.status(request_id)["due_at"]
     assert due > (utcnow() + timedelta(days=9)).isoformat()
     assert core.service.listing(by=STAFF, overdue=True) == []
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=6, max_size=6),
+    st.lists(st.sampled_from([" ", "-", "\u2013", "\u00a0", "\t"]), min_size=6, max_size=6),
+)
+def test_a_code_read_out_with_spaces_or_dashes_is_the_same_code(
+    digits: str, seps: list[str]
+) -> None:
+    """'873 665', '873-665' or digits with any spaces and dashes between them read as 873665."""
+    typed = "".join(d + s for d, s in zip(digits, seps, strict=True))
+    assert typed_code(f"  {typed} ") == digits
+
+
+def test_a_staff_filed_request_takes_the_code_as_the_caller_reads_it(core: Core) -> None:
+    """The code e-mail of a staff-filed request says an agent will ask for it (not 'share with
+    nobody'); the code read out as '873 665' or '873-665' works; attempts left are counted."""
+    from tests.service.test_subject_caller import _code
+
+    request_id = _file(core, AGENT)
+    core.drain()
+    code = _code(core, CALLER, request_id)
+    [mail] = [m for m in core.smtp.to(CALLER) if ".verification-" in str(m["Message-ID"])]
+    body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Nhân viên hỗ trợ" in body and "Không chia sẻ mã này với bất kỳ ai" not in body
+    assert core.service.attempts_left(request_id) == 5
+    with pytest.raises(InvalidInput):
+        core.service.verify(request_id, "000-000" if code != "000000" else "111 111", by=AGENT)
+    assert core.service.attempts_left(request_id) == 4
+    core.service.verify(request_id, f"{code[:3]} - {code[3:]}", by=AGENT)
+    assert core.status(request_id)["status"] != "awaiting_verification"

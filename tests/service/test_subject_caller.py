@@ -28,7 +28,7 @@ OTHER_VISITOR = "fedcba9876543210fedcba98"
 # file paths, audit trail, who filed it).
 SUBJECT_FIELDS = {
     "id", "kind", "phase", "language", "email", "received_at", "due_at", "completed_at",
-    "reply_sent_at", "stores", "code_open", "status_token",
+    "reply_sent_at", "stores", "code_open", "attempts_left", "status_token",
 }  # fmt: skip
 
 

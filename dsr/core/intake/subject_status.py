@@ -106,4 +106,5 @@ def view(session: Session, request: Request, *, max_attempts: int) -> dict[str, 
             "finished": sum(1 for s in statuses if s in TERMINAL_TASK),
         },
         "code_open": now_phase == Phase.AWAITING_CODE,
+        "attempts_left": max(0, max_attempts - request.code_attempts),
     }

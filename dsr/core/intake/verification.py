@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,12 @@ from dsr.core.runtime import deadlines, steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput, StateConflict
 from dsr.identity import EMAIL
+
+
+def typed_code(code: str) -> str:
+    """The code as people type or read it out: spaces and dashes ("873 665", "873-665") dropped."""
+    # Pd: every Unicode dash (a phone keyboard or a word processor may give an en dash).
+    return "".join(ch for ch in code if not ch.isspace() and unicodedata.category(ch) != "Pd")
 
 
 def _code_hash(key: bytes, request_id: str, code: str) -> str:
@@ -96,7 +103,7 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         raise InvalidInput("the verification code has expired")
     if request.code_attempts >= rt.settings.verification_max_attempts:
         raise InvalidInput("too many wrong codes; the request must be filed again")
-    if not _code_matches(rt, request, code.strip()):
+    if not _code_matches(rt, request, typed_code(code)):
         session.execute(
             update(Request)
             .where(col(Request.id) == request.id)
