@@ -86,3 +86,16 @@ def test_staff_page_search_box_and_cancel_button(
     )
     assert 'id="canceled"' in done.text and 'data-status="canceled"' in done.text
     assert 'id="cancel"' not in done.text
+
+
+def test_the_complaint_form_says_no_code_is_needed(client: TestClient) -> None:
+    """The complaint form promises no verification code (none is sent); the others still do."""
+    for lang, no_code, code in (
+        ("vi", "Khiếu nại không cần mã xác minh", "mã xác minh"),
+        ("en", "A complaint needs no verification code", "verification code"),
+    ):
+        complaint = client.get(f"/privacy/complaint?lang={lang}").text
+        help_text = complaint.split('id="email-help">')[1].split("</p>")[0]
+        assert no_code in help_text
+        access = client.get("/privacy/access").text
+        assert code in access.split('id="email-help">')[1].split("</p>")[0]

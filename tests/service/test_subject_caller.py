@@ -28,7 +28,7 @@ OTHER_VISITOR = "fedcba9876543210fedcba98"
 # file paths, audit trail, who filed it).
 SUBJECT_FIELDS = {
     "id", "kind", "phase", "language", "email", "received_at", "due_at", "completed_at",
-    "reply_sent_at", "stores", "code_open", "attempts_left", "status_token",
+    "reply_sent_at", "stores", "code_open", "attempts_left", "delivered_as", "status_token",
 }  # fmt: skip
 
 
@@ -120,13 +120,15 @@ def test_the_code_proves_the_email_only_and_the_request_completes(core: Core) ->
     core.drain()
     done = core.service.status(view["id"], by=me)
     assert done["phase"] == "completed" and done["reply_sent_at"] is not None
+    assert done["delivered_as"] == "attachment"  # a small bundle: the page says which
     assert done["stores"]["total"] == len(core.rt.connectors) == done["stores"]["finished"]
     assert len(core.replies(view["id"])) == 1
 
 
-def test_records_waiting_for_staff_read_as_in_progress(core: Core) -> None:
+def test_records_waiting_for_staff_read_as_with_staff(core: Core) -> None:
     """A stranger who proves their own address and types a customer's phone waits in
-    needs_review; their page says only 'in progress' (not that the phone is someone's)."""
+    needs_review; their page says staff decide next, as it would for a store failure (not that
+    the phone is someone's)."""
     stranger = "nguoi.la@example.net"
     view = _file(core, email=stranger, phone=DEMO_SUBJECT["phone"])
     me = _as_subject(core, view["status_token"])
@@ -135,7 +137,7 @@ def test_records_waiting_for_staff_read_as_in_progress(core: Core) -> None:
     core.drain()
     assert core.status(view["id"])["status"] == "needs_review"
     seen = core.service.status(view["id"], by=me)
-    assert seen["phase"] == "in_progress" and set(seen) == SUBJECT_FIELDS
+    assert seen["phase"] == "with_staff" and set(seen) == SUBJECT_FIELDS
 
 
 def test_wrong_codes_close_the_request_for_the_subject(core: Core) -> None:
