@@ -6,7 +6,8 @@ dates, how many stores are finished and when the reply left. Never records, coun
 candidates, identifiers (beyond the masked address it was filed for), file paths, errors or
 the audit trail. ``needs_review`` and ``needs_attention`` both read as "with our staff" (a
 person decides next), never which: telling the holder that records wait for a decision would
-tell a stranger that a phone they typed is a customer's. The reply itself (an export, a certificate) goes only to the verified address.
+tell a stranger that a phone they typed is a customer's. The reply itself (an export, a
+certificate) goes only to the verified address.
 """
 
 from __future__ import annotations
