@@ -86,7 +86,13 @@ def _queue_reply(
         export_dir = rt.settings.resolved_export_dir
         done = paths.bundle(export_dir, request.id)
         # A bundle is written whole or not at all: one already there is this reply's.
-        built = done if done.is_file() else bundle.build_bundle(ctx, reports, export_dir=export_dir)
+        built = (
+            done
+            if done.is_file()
+            else bundle.build_bundle(
+                ctx, reports, export_dir=export_dir, timezone=rt.settings.timezone
+            )
+        )
         storage.remove_tree(paths.staging_root(export_dir, request.id))  # in the bundle now
     message = templates.render_reply(ctx, reports, settings=rt.settings, bundle=built, notices=told)
     assert request.verified_email is not None

@@ -1,9 +1,11 @@
 """The access export bundle (a streamed ZIP) and the signed, expiring link to download it.
 
-The bundle holds, per store, every file its connector staged (``<table>.json``, ``<table>.csv``,
-``audio/*.wav``) under ``<connector>/``, plus ``summary.txt`` and ``summary.html`` in the
-subject's language. Files are copied into the archive in chunks, so a bundle of any size is
-built in constant memory; the archive is written beside its target and renamed into place.
+The bundle holds, per store, every file its connector staged (``<table>.json``, the files its
+rows name) under ``<connector>/``, each table's CSV written for people from its JSON
+(``export_files``), ``summary.txt`` and ``summary.html`` in the subject's language, and
+``manifest.json`` for programs. Files are copied into the archive in chunks, so a bundle of
+any size is built in constant memory; the archive is written beside its target and renamed
+into place.
 """
 
 from __future__ import annotations
@@ -12,10 +14,21 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from dsr.core.ledger import paths
-from dsr.core.replies.templates import ReplyContext, StoreReport, render_summary
+from dsr.core.replies import export_files
+from dsr.core.replies.export_notes import TableNotes
+from dsr.core.replies.templates import (
+    ReplyContext,
+    StoreReport,
+    language_of,
+    render_summary,
+    store_views,
+)
 from dsr.files import private_dir
 
 
@@ -29,11 +42,39 @@ def _store_files(store: StoreReport) -> Iterator[tuple[Path, str]]:
             yield path, f"{store.connector}/{relative.as_posix()}"
 
 
-def build_bundle(ctx: ReplyContext, stores: list[StoreReport], *, export_dir: Path) -> Path:
-    """Write the subject's ZIP (store files + summary) atomically and return its path."""
+def _add_store(
+    zf: zipfile.ZipFile, store: StoreReport, lang: str, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Copy one store's files in (each table's CSV rewritten for people); its manifest tables."""
+    [view] = store_views([store], lang)
+    by_table = {t.name: t for t in view.tables}
+    tables = []
+    for path, arcname in _store_files(store):
+        table = path.stem
+        if path.suffix == ".csv" and path.with_suffix(".json").is_file():
+            notes = store.tables.get(table) or TableNotes()
+            export_files.write_csv(zf, arcname, path.with_suffix(".json"), notes, lang, zone)
+            continue
+        zf.write(path, arcname)  # copies in chunks; never the whole file in memory
+        if path.suffix == ".json" and path.parent == store.staging and table in by_table:
+            notes = store.tables.get(table) or TableNotes()
+            columns = export_files.columns_of(path)
+            tables.append(export_files.table_entry(by_table[table], notes, columns, lang))
+    return tables
+
+
+def build_bundle(
+    ctx: ReplyContext,
+    stores: list[StoreReport],
+    *,
+    export_dir: Path,
+    timezone: str = "Asia/Ho_Chi_Minh",
+) -> Path:
+    """Write the subject's ZIP (store files, summary, manifest) atomically; its path."""
     target = paths.bundle(export_dir, ctx.request_id)
     private_dir(target.parent)  # mkstemp below creates the archive 0600
     summary_text, summary_html = render_summary(ctx, stores)
+    lang, zone = language_of(ctx), ZoneInfo(timezone)
     fd, tmp_name = tempfile.mkstemp(prefix=".bundle-", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
@@ -43,8 +84,30 @@ def build_bundle(ctx: ReplyContext, stores: list[StoreReport], *, export_dir: Pa
             ) as zf:
                 zf.writestr("summary.txt", summary_text)
                 zf.writestr("summary.html", summary_html)
-                for path, arcname in (pair for store in stores for pair in _store_files(store)):
-                    zf.write(path, arcname)  # copies in chunks; never the whole file in memory
+                listed = []
+                for store, view in zip(stores, store_views(stores, lang), strict=True):
+                    if store.status != "done":
+                        continue
+                    listed.append(
+                        {
+                            "connector": store.connector,
+                            "label": view.label,
+                            "records": view.records,
+                            "collected_from": view.collected_from,
+                            "recipients": list(store.recipients),
+                            "tables": _add_store(zf, store, lang, zone),
+                        }
+                    )
+                zf.writestr(
+                    "manifest.json",
+                    export_files.manifest(
+                        request_id=ctx.request_id,
+                        lang=lang,
+                        timezone=timezone,
+                        stores=listed,
+                        now=datetime.now(UTC),
+                    ),
+                )
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, target)
