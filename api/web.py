@@ -249,6 +249,7 @@ def _detail_page(
         may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
         may_cancel=svc.may_cancel(data["id"], by=who.caller),
         attempts_left=svc.attempts_left(data["id"]),
+        store_labels=svc.store_labels(),
         canceled=request.query_params.get("canceled") == "1",
     )
 

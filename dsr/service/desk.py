@@ -163,6 +163,12 @@ class DeskOps(ServiceBase):
             used = request.code_attempts if request is not None else 0
         return max(0, self.rt.settings.verification_max_attempts - used)
 
+    def store_labels(self) -> dict[str, dict[str, str]]:
+        """Each store's name in each language (``labels`` in connectors.yaml), for pages."""
+        return {
+            name: dict(getattr(c, "labels", {}) or {}) for name, c in self.rt.connectors.items()
+        }
+
     def expire_unverified(self, *, by: Caller) -> list[str]:
         """Cancel the requests whose address was not proven within ``DSR_VERIFY_WITHIN_DAYS``."""
         self._require(by, Role.OPS)
