@@ -98,6 +98,7 @@ def test_support_finds_the_callers_request_and_every_staff_page_fits_390_px(
                     page = browser.new_page(viewport={"width": width, "height": 900})
                     _log_in(page, server, keys.bob, lang)
                     _check(page, lang, f"list {width} {lang}")
+                    page.screenshot(path=str(shots / f"desk-list-{lang}-{width}.png"))
                     page.fill("#q", "0987-654-321")
                     page.click("form.search button")
                     row = page.locator(f"#f-{alices}")
@@ -109,6 +110,7 @@ def test_support_finds_the_callers_request_and_every_staff_page_fits_390_px(
                     _check(page, lang, f"new {width} {lang}")
                     page.goto(f"{server}/web/requests/{alices}")  # not Bob's: a page says so
                     _check(page, lang, f"not found {width} {lang}")
+                    page.screenshot(path=str(shots / f"desk-error-{lang}-{width}.png"))
                     page.close()
 
                     page = browser.new_page(viewport={"width": width, "height": 900})
@@ -121,6 +123,23 @@ def test_support_finds_the_callers_request_and_every_staff_page_fits_390_px(
                     _check(page, lang, f"detail {width} {lang}")
                     page.screenshot(
                         path=str(shots / f"desk-request-{lang}-{width}.png"), full_page=True
+                    )
+                    page.close()
+            for width in WIDTHS:
+                for lang in ("vi", "en"):
+                    page = browser.new_page(viewport={"width": width, "height": 900})
+                    page.goto(f"{server}/privacy/complaint?lang={lang}")
+                    _check(page, lang, f"privacy complaint {width} {lang}")
+                    page.screenshot(
+                        path=str(shots / f"privacy-complaint-{lang}-{width}.png"), full_page=True
+                    )
+                    page.goto(f"{server}/privacy/access")
+                    page.fill("#email", f"shot.{lang}.{width}@example.vn")
+                    page.click("button.primary")
+                    expect(page.locator("#attempts")).to_have_text("5")
+                    _check(page, lang, f"privacy status {width} {lang}")
+                    page.screenshot(
+                        path=str(shots / f"privacy-code-{lang}-{width}.png"), full_page=True
                     )
                     page.close()
             page = browser.new_page(viewport={"width": 390, "height": 900})
