@@ -17,9 +17,11 @@ from api import (
     alerts,
     approvals,
     certificates,
+    desk_routes,
     docs,
     exports,
     health,
+    page_errors,
     privacy,
     privacy_not_me,
     routes,
@@ -27,6 +29,7 @@ from api import (
     web_alerts,
     web_approvals,
     web_dashboard,
+    web_desk,
     web_report,
 )
 from api.auth import FORBIDDEN
@@ -108,8 +111,10 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
     def denied(_: Request, exc: Exception) -> JSONResponse:
         return _error(403, FORBIDDEN)
 
-    def http_error(_: Request, exc: Exception) -> JSONResponse:
+    def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if page_errors.is_page(request.url.path):  # a browser never sees a JSON body
+            return page_errors.page_error(request, exc.status_code)
         if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input like any other
             return _error(422, "the request body could not be parsed; send UTF-8 JSON")
         return JSONResponse(
@@ -123,12 +128,12 @@ def _handlers() -> dict[Any, Callable[..., Any]]:
         return render(request, "web/error.html", 403, problem="csrf")
 
     return {
-        NotFound: not_found,
-        InvalidInput: invalid,
-        StateConflict: conflict,
-        Gone: gone,
-        PermissionDenied: denied,
-        RequestValidationError: _validation_error,
+        NotFound: page_errors.for_pages(404, not_found),
+        InvalidInput: page_errors.for_pages(422, invalid),
+        StateConflict: page_errors.for_pages(409, conflict),
+        Gone: page_errors.for_pages(410, gone),
+        PermissionDenied: page_errors.for_pages(403, denied),
+        RequestValidationError: page_errors.for_pages(422, _validation_error),
         StarletteHTTPException: http_error,
         LoginRequired: login_required,
         CsrfRejected: csrf_rejected,
@@ -178,11 +183,13 @@ def create_app(
         window_seconds=settings.privacy_window_seconds,
     )
     for router in (
+        desk_routes.router,  # before routes.router: /requests/search is not an id
         routes.router,
         routes.complaints_router,
         approvals.router,
         exports.router,
         health.router,
+        web_desk.router,
         web.router,
         web_dashboard.router,
         web_report.router,

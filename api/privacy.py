@@ -77,6 +77,11 @@ def _problem(request: Request, problem: str, status_code: int, **values: Any) ->
     return _render(request, "privacy/error.html", status_code, problem=problem, **values)
 
 
+def problem_page(request: Request, problem: str, status_code: int) -> HTMLResponse:
+    """An error at a privacy-center address, as a page (``api/page_errors.py``)."""
+    return _problem(request, problem, status_code)
+
+
 def _too_many(request: Request, wait: int) -> HTMLResponse:
     minutes = max(1, -(-wait // 60))
     return _render(

@@ -22,6 +22,7 @@ from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
 from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.identity import has_control
 from dsr.service import Role, Submission, no_duplicates
+from dsr.service.desk import RUNNING_CLOCK
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH = "/web/requests"
@@ -40,7 +41,7 @@ def deadline(data: dict[str, Any], timezone: str, now: datetime) -> dict[str, An
     return {
         "due_date": due.astimezone(tz).date(),
         "open": is_open,
-        "overdue": is_open and due < now,
+        "overdue": data["status"] in RUNNING_CLOCK and due < now,  # unverified: not started
         "days_left": days if is_open else None,
         "days_over": max(1, -days),
     }
@@ -212,7 +213,8 @@ def file_request(
         return render(
             request, "web/new.html", 422, who=who, error=str(err), **_form_values(request, **given)
         )
-    return _see_other(f"{LIST_PATH}?filed={data.id}")
+    # Straight to the request: a staff-filed one waits for the code the agent asks the caller.
+    return _see_other(f"/web/requests/{data.id}?filed=1")
 
 
 def _detail_page(
@@ -231,6 +233,7 @@ def _detail_page(
         return render(request, "web/error.html", 404, who=who, problem="not_found")
     data = _with_deadline(request, [data])[0]
     may_download = svc.may_download(data["id"], by=who.caller)
+    error = error or request.session.pop("flash_error", None)  # a refusal redirected here
     return render(
         request,
         "web/detail.html",
@@ -247,6 +250,10 @@ def _detail_page(
         and data["status"] == RequestStatus.IN_PROGRESS,
         answer_form=answer_form or {"template": "", "note": ""},
         may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
+        may_cancel=svc.may_cancel(data["id"], by=who.caller),
+        attempts_left=svc.attempts_left(data["id"]),
+        store_labels=svc.store_labels(),
+        canceled=request.query_params.get("canceled") == "1",
     )
 
 

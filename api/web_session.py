@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from api.auth import Principal
 from api.deps import service
+from api.page_format import format_when
 from config.settings import CONFIG_DIR
 from dsr.core.ledger.models import LANGUAGES
 from dsr.service import format_date
@@ -93,6 +94,7 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["date"] = format_date
+    env.filters["when"] = format_when
     return Jinja2Templates(env=env)
 
 

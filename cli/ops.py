@@ -87,23 +87,39 @@ def hold_add(
     emit(data, as_json, lambda d: d["id"])
 
 
+def hold_line(h: dict[str, Any]) -> str:
+    """One hold: whose, which stores, until when, who placed it and why."""
+    whose = " / ".join(v for v in (h["email"], h["phone"]) if v)
+    stores = ", ".join(h["connectors"]) if h["connectors"] else "all stores"
+    until = h["until"] or "lifted by hand"
+    return (
+        f"{h['id']}  {whose}  stores: {stores}  until {until}  "
+        f"by {h['created_by']} on {h['created_at']}: {h['reason']}"
+    )
+
+
 @hold_app.command("list")
 def hold_list(as_json: bool = JsonOpt) -> None:
     """Active legal holds."""
     emit(
         service().hold_list(by=Caller.staff("cli")),
         as_json,
-        lambda rows: (
-            "\n".join(f"{h['id']}  {h['reason']}  until {h['until'] or 'lifted'}" for h in rows)
-            or "no holds"
-        ),
+        lambda rows: "\n".join(hold_line(h) for h in rows) or "no holds",
     )
 
 
 @hold_app.command("lift")
 def hold_lift(hold_id: str, by: str = typer.Option("ops", "--by"), as_json: bool = JsonOpt) -> None:
     """Lift a legal hold."""
-    emit(service().hold_lift(hold_id, by=Caller.staff(by)), as_json, lambda d: f"lifted {d['id']}")
+    emit(
+        service().hold_lift(hold_id, by=Caller.staff(by)),
+        as_json,
+        lambda d: (
+            f"already lifted {d['id']} (on {d['lifted_at']})"
+            if d["already_lifted"]
+            else f"lifted {d['id']}"
+        ),
+    )
 
 
 @audit_app.command("verify")

@@ -8,6 +8,7 @@ import typer
 
 from cli.app import JsonOpt, app, emit, service
 from cli.complaints import complaint_text
+from cli.desk import found_requests
 from dsr.errors import InvalidInput
 from dsr.service import Caller, Submission, no_duplicates
 
@@ -156,9 +157,14 @@ def list_requests(
     status_: str | None = typer.Option(None, "--status"),
     overdue: bool = typer.Option(False, "--overdue", help="Open requests past due_at."),
     kind: str | None = typer.Option(None, "--kind", help="Only this kind (e.g. complaint)."),
+    email: str | None = typer.Option(None, "--email", help="Requests for this address (exact)."),
+    phone: str | None = typer.Option(None, "--phone", help="Requests for this phone (exact)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Requests, newest first."""
+    """Requests, newest first; with --email/--phone, those the caller's identifiers match."""
+    if email or phone:
+        found_requests(email=email, phone=phone, as_json=as_json)
+        return
     emit(
         service().listing(by=Caller.staff("cli"), status=status_, overdue=overdue, kind=kind),
         as_json,

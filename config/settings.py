@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     verification_ttl_seconds: int = 24 * 3600
     verification_max_attempts: int = 5
+    # An unverified request is canceled this long after receipt (scheduler, no e-mail sent).
+    verify_within_days: int = Field(default=14, ge=1)
+    # Local times in exports (CSV, summary): the subject's zone, with its offset.
+    timezone: str = "Asia/Ho_Chi_Minh"
     task_max_retries: int = 5
     # A running task's (and a delivery's) lease, renewed while its worker lives (every third of
     # it); a killed worker's work is re-driven once its lease expires.

@@ -146,6 +146,18 @@ class SqlStore:
     def __repr__(self) -> str:
         return f"SqlStore({self.name!r})"
 
+    def export_notes(self) -> dict[str, dict[str, Any]]:
+        """Per table, what the subject's export says of it: ``purpose`` and column ``labels``
+        (each ``{vi, en}``) and the column it was ``collected_at``."""
+        return {
+            t.name: {
+                "purpose": dict(t.purpose),
+                "labels": dict(t.labels),
+                "collected_at": t.collected_at,
+            }
+            for t in self.config.tables
+        }
+
     # -- schema -----------------------------------------------------------------------------
 
     def tables(self) -> dict[str, Bound]:

@@ -155,6 +155,10 @@ class TableSpec(_Strict):
     owner: list[Kind] = Field(default_factory=list)
     owner_rule: Literal["any", "first"] = "any"
     erase: Erase
+    # What the subject's export says: why the table is kept (``{vi: ..., en: ...}``) and each
+    # exported column's heading in the CSV (``{column: {vi: ..., en: ...}}``).
+    purpose: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("match", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from connectors.base import Indexed
 from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import utcnow
 from dsr.core.ops import retention, watchdog
-from dsr.core.pipeline import redrive
+from dsr.core.pipeline import ending, redrive
 from dsr.errors import ConfigError, InvalidInput
 from workers import fingerprint, runtime
 from workers.actors import enqueue
@@ -59,8 +59,12 @@ def redrive_stuck() -> None:
 
 @dramatiq.actor(queue_name="dsr", max_retries=3)
 def cleanup_expired() -> None:
-    """Delete expired export bundles and verification codes."""
-    watchdog.cleanup(runtime.get(), utcnow())
+    """Delete expired export bundles and verification codes; cancel requests left unverified
+    past ``DSR_VERIFY_WITHIN_DAYS`` (audited, nothing sent to the address)."""
+    rt = runtime.get()
+    watchdog.cleanup(rt, utcnow())
+    with session_scope(rt.db_url) as session:
+        ending.expire_unverified(session, days=rt.settings.verify_within_days)
 
 
 @dramatiq.actor(queue_name="dsr", max_retries=3, time_limit=_SWEEP_TIME_LIMIT_MS)

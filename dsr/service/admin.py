@@ -88,7 +88,11 @@ class AdminOps(ServiceBase):
     def hold_lift(self, hold_id: str, *, by: Caller) -> HoldOut:
         self._require(by, Role.OPS)
         with self.session() as session:
-            return _hold_json(holds.lift(session, hold_id, by=by.actor))
+            before = session.get(Hold, hold_id)
+            already = before is not None and before.lifted_at is not None
+            data = _hold_json(holds.lift(session, hold_id, by=by.actor))
+        # Lifting twice changes nothing; the caller is told it was lifted already, and when.
+        return {**data, "already_lifted": already}
 
     # -- retention --------------------------------------------------------------------------
 

@@ -33,12 +33,13 @@ from dsr.service.access import AccessOps
 from dsr.service.admin import AdminOps
 from dsr.service.approvals import ApprovalOps
 from dsr.service.callers import Caller
+from dsr.service.desk import DeskOps
 from dsr.service.guards import GuardOps
 from dsr.service.metrics import MetricsOps
 from dsr.service.views import AnsweredOut, AnswerTemplateOut, RedriveOut, SubjectStatusOut
 
 
-class Service(ApprovalOps, GuardOps, AdminOps, AccessOps, MetricsOps):
+class Service(DeskOps, ApprovalOps, GuardOps, AdminOps, AccessOps, MetricsOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------
@@ -160,7 +161,10 @@ class Service(ApprovalOps, GuardOps, AdminOps, AccessOps, MetricsOps):
 
     def status(self, request_id: str, *, by: Caller) -> RequestDetail | SubjectStatusOut:
         """The request with its tasks, who filed it and its audit trail (ids and counts only);
-        a subject gets only where it stands (``dsr.core.intake.subject_status``)."""
+        a subject gets only where it stands (``dsr.core.intake.subject_status``). Staff may
+        name the request by a unique prefix of 8 or more characters (audited as a search)."""
+        if not by.is_subject and len(request_id) != 32:
+            request_id = self.resolve_id(request_id, by=by)
         with self.session() as session:
             request = self._load(session, request_id, by)
             if by.is_subject:

@@ -37,6 +37,7 @@ class SubjectStatusOut(BaseModel):
     stores: StoresOut
     code_open: bool
     attempts_left: int  # the codes the subject may still try (0 once closed)
+    delivered_as: str | None = None  # completed: how the export went (attachment or link)
     status_token: str
 
 

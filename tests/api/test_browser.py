@@ -95,8 +95,9 @@ def test_staff_log_in_file_an_access_request_and_see_its_deadline(
             page.fill("#name", "Nguyễn Văn An")
             page.check("#verified")
             page.click("button.primary")
-            expect(page).to_have_url(re.compile(r"/web/requests\?filed=[0-9a-f]{32}$"))
-            request_id = page.url.rsplit("=", 1)[1]
+            expect(page).to_have_url(re.compile(r"/web/requests/[0-9a-f]{32}\?filed=1$"))
+            request_id = page.url.split("/")[-1].split("?")[0]
+            page.click("text=Danh sách yêu cầu")
             row = page.locator(f"#r-{request_id}")
             expect(row).to_contain_text("truy cập dữ liệu")
             expect(row).to_contain_text("đang xử lý")

@@ -128,7 +128,7 @@ def test_staff_page_files_queues_and_answers_a_complaint(
         follow_redirects=False,
     )
     assert filed.status_code == 303, filed.text
-    request_id = filed.headers["location"].rsplit("=", 1)[1]
+    request_id = filed.headers["location"].split("/")[3].split("?")[0]
     home = client.get("/web/requests")
     assert "Khiếu nại chờ trả lời" in home.text
     queue = client.get("/web/requests?kind=complaint&status=in_progress")

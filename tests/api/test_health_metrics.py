@@ -90,8 +90,11 @@ def test_metrics_count_what_the_ledger_holds(client: TestClient, rt: Runtime, ke
     ]
     now = utcnow()
     with session_scope(rt.db_url) as session:
+        # Both past due; only the verified one counts (an unverified one's clock has not started).
         session.execute(
-            update(Request).where(col(Request.id) == ids[1]).values(due_at=now - timedelta(days=1))
+            update(Request)
+            .where(col(Request.id).in_(ids[:2]))
+            .values(due_at=now - timedelta(days=1))
         )
         # Tasks as the workers would have finished them (instead of those intake's dispatch made).
         session.execute(delete(ConnectorTask).where(col(ConnectorTask.request_id).in_(ids)))

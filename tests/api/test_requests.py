@@ -152,14 +152,14 @@ def test_malformed_json_is_422(client: TestClient, keys: Keys) -> None:
 
 
 def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, keys: Keys) -> None:
-    """``?status=`` keeps one status; ``?overdue=true`` keeps open requests past due_at (an ops
-    key lists every key's requests)."""
+    """``?status=`` keeps one status; ``?overdue=true`` keeps open, verified requests past due_at
+    (an unverified one's clock has not started; an ops key lists every key's requests)."""
     waiting = _file(client, keys.alice)
     verified = _file(client, keys.bob, kind="erase", verified=True)
     with session_scope(rt.db_url) as session:
         session.execute(
             update(Request)
-            .where(col(Request.id) == waiting["id"])
+            .where(col(Request.id).in_([waiting["id"], verified["id"]]))
             .values(due_at=utcnow() - timedelta(days=2))
         )
     everything = client.get("/requests", headers=H(keys.ops)).json()
@@ -167,7 +167,7 @@ def test_list_filters_by_status_and_overdue(client: TestClient, rt: Runtime, key
     only = client.get("/requests?status=in_progress", headers=H(keys.ops)).json()
     assert [r["id"] for r in only] == [verified["id"]]
     late = client.get("/requests", params={"overdue": "true"}, headers=H(keys.ops)).json()
-    assert [r["id"] for r in late] == [waiting["id"]]
+    assert [r["id"] for r in late] == [verified["id"]]
     assert client.get("/requests?limit=1", headers=H(keys.ops)).json()[0]["id"] == verified["id"]
 
 

@@ -73,8 +73,10 @@ def test_file_through_the_form_and_see_it_listed(
     login(client, keys.alice)
     status, location, _ = _file(client, verified="on", phone="0912345678")
     assert status == 303
-    request_id = location.rsplit("=", 1)[1]
-    page = client.get(location)
+    request_id = location.split("/")[3].split("?")[0]
+    assert location == f"/web/requests/{request_id}?filed=1"  # lands on the request
+    assert 'id="filed"' in client.get(location).text
+    page = client.get("/web/requests")
     assert page.status_code == 200
     row = re.search(rf'<tr id="r-{request_id}".*?</tr>', page.text, re.S)
     assert row, "filed request not in the list"
@@ -118,8 +120,8 @@ def test_form_without_csrf_is_refused(client: TestClient, rt: Runtime, keys: Key
 def test_english_toggle_and_overdue_in_red(client: TestClient, rt: Runtime, keys: Keys) -> None:
     """``?lang=en`` switches the session to English; an overdue open request is marked red."""
     login(client, keys.alice)
-    _, location, _ = _file(client)
-    request_id = location.rsplit("=", 1)[1]
+    _, location, _ = _file(client, verified="on")
+    request_id = location.split("/")[3].split("?")[0]
     with session_scope(rt.db_url) as session:
         session.execute(
             update(Request)
@@ -141,7 +143,7 @@ def test_request_page_shows_stores_reply_and_audit(
     """A request's page lists each connector's status, the reply sent and the audit trail."""
     login(client, keys.alice)
     _, location, _ = _file(client, verified="on")
-    request_id = location.rsplit("=", 1)[1]
+    request_id = location.split("/")[3].split("?")[0]
     now = utcnow()
     with session_scope(rt.db_url) as session:
         for connector, values in (
@@ -184,7 +186,7 @@ def test_web_verify_and_ops_retry(client: TestClient, rt: Runtime, keys: Keys) -
 
     login(client, keys.alice)
     _, location, _ = _file(client)
-    request_id = location.rsplit("=", 1)[1]
+    request_id = location.split("/")[3].split("?")[0]
     page = client.get(f"/web/requests/{request_id}")
     wrong = client.post(
         f"/web/requests/{request_id}/verify", data={"csrf": csrf_of(page.text), "code": "abc"}

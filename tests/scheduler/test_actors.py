@@ -122,7 +122,14 @@ def test_watchdog_actor_mails_ops_about_an_overdue_request(rt: Runtime, smtp: Ma
     """deadline_watchdog() sends the overdue and unacknowledged escalations to ops."""
     from workers.maintenance import deadline_watchdog
 
+    # Unverified, its reply clock would not have started: only a verified request is overdue.
     request_id = _request(rt, "late.subject@example.com", days_ago=40)
+    with session_scope(rt.db_url) as session:
+        session.execute(
+            sa.update(Request)
+            .where(col(Request.id) == request_id)
+            .values(status=RequestStatus.IN_PROGRESS, updated_at=utcnow())
+        )
     deadline_watchdog.send()
     messages = _until(lambda: len(smtp.to(OPS)) == 2 and smtp.to(OPS))
     assert {str(m["Message-ID"]).split("@")[0] for m in messages} == {
@@ -160,3 +167,22 @@ def test_cleanup_actor_forgets_expired_codes(rt: Runtime) -> None:
             return request is not None and request.code_hash is None
 
     _until(forgotten)
+
+
+def test_cleanup_actor_cancels_requests_left_unverified_too_long(rt: Runtime) -> None:
+    """cleanup_expired() cancels a request unverified past DSR_VERIFY_WITHIN_DAYS (14), not a
+    newer one."""
+    from workers.maintenance import cleanup_expired
+
+    stale = _request(rt, "never.came.back@example.com", days_ago=15)
+    fresh = _request(rt, "still.time@example.com", days_ago=13)
+    cleanup_expired.send()
+
+    def canceled() -> bool:
+        with Session(get_engine(rt.db_url)) as session:
+            request = session.get(Request, stale)
+            return request is not None and request.status == RequestStatus.CANCELED
+
+    _until(canceled)
+    with Session(get_engine(rt.db_url)) as session:
+        assert session.get(Request, fresh).status == RequestStatus.AWAITING_VERIFICATION  # type: ignore[union-attr]

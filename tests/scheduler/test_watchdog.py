@@ -75,6 +75,14 @@ def test_reminders_at_d7_d2_and_escalation_at_d_plus_1_reach_ops_once(
         assert row is not None
         row.status, row.completed_at = RequestStatus.COMPLETED, RECEIVED + timedelta(days=1)
         session.add(row)
+        for verified in (acked, silent):  # an unverified request's reply clock has not started
+            proven = session.get(Request, verified.id)
+            assert proven is not None
+            # Verified and busy in the stores (not stalled: that alert is another test's).
+            proven.status, proven.updated_at = (
+                RequestStatus.IN_PROGRESS,
+                acked.due_at + timedelta(9),
+            )
         assert session.get(Request, acked.id).acknowledged_at is not None  # type: ignore[union-attr]
     due = acked.due_at
     assert due == silent.due_at and silent.ack_due_at and silent.ack_due_at < due - timedelta(7)
@@ -99,6 +107,17 @@ def test_reminders_at_d7_d2_and_escalation_at_d_plus_1_reach_ops_once(
         seen |= new
     bodies = [m.as_string() for m in smtp.to(OPS)]
     assert not any("subject@example.com" in b for b in bodies)  # ids and dates only
+
+
+def test_an_unverified_request_gets_only_its_acknowledgement_reminder(
+    rt: Runtime, smtp: MailSink
+) -> None:
+    """A request whose code never came back is never reminded of or escalated as overdue."""
+    request, _ = _submit(rt, "never.verified@example.com")
+    steps = _watch_twice(rt, request.due_at + timedelta(days=1))
+    assert {s.id for s in steps} and [str(m["Message-ID"]) for m in smtp.to(OPS)] == [
+        outbox.message_id(request.id, "reminder:ack_overdue", rt.settings)
+    ]
 
 
 def test_nothing_is_sent_before_the_first_reminder_point(rt: Runtime, smtp: MailSink) -> None:

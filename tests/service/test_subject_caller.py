@@ -29,7 +29,7 @@ OTHER_VISITOR = "fedcba9876543210fedcba98"
 # file paths, audit trail, who filed it).
 SUBJECT_FIELDS = {
     "id", "kind", "phase", "language", "email", "received_at", "due_at", "completed_at",
-    "reply_sent_at", "stores", "code_open", "attempts_left", "status_token",
+    "reply_sent_at", "stores", "code_open", "attempts_left", "delivered_as", "status_token",
 }  # fmt: skip
 
 
@@ -125,6 +125,7 @@ def test_the_code_proves_the_email_only_and_the_request_completes(core: Core) ->
     core.drain()
     done = dump(core.service.status(view["id"], by=me))
     assert done["phase"] == "completed" and done["reply_sent_at"] is not None
+    assert done["delivered_as"] == "attachment"  # a small bundle: the page says which
     assert done["stores"]["total"] == len(core.rt.connectors) == done["stores"]["finished"]
     assert len(core.replies(view["id"])) == 1
 

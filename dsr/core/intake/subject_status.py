@@ -4,9 +4,10 @@ The status link is a bearer credential, and before the one-time code comes back 
 proven anything, so the page shows only what is the same for every address: the phase, the
 dates, how many stores are finished and when the reply left. Never records, counts of records,
 candidates, identifiers (beyond the masked address it was filed for), file paths, errors or
-the audit trail. ``needs_review`` and ``needs_attention`` read as "in progress": telling the
-holder that records wait for a decision would tell a stranger that a phone they typed is a
-customer's. The reply itself (an export, a certificate) goes only to the verified address.
+the audit trail. ``needs_review`` and ``needs_attention`` both read as "with our staff" (a
+person decides next), never which: telling the holder that records wait for a decision would
+tell a stranger that a phone they typed is a customer's. The reply itself (an export, a
+certificate) goes only to the verified address.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Phase(StrEnum):
     CLOSED = "closed"  # rejected or canceled
 
 
+# Records waiting for a staff decision and a store that failed read alike ("with our staff"): the
+# page says a person decides next without telling which (a stranger who typed a customer's
+# phone must not learn that it matched).
+_WITH_STAFF = (RequestStatus.NEEDS_REVIEW, RequestStatus.NEEDS_ATTENTION)
 _WORKING = (
     RequestStatus.VERIFIED,
     RequestStatus.IN_PROGRESS,
@@ -62,6 +67,8 @@ def phase(request: Request, *, max_attempts: int) -> Phase:
         return Phase.WITH_STAFF  # no code: a complaint goes straight to the staff queue
     if request.verified_email is None and request.verified_by is None:
         return Phase.AWAITING_CODE if code_open(request, max_attempts) else Phase.CODE_CLOSED
+    if status in _WITH_STAFF:
+        return Phase.WITH_STAFF
     return Phase.IN_PROGRESS if status in _WORKING else Phase.REPLYING
 
 
@@ -106,4 +113,24 @@ def view(session: Session, request: Request, *, max_attempts: int) -> dict[str, 
             "finished": sum(1 for s in statuses if s in TERMINAL_TASK),
         },
         "code_open": now_phase == Phase.AWAITING_CODE,
+        "attempts_left": max(0, max_attempts - request.code_attempts),
+        "delivered_as": _delivered_as(session, request) if now_phase == Phase.COMPLETED else None,
     }
+
+
+def _delivered_as(session: Session, request: Request) -> str | None:
+    """How an access reply carried the data: ``attachment`` or ``link`` (None: not an access
+    reply, or its message is no longer on disk)."""
+    if request.kind != RequestKind.ACCESS:
+        return None
+    path = session.exec(
+        select(Outbox.path).where(Outbox.request_id == request.id, Outbox.purpose == REPLY)
+    ).first()
+    try:
+        with open(path or "", "rb") as message:
+            for line in message:  # the attachment's part comes after the text: stop there
+                if line.lower().startswith(b"content-disposition: attachment"):
+                    return "attachment"
+    except OSError:
+        return None
+    return "link"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,10 +22,16 @@ from dsr.core.ledger import audit
 from dsr.core.ledger.db import changed
 from dsr.core.ledger.models import Provenance, Request, RequestStatus, load_request, utcnow
 from dsr.core.replies import messages
-from dsr.core.runtime import steps
+from dsr.core.runtime import deadlines, steps
 from dsr.core.runtime.process import Runtime
 from dsr.errors import InvalidInput, StateConflict
 from dsr.identity import EMAIL
+
+
+def typed_code(code: str) -> str:
+    """The code as people type or read it out: spaces and dashes ("873 665", "873-665") dropped."""
+    # Pd: every Unicode dash (a phone keyboard or a word processor may give an en dash).
+    return "".join(ch for ch in code if not ch.isspace() and unicodedata.category(ch) != "Pd")
 
 
 def _code_hash(key: bytes, request_id: str, code: str) -> str:
@@ -105,7 +112,7 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         raise InvalidInput("too many wrong codes; the request must be filed again")
     if mailboxes.code_attempts_left(session, rt.settings, request.email, now) == 0:
         raise InvalidInput("too many wrong codes for this mailbox today; try again in 24 hours")
-    if not _code_matches(rt, request, code.strip()):
+    if not _code_matches(rt, request, typed_code(code)):
         session.execute(
             update(Request)
             .where(col(Request.id) == request.id)
@@ -114,6 +121,13 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         audit.record(session, actor="subject", action="verification_failed", request_id=request.id)
         alert = mailboxes.code_failed(session, rt.settings, request, now)
         return Verdict(alert, refused="wrong verification code")
+    # The reply's clock starts now that the subject is known (GDPR Art. 12(6); an unverified
+    # request is never overdue): the period runs from verification, never ends before the one
+    # counted from receipt.
+    parties = rt.recipients.parties(request.kind, request.changes or {}, rt.connectors)
+    due = deadlines.compute(
+        request.kind, request.jurisdiction, now, rt.profiles, third_party=bool(parties)
+    ).due_at
     won = changed(
         session,
         update(Request)
@@ -123,6 +137,7 @@ def verify(session: Session, rt: Runtime, request_id: str, code: str) -> Verdict
         )
         .values(
             status=RequestStatus.VERIFIED,
+            due_at=max(due, request.due_at),
             verified_email=request.email,
             code_hash=None,
             code_expires_at=None,

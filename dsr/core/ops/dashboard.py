@@ -28,7 +28,7 @@ from dsr.core.ledger.models import (
     TaskStatus,
     utcnow,
 )
-from dsr.core.runtime.deadlines import overdue_clause
+from dsr.core.runtime.deadlines import is_overdue, overdue_clause
 
 WINDOW_DAYS = 90
 QUEUE_LIMIT = 50  # rows shown per queue; the count above it is exact
@@ -174,7 +174,7 @@ def _queue(session: Session, now: datetime, where: Any, *, total: int | None = N
             status=r.status,
             received_at=r.received_at,
             due_at=r.due_at,
-            overdue=r.status in OPEN_REQUEST and r.due_at < now,
+            overdue=is_overdue(r.status, r.due_at, now),
             attention=r.attention,
             failed=tuple(failed[r.id]),
         )

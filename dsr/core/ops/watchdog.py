@@ -32,16 +32,20 @@ from dsr.core.ledger.models import (
 from dsr.core.ops.retention import load_policy
 from dsr.core.replies import alerts, messages, outbox
 from dsr.core.runtime import steps
+from dsr.core.runtime.deadlines import RUNNING_CLOCK
 from dsr.core.runtime.process import Runtime
 
 _FINISHED = (RequestStatus.COMPLETED, RequestStatus.CANCELED, RequestStatus.REJECTED)
 
 
 def due_points(request: Request, now: datetime, days: Sequence[int]) -> Iterator[tuple[str, str]]:
-    """The (outbox purpose, template ``when``) reminders this request has reached at ``now``."""
-    if now >= request.due_at:
+    """The (outbox purpose, template ``when``) reminders this request has reached at ``now``.
+
+    An unverified request's reply clock has not started (``RUNNING_CLOCK``): only its
+    acknowledgement can be late."""
+    if request.status in RUNNING_CLOCK and now >= request.due_at:
         yield "reminder:overdue", "overdue"
-    else:
+    elif request.status in RUNNING_CLOCK:
         passed = [d for d in days if now >= request.due_at - timedelta(days=d)]
         if passed:
             yield f"reminder:due_{min(passed)}d", "due_soon"

@@ -95,12 +95,22 @@ def _queue_reply(
             built = (
                 Blob(objects, key)
                 if objects.size(key) is not None
-                else bundle.upload_bundle(ctx, reports, scratch=export_dir, objects=objects)
+                else bundle.upload_bundle(
+                    ctx,
+                    reports,
+                    scratch=export_dir,
+                    objects=objects,
+                    timezone=rt.settings.timezone,
+                )
             )
             objects.delete_prefix(exports.staging_root_key(request.id))  # in the bundle now
         else:
             built = (
-                done if done.is_file() else bundle.build_bundle(ctx, reports, export_dir=export_dir)
+                done
+                if done.is_file()
+                else bundle.build_bundle(
+                    ctx, reports, export_dir=export_dir, timezone=rt.settings.timezone
+                )
             )
         storage.remove_tree(paths.staging_root(export_dir, request.id))  # in the bundle now
     message = templates.render_reply(ctx, reports, settings=rt.settings, bundle=built, notices=told)

@@ -10,7 +10,7 @@ from dsr.core.identity import candidates, identifiers
 from dsr.core.ledger import exports, paths
 from dsr.core.ledger.models import CandidateDecision, Provenance, Request, RequestKind, TaskStatus
 from dsr.core.pipeline.dispatch import tasks_of
-from dsr.core.replies import templates
+from dsr.core.replies import export_notes, templates
 from dsr.core.runtime.process import Runtime
 from dsr.identity import NAME
 
@@ -18,6 +18,7 @@ from dsr.identity import NAME
 def store_reports(session: Session, rt: Runtime, request: Request) -> list[templates.StoreReport]:
     """One report per connector task, in stage order."""
     excluded = _excluded(session, request.id)
+    rules = export_notes.retention_rules(rt.settings.retention_file)
     reports = []
     for task in tasks_of(session, request.id):
         connector = rt.connectors.get(task.connector)
@@ -30,11 +31,12 @@ def store_reports(session: Session, rt: Runtime, request: Request) -> list[templ
                 labels=dict(getattr(connector, "labels", {}) or {"en": task.connector}),
                 status=task.status,
                 result=task.result,
-                recipients=list(getattr(connector, "recipients", []) or []),
+                recipients=[r.name for r in rt.recipients.of_store(task.connector)],
                 staging=staging if access and not remote and staging.exists() else None,
                 staged=exports.staging_key(request.id, task.connector) if remote else None,
                 reason=task.error if task.status != TaskStatus.DONE else None,
                 excluded=sorted(excluded.get(task.connector, Counter()).items()),
+                tables=export_notes.for_store(connector, rules),
             )
         )
     return reports

@@ -21,7 +21,7 @@ from jinja2.runtime import Context
 
 from config.settings import CONFIG_DIR, Settings
 from dsr.core.ledger.models import LANGUAGES
-from dsr.core.replies import links
+from dsr.core.replies import export_notes, links
 from dsr.errors import InvalidInput
 from dsr.objects import Blob
 
@@ -52,6 +52,8 @@ class StoreReport:
     excluded: list[tuple[str, int]] = field(default_factory=list)
     # With a bucket (DSR_EXPORT_URL): the key prefix of this connector's export files there.
     staged: str | None = None
+    # Per table: purpose, column headings, retention (the access export's summary and CSVs).
+    tables: dict[str, export_notes.TableNotes] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,6 +125,8 @@ class StoreView:
     excluded: list[tuple[str, int]] = field(default_factory=list)
     # erase: what the search after it still reached (table, count, why); None: not checked
     remaining: list[RemainingView] | None = None
+    # access: each exported table with its purpose, files and retention (export_notes)
+    tables: list[export_notes.TableView] = field(default_factory=list)
 
 
 @dataclass
@@ -258,6 +262,9 @@ def store_views(stores: list[StoreReport], lang: str) -> list[StoreView]:
                 searched=list(result.get("searched") or []),
                 excluded=list(store.excluded),
                 remaining=_remaining(result),
+                tables=export_notes.table_views(
+                    store.connector, [(o.table, o.count) for o in outcomes], store.tables, lang
+                ),
             )
         )
     return views

@@ -23,11 +23,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from dsr import yamlconfig
-from dsr.core.ledger.models import OPEN_REQUEST, Request, RequestKind
+from dsr.core.ledger.models import OPEN_REQUEST, Request, RequestKind, RequestStatus
 from dsr.errors import InvalidInput
 
 KINDS: tuple[str, ...] = tuple(RequestKind)  # every request kind needs a deadline
 _END_OF_DAY = time(23, 59, 59)
+# An unverified request's clock has not started: its deadline runs from verification (GDPR
+# Art. 12(6) lets the controller confirm identity first), so it is never counted overdue.
+RUNNING_CLOCK: tuple[str, ...] = tuple(
+    s
+    for s in OPEN_REQUEST
+    if s not in (RequestStatus.RECEIVED, RequestStatus.AWAITING_VERIFICATION)
+)
 
 
 class _Strict(BaseModel):
@@ -217,7 +224,13 @@ def compute(
 
 
 def overdue_clause(now: datetime | None = None) -> ColumnElement[bool]:
-    """Open requests whose ``due_at`` has passed: the one definition of "overdue" in queries."""
+    """Open, verified requests whose ``due_at`` has passed: the one definition of "overdue" in
+    queries (an unverified request's clock has not started: ``RUNNING_CLOCK``)."""
     return and_(
-        col(Request.status).in_(OPEN_REQUEST), col(Request.due_at) < (now or datetime.now(UTC))
+        col(Request.status).in_(RUNNING_CLOCK), col(Request.due_at) < (now or datetime.now(UTC))
     )
+
+
+def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
+    """The same rule as ``overdue_clause`` for one request in memory."""
+    return status in RUNNING_CLOCK and due_at < now

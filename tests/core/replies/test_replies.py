@@ -169,7 +169,7 @@ def test_access_bundle_holds_every_store_file_audio_and_vietnamese_summary(tmp_p
             "orders/orders.json", "orders/orders.csv",
             "orders/order_items.json", "orders/order_items.csv",
             "recordings/cdr.json", "recordings/cdr.csv", WAV,
-            "summary.txt", "summary.html",
+            "summary.txt", "summary.html", "manifest.json",
         } == names  # fmt: skip
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
         assert json.loads(zf.read("crm/customers.json"))[0]["full_name"] == NAME
@@ -179,9 +179,9 @@ def test_access_bundle_holds_every_store_file_audio_and_vietnamese_summary(tmp_p
         html = zf.read("summary.html").decode("utf-8")
     assert "TÓM TẮT DỮ LIỆU CÁ NHÂN" in summary
     assert "Hồ sơ khách hàng (CRM) (thư mục crm/): 1 bản ghi" in summary
-    assert "dữ liệu được thu thập từ ngày 01/05/2023" in summary
+    assert "thu thập từ ngày 01/05/2023" in summary
     assert "Đơn hàng (thư mục orders/): 3 bản ghi" in summary
-    assert "orders: 2 bản ghi" in summary
+    assert "orders/orders.csv: 2 bản ghi" in summary
     assert "Danh sách nhận bản tin: Không lưu số điện thoại" in summary
     assert "Tổng số bản ghi: 5" in summary
     assert '<html lang="vi">' in html and "Tóm tắt dữ liệu cá nhân" in html
@@ -199,7 +199,7 @@ def test_failed_store_is_never_described_as_empty(tmp_path: Path) -> None:
     failed_part = summary.split("CHƯA tìm kiếm được")[1]
     assert "Danh sách nhận bản tin" in failed_part
     assert "không có nghĩa là không có dữ liệu" in failed_part
-    searched_part = summary.split("Các kho dữ liệu đã được tìm kiếm:")[1].split("CHƯA")[0]
+    searched_part = summary.split("Dữ liệu chúng tôi đang giữ về bạn:")[1].split("CHƯA")[0]
     assert "Danh sách nhận bản tin" not in searched_part
 
 

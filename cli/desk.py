@@ -1,0 +1,42 @@
+"""The desk's commands: find a caller's requests (``dsr list --email/--phone``) and end one."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.app import JsonOpt, app, emit, service
+from dsr.service import Caller
+from dsr.service.desk import FoundRequest
+
+
+def _found_line(f: FoundRequest) -> str:
+    done = f"  completed {f.completed_at}" if f.completed_at else ""
+    return f"{f.id}  {f.kind:<9} {f.status:<22} received {f.received_at}  due {f.due_at}{done}"
+
+
+def found_requests(*, email: str | None, phone: str | None, as_json: bool) -> None:
+    """Requests matching the caller's identifiers (exact, through the ledger's keyed hashes)."""
+    rows = service().find_requests(by=Caller.staff("cli"), email=email, phone=phone)
+    emit(
+        [r.model_dump() for r in rows] if as_json else rows,
+        as_json,
+        lambda found: "\n".join(_found_line(f) for f in found) or "no requests",
+    )
+
+
+@app.command()
+def cancel(
+    request_id: str,
+    reason: str = typer.Option(..., "--reason", help="Why it ends (audit log)."),
+    by: str = typer.Option("ops", "--by", help="The staff member (audit log)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """End an open request (not one whose reply is being sent); the audit log keeps why."""
+    svc = service()
+    caller = Caller.staff(by)
+    full = svc.resolve_id(request_id, by=caller)
+    emit(
+        svc.cancel(full, reason=reason, by=caller).model_dump(),
+        as_json,
+        lambda d: f"{d['id']} canceled",
+    )
