@@ -10,7 +10,7 @@ from api.deps import service
 from api.routes import errors
 from api.schemas import printable
 from api.strict_json import StrictJsonRoute
-from dsr.core.ledger.apikeys import Role
+from dsr.service import Role
 from dsr.service.desk import Canceled, FoundRequest
 
 # Registered before ``/requests/{request_id}``, so ``search`` is never read as an id.

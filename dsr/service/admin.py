@@ -28,6 +28,7 @@ from dsr.service.callers import Caller
 from dsr.service.views import (
     ApiKeyOut,
     AuditCheckOut,
+    HoldLiftedOut,
     HoldOut,
     IndexBuildOut,
     NewApiKeyOut,
@@ -85,14 +86,14 @@ class AdminOps(ServiceBase):
         with self.session() as session:
             return [_hold_json(h) for h in holds.active(session)]
 
-    def hold_lift(self, hold_id: str, *, by: Caller) -> HoldOut:
+    def hold_lift(self, hold_id: str, *, by: Caller) -> HoldLiftedOut:
         self._require(by, Role.OPS)
         with self.session() as session:
             before = session.get(Hold, hold_id)
             already = before is not None and before.lifted_at is not None
             data = _hold_json(holds.lift(session, hold_id, by=by.actor))
         # Lifting twice changes nothing; the caller is told it was lifted already, and when.
-        return {**data, "already_lifted": already}
+        return HoldLiftedOut(**data.model_dump(), already_lifted=already)
 
     # -- retention --------------------------------------------------------------------------
 

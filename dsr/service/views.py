@@ -71,6 +71,12 @@ class HoldOut(BaseModel):
     lifted_at: str | None
 
 
+class HoldLiftedOut(HoldOut):
+    """A hold just lifted; ``already_lifted`` when it was lifted before (nothing changed)."""
+
+    already_lifted: bool
+
+
 class ApiKeyOut(BaseModel):
     """An API key, never the key itself."""
 

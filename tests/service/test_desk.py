@@ -20,6 +20,7 @@ from dsr.core.ledger.db import get_engine
 from dsr.core.ledger.models import AuditEvent, Request, utcnow
 from dsr.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
 from dsr.service import Caller
+from dsr.service.views import dump
 from tests.core.conftest import STAFF, Core
 
 AGENT = Caller("agent-a", Role.SUPPORT, owner="key-a")
@@ -29,7 +30,7 @@ CALLER = "khach.hang@example.com"
 
 def _file(core: Core, by: Caller, email: str = CALLER, **kw: object) -> str:
     sub = Submission("access", email, phone=kw.pop("phone", "0912 345 678"), by=by.actor, **kw)  # type: ignore[arg-type]
-    return str(core.service.submit(sub, by=by)["id"])
+    return str(dump(core.service.submit(sub, by=by))["id"])
 
 
 def _audit(core: Core, action: str) -> list[AuditEvent]:
@@ -76,8 +77,8 @@ def test_every_search_is_audited_without_the_values(core: Core) -> None:
 def test_a_short_id_of_eight_characters_names_the_request(core: Core) -> None:
     """The 8-character id a customer sees opens the request; shorter or unknown ones do not."""
     request_id = _file(core, AGENT)
-    assert core.service.status(request_id[:8], by=STAFF)["id"] == request_id
-    assert core.service.status(request_id[:8].upper(), by=AGENT)["id"] == request_id
+    assert dump(core.service.status(request_id[:8], by=STAFF))["id"] == request_id
+    assert dump(core.service.status(request_id[:8].upper(), by=AGENT))["id"] == request_id
     found = core.service.find_requests(by=OTHER_AGENT, request_id=request_id[:8])
     assert [(f.id, f.may_open) for f in found] == [(request_id, False)]
     with pytest.raises(NotFound):
