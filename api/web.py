@@ -251,8 +251,8 @@ def _detail_page(
         answer_form=answer_form or {"template": "", "note": ""},
         may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
         may_cancel=svc.may_cancel(data["id"], by=who.caller),
-        attempts_left=svc.attempts_left(data["id"]),
-        store_labels=svc.store_labels(),
+        attempts_left=svc.attempts_left(data["id"], by=who.caller),
+        store_labels=svc.store_labels(by=who.caller),
         canceled=request.query_params.get("canceled") == "1",
     )
 

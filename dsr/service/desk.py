@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from dsr.core.intake import finder
+from dsr.core.intake import finder, verification
 from dsr.core.intake.views import iso, request_json
 from dsr.core.ledger import audit
 from dsr.core.ledger.apikeys import Role
@@ -156,14 +156,14 @@ class DeskOps(ServiceBase):
                 and (by.may(Role.OPS) or (by.owner is not None and request.owner == by.owner))
             )
 
-    def attempts_left(self, request_id: str) -> int:
-        """How many more codes may be tried on the request (shown beside its code box)."""
+    def attempts_left(self, request_id: str, *, by: Caller) -> int:
+        """How many more codes may be tried on the request (shown beside its code box): its own
+        limit, and its mailbox's across requests."""
         with self.session() as session:
-            request = session.get(Request, request_id)
-            used = request.code_attempts if request is not None else 0
-        return max(0, self.rt.settings.verification_max_attempts - used)
+            request = self._load(session, request_id, by)
+            return verification.attempts_left(session, self.rt, request)
 
-    def store_labels(self) -> dict[str, dict[str, str]]:
+    def store_labels(self, *, by: Caller) -> dict[str, dict[str, str]]:
         """Each store's name in each language (``labels`` in connectors.yaml), for pages."""
         return {
             name: dict(getattr(c, "labels", {}) or {}) for name, c in self.rt.connectors.items()
