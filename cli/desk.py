@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from cli.app import JsonOpt, app, emit, service
 from dsr.service import Caller
-from dsr.service.desk import FoundRequest
 
 
-def _found_line(f: FoundRequest) -> str:
-    done = f"  completed {f.completed_at}" if f.completed_at else ""
-    return f"{f.id}  {f.kind:<9} {f.status:<22} received {f.received_at}  due {f.due_at}{done}"
+def _found_line(f: dict[str, Any]) -> str:
+    done = f"  completed {f['completed_at']}" if f.get("completed_at") else ""
+    return (
+        f"{f['id']}  {f['kind']:<9} {f['status']:<22} received {f['received_at']}"
+        f"  due {f['due_at']}{done}"
+    )
 
 
 def found_requests(*, email: str | None, phone: str | None, as_json: bool) -> None:
     """Requests matching the caller's identifiers (exact, through the ledger's keyed hashes)."""
     rows = service().find_requests(by=Caller.staff("cli"), email=email, phone=phone)
     emit(
-        [r.model_dump() for r in rows] if as_json else rows,
+        rows,
         as_json,
         lambda found: "\n".join(_found_line(f) for f in found) or "no requests",
     )
@@ -36,7 +40,7 @@ def cancel(
     caller = Caller.staff(by)
     full = svc.resolve_id(request_id, by=caller)
     emit(
-        svc.cancel(full, reason=reason, by=caller).model_dump(),
+        svc.cancel(full, reason=reason, by=caller),
         as_json,
         lambda d: f"{d['id']} canceled",
     )
