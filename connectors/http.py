@@ -129,7 +129,8 @@ class HttpStore:
         """Export (access), change (rectify) or erase the records ``policy`` admits, and
         nothing else; idempotent. An erasure then searches again (``remaining``)."""
         operation = Operation(operation)
-        prepared = prepare_changes(changes or {}, self.region) if operation == "rectify" else {}
+        rectifying = operation is Operation.RECTIFY
+        prepared = prepare_changes(changes or {}, self.region) if rectifying else {}
         scan = self._scan(policy)
         found = scan.collect()
         searched = [r for r in self.config.resources if r.name in scan.searchable]
@@ -138,11 +139,10 @@ class HttpStore:
         collected: list[Any] = []
         if operation is Operation.ACCESS:
             for resource in searched:
-                outcomes.append(self._export(staging, resource, found.get(resource.name, [])))
+                rows = found.get(resource.name, [])
+                outcomes.append(self._export(staging, resource, rows))
                 if resource.collected_at:
-                    collected += [
-                        at(r, resource.collected_at) for r in found.get(resource.name, [])
-                    ]
+                    collected += [at(r, resource.collected_at) for r in rows]
         elif operation is Operation.RECTIFY:
             for resource in searched:
                 done, changed = rectify(
@@ -154,17 +154,11 @@ class HttpStore:
         if operation is Operation.ERASE:
             outcomes = erase(self.client, scan, found)
             remaining = verify(scan, policy)
-        provided = Identity()
-        for resource in searched:
-            for kind, path in resource.provides.items():
-                provided.add(
-                    kind, (scan.normalise(kind, at(r, path)) for r in found.get(resource.name, []))
-                )
         return TaskResult(
             operation,
             sum(map(len, found.values())),
             outcomes,
-            provided,
+            self._provided(scan, found),
             collected_from=earliest(collected),
             searched=scan.searched_kinds(),
             candidates=scan.candidates,
