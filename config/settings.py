@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     var_dir: Path = Path("var")
+    # Where certificate-keys.json lives (default: var_dir). Every process that signs or
+    # publishes certificates must read the same file: on several hosts, one shared secret mount.
+    certificate_keys_dir: Path | None = None
     database_url: str | None = None
     # The identifier index (keyed hashes of what the stores hold, kept outside them); several
     # worker hosts share one: point it at PostgreSQL. Default: a SQLite file in var_dir.
@@ -195,11 +198,15 @@ class Settings(BaseSettings):
 
     @cached_property
     def certificate_keys(self) -> CertificateKeys:
-        """The certificate signing keys (read, or created once in var_dir, on first use)."""
+        """The certificate signing keys (read, or created once, on first use)."""
         try:
-            return certificate_keys.load(self.var_dir.resolve())
+            return certificate_keys.load(self.resolved_certificate_keys_dir)
         except KeyFileError as err:
             raise SettingsError(str(err)) from None
+
+    @property
+    def resolved_certificate_keys_dir(self) -> Path:
+        return (self.certificate_keys_dir or self.var_dir).resolve()
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy whose keys follow its own settings (never the original's cached keys)."""

@@ -40,8 +40,13 @@ def test_workers_scale_to_three_sharing_no_volume_but_a_bucket() -> None:
     assert services["worker"]["deploy"]["replicas"] == 3
     assert "minio" in services and "minio-bucket" in services
     for name in ("worker", "scheduler", "api"):
-        # The one volume is the demo's stores (stand-ins for the user's databases), never ours.
-        assert services[name]["volumes"] == ["demo-stores:/var/lib/dsr/data"], name
+        # Volumes: the demo's stores (stand-ins for the user's databases) and the certificate
+        # signing keys (a secret every signer must share), never our data.
+        assert services[name]["volumes"] == [
+            "demo-stores:/var/lib/dsr/data",
+            "certificate-keys:/var/lib/dsr/keys",
+        ], name
+        assert services[name]["environment"]["DSR_CERTIFICATE_KEYS_DIR"] == "/var/lib/dsr/keys"
         env = services[name]["environment"]
         assert env["DSR_EXPORT_URL"].startswith("s3://")
         assert env["DSR_S3_ENDPOINT_URL"] == "http://minio:9000"

@@ -62,7 +62,7 @@ def _published(svc: Service) -> list[PublishedKey]:
     # Read afresh, not the process's cached keys: a key rotated since this process started
     # (`dsr keys rotate-certificate`, then the workers restarted) is published at once.
     try:
-        keys = certificate_keys.load(svc.rt.settings.var_dir.resolve())
+        keys = certificate_keys.load(svc.rt.settings.resolved_certificate_keys_dir)
     except KeyFileError as err:
         raise ConfigError(str(err)) from None
     return list(keys.published)
@@ -131,7 +131,7 @@ def rotate(svc: Service, *, by: Caller) -> dict[str, Any]:
     """A new signing key; the old one stays published for the certificates it signed."""
     if not by.may(Role.OPS):
         raise PermissionDenied("not allowed for this role")
-    fresh = certificate_keys.rotate(svc.rt.settings.var_dir.resolve())
+    fresh = certificate_keys.rotate(svc.rt.settings.resolved_certificate_keys_dir)
     with svc.session() as session:
         audit.record(
             session, actor=by.actor, action="certificate_key_rotated", kid=fresh.current.kid
