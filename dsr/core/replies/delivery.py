@@ -131,6 +131,8 @@ def _failed(
 ) -> list[steps.Step] | None:
     """Record a failed attempt: None to retry later, or the steps once retries end (a 5xx
     refusal at once, a temporary failure after ``delivery_give_up_seconds``)."""
+    # The attempt is over: its delivery lease too, whatever follows (a retry, or ops' resend).
+    session.execute(update(Outbox).where(col(Outbox.id) == row.id).values(claimed_at=None))
     final = isinstance(err, DeliveryRefused) or (
         isinstance(err, DeliveryError) and undeliverable.gave_up(row, settings)
     )
@@ -138,7 +140,7 @@ def _failed(
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == row.id)
-            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500], claimed_at=None)
+            .values(attempts=Outbox.attempts + 1, last_error=str(err)[:500])
         )
         return None
     error = str(err) if isinstance(err, DeliveryRefused) else f"{err} (gave up)"
