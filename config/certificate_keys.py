@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from config.keys import KeyFileError, new_key, write_key_file
+from config.keys import KeyFileError, new_key, read_private_json, write_key_file
 
 KEY_FILE = "certificate-keys.json"
 
@@ -102,16 +101,9 @@ def _fresh(created_at: str) -> dict[str, Any]:
 
 def _read(var_dir: Path) -> dict[str, Any] | None:
     path = var_dir / KEY_FILE
-    try:
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(f"{path} is readable by other users; make it private (chmod 600)")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    data = read_private_json(path)
+    if data is None:
         return None
-    except (OSError, ValueError) as err:
-        if isinstance(err, KeyFileError):
-            raise
-        raise KeyFileError(f"{path} cannot be read ({type(err).__name__})") from None
     if not isinstance(data, dict) or not isinstance(data.get("current"), dict):
         raise KeyFileError(f"{path} is not a certificate key file")
     return data

@@ -91,18 +91,26 @@ def _check_private(path: Path) -> None:
         raise KeyFileError(f"{path} is readable by other users; make it private (chmod 600)")
 
 
-def read_key_file(var_dir: Path) -> dict[str, Any] | None:
-    """The key file's entries, or None when there is none yet."""
-    path = var_dir / KEY_FILE
+def read_private_json(path: Path) -> Any:
+    """The JSON of a private (0600) key file, or None when there is none yet; KeyFileError
+    when others may read it or it cannot be read."""
     try:
         _check_private(path)
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
         if isinstance(err, KeyFileError):
             raise
         raise KeyFileError(f"{path} cannot be read ({type(err).__name__})") from None
+
+
+def read_key_file(var_dir: Path) -> dict[str, Any] | None:
+    """The key file's entries, or None when there is none yet."""
+    path = var_dir / KEY_FILE
+    data = read_private_json(path)
+    if data is None:
+        return None
     if not isinstance(data, dict) or not all(
         isinstance(data.get(name), str) for name in ("secret_key", "suppression_key")
     ):
