@@ -13,14 +13,15 @@ acts only on the records ``policy.decide`` admits. Every other record is reporte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import Any, Protocol, runtime_checkable
 
-from dsr.identity import Identity
+from dsr.errors import FatalStoreError
+from dsr.identity import EMAIL, NAME, PHONE, Identity, normalise_text, normalise_value
 
 
 class Operation(StrEnum):
@@ -245,6 +246,36 @@ class PurgeReport:
 
 
 OnChunk = Callable[[PurgeReport], None]
+
+
+def after_erasure(
+    store: str, counts: Mapping[tuple[str, Why], int], candidates: Iterable[Candidate]
+) -> list[Remaining]:
+    """What the search after an erasure still reaches, per table and why (``counts``, plus the
+    matched records still waiting for review); FatalStoreError when one should have gone."""
+    tally = dict(counts)
+    for candidate in candidates:
+        if candidate.verdict is not Verdict.EXCLUDED:  # staff's "not theirs" is said elsewhere
+            key = (candidate.match.table, Why.REVIEW)
+            tally[key] = tally.get(key, 0) + 1
+    remaining = [Remaining(table, n, why) for (table, why), n in sorted(tally.items())]
+    left = [r for r in remaining if r.why is Why.NOT_ERASED]
+    if left:
+        where = ", ".join(f"{r.table} ({r.count})" for r in left)
+        raise FatalStoreError(
+            f"{store}: after the erasure the subject's identifiers still reach records that "
+            f"should have been erased: {where}"
+        )
+    return remaining
+
+
+def current_value(field: str, stored: object, region: str) -> str | None:
+    """A stored value in the form a new value of ``field`` has (to tell "already current")."""
+    if stored is None:
+        return None
+    if field in (EMAIL, PHONE, NAME):
+        return normalise_value(field, stored, region)
+    return normalise_text(stored)
 
 
 @runtime_checkable

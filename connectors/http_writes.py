@@ -12,27 +12,27 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import Action, IdentifierChange, Outcome, Pair, Policy, Remaining, Verdict, Why
+from connectors.base import (
+    Action,
+    IdentifierChange,
+    Outcome,
+    Pair,
+    Policy,
+    Remaining,
+    Why,
+    after_erasure,
+    current_value,
+)
 from connectors.http_client import DONE, NONE, HttpClient, Record
 from connectors.http_config import Resource
 from connectors.http_scan import Scan, identifiers, key_of
 from connectors.http_templates import at
 from connectors.sql_tables import Normaliser
-from dsr.errors import FatalStoreError
-from dsr.identity import EMAIL, NAME, PHONE, normalise_text, normalise_value
+from dsr.identity import EMAIL, PHONE
 
 SUPPRESSED_REASON = "the address is on the store's ban list, so it is never subscribed again"
 KEPT_REASON = "kept as configured: holds nothing erasable"
 HOLDS_REASON = "left for review: erasing it would also remove records not proven the subject's"
-
-
-def _current(field: str, stored: object, region: str) -> str | None:
-    """A stored value in the form a new value of ``field`` has (to tell "already current")."""
-    if stored is None:
-        return None
-    if field in (EMAIL, PHONE, NAME):
-        return normalise_value(field, stored, region)
-    return normalise_text(stored)
 
 
 def _values(resource: Resource, record: Record, **extra: Any) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def rectify(
         stale = False
         for name, spec in fields.items():
             old = at(record, spec.field)
-            if _current(name, old, normalise.region) == changes[name]:
+            if current_value(name, old, normalise.region) == changes[name]:
                 continue
             stale = True
             changed.add(name)
@@ -160,15 +160,4 @@ def verify(scan: Scan, policy: Policy) -> list[Remaining]:
             else:
                 why = Why.NOT_ERASED
             counts[(name, why)] += 1
-    for candidate in again.candidates:
-        if candidate.verdict is not Verdict.EXCLUDED:
-            counts[(candidate.match.table, Why.REVIEW)] += 1
-    remaining = [Remaining(table, n, why) for (table, why), n in sorted(counts.items())]
-    left = [r for r in remaining if r.why is Why.NOT_ERASED]
-    if left:
-        where = ", ".join(f"{r.table} ({r.count})" for r in left)
-        raise FatalStoreError(
-            f"{scan.config.name}: after the erasure the subject's identifiers still reach "
-            f"records that should have been erased: {where}"
-        )
-    return remaining
+    return after_erasure(scan.config.name, counts, again.candidates)

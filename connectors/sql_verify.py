@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from connectors.base import Policy, Remaining, Verdict, Why
+from connectors.base import Policy, Remaining, Why, after_erasure
 from connectors.sql_config import TableSpec
 from connectors.sql_scan import Row, Scanner
 from connectors.sql_store import Store
 from connectors.sql_tables import REDACTED, Bound, Normaliser
-from dsr.errors import FatalStoreError
 from dsr.identity import CUSTOMER_ID
 
 
@@ -41,18 +40,7 @@ def verify_erasure(
         bound = tables[spec.name]
         for row in rows.get(spec.name, []):
             counts[(spec.name, _why(store, bound, row, again, later))] += 1
-    for candidate in again.candidates:
-        if candidate.verdict is not Verdict.EXCLUDED:  # staff's "not theirs" is said elsewhere
-            counts[(candidate.match.table, Why.REVIEW)] += 1
-    remaining = [Remaining(table, n, why) for (table, why), n in sorted(counts.items())]
-    left = [r for r in remaining if r.why is Why.NOT_ERASED]
-    if left:
-        where = ", ".join(f"{r.table} ({r.count})" for r in left)
-        raise FatalStoreError(
-            f"{store.name}: after the erasure the subject's identifiers still reach records "
-            f"that should have been erased: {where}"
-        )
-    return remaining
+    return after_erasure(store.name, counts, again.candidates)
 
 
 def _why(

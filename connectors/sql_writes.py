@@ -18,18 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors.base import Action, IdentifierChange, Outcome
+from connectors.base import Action, IdentifierChange, Outcome, current_value
 from connectors.sql_config import Retention, TableSpec
 from connectors.sql_scan import owner_of
 from connectors.sql_tables import REDACTED, Bound, Normaliser
 from dsr.errors import InvalidInput
 from dsr.identity import (
     EMAIL,
-    NAME,
     PHONE,
     normalise_field,
-    normalise_text,
-    normalise_value,
     suppression_check,
     wrap_digest,
 )
@@ -183,20 +180,11 @@ def prepare_changes(changes: Mapping[str, str], region: str) -> dict[str, str]:
     return {field: normalise_field(field, raw, region) for field, raw in changes.items()}
 
 
-def _current(field: str, stored: object, region: str) -> str | None:
-    """A stored value in the form a new value of ``field`` has (to tell "already current")."""
-    if stored is None:
-        return None
-    if field in (EMAIL, PHONE, NAME):
-        return normalise_value(field, stored, region)
-    return normalise_text(stored)
-
-
 def is_stale(
     row: Mapping[str, Any], fields: Mapping[str, str], changes: Mapping[str, str], region: str
 ) -> bool:
     """Whether a row holds, in any of ``fields`` (public name -> column), an old value."""
-    return any(_current(f, row[c], region) != changes[f] for f, c in fields.items())
+    return any(current_value(f, row[c], region) != changes[f] for f, c in fields.items())
 
 
 def rectify_table(
@@ -234,7 +222,12 @@ def rectify_table(
         outcomes.append(Outcome(bound.name, Action.UNCHANGED, len(current), reason=note))
         return outcomes, []
     changed = sorted(
-        {f for r in current for f, c in fields.items() if _current(f, r[c], region) != changes[f]}
+        {
+            f
+            for r in current
+            for f, c in fields.items()
+            if current_value(f, r[c], region) != changes[f]
+        }
     )
     stale = [r[spec.key] for r in current if is_stale(r, fields, changes, region)]
     if not stale:
