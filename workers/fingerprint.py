@@ -190,16 +190,20 @@ def _record(rt: Runtime, namespace: str, since: float) -> None:
         pass  # another process of this ledger recorded it first
 
 
-def stamp(url: str, namespace: str) -> Claim | None:
+def stamp(url: str, namespace: str, *, fresh: bool = False) -> Claim | None:
     """This ledger's id and its claim's date on the namespace (``inf`` if it has none), as every
-    message it sends carries them; None while the ledger has no schema. Cached once complete."""
-    found = _stamps.get((url, namespace))
-    if found is not None:
-        return found
+    message it sends carries them; None while the ledger has no schema. Every message sent and
+    taken asks for it, so it is cached: for good once the claim is recorded (neither changes
+    after that), else for a few seconds. ``fresh`` reads the ledger whatever is cached."""
+    cached = _stamps.get((url, namespace))
+    if cached is not None and not fresh and (cached[1] is None or time.monotonic() < cached[1]):
+        return cached[0]
     if url.startswith("sqlite") and peek(url, namespace) == (None, None):
         return None  # no ledger there (and opening it would create the file)
     try:
-        with get_engine(url).connect() as conn:
+        # begin() ends in COMMIT: the ROLLBACK a bare connect() ends in makes psycopg drop every
+        # prepared statement of the pooled connection, and the whole pipeline pays for it.
+        with get_engine(url).begin() as conn:
             mine = conn.execute(sa.text("SELECT fingerprint FROM deployment WHERE id = 1")).scalar()
             since = conn.execute(
                 sa.text("SELECT claimed_at FROM broker_claims WHERE namespace = :n"),
@@ -211,9 +215,9 @@ def stamp(url: str, namespace: str) -> Claim | None:
         return None
     when = _epoch(since)
     claim = Claim(mine, when if when is not None else float("inf"))
-    if when is not None:
-        _stamps[(url, namespace)] = claim
+    _stamps[(url, namespace)] = (claim, None if when is not None else time.monotonic() + _UNCLAIMED)
     return claim
 
 
-_stamps: dict[tuple[str, str], Claim] = {}
+_UNCLAIMED = 5.0  # seconds a stamp whose claim is not recorded yet is reused
+_stamps: dict[tuple[str, str], tuple[Claim, float | None]] = {}

@@ -79,8 +79,12 @@ class LedgerStamp(Middleware):
         from workers import fingerprint, runtime
 
         # A worker's own ledger, always known (built here if no actor has built it yet).
-        mine = fingerprint.stamp(runtime.get().db_url, get_settings().broker_namespace)
+        url, namespace = runtime.get().db_url, get_settings().broker_namespace
+        mine = fingerprint.stamp(url, namespace)
         if mine is None or theirs.ledger == mine.ledger:
+            return
+        mine = fingerprint.stamp(url, namespace, fresh=True) or mine  # the ledger as it is now
+        if theirs.ledger == mine.ledger:
             return
         _leave(broker, message, mine, theirs)
         raise SkipMessage  # acknowledged only once it is back in the queue, or parked

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from dsr import yamlconfig
@@ -42,8 +44,18 @@ class TableNotes:
         return names.get(lang) or names.get("en") or column
 
 
-def retention_rules(path: Path) -> dict[tuple[str, str], Retention]:
-    """(connector, table) -> its retention rule, from ``retention.yaml``."""
+def retention_rules(path: Path) -> Mapping[tuple[str, str], Retention]:
+    """(connector, table) -> its retention rule, from ``retention.yaml``: parsed once per version
+    of the file, since every reply asks and YAML parsing costs more than the rest of a reply."""
+    try:
+        version = path.stat().st_mtime_ns
+    except OSError:
+        version = None  # yamlconfig.read names the problem
+    return _rules(path, version)
+
+
+@lru_cache(maxsize=4)
+def _rules(path: Path, version: int | None) -> Mapping[tuple[str, str], Retention]:
     doc = yamlconfig.read(path) or {}
     out = {}
     for rule in doc.get("rules") or []:
@@ -53,7 +65,7 @@ def retention_rules(path: Path) -> dict[tuple[str, str], Retention]:
             action=str(rule.get("action", "delete")),
             only_when_set=rule.get("only_when_set"),
         )
-    return out
+    return MappingProxyType(out)
 
 
 def for_store(
