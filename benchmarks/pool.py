@@ -1,4 +1,5 @@
-"""Real worker processes: ``python -m dramatiq workers.actors benchmarks.noop``.
+"""Real worker processes, as ``dsr worker`` runs them (its modules: the actors, the scheduler's
+actors and the keeper thread), plus ``benchmarks.noop``.
 
 "1 and 2 worker processes" means dramatiq's ``--processes``; settings reach the workers as
 ``DSR_*`` environment variables, as in production. A pool is ready when every one of its
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from workers import PROCESS_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +57,7 @@ class WorkerPool:
                     sys.executable,
                     "-m",
                     "dramatiq",
-                    "workers.actors",
+                    *PROCESS_MODULES,
                     "benchmarks.noop",
                     "--queues",
                     "dsr",

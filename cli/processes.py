@@ -12,6 +12,7 @@ import sys
 import typer
 
 from cli.app import app, service, settings
+from workers import PROCESS_MODULES
 
 
 def _check_ledger() -> None:
@@ -46,9 +47,7 @@ def worker(
         sys.executable,
         "-m",
         "dramatiq",
-        "workers.actors",
-        "workers.maintenance",
-        "workers.keeper_boot",
+        *PROCESS_MODULES,
         "--queues",
         "dsr",
         "--skip-logging",
