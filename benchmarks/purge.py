@@ -106,7 +106,7 @@ class TxnClock:
 
 
 def _sweep(url: str, chunk: int, days: int) -> dict[str, Any]:
-    from connectors.base import RetentionRule
+    from connectors.base import PurgeJob, RetentionRule
     from connectors.sql import SqlStore
     from dsr.identity import Identity
 
@@ -117,7 +117,9 @@ def _sweep(url: str, chunk: int, days: int) -> dict[str, Any]:
         store.tables()
         t0 = time.perf_counter()
         # As a sweep runs it: each chunk also counted in the store's purge log.
-        report = store.purge(rule, now=NOW, held=Identity(), chunk_size=chunk, run_id="bench")
+        report = store.purge(
+            PurgeJob(rule, now=NOW, held=Identity(), chunk_size=chunk, run_id="bench")
+        )
         seconds = time.perf_counter() - t0
     finally:
         store.close()

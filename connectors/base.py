@@ -248,6 +248,27 @@ class PurgeReport:
 OnChunk = Callable[[PurgeReport], None]
 
 
+@dataclass(frozen=True)
+class PurgeJob:
+    """One sweep of one retention rule on one store: what has aged out by ``now`` goes, except
+    the records of ``held`` identities.
+
+    ``on_chunk`` is called with the report so far right after each chunk commits, so the caller
+    can put every committed chunk on record before the next one starts. With ``run_id`` each
+    chunk is also counted in the store, in its own transaction (``connectors.purge_log``): what a
+    run killed between the two commits removed.
+    """
+
+    rule: RetentionRule
+    now: datetime
+    held: Identity
+    dry_run: bool = False
+    chunk_size: int = 5000
+    max_chunks: int | None = None  # stop early (``done`` False); a rerun resumes
+    on_chunk: OnChunk | None = None
+    run_id: str | None = None
+
+
 def after_erasure(
     store: str, counts: Mapping[tuple[str, Why], int], candidates: Iterable[Candidate]
 ) -> list[Remaining]:
@@ -313,25 +334,9 @@ class Connector(Protocol):
         """
         ...
 
-    def purge(
-        self,
-        rule: RetentionRule,
-        *,
-        now: datetime,
-        held: Identity,
-        dry_run: bool = False,
-        chunk_size: int = 5000,
-        max_chunks: int | None = None,
-        on_chunk: OnChunk | None = None,
-        run_id: str | None = None,
-    ) -> PurgeReport:
-        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping held ones.
-
-        ``on_chunk`` is called with the report so far right after each chunk commits, so the
-        caller can put every committed chunk on record before the next one starts. With
-        ``run_id`` each chunk is also counted in the store, in its own transaction
-        (``connectors.purge_log``): what a run killed between the two commits removed.
-        """
+    def purge(self, job: PurgeJob) -> PurgeReport:
+        """Delete or anonymise what the job's rule says has aged out, in chunks, skipping held
+        ones (see ``PurgeJob``)."""
         ...
 
     def purged_in(self, run_id: str) -> dict[str, int]:

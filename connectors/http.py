@@ -20,12 +20,11 @@ from connectors.base import (
     Action,
     Found,
     IdentifierChange,
-    OnChunk,
     Operation,
     Outcome,
     Policy,
+    PurgeJob,
     PurgeReport,
-    RetentionRule,
     TaskResult,
 )
 from connectors.export import TableWriter, earliest
@@ -177,20 +176,9 @@ class HttpStore:
 
     # -- no retention sweep ---------------------------------------------------------------------
 
-    def purge(
-        self,
-        rule: RetentionRule,
-        *,
-        now: datetime,
-        held: Identity,
-        dry_run: bool = False,
-        chunk_size: int = 5000,
-        max_chunks: int | None = None,
-        on_chunk: OnChunk | None = None,
-        run_id: str | None = None,
-    ) -> PurgeReport:
+    def purge(self, job: PurgeJob) -> PurgeReport:
         """Refused: an HTTP store is swept by the product behind it, never by rule here."""
-        raise ConfigError(f"{self.name}: an HTTP store has no retention sweep ({rule.table})")
+        raise ConfigError(f"{self.name}: an HTTP store has no retention sweep ({job.rule.table})")
 
     def purged_in(self, run_id: str) -> dict[str, int]:
         return {}

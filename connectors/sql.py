@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
@@ -26,10 +27,10 @@ from connectors.base import (
     Found,
     IdentifierChange,
     Match,
-    OnChunk,
     Operation,
     Outcome,
     Policy,
+    PurgeJob,
     PurgeReport,
     Remaining,
     RetentionRule,
@@ -460,30 +461,10 @@ class SqlStore:
 
     # -- retention --------------------------------------------------------------------------
 
-    def purge(
-        self,
-        rule: RetentionRule,
-        *,
-        now: datetime,
-        held: Identity,
-        dry_run: bool = False,
-        chunk_size: int = 5000,
-        max_chunks: int | None = None,
-        on_chunk: OnChunk | None = None,
-        run_id: str | None = None,
-    ) -> PurgeReport:
-        """Delete or anonymise what ``rule`` says has aged out, in chunks, skipping the held."""
-        return purge(
-            self,
-            rule,
-            now=naive_utc(now),
-            held=held,
-            dry_run=dry_run,
-            chunk_size=chunk_size,
-            max_chunks=max_chunks,
-            on_chunk=on_chunk,
-            run_id=run_id,
-        )
+    def purge(self, job: PurgeJob) -> PurgeReport:
+        """Delete or anonymise what the job's rule says has aged out, in chunks, skipping the
+        held."""
+        return purge(self, replace(job, now=naive_utc(job.now)))
 
     def oldest_held(self, rule: RetentionRule, *, held: Identity) -> datetime | None:
         """The oldest record a sweep of ``rule`` could still take (``dsr report retention``)."""

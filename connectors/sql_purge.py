@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectors import purge_log
-from connectors.base import OnChunk, PurgeReport, RetentionRule
+from connectors.base import PurgeJob, PurgeReport, RetentionRule
 from connectors.sql_files import file_paths, remove_files
 from connectors.sql_scan import Scanner
 from connectors.sql_store import Store
@@ -188,20 +188,10 @@ def _held_keys(store: Store, bound: Bound, held: Identity) -> list[Any]:
         return [] if rows is None else [row[bound.spec.key] for row in rows]
 
 
-def purge(
-    store: Store,
-    rule: RetentionRule,
-    *,
-    now: datetime,
-    held: Identity,
-    dry_run: bool,
-    chunk_size: int,
-    max_chunks: int | None,
-    on_chunk: OnChunk | None = None,
-    run_id: str | None = None,
-) -> PurgeReport:
+def purge(store: Store, job: PurgeJob) -> PurgeReport:
     """Run one retention rule on a SQL store (see the module docstring)."""
-    if chunk_size < 1:
+    rule, now, held, dry_run, run_id = job.rule, job.now, job.held, job.dry_run, job.run_id
+    if job.chunk_size < 1:
         raise ConfigError("chunk_size must be at least 1")
     with store_errors(store.name):
         bound = _target(store, rule)
@@ -227,10 +217,10 @@ def purge(
             return report
         if run_id is not None:
             purge_log.ensure(store.engine, store.config.own_schema)
-        size = _Size(chunk_size)
+        size = _Size(job.chunk_size)
         with store.engine.connect() as conn:
             for pred in _ranges(conn, bound, cond, size):
-                if max_chunks is not None and report.chunks >= max_chunks:
+                if job.max_chunks is not None and report.chunks >= job.max_chunks:
                     report.done = False  # more aged rows remain: a rerun continues from here
                     break
                 started = time.monotonic()
@@ -238,8 +228,8 @@ def purge(
                 report.purged += _chunk(store, conn, bound, pred, rule.action, now, counted)
                 size.observe(time.monotonic() - started)
                 report.chunks += 1
-                if on_chunk is not None:
-                    on_chunk(report)  # on record before the next chunk starts
+                if job.on_chunk is not None:
+                    job.on_chunk(report)  # on record before the next chunk starts
         return report
 
 

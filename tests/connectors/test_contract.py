@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Action, Connector, Operation, PurgeReport, TaskResult
+from connectors.base import Action, Connector, Operation, PurgeJob, PurgeReport, TaskResult
 from connectors.sql import SqlStore
 from connectors.sql_files import FILES
 from dsr.errors import ConfigError, NotApplicable
@@ -210,7 +210,7 @@ def _no_sweep(store: Harness) -> bool:
     if store.sweeps:
         return False
     with pytest.raises(ConfigError, match=store.connector.name):
-        store.connector.purge(store.rule, now=store.purge_now, held=store.held)
+        store.connector.purge(PurgeJob(store.rule, now=store.purge_now, held=store.held))
     assert not store.connector.retention_tables
     return True
 
@@ -222,7 +222,7 @@ def test_purge_dry_run_changes_nothing(store: Harness) -> None:
     store.add_purge_rows()
     protected, old = store.protected(), store.old_live()
     report = store.connector.purge(
-        store.rule, now=store.purge_now, held=store.held, dry_run=True, chunk_size=3
+        PurgeJob(store.rule, now=store.purge_now, held=store.held, dry_run=True, chunk_size=3)
     )
     assert (report.matched, report.purged, report.skipped_held) == (N_OLD, 0, 1)
     assert report.dry_run and report.done and report.chunks == 0
@@ -236,7 +236,9 @@ def test_purge_takes_aged_rows_and_spares_young_and_held(store: Harness) -> None
     store.add_purge_rows()
     protected = store.protected()
     total = {t: store.count(t) for t in store.tables}
-    report = store.connector.purge(store.rule, now=store.purge_now, held=store.held, chunk_size=3)
+    report = store.connector.purge(
+        PurgeJob(store.rule, now=store.purge_now, held=store.held, chunk_size=3)
+    )
     assert (report.matched, report.purged, report.skipped_held) == (N_OLD, N_OLD, 1)
     # 7 rows from 3 keys per chunk: more than one chunk (fast chunks grow, so 2 or 3).
     assert report.done and 2 <= report.chunks <= 3
@@ -246,7 +248,7 @@ def test_purge_takes_aged_rows_and_spares_young_and_held(store: Harness) -> None
         assert store.count(store.rule.table) == total[store.rule.table] - N_OLD
     else:
         assert {t: store.count(t) for t in store.tables} == total
-    rerun = store.connector.purge(store.rule, now=store.purge_now, held=store.held)
+    rerun = store.connector.purge(PurgeJob(store.rule, now=store.purge_now, held=store.held))
     assert (rerun.matched, rerun.purged, rerun.done) == (0, 0, True)
 
 
@@ -257,11 +259,13 @@ def test_purge_killed_half_way_resumes_to_the_same_end(store: Harness) -> None:
     store.add_purge_rows()
     protected = store.protected()
     first = store.connector.purge(
-        store.rule, now=store.purge_now, held=store.held, chunk_size=3, max_chunks=1
+        PurgeJob(store.rule, now=store.purge_now, held=store.held, chunk_size=3, max_chunks=1)
     )
     assert (first.purged, first.chunks, first.done) == (3, 1, False)
     assert store.old_live() == N_OLD - 3
-    second = store.connector.purge(store.rule, now=store.purge_now, held=store.held, chunk_size=3)
+    second = store.connector.purge(
+        PurgeJob(store.rule, now=store.purge_now, held=store.held, chunk_size=3)
+    )
     assert (second.matched, second.purged, second.done) == (N_OLD - 3, N_OLD - 3, True)
     assert store.old_live() == 0
     assert store.protected() == protected
@@ -282,16 +286,18 @@ def test_purge_counts_each_chunk_in_the_store_with_its_rows(store: Harness) -> N
     store.add_purge_rows()
     with pytest.raises(Died):
         store.connector.purge(
-            store.rule,
-            now=store.purge_now,
-            held=store.held,
-            chunk_size=3,
-            on_chunk=die,
-            run_id="r1",
+            PurgeJob(
+                store.rule,
+                now=store.purge_now,
+                held=store.held,
+                chunk_size=3,
+                on_chunk=die,
+                run_id="r1",
+            )
         )
     assert store.connector.purged_in("r1") == {store.rule.table: 3}  # the first chunk committed
     assert store.connector.purged_in("r2") == {}
-    rest = store.connector.purge(store.rule, now=store.purge_now, held=store.held)
+    rest = store.connector.purge(PurgeJob(store.rule, now=store.purge_now, held=store.held))
     assert rest.purged == N_OLD - 3 and store.old_live() == 0  # 3 + the rest: every aged row
     store.connector.forget_run("r1")
     assert store.connector.purged_in("r1") == {}

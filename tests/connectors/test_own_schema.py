@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import RetentionRule
+from connectors.base import PurgeJob, RetentionRule
 from connectors.purge_log import NAME
 from connectors.sql import SqlStore
 from dsr.errors import ConfigError
@@ -75,7 +75,7 @@ def test_purge_log_goes_to_its_own_schema(server_url: str, own_schema: str) -> N
     store = _store(server_url, own_schema)
     rule = RetentionRule("contacts", "contacts", "created_at", days=365)
     try:
-        report = store.purge(rule, now=NOW, held=Identity(), run_id="run-1")
+        report = store.purge(PurgeJob(rule, now=NOW, held=Identity(), run_id="run-1"))
         assert report.purged == 5
         assert store.purged_in("run-1") == {"contacts": 5}
         inspector = sa.inspect(store.engine)

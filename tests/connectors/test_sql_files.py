@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors import sql_erase
-from connectors.base import Action, Operation, RetentionRule, TaskResult
+from connectors.base import Action, Operation, PurgeJob, RetentionRule, TaskResult
 from connectors.sql_files import FILES
 from dsr.errors import ConfigError, FatalStoreError
 from dsr.identity import PHONE, Identity
@@ -69,7 +69,7 @@ def test_a_file_outside_the_root_stops_everything_before_any_file_is_touched(
         lambda: c.find(SUBJECT),
         lambda: c.apply(Operation.ACCESS, admit_all(SUBJECT), staging=staging),
         lambda: c.apply(Operation.ERASE, admit_all(SUBJECT), staging=staging),
-        lambda: c.purge(archive.rule, now=archive.purge_now, held=Identity()),
+        lambda: c.purge(PurgeJob(archive.rule, now=archive.purge_now, held=Identity())),
     ):
         with pytest.raises(FatalStoreError, match="call-evil names a file outside"):
             attempt()
@@ -153,10 +153,12 @@ def test_a_sweep_removes_the_recordings_of_aged_calls(archive: Harness) -> None:
     held = call("hld-1", HOLD_PHONE, datetime(2023, 2, 1), "2023/02/01/held.wav")
     add_calls(archive.engine, root, [*aged, held])
     report = archive.connector.purge(
-        archive.rule,
-        now=archive.purge_now,
-        held=Identity({PHONE: {HOLD_PHONE}}),
-        chunk_size=2,
+        PurgeJob(
+            archive.rule,
+            now=archive.purge_now,
+            held=Identity({PHONE: {HOLD_PHONE}}),
+            chunk_size=2,
+        )
     )
     assert (report.purged, report.skipped_held, report.done) == (5, 1, True)
     assert archive.count("cdr", "uniqueid LIKE 'old-%'") == 0
@@ -209,5 +211,5 @@ def test_a_sweep_refuses_rules_it_cannot_honour(archive: Harness) -> None:
         RetentionRule("recordings", "cdr", "calldate", 1, action="anonymise"),
     ):
         with pytest.raises(ConfigError):
-            archive.connector.purge(rule, now=archive.purge_now, held=Identity())
+            archive.connector.purge(PurgeJob(rule, now=archive.purge_now, held=Identity()))
     assert archive.count("cdr") == 3

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import Action, Operation
+from connectors.base import Action, Operation, PurgeJob
 from connectors.sql import SqlStore, SuppressedAddress
 from connectors.sql_tables import REDACTED
 from connectors.sql_writes import keyed_hash
@@ -198,7 +198,7 @@ def test_newsletter_purge_keeps_only_a_hash_of_purged_addresses(
     assert isinstance(store, SqlStore)
     try:
         h.add_purge_rows()
-        store.purge(h.rule, now=h.purge_now, held=h.held)
+        store.purge(PurgeJob(h.rule, now=h.purge_now, held=h.held))
         assert store.is_suppressed("old00@example.com")
         assert not store.is_suppressed("loyal@example.com")
         assert not store.is_suppressed(HOLD_EMAIL) and not store.is_suppressed(A_EMAIL)

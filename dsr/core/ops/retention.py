@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from connectors.base import Connector, PurgeReport, RetentionRule
+from connectors.base import Connector, PurgeJob, PurgeReport, RetentionRule
 from dsr import yamlconfig
 from dsr.core.identity import deferrals
 from dsr.core.ledger import audit, holds
@@ -203,14 +203,16 @@ def sweep(
             task = f"{connector}.{rule.table}"
             progress(Progress(task, 0, None))
             report = store.purge(
-                rule,
-                now=now,
-                held=held,
-                dry_run=dry_run,
-                chunk_size=size,
-                max_chunks=max_chunks,
-                on_chunk=None if dry_run else on_chunk,
-                run_id=None if dry_run else run_id,
+                PurgeJob(
+                    rule,
+                    now=now,
+                    held=held,
+                    dry_run=dry_run,
+                    chunk_size=size,
+                    max_chunks=max_chunks,
+                    on_chunk=None if dry_run else on_chunk,
+                    run_id=None if dry_run else run_id,
+                )
             )
             reports.append(report)
             latest[:] = reports

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from connectors.base import RetentionRule
+from connectors.base import PurgeJob, RetentionRule
 from connectors.sql_purge import cutoff_for
 from dsr.core.ledger import holds
 from dsr.core.ledger.db import session_scope
@@ -126,7 +126,7 @@ def _standing(rt: Runtime, rule: RetentionRule, now: datetime, interval: float) 
     try:  # the ledger holds no transaction while a store is read
         oldest = getattr(store, "oldest_held", None)
         figures.oldest_at = oldest(rule, held=held) if oldest is not None else None
-        dry = store.purge(rule, now=now, held=held, dry_run=True)
+        dry = store.purge(PurgeJob(rule, now=now, held=held, dry_run=True))
     except StoreError as err:
         figures.error = type(err).__name__
         return figures
