@@ -7,9 +7,6 @@ the reasons, store and table names, audit actions and actors are all on the page
 
 from __future__ import annotations
 
-import html
-import re
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -19,30 +16,7 @@ from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import Request, RequestCandidate, RequestStatus, utcnow
 from dsr.core.runtime.process import Runtime
 from tests.api.conftest import Keys, login
-
-# Words that are English only: none may be seen on a Vietnamese page (data typed by people, such
-# as an e-mail address, is not checked: the tokens are whole words of the interface).
-ENGLISH_ONLY = (
-    "received", "verified", "awaiting", "progress", "review", "canceled", "completed",
-    "submission", "belongs", "account", "another", "excluded", "included", "staff",
-    "orders", "customers", "recordings", "newsletter", "audio", "subject", "system",
-    "verification", "searched", "dispatched", "status", "request", "search", "cancel",
-    "days", "left", "overdue", "records", "none", "note", "required", "asserted", "phone",
-    "unproven", "other_account", "shared_identifier",
-)  # fmt: skip
-ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-
-
-def _visible(page: str) -> str:
-    """The page's visible text (no tags, attributes, styles or hidden form values)."""
-    body = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", body))
-
-
-def _english_on(page: str) -> list[str]:
-    words = set(re.findall(r"[a-z_]+", _visible(page).lower()))
-    return sorted(w for w in ENGLISH_ONLY if w in words)
-
+from tests.one_language import ISO_TIME, english_on, visible
 
 def _review_request(app: FastAPI, rt: Runtime, keys: Keys) -> str:
     with TestClient(app) as client:
@@ -98,13 +72,13 @@ def test_every_page_in_vietnamese_has_no_english_word_and_local_dates(
                     page = client.get(f"{path}{sep}lang={lang}")
                     assert f'<html lang="{lang}">' in page.text, (path, page.status_code)
                     if lang == "vi":
-                        found = _english_on(page.text) + ISO_TIME.findall(_visible(page.text))
+                        found = english_on(page.text) + ISO_TIME.findall(visible(page.text))
                         if found:
                             problems[f"{key[:8]} {path}"] = found
     with TestClient(app) as visitor:
         for path in ("/privacy", "/privacy/access", "/privacy/complaint", "/privacy/nothing/x"):
             page = visitor.get(f"{path}?lang=vi")
-            found = _english_on(page.text)
+            found = english_on(page.text)
             if found:
                 problems[path] = found
     assert problems == {}
