@@ -48,7 +48,9 @@ def _status_text(d: dict[str, Any]) -> str:
             f"    {i['kind']:<12} {i['value']:<28} {i['provenance']}" for i in d["identifiers"]
         ]
     if d.get("candidates"):
-        lines.append("  candidates (dsr review ID --show; --include REF | --exclude REF | --exclude-all):")
+        lines.append(
+            "  candidates (dsr review ID --show; --include REF | --exclude REF | --exclude-all):"
+        )
         for c in d["candidates"]:
             hit = ", ".join(f"{m['kind']} {m['value']}" for m in c["matched"]) or "-"
             decided = f"  [{c['decision']} by {c['decided_by']}]" if c["decision"] else ""

@@ -15,8 +15,9 @@ from sqlmodel import col
 from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import Request, RequestCandidate, RequestStatus, utcnow
 from dsr.core.runtime.process import Runtime
-from tests.api.conftest import Keys, login
+from tests.api.conftest import Keys, csrf_of, login
 from tests.one_language import ISO_TIME, english_on, visible
+
 
 def _review_request(app: FastAPI, rt: Runtime, keys: Keys) -> str:
     with TestClient(app) as client:
@@ -50,8 +51,9 @@ def _review_request(app: FastAPI, rt: Runtime, keys: Keys) -> str:
 def test_every_page_in_vietnamese_has_no_english_word_and_local_dates(
     app: FastAPI, rt: Runtime, keys: Keys
 ) -> None:
-    """Staff pages (as ops and as support) and privacy-center pages, in vi: no English-only
-    token and no ISO time; the same pages render in English too."""
+    """Staff pages (as ops and as support, a complaint and the refusal of an answer that needs
+    a note among them) and privacy-center pages, in vi: no English-only token and no ISO time;
+    the same pages render in English too."""
     request_id = _review_request(app, rt, keys)
     staff_pages = [
         "/web/requests",
@@ -81,4 +83,22 @@ def test_every_page_in_vietnamese_has_no_english_word_and_local_dates(
             found = english_on(page.text)
             if found:
                 problems[path] = found
+    with TestClient(app) as client:  # a complaint, and the refusal of an answer without its note
+        filed = client.post(
+            "/requests",
+            json={"kind": "complaint", "email": "binh@example.vn", "text": "Tôi bị gọi quảng cáo."},
+            headers=Keys.header(keys.ops),
+        )
+        complaint = f"/web/requests/{filed.json()['id']}"
+        login(client, keys.ops)
+        page = client.get(f"{complaint}?lang=vi")
+        refused = client.post(
+            f"{complaint}/answer",
+            data={"csrf": csrf_of(page.text), "template": "secure_account", "note": ""},
+        )
+        assert refused.status_code == 422 and 'id="page-error"' in refused.text
+        for name, shown in (("complaint", page.text), ("note required", refused.text)):
+            found = english_on(shown) + ISO_TIME.findall(visible(shown))
+            if found:
+                problems[name] = found
     assert problems == {}

@@ -19,7 +19,7 @@ from dsr.core.identity.candidates import ref_of
 from dsr.core.identity.identifiers import value_hash
 from dsr.core.identity.masking import mask, mask_name
 from dsr.core.ledger.models import RequestCandidate
-from dsr.errors import StoreError
+from dsr.errors import RetriableStoreError, StoreError
 
 MAX_READS = 50  # records read per opening of a review: a page, not a bulk export
 
@@ -45,8 +45,10 @@ def _read(store: Connector | None, row: RequestCandidate) -> tuple[Detail, Recor
         return Detail.UNAVAILABLE, None
     try:
         found = store.describe(row.table_name, row.record_key)
-    except StoreError:
+    except RetriableStoreError:
         return Detail.UNREACHABLE, None
+    except StoreError:  # its schema or configuration refuses: nothing to show from it
+        return Detail.UNAVAILABLE, None
     if found is None:
         return Detail.UNAVAILABLE, None
     return (Detail.SHOWN, found) if found.present else (Detail.GONE, None)

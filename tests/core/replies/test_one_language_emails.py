@@ -19,6 +19,7 @@ from dsr.core.replies.bundle import build_bundle
 from dsr.core.replies.export_notes import TableNotes
 from dsr.core.replies.templates import (
     IdentifierView,
+    StoreReport,
     render_acknowledgement,
     render_notice,
     render_ops_alert,
@@ -26,7 +27,6 @@ from dsr.core.replies.templates import (
     render_reply,
     render_summary,
     render_verification,
-    StoreReport,
 )
 from tests.core.replies.test_replies import (
     NOTICES,
