@@ -175,3 +175,17 @@ def test_review_page_shows_what_ops_need_to_decide_in_the_pages_language(
         page = shared.get(f"/web/requests/{data['id']}?lang={lang}").text
         assert 'id="waiting-ops"' in page and 'class="record"' not in page
         assert "N***** T** M**" not in page and 'id="review"' not in page
+
+
+def test_candidate_details_through_the_api_are_for_ops(shared: TestClient, keys: Keys) -> None:
+    """``GET /requests/{id}/candidates``: ops get each undecided record masked, with its dates;
+    support are refused (403)."""
+    data = _file(shared, keys)
+    url = f"/requests/{data['id']}/candidates"
+    assert shared.get(url, headers=H(keys.alice)).status_code == 403
+    found = shared.get(url, headers=H(keys.ops))
+    assert found.status_code == 200, found.text
+    crm = next(c for c in found.json() if c["ref"].startswith("crm:"))
+    assert crm["detail"] == "shown" and crm["name"] == "N***** T** M**"
+    assert crm["created_at"] == "2024-01-01T00:00:00Z"
+    assert "Nguyễn Thị Mai" not in found.text
