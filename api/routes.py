@@ -21,6 +21,7 @@ from api.strict_json import StrictJsonRoute
 from dsr.core.ledger.models import RequestKind, RequestStatus
 from dsr.service import (
     AnswerTemplateOut,
+    CandidateDetailOut,
     RequestDetail,
     RequestOut,
     Role,
@@ -129,6 +130,19 @@ def retry_request(
 ) -> RequestOut:
     """Re-drive a needs_attention request's failed tasks (ops)."""
     return service(request).retry(request_id, by=who.caller)
+
+
+@router.get(
+    "/{request_id}/candidates",
+    response_model=list[CandidateDetailOut],
+    responses=errors(401, 403, 404),
+)
+def candidate_details(
+    request_id: str, request: Request, who: Principal = Depends(require(Role.OPS))
+) -> list[CandidateDetailOut]:
+    """Each undecided candidate as its store holds it now, masked (ops): name, the identifiers
+    that hit it and its others, the account's creation and last activity. Audited."""
+    return service(request).candidate_details(request_id, by=who.caller)
 
 
 @router.post(

@@ -19,7 +19,14 @@ from api.deps import runtime, service
 from api.downloads import bundle_response
 from api.web_session import LOGIN_PATH, check_csrf, current, log_in, render
 from dsr.core.ledger.models import OPEN_REQUEST, RequestKind, RequestStatus
-from dsr.errors import Gone, InvalidInput, NotFound, PermissionDenied, StateConflict
+from dsr.errors import (
+    Gone,
+    InvalidInput,
+    NoteRequired,
+    NotFound,
+    PermissionDenied,
+    StateConflict,
+)
 from dsr.identity import has_control
 from dsr.service import Role, Submission, no_duplicates
 from dsr.service.desk import RUNNING_CLOCK
@@ -223,6 +230,7 @@ def _detail_page(
     request_id: str,
     *,
     error: str | None = None,
+    error_key: str | None = None,
     status_code: int = 200,
     answer_form: dict[str, str] | None = None,
 ) -> Response:
@@ -233,6 +241,11 @@ def _detail_page(
         return render(request, "web/error.html", 404, who=who, problem="not_found")
     data = _with_deadline(request, [data])[0]
     may_download = svc.may_download(data["id"], by=who.caller)
+    may_review = who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW
+    # Ops deciding see what each store holds of the records (read now, audited); support never.
+    details = (
+        {c.ref: c for c in svc.candidate_details(data["id"], by=who.caller)} if may_review else {}
+    )
     error = error or request.session.pop("flash_error", None)  # a refusal redirected here
     return render(
         request,
@@ -241,6 +254,7 @@ def _detail_page(
         who=who,
         r=data,
         error=error,
+        error_key=error_key,  # a known refusal, said in the page's language
         may_download=may_download,
         may_retry=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_ATTENTION,
         answers=svc.complaint_templates(by=who.caller)
@@ -249,7 +263,8 @@ def _detail_page(
         may_answer=data["kind"] == RequestKind.COMPLAINT
         and data["status"] == RequestStatus.IN_PROGRESS,
         answer_form=answer_form or {"template": "", "note": ""},
-        may_review=who.may(Role.OPS) and data["status"] == RequestStatus.NEEDS_REVIEW,
+        may_review=may_review,
+        details=details,
         may_cancel=svc.may_cancel(data["id"], by=who.caller),
         attempts_left=svc.attempts_left(data["id"], by=who.caller),
         store_labels=svc.store_labels(by=who.caller),
@@ -300,6 +315,7 @@ def answer(
             who,
             request_id,
             error=str(err),
+            error_key="note_required" if isinstance(err, NoteRequired) else None,
             status_code=422 if isinstance(err, InvalidInput) else 409,
             answer_form={"template": template, "note": note},
         )

@@ -48,7 +48,9 @@ def _status_text(d: dict[str, Any]) -> str:
             f"    {i['kind']:<12} {i['value']:<28} {i['provenance']}" for i in d["identifiers"]
         ]
     if d.get("candidates"):
-        lines.append("  candidates (dsr review ID --include REF | --exclude REF | --exclude-all):")
+        lines.append(
+            "  candidates (dsr review ID --show; --include REF | --exclude REF | --exclude-all):"
+        )
         for c in d["candidates"]:
             hit = ", ".join(f"{m['kind']} {m['value']}" for m in c["matched"]) or "-"
             decided = f"  [{c['decision']} by {c['decided_by']}]" if c["decision"] else ""
@@ -60,6 +62,23 @@ def _status_text(d: dict[str, Any]) -> str:
         lines.append(complaint_text(d["complaint"]))
     if d["reply"]:
         lines.append(f"  reply {d['reply']['status']}: {d['reply']['path']}")
+    return "\n".join(lines)
+
+
+def _details_text(found: list[dict[str, Any]]) -> str:
+    if not found:
+        return "no undecided candidate"
+    lines = []
+    for c in found:
+        hit = ", ".join(f"{m['kind']} {m['value']}" for m in c["matched"]) or "-"
+        lines.append(f"{c['ref']}  hit by {hit}")
+        if c["detail"] != "shown":
+            lines.append(f"  details: {c['detail']}")
+            continue
+        others = ", ".join(f"{m['kind']} {m['value']}" for m in c["others"]) or "-"
+        lines.append(f"  name {c['name'] or '-'}  others {others}")
+        last = c["last_activity_at"] or (c["updated_at"] and f"{c['updated_at']} (last updated)")
+        lines.append(f"  created {c['created_at'] or '-'}  last activity {last or '-'}")
     return "\n".join(lines)
 
 
@@ -121,10 +140,20 @@ def review(
     exclude_all: bool = typer.Option(
         False, "--exclude-all", help="Exclude every undecided candidate not named by --include."
     ),
+    show: bool = typer.Option(
+        False, "--show", help="Decide nothing: show each undecided candidate as its store holds it."
+    ),
     by: str = typer.Option("ops", "--by", help="The staff member (audit log)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Staff decision on a needs_review request's candidate records; the request continues."""
+    """Staff decision on a needs_review request's candidate records; the request continues.
+    With --show, what ops need to decide: each record's masked name and identifiers, and the
+    account's creation and last activity (read from the store now, audited)."""
+    if show:
+        if include or exclude or exclude_all:
+            raise InvalidInput("--show decides nothing: leave out --include/--exclude")
+        emit(service().candidate_details(request_id, by=Caller.staff(by)), as_json, _details_text)
+        return
     emit(
         service().review(
             request_id,

@@ -352,6 +352,36 @@ class Connector(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RecordSummary:
+    """One record as staff need it to decide whose it is (``Describes.describe``).
+
+    ``present`` False: the record is no longer in the store. ``identifiers`` are every
+    identifier its ``match`` columns hold, normalised; ``name`` as the store holds it. The dates
+    come only from columns the configuration names: ``created_at`` (the account's creation),
+    ``last_activity_at`` (the product's own "last seen"), ``updated_at`` (its last write).
+    """
+
+    present: bool = True
+    name: str | None = None
+    identifiers: tuple[Pair, ...] = ()
+    created_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@runtime_checkable
+class Describes(Protocol):
+    """A store that can read one record by key for staff review (an optional capability)."""
+
+    name: str
+
+    def describe(self, table: str, key: str) -> RecordSummary | None:
+        """The record ``key`` of ``table``, read only; None when this table cannot be described
+        (RetriableStoreError when the store is unreachable)."""
+        ...
+
+
 @runtime_checkable
 class SuppressionList(Protocol):
     """A store that keeps a never-re-add list of keyed hashes (an optional capability)."""

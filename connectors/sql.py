@@ -32,6 +32,7 @@ from connectors.base import (
     Policy,
     PurgeJob,
     PurgeReport,
+    RecordSummary,
     Remaining,
     RetentionRule,
     Shared,
@@ -40,6 +41,7 @@ from connectors.base import (
 from connectors.export import TableWriter, earliest, json_row
 from connectors.identifier_index import MEMORY, IdentifierIndex
 from connectors.sql_config import SqlConfig, TableSpec, parse_entry
+from connectors.sql_describe import describe
 from connectors.sql_erase import erase_rows
 from connectors.sql_files import FILES, ArchivedFile, copy_files, file_path, file_paths
 from connectors.sql_index import Progress, StoreIndex
@@ -148,11 +150,13 @@ class SqlStore:
         return f"SqlStore({self.name!r})"
 
     def export_notes(self) -> dict[str, dict[str, Any]]:
-        """Per table, what the subject's export says of it: ``purpose`` and column ``labels``
+        """Per table, what the subject's export and replies say of it: its ``title``, ``purpose``
+        and column ``labels``
         (each ``{vi, en}``) and the column it was ``collected_at``."""
         return {
             t.name: {
                 "purpose": dict(t.purpose),
+                "title": dict(t.title),
                 "labels": dict(t.labels),
                 "collected_at": t.collected_at,
             }
@@ -242,6 +246,10 @@ class SqlStore:
             provides=self._provided(rows, normalise),
             files=self._files(rows),
         )
+
+    def describe(self, table: str, key: str) -> RecordSummary | None:
+        """One record read by key for staff review: name, identifiers, configured dates."""
+        return describe(self, table, key)
 
     # -- apply ------------------------------------------------------------------------------
 

@@ -132,6 +132,17 @@ class SharedSpec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)  # language -> what a reference is
 
 
+class ReviewSpec(_Strict):
+    """The columns staff see when they decide whose a record is (``dsr review``, the staff
+    page). Unnamed ones default only to columns the table's entry already names: ``name`` to
+    ``rectifiable.name``, ``created`` to ``collected_at``; ``last_activity`` has no default (a
+    last write, ``changed_at``, is shown as such, never as activity)."""
+
+    name: str | None = None
+    created: str | None = None
+    last_activity: str | None = None
+
+
 class TableSpec(_Strict):
     """One table of a SQL store, as configured."""
 
@@ -159,6 +170,8 @@ class TableSpec(_Strict):
     # exported column's heading in the CSV (``{column: {vi: ..., en: ...}}``).
     purpose: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    title: dict[str, str] = Field(default_factory=dict)  # what replies call the table {vi, en}
+    review: ReviewSpec = Field(default_factory=ReviewSpec)
 
     @field_validator("match", mode="before")
     @classmethod
@@ -219,6 +232,16 @@ class TableSpec(_Strict):
         fields = self.shared.fields
         return frozenset(self.rectifiable if fields is None else fields)
 
+    @property
+    def name_column(self) -> str | None:
+        """The column holding the record's name (review), as configured."""
+        return self.review.name or self.rectifiable.get("name")
+
+    @property
+    def created_column(self) -> str | None:
+        """The column saying when the record was created (review), as configured."""
+        return self.review.created or self.collected_at
+
     def columns(self) -> set[str]:
         """Every column this spec names (checked against the real table at start)."""
         names = {self.key, *(c for cs in self.match.values() for c in cs)}
@@ -234,6 +257,9 @@ class TableSpec(_Strict):
             self.defer_when and self.defer_when.column,
             self.erase.retention and self.erase.retention.source,
             self.changed_at,
+            self.review.name,
+            self.review.created,
+            self.review.last_activity,
         ):
             if extra:
                 names.add(extra)

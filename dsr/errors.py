@@ -30,6 +30,11 @@ class MailboxResting(InvalidInput):
     filed that would write to it (dsr/core/intake/mailboxes.py)."""
 
 
+class NoteRequired(InvalidInput):
+    """The chosen complaint answer points to a staff note and none was given (a page says so
+    in its own language)."""
+
+
 class ConfigError(DsrError):
     """The configuration is wrong; fix it and restart."""
 

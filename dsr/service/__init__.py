@@ -20,6 +20,7 @@ from dsr.service.access import StaffKey
 from dsr.service.app import Service
 from dsr.service.base import Enqueue
 from dsr.service.callers import Caller
+from dsr.service.review_details import CandidateDetailOut
 from dsr.service.views import (
     AnsweredOut,
     AnswerTemplateOut,
@@ -52,6 +53,7 @@ __all__ = [
     "RequestOut",
     "RequestDetail",
     "SubjectStatusOut",
+    "CandidateDetailOut",
     "AnsweredOut",
     "AnswerTemplateOut",
     "RedriveOut",

@@ -36,10 +36,11 @@ from dsr.service.callers import Caller
 from dsr.service.desk import DeskOps
 from dsr.service.guards import GuardOps
 from dsr.service.metrics import MetricsOps
+from dsr.service.review_details import ReviewOps
 from dsr.service.views import AnsweredOut, AnswerTemplateOut, RedriveOut, SubjectStatusOut
 
 
-class Service(DeskOps, ApprovalOps, GuardOps, AdminOps, AccessOps, MetricsOps):
+class Service(DeskOps, ReviewOps, ApprovalOps, GuardOps, AdminOps, AccessOps, MetricsOps):
     """The operations of the system over one Runtime; ``enqueue`` sends steps after commit."""
 
     # -- requests ---------------------------------------------------------------------------

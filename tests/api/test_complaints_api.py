@@ -141,7 +141,7 @@ def test_staff_page_files_queues_and_answers_a_complaint(
         f"/web/requests/{request_id}/answer",
         data={"csrf": csrf_of(page.text), "template": "secure_account", "note": ""},
     )
-    assert refused.status_code == 422 and "needs a note" in refused.text
+    assert refused.status_code == 422 and "cần ghi chú của nhân viên" in refused.text
     assert 'option value="secure_account" selected' in refused.text
     done = client.post(
         f"/web/requests/{request_id}/answer",

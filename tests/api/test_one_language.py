@@ -7,9 +7,6 @@ the reasons, store and table names, audit actions and actors are all on the page
 
 from __future__ import annotations
 
-import html
-import re
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -18,30 +15,8 @@ from sqlmodel import col
 from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import Request, RequestCandidate, RequestStatus, utcnow
 from dsr.core.runtime.process import Runtime
-from tests.api.conftest import Keys, login
-
-# Words that are English only: none may be seen on a Vietnamese page (data typed by people, such
-# as an e-mail address, is not checked: the tokens are whole words of the interface).
-ENGLISH_ONLY = (
-    "received", "verified", "awaiting", "progress", "review", "canceled", "completed",
-    "submission", "belongs", "account", "another", "excluded", "included", "staff",
-    "orders", "customers", "recordings", "newsletter", "audio", "subject", "system",
-    "verification", "searched", "dispatched", "status", "request", "search", "cancel",
-    "days", "left", "overdue", "records", "none", "note", "required", "asserted", "phone",
-    "unproven", "other_account", "shared_identifier",
-)  # fmt: skip
-ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-
-
-def _visible(page: str) -> str:
-    """The page's visible text (no tags, attributes, styles or hidden form values)."""
-    body = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", body))
-
-
-def _english_on(page: str) -> list[str]:
-    words = set(re.findall(r"[a-z_]+", _visible(page).lower()))
-    return sorted(w for w in ENGLISH_ONLY if w in words)
+from tests.api.conftest import Keys, csrf_of, login
+from tests.one_language import ISO_TIME, english_on, visible
 
 
 def _review_request(app: FastAPI, rt: Runtime, keys: Keys) -> str:
@@ -76,8 +51,9 @@ def _review_request(app: FastAPI, rt: Runtime, keys: Keys) -> str:
 def test_every_page_in_vietnamese_has_no_english_word_and_local_dates(
     app: FastAPI, rt: Runtime, keys: Keys
 ) -> None:
-    """Staff pages (as ops and as support) and privacy-center pages, in vi: no English-only
-    token and no ISO time; the same pages render in English too."""
+    """Staff pages (as ops and as support, a complaint and the refusal of an answer that needs
+    a note among them) and privacy-center pages, in vi: no English-only token and no ISO time;
+    the same pages render in English too."""
     request_id = _review_request(app, rt, keys)
     staff_pages = [
         "/web/requests",
@@ -98,13 +74,31 @@ def test_every_page_in_vietnamese_has_no_english_word_and_local_dates(
                     page = client.get(f"{path}{sep}lang={lang}")
                     assert f'<html lang="{lang}">' in page.text, (path, page.status_code)
                     if lang == "vi":
-                        found = _english_on(page.text) + ISO_TIME.findall(_visible(page.text))
+                        found = english_on(page.text) + ISO_TIME.findall(visible(page.text))
                         if found:
                             problems[f"{key[:8]} {path}"] = found
     with TestClient(app) as visitor:
         for path in ("/privacy", "/privacy/access", "/privacy/complaint", "/privacy/nothing/x"):
             page = visitor.get(f"{path}?lang=vi")
-            found = _english_on(page.text)
+            found = english_on(page.text)
             if found:
                 problems[path] = found
+    with TestClient(app) as client:  # a complaint, and the refusal of an answer without its note
+        filed = client.post(
+            "/requests",
+            json={"kind": "complaint", "email": "binh@example.vn", "text": "Tôi bị gọi quảng cáo."},
+            headers=Keys.header(keys.ops),
+        )
+        complaint = f"/web/requests/{filed.json()['id']}"
+        login(client, keys.ops)
+        page = client.get(f"{complaint}?lang=vi")
+        refused = client.post(
+            f"{complaint}/answer",
+            data={"csrf": csrf_of(page.text), "template": "secure_account", "note": ""},
+        )
+        assert refused.status_code == 422 and 'id="page-error"' in refused.text
+        for name, shown in (("complaint", page.text), ("note required", refused.text)):
+            found = english_on(shown) + ISO_TIME.findall(visible(shown))
+            if found:
+                problems[name] = found
     assert problems == {}

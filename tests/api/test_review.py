@@ -149,3 +149,43 @@ def test_exports_an_erasure_removed_answer_410(shared: TestClient, keys: Keys, r
     assert link.status_code == 410
     login(shared, keys.ops)
     assert shared.get(f"/web/requests/{first['id']}/export").status_code == 410
+
+
+def test_review_page_shows_what_ops_need_to_decide_in_the_pages_language(
+    shared: TestClient, keys: Keys
+) -> None:
+    """Ops see each undecided record's masked name, the identifier that hit it, its others and
+    the account's creation date, with the reason, in vi and in en; support see only that the
+    request waits for ops, with no detail of the records."""
+    data = _file(shared, keys)
+    login(shared, keys.ops)
+    vi = shared.get(f"/web/requests/{data['id']}?lang=vi").text
+    row = vi.split('data-ref="crm:customers:')[1].split("</tr>")[0]
+    for seen in ("N***** T** M**", "m***@example.com", "KH****99", "+84 9** *** 678",
+                 "Ngày tạo", "01/01/2024", "Cập nhật lần cuối",
+                 "thuộc một tài khoản khác"):  # fmt: skip
+        assert seen in row, seen
+    en = shared.get(f"/web/requests/{data['id']}?lang=en").text
+    row = en.split('data-ref="crm:customers:')[1].split("</tr>")[0]
+    for seen in ("N***** T** M**", "Created", "1 January 2024", "belongs to another"):
+        assert seen in row, seen
+    assert "Nguyễn Thị Mai" not in vi + en and "mai@example.com" not in vi + en
+    login(shared, keys.alice)
+    for lang in ("vi", "en"):
+        page = shared.get(f"/web/requests/{data['id']}?lang={lang}").text
+        assert 'id="waiting-ops"' in page and 'class="record"' not in page
+        assert "N***** T** M**" not in page and 'id="review"' not in page
+
+
+def test_candidate_details_through_the_api_are_for_ops(shared: TestClient, keys: Keys) -> None:
+    """``GET /requests/{id}/candidates``: ops get each undecided record masked, with its dates;
+    support are refused (403)."""
+    data = _file(shared, keys)
+    url = f"/requests/{data['id']}/candidates"
+    assert shared.get(url, headers=H(keys.alice)).status_code == 403
+    found = shared.get(url, headers=H(keys.ops))
+    assert found.status_code == 200, found.text
+    crm = next(c for c in found.json() if c["ref"].startswith("crm:"))
+    assert crm["detail"] == "shown" and crm["name"] == "N***** T** M**"
+    assert crm["created_at"] == "2024-01-01T00:00:00Z"
+    assert "Nguyễn Thị Mai" not in found.text

@@ -177,9 +177,9 @@ def test_ledger_down_is_one_line_not_a_traceback(env: dict[str, str]) -> None:
 
 
 def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Path) -> None:
-    """`dsr review`: status lists the candidates by ref; an unknown ref or an undecided one is
-    one line, exit 2, nothing decided; --exclude-all decides and the request goes on to its
-    reply; a second decision is refused."""
+    """`dsr review`: status lists the candidates by ref, --show each one's masked name and
+    dates; an unknown ref or an undecided one is one line, exit 2, nothing decided;
+    --exclude-all decides and the request goes on to its reply; a second decision is refused."""
 
     from config.settings import Settings
     from demo.seed import DEMO_SUBJECT, seed
@@ -199,7 +199,12 @@ def test_review_decides_a_needs_review_request(env: dict[str, str], tmp_path: Pa
     shown = dsr(env, "status", request_id)
     assert "needs_review" in shown.stdout and "crm:customers:" in shown.stdout
     assert "ng***@example.com" in shown.stdout and DEMO_SUBJECT["email"] not in shown.stdout
+    seen = dsr(env, "review", request_id, "--show")  # what ops need to decide, masked
+    assert seen.returncode == 0, seen.stderr
+    assert "name N***** T** M**" in seen.stdout and "created 2024-01-01" in seen.stdout
+    assert "Mai" not in seen.stdout.replace("M**", "")
     for args, needle in (
+        (["--show", "--exclude-all"], "--show decides nothing"),
         (["--include", "crm:customers:999999"], "no undecided candidate"),
         (["--exclude", "crm:customers:1"], "no undecided candidate"),
         ([], "undecided"),

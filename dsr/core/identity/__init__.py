@@ -2,7 +2,8 @@
 
 ``identifiers`` (each identifier with its provenance: verified, asserted, derived), ``scope`` (the
 pure policy: which matched records are the subject's), ``assurance`` (the policy per task, and what
-a store's result teaches), ``candidates`` (records whose owner is uncertain, for staff to decide),
+a store's result teaches), ``candidates`` (records whose owner is uncertain, for staff to decide;
+``candidate_details`` reads them again from their stores, masked, when ops review them),
 ``history`` (former identifiers after a rectify), ``deferrals`` (erasures deferred while a record is
 still needed, e.g. an order not yet delivered), ``artefacts`` (earlier exports an erasure takes with
 it) and ``masking`` (what staff are shown of a value).
@@ -11,6 +12,7 @@ it) and ``masking`` (what staff are shown of a value).
 from dsr.core.identity import (
     artefacts,
     assurance,
+    candidate_details,
     candidates,
     deferrals,
     history,
@@ -27,6 +29,7 @@ __all__ = [
     "scope",
     "assurance",
     "candidates",
+    "candidate_details",
     "history",
     "deferrals",
     "artefacts",

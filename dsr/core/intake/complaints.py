@@ -38,7 +38,7 @@ from dsr.core.ledger.models import (
 from dsr.core.replies import messages, outbox, templates
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
-from dsr.errors import InvalidInput, StateConflict
+from dsr.errors import InvalidInput, NoteRequired, StateConflict
 from dsr.identity import BIDI_CONTROLS, has_control, visible
 
 ANSWERS_DIR = templates.TEMPLATE_DIR / "complaint"
@@ -116,7 +116,7 @@ def answer(
         raise InvalidInput(f"unknown answer template {template!r} ({', '.join(known)})")
     note = clean_text(note, what="note", limit=MAX_NOTE) if note and note.strip() else None
     if note is None and needs_note(template):
-        raise InvalidInput(f"the answer template {template!r} needs a note")
+        raise NoteRequired(f"the answer template {template!r} needs a note", "note")
     complaint = of(session, request_id)
     assert complaint is not None, "a complaint request always has its complaint row"
     now = now or utcnow()

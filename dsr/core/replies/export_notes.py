@@ -37,6 +37,7 @@ class TableNotes:
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {vi, en}
     collected_at: str | None = None
     retention: Retention | None = None
+    title: dict[str, str] = field(default_factory=dict)  # {vi, en}: what replies call the table
 
     def label(self, column: str, lang: str) -> str:
         """The column's heading in ``lang`` (its name when none is configured)."""
@@ -82,6 +83,7 @@ def for_store(
             purpose=dict(n.get("purpose") or {}),
             labels=dict(n.get("labels") or {}),
             collected_at=n.get("collected_at"),
+            title=dict(n.get("title") or {}),
             retention=rules.get((name, table)),
         )
         for table, n in tables.items()
@@ -109,6 +111,12 @@ class TableView:
     files: int  # files its rows name (call recordings), in ``<connector>/files/``
     kept: str | None  # how long rows are kept, e.g. "36 tháng sau Hoạt động gần nhất"
     action: str | None  # what happens then: delete | anonymise
+
+
+def title(notes: Mapping[str, TableNotes], table: str, lang: str) -> str | None:
+    """What the subject reads for ``table`` in ``lang`` (None: none configured)."""
+    note = notes.get(table)
+    return (note.title.get(lang) or None) if note is not None else None
 
 
 def table_views(

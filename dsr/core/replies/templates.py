@@ -98,6 +98,7 @@ class OutcomeView:
     legal_basis: str | None = None
     retained_until: str | None = None
     reason: str | None = None
+    title: str | None = None  # the table as the reader calls it (``title`` in connectors.yaml)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class RemainingView:
     table: str
     count: int
     why: str
+    title: str | None = None
 
 
 @dataclass
@@ -245,6 +247,7 @@ def store_views(stores: list[StoreReport], lang: str) -> list[StoreView]:
                 legal_basis=o.get("legal_basis"),
                 retained_until=o.get("retained_until"),
                 reason=o.get("reason"),
+                title=export_notes.title(store.tables, str(o.get("table", "")), lang),
             )
             for o in result.get("outcomes") or []
         ]
@@ -261,7 +264,7 @@ def store_views(stores: list[StoreReport], lang: str) -> list[StoreView]:
                 outcomes=outcomes,
                 searched=list(result.get("searched") or []),
                 excluded=list(store.excluded),
-                remaining=_remaining(result),
+                remaining=_remaining(result, store.tables, lang),
                 tables=export_notes.table_views(
                     store.connector, [(o.table, o.count) for o in outcomes], store.tables, lang
                 ),
@@ -270,11 +273,21 @@ def store_views(stores: list[StoreReport], lang: str) -> list[StoreView]:
     return views
 
 
-def _remaining(result: dict[str, Any]) -> list[RemainingView] | None:
+def _remaining(
+    result: dict[str, Any], notes: dict[str, export_notes.TableNotes], lang: str
+) -> list[RemainingView] | None:
     found = result.get("remaining")
     if found is None:
         return None
-    return [RemainingView(str(r["table"]), int(r["count"]), str(r["why"])) for r in found]
+    return [
+        RemainingView(
+            str(r["table"]),
+            int(r["count"]),
+            str(r["why"]),
+            export_notes.title(notes, str(r["table"]), lang),
+        )
+        for r in found
+    ]
 
 
 def render_summary(ctx: ReplyContext, stores: list[StoreReport]) -> tuple[str, str]:
@@ -393,7 +406,9 @@ def _ops_stores(stores: list[StoreReport], lang: str) -> list[StoreView]:
         view.reason = None
         view.recipients = []
         view.collected_from = None
-        view.outcomes = [OutcomeView(o.table, o.action, o.count) for o in view.outcomes]
+        view.outcomes = [
+            OutcomeView(o.table, o.action, o.count, title=o.title) for o in view.outcomes
+        ]
         view.excluded = []
     return views
 

@@ -448,7 +448,9 @@ def test_ops_alert_names_failed_connectors_without_personal_data(tmp_path: Path)
     msg = render_ops_alert(ctx, stores, "needs_attention")
     text, html = _bodies(msg)
     assert SHORT in msg["Subject"]
-    assert "newsletter" in text.split("Các connector bị lỗi:")[1].split("Trạng thái")[0]
+    assert (
+        "Danh sách nhận bản tin" in text.split("Các kho dữ liệu bị lỗi:")[1].split("Trạng thái")[0]
+    )
     assert REQUEST_ID in text and REQUEST_ID in html
     for body in (text, html, str(msg["Subject"])):
         for personal in (NAME, EMAIL, PHONE, "0912345678", "Nguyễn"):
