@@ -156,7 +156,7 @@ def _failed(
     if told is None:
         told = followups.refused(session, settings, row, error)
     if told is not None:
-        return told  # a third party's notice: the request waits for ops
+        return told  # a third party's notice: ops are alerted (an erasure's waits for them)
     request = session.get(Request, row.request_id) if row.request_id else None
     return undeliverable.fail(session, settings, row, request, error)
 
