@@ -32,7 +32,7 @@ _SWEEP_TIME_LIMIT_MS = 12 * 3600 * 1000  # a sweep of a big store is long; a rer
 )
 def purge_store(connector: str) -> None:
     """Apply the retention rules of one connector now."""
-    retention.sweep(runtime.get(), connector, by="scheduler")  # as of now, the whole rule
+    retention.sweep(runtime.get(), connector, by="scheduler", send=enqueue)  # now, whole rule
 
 
 @dramatiq.actor(queue_name="dsr", max_retries=3)

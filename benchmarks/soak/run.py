@@ -5,6 +5,10 @@
     python -m benchmarks.soak.run --quick    # ~40 requests, the same faults compressed
     python -m benchmarks.soak.run --requests 200 --trials 3   # a reduced full run
 
+The full run ends with recovery trials: a worker SIGKILLed while it holds work (with and
+without the scheduler), then each server outage alone (``outages.py``: Redis FLUSHALL, Redis
+restart, PostgreSQL restart), the worst of each in the table.
+
 Everything runs on servers the soak starts and stops itself, on free ports: a PostgreSQL
 cluster (the ledger), a redis-server (the broker), an SMTP server (in this process), three
 `dsr worker` processes (two in the quick run) and a `dsr scheduler`, the demo stores in a
@@ -49,13 +53,15 @@ class Plan:
     workers: int = 2
     storm: bool = False  # a random worker SIGKILLed every 5 s while the load runs (issue 23)
     trials: int = 0  # recovery trials after a worker's SIGKILL, with and without the scheduler
+    outage_trials: int = 0  # recovery trials after each outage alone (Redis flush or restart,
+    # PostgreSQL restart), with the scheduler
     max_duplicate_share: float | None = None  # per cent of replies; None: reported only
 
 
 FULL = Plan(500, 250, 2000, 1.0, 420, {
     "DSR_STALL_ALERT_SECONDS": "180",
     "DSR_DELIVERY_GIVE_UP_SECONDS": "120",
-}, workers=3, storm=True, trials=10, max_duplicate_share=0.1)  # fmt: skip
+}, workers=3, storm=True, trials=10, outage_trials=3, max_duplicate_share=0.1)  # fmt: skip
 QUICK = Plan(40, 45, 300, 0.25, 150, {
     "DSR_REDRIVE_AFTER_SECONDS": "8",
     "DSR_STALL_ALERT_SECONDS": "45",
@@ -91,12 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder and logs")
     parser.add_argument("--requests", type=int, help="requests to file (full run: 500)")
     parser.add_argument("--trials", type=int, help="recovery trials each way (full run: 10)")
+    parser.add_argument(
+        "--outage-trials", type=int, help="recovery trials per server outage (full run: 3)"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.requests is not None:
         plan = replace(plan, requests=args.requests)
     if args.trials is not None:
         plan = replace(plan, trials=args.trials)
+    if args.outage_trials is not None:
+        plan = replace(plan, outage_trials=args.outage_trials)
     tmp = Path(tempfile.mkdtemp(prefix="dsr-soak-"))
     os.chmod(tmp, 0o755)  # the PostgreSQL cluster runs as another user
     started = time.monotonic()
@@ -110,7 +121,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if findings.ok else 1
 
 
+@dataclass
+class Soak:
+    """The soak's servers and fleet, as a measurement sees them."""
+
+    pg: Any
+    redis: Any
+    smtp: Any
+    disk: Any
+    env: dict[str, str]
+    svc: Any
+    fleet: Any
+
+
 def _soak(plan: Plan, tmp: Path) -> tuple[Any, dict[str, Any]]:
+    return _servers(plan, tmp, lambda *a: _run(plan, tmp, *a))
+
+
+def _servers(plan: Plan, tmp: Path, body: Any) -> Any:
+    """Start the soak's own servers, call ``body(env, pg, redis, smtp, disk, stops)``, stop
+    everything (``stops`` takes what the body starts)."""
     from .disk import Disk
     from .servers import FaultySmtp, Postgres, RedisServer
 
@@ -145,13 +175,43 @@ def _soak(plan: Plan, tmp: Path) -> tuple[Any, dict[str, Any]]:
             **plan.env,
         }
         os.environ.update(env)  # the driver's own settings and broker, before workers
-        return _run(plan, tmp, env, pg, redis_server, smtp, disk, stops)
+        return body(env, pg, redis_server, smtp, disk, stops)
     finally:
         for stop in reversed(stops):
             try:
                 stop()
             except Exception as err:  # noqa: BLE001 - tear everything down regardless
                 print(f"soak: teardown: {type(err).__name__}: {err}", file=sys.stderr)
+
+
+def with_servers(plan: Plan, tmp: Path, measure: Any, *, customers: int) -> None:
+    """The soak's servers, seeded stores and fleet, without its load: ``measure(Soak)``."""
+
+    def body(env: dict[str, str], pg: Any, redis_server: Any, smtp: Any, disk: Any,
+             stops: list[Any]) -> None:  # fmt: skip
+        from config.settings import get_settings
+
+        get_settings.cache_clear()
+        from demo.seed import seed
+        from dsr.core.ledger.db import migrate
+        from dsr.core.runtime.process import Runtime
+        from dsr.service import Service
+        from workers.actors import enqueue
+
+        from .fleet import Fleet
+
+        seed(tmp / "data", customers, secret_key=SECRET, reset=True)
+        rt = Runtime()
+        migrate(rt.db_url)
+        fleet = Fleet(env, tmp / "logs", workers=plan.workers, threads=4)
+        fleet.start()
+        stops.append(fleet.stop)
+        try:
+            measure(Soak(pg, redis_server, smtp, disk, env, Service(rt, enqueue), fleet))
+        finally:
+            rt.close()
+
+    _servers(plan, tmp, body)
 
 
 def _run(
@@ -171,6 +231,8 @@ def _run(
     from .faults import Faults
     from .fleet import Fleet
     from .load import Load
+    from .outages import faults as outage_faults
+    from .outages import outage_recovery, worst
     from .storm import Storm, recovery, wrong_ledger
     from .subjects import all_keys, pick
 
@@ -221,6 +283,13 @@ def _run(
         for way in ("with", "without")
         if plan.trials
     }
+    outages = {
+        name: outage_recovery(
+            svc, fleet, fault, trials=plan.outage_trials, batch=6, tag=name.split()[-1].lower()
+        )
+        for name, fault in outage_faults(pg, redis_server).items()
+        if plan.outage_trials
+    }
     fleet.stop()
     findings = check(
         rt, load, smtp, initial, datetime.now(UTC), max_duplicate_share=plan.max_duplicate_share
@@ -235,15 +304,23 @@ def _run(
         )
     for way, seconds in trials.items():
         hit = [x for x in seconds if x is None or x >= 0]  # -1: the kill caught nothing
-        done = [x for x in hit if x is not None]
-        worst = max(done) if done and len(done) == len(hit) else None
+        slowest = worst(seconds)
         findings.add(
             f"worst recovery after a worker SIGKILL, {way} scheduler "
             f"({len(hit)} of {len(seconds)} trials caught work)",
-            f"{worst} s" if worst is not None else f"not recovered ({seconds})",
-            worst is not None and worst < 60,
+            f"{slowest} s" if slowest is not None else f"not recovered ({seconds})",
+            slowest is not None and slowest < 60,
         )
         findings.detail[f"recovery_{way}_scheduler_s"] = seconds
+    for name, seconds in outages.items():
+        hit = [x for x in seconds if x is None or x >= 0]  # -1: the fault caught nothing
+        slowest = worst(seconds)
+        findings.add(
+            f"worst recovery after a {name} ({len(hit)} of {len(seconds)} trials caught work)",
+            f"{slowest} s" if slowest is not None else f"not recovered ({seconds})",
+            slowest is not None and slowest < 60,
+        )
+        findings.detail[f"recovery_{name.lower().replace(' ', '_')}_s"] = seconds
     info = {
         "faults": faults.done,
         "faults_not_injected": faults.skipped,

@@ -81,6 +81,8 @@ def recovery(
     """Seconds from a worker's SIGKILL (while one of the batch's tasks runs) to the batch's
     completion; -1 for a trial whose batch was done before the kill (it caught nothing)."""
     from dsr.core.intake.filing import Submission
+    from dsr.service import Caller
+    from dsr.service.views import dump
 
     if scheduler:
         if not fleet.scheduler.alive():
@@ -96,12 +98,15 @@ def recovery(
             holder.start()
         time.sleep(8)  # started and consuming
         ids = [
-            svc.submit(
-                Submission(
-                    "access",
-                    f"recovery-{int(scheduler)}-{trial}-{n}@example.com",
-                    verified=True,
-                    by="soak",
+            dump(
+                svc.submit(
+                    Submission(
+                        "access",
+                        f"recovery-{int(scheduler)}-{trial}-{n}@example.com",
+                        verified=True,
+                        by="soak",
+                    ),
+                    by=Caller.staff("soak"),
                 )
             )["id"]
             for n in range(batch)

@@ -144,7 +144,13 @@ class AdminOps(ServiceBase):
         for name in connectors or policy.connectors:
             try:
                 reports = retention.sweep(
-                    self.rt, name, request, by=by.actor, policy=policy, progress=relay
+                    self.rt,
+                    name,
+                    request,
+                    by=by.actor,
+                    policy=policy,
+                    progress=relay,
+                    send=self.send,
                 )
             except StoreError as err:
                 errors.append(PurgeErrorOut(connector=name, error=str(err)))

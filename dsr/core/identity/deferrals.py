@@ -7,18 +7,20 @@ again for exactly those records: each one no longer needed is erased then, the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from connectors.base import Action, Match, Operation, Outcome
+from connectors.base import Action, Match, Operation, Outcome, TaskResult
 from dsr.core.identity.scope import KeysOnly
 from dsr.core.ledger import audit, holds, paths
-from dsr.core.ledger.db import session_scope
+from dsr.core.ledger.db import changed, session_scope
 from dsr.core.ledger.models import ErasureDeferral, Request, utcnow
 from dsr.core.runtime.process import Runtime
+from dsr.core.runtime.steps import Step
 from dsr.identity import Identity
 
 
@@ -76,16 +78,26 @@ def proven(session: Session, connector: str, emails: set[str]) -> frozenset[tupl
 
 @dataclass
 class Finished:
-    """What a pass over a store's deferred erasures did."""
+    """What a pass over a store's deferred erasures did; ``follow``: the steps to send."""
 
     connector: str
     done: int = 0
     waiting: int = 0
+    follow: list[Step] = field(default_factory=list)
 
 
-def complete(rt: Runtime, connector: str, *, now: datetime | None = None) -> Finished:
+# What else the records' erasure brings (the partners' notices, the subject's follow-up), in the
+# transaction that marks them done: (session, request id, store's result, one table per record).
+OnErased = Callable[[Session, str, TaskResult, list[str]], list[Step]]
+
+
+def complete(
+    rt: Runtime, connector: str, *, now: datetime | None = None, on_erased: OnErased | None = None
+) -> Finished:
     """Run each deferred erasure of ``connector`` again for its records only; record the ones
-    now erased. Held subjects are skipped. No ledger transaction is open while the store works."""
+    now erased (once: a conditional update that one sweep wins) and call ``on_erased`` for
+    them in the same transaction. Held subjects are skipped. No ledger transaction is open
+    while the store works."""
     now = now or utcnow()
     report = Finished(connector)
     store = rt.connectors.get(connector)
@@ -116,7 +128,7 @@ def complete(rt: Runtime, connector: str, *, now: datetime | None = None) -> Fin
         result = store.apply(Operation.ERASE, policy, staging=staging, now=now)
         still = {(m.table, m.key) for m in result.deferred}
         with session_scope(rt.db_url) as session:
-            finished = 0
+            tables: list[str] = []
             for row_id in ids:
                 item = session.get(ErasureDeferral, row_id)
                 if item is None or item.done_at is not None:
@@ -124,17 +136,26 @@ def complete(rt: Runtime, connector: str, *, now: datetime | None = None) -> Fin
                 if (item.table_name, item.record_key) in still:
                     report.waiting += 1
                     continue
-                item.done_at, item.search = now, None
-                session.add(item)
-                finished += 1
-            if finished:
+                # A concurrent sweep may finish the same record: the one that marks it tells.
+                if changed(
+                    session,
+                    update(ErasureDeferral)
+                    .where(
+                        col(ErasureDeferral.id) == row_id, col(ErasureDeferral.done_at).is_(None)
+                    )
+                    .values(done_at=now, search=None),
+                ):
+                    tables.append(item.table_name)
+            if tables:
                 audit.record(
                     session,
                     actor="scheduler",
                     action="deferred_erasure_completed",
                     request_id=request_id,
                     connector=connector,
-                    records=finished,
+                    records=len(tables),
                 )
-            report.done += finished
+                if on_erased is not None:
+                    report.follow += on_erased(session, request_id, result, tables)
+            report.done += len(tables)
     return report

@@ -492,6 +492,26 @@ class ErasureDeferral(SQLModel, table=True):
     done_at: datetime | None = _ts(nullable=True)
 
 
+class ErasureFollowUp(SQLModel, table=True):
+    """Deferred records a later sweep erased, for one request and store (its ``id`` numbers the
+    batch): the partners told of them, and the follow-up the subject gets once they were.
+
+    ``erased`` lists per table what was done (ids, counts, actions); ``notices`` per partner its
+    id, name, how many records it received and the outbox row of its notice (none when it could
+    not be told). No identifier of the subject's is kept here.
+    """
+
+    __tablename__ = "erasure_followups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    connector: str = Field(max_length=64)
+    erased: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    notices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    outbox_id: str | None = Field(default=None, max_length=32)  # the follow-up, once queued
+    created_at: datetime = _ts(nullable=False)
+
+
 class WebSession(SQLModel, table=True):
     """A staff member's web-page session, server-side so that logout ends it everywhere."""
 

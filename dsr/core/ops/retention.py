@@ -18,7 +18,7 @@ read: the audit log sums to the rows removed, a killed run's last chunk included
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +34,10 @@ from dsr.core.identity import deferrals
 from dsr.core.ledger import audit, holds
 from dsr.core.ledger.db import session_scope
 from dsr.core.ledger.models import PurgeRun, utcnow
+from dsr.core.replies import followups
 from dsr.core.runtime.process import Runtime
 from dsr.core.runtime.progress import Progress, Report, ignore
+from dsr.core.runtime.steps import Step
 from dsr.errors import ConfigError, InvalidInput, StoreError
 
 DEFAULT_SCHEDULE = {
@@ -161,11 +163,14 @@ def sweep(
     by: str = "scheduler",
     policy: Policy | None = None,
     progress: Report = ignore,
+    send: Callable[[list[Step]], None] | None = None,
 ) -> list[PurgeReport]:
     """Apply every rule of one connector as ``request`` says; a PurgeRun row records what
     happened.
 
     ``progress`` hears of each rule (``connector.table``) as it starts and when it is done.
+    ``send`` enqueues the messages the sweep queued (committed): the notices of deferred
+    records it erased.
     """
     policy = policy or policy_for(rt)
     store = rt.connectors.get(connector)
@@ -227,8 +232,18 @@ def sweep(
     status = "finished" if all(r.done for r in reports) else "incomplete"
     _close(rt, store, run_id, reports, status, by=by, dry_run=dry_run)
     if not dry_run:
-        # Erasures deferred while a record was still needed (an open order) finish here.
-        deferrals.complete(rt, connector, now=now)
+        # Erasures deferred while a record was still needed (an open order) finish here; the
+        # partners that received those records are told, then the subject (followups.py).
+        finished = deferrals.complete(
+            rt,
+            connector,
+            now=now,
+            on_erased=lambda session, request_id, result, tables: followups.record(
+                session, rt, request_id, connector, result, tables, now=now
+            ),
+        )
+        if send is not None:
+            send(finished.follow)  # without it, re-drive sends the queued messages
     return reports
 
 

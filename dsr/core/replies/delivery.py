@@ -21,7 +21,15 @@ from config.settings import Settings
 from dsr.core.ledger import audit, exports
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
-from dsr.core.replies import mailer, messages, notices, outbox, undeliverable, webhook
+from dsr.core.replies import (
+    followups,
+    mailer,
+    messages,
+    notices,
+    outbox,
+    undeliverable,
+    webhook,
+)
 from dsr.core.replies.handover import LedgerHandover, mark_sent
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime import leases, steps
@@ -145,8 +153,10 @@ def _failed(
         return None
     error = str(err) if isinstance(err, DeliveryRefused) else f"{err} (gave up)"
     told = notices.refused(session, settings, row, DeliveryRefused(error))
+    if told is None:
+        told = followups.refused(session, settings, row, error)
     if told is not None:
-        return told  # a third party's notice: the request waits for ops
+        return told  # a third party's notice: ops are alerted (an erasure's waits for them)
     request = session.get(Request, row.request_id) if row.request_id else None
     return undeliverable.fail(session, settings, row, request, error)
 
@@ -177,7 +187,7 @@ def _finish(session: Session, row: Outbox, settings: Settings) -> list[steps.Ste
     if row.purpose.startswith("verification"):
         # The code must not outlive its e-mail on disk (or in the bucket).
         exports.delete_location(settings, row.path)
-    return notices.after_sent(session, row, utcnow())
+    return notices.after_sent(session, row, utcnow()) + followups.after_sent(session, settings, row)
 
 
 def _after_sent(session: Session, request_id: str, purpose: str) -> None:

@@ -40,6 +40,8 @@ from dsr.core.runtime.recipients import NOTIFIED_KINDS, Recipient, RecipientBook
 from dsr.errors import DeliveryRefused
 
 PREFIX = "notice:"
+# A notice of records a later sweep erased (dsr/core/replies/followups.py): "deferred:<id>:<n>".
+DEFERRED_PREFIX = "deferred:"
 NO_RECORDS = "no_records"  # it received none of the records that changed
 NOT_REQUIRED = "not_required"  # configured not to hear of this kind of request
 _STUCK = (NoticeStatus.FAILED, NoticeStatus.NO_CONTACT)  # ops must act
@@ -55,8 +57,8 @@ def is_notice(purpose: str) -> bool:
 
 
 def recipient_of(purpose: str) -> str:
-    """The recipient id in a notice's outbox purpose."""
-    return purpose.removeprefix(PREFIX).rpartition(":")[0]
+    """The recipient id in a notice's outbox purpose (an erasure's, or a deferred one's)."""
+    return purpose.removeprefix(PREFIX).removeprefix(DEFERRED_PREFIX).rpartition(":")[0]
 
 
 @dataclass
@@ -204,7 +206,7 @@ def settle(
                 attempt=attempt,
             )
         if row.status == NoticeStatus.PENDING and row.outbox_id is None:
-            message = _queue(session, rt.settings, request, row, p.recipient)
+            message = queue_message(session, rt.settings, request, row, p.recipient)
             row.outbox_id = message.id
             session.add(row)
             follow.append(steps.deliver(message.id))
@@ -239,10 +241,18 @@ def _content(request: Request, row: Notice, lang: str) -> dict[str, Any]:
     }
 
 
-def _queue(
-    session: Session, settings: Settings, request: Request, row: Notice, r: Recipient
+def queue_message(
+    session: Session,
+    settings: Settings,
+    request: Request,
+    row: Notice,
+    r: Recipient,
+    *,
+    key: str | None = None,
 ) -> Outbox:
-    key = purpose(row.recipient, row.attempt)
+    """Write the notice ``row`` describes to its recipient, by e-mail or webhook, as the
+    outbox purpose ``key`` (default: the erasure's own notice, by recipient and attempt)."""
+    key = key or purpose(row.recipient, row.attempt)
     assert row.address is not None
     values = _content(request, row, r.language)
     if r.channel == "webhook":

@@ -374,6 +374,31 @@ def render_reply(
     raise InvalidInput(f"unknown request kind: {ctx.kind!r}")
 
 
+@dataclass(frozen=True)
+class ErasedView:
+    """Records of one table a later sweep erased, as the follow-up lists them."""
+
+    label: str  # the store, in the message's language
+    outcome: OutcomeView
+
+
+def render_follow_up(
+    ctx: ReplyContext, erased: list[dict[str, Any]], notices: list[NoticeView]
+) -> EmailMessage:
+    """To the subject: records an erasure had deferred, erased now by a later sweep, and the
+    partners told of them (``erased``: per table its ``labels``, ``table``, ``action``,
+    ``count``)."""
+    lang = language_of(ctx)
+    views = [
+        ErasedView(
+            label=str(e["labels"].get(lang) or e["labels"].get("en") or ""),
+            outcome=OutcomeView(table=str(e["table"]), action=str(e["action"]), count=e["count"]),
+        )
+        for e in erased
+    ]
+    return _compose("followup_erase", ctx, lang, erased=views, notices=notices)
+
+
 def render_acknowledgement(
     ctx: ReplyContext, third_parties: list[str] | None = None
 ) -> EmailMessage:
