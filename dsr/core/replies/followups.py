@@ -34,7 +34,7 @@ from dsr.core.ledger.models import (
     Request,
     utcnow,
 )
-from dsr.core.replies import alerts, messages, notices, outbox, templates
+from dsr.core.replies import alerts, export_notes, messages, notices, outbox, templates
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
 
@@ -60,8 +60,15 @@ def record(
         return []
     actions = {o.table: o.action.value for o in result.outcomes}
     labels = dict(getattr(rt.connectors.get(connector), "labels", {}) or {"en": connector})
+    notes = export_notes.for_store(rt.connectors.get(connector), {})
     erased = [
-        {"table": table, "action": actions.get(table, "erased"), "count": count, "labels": labels}
+        {
+            "table": table,
+            "titles": dict(notes[table].title) if table in notes else {},
+            "action": actions.get(table, "erased"),
+            "count": count,
+            "labels": labels,
+        }
         for table, count in sorted(Counter(tables).items())
     ]
     batch = ErasureFollowUp(

@@ -386,13 +386,18 @@ def render_follow_up(
     ctx: ReplyContext, erased: list[dict[str, Any]], notices: list[NoticeView]
 ) -> EmailMessage:
     """To the subject: records an erasure had deferred, erased now by a later sweep, and the
-    partners told of them (``erased``: per table its ``labels``, ``table``, ``action``,
-    ``count``)."""
+    partners told of them (``erased``: per table its store's ``labels``, ``table``, its
+    ``titles``, ``action``, ``count``)."""
     lang = language_of(ctx)
     views = [
         ErasedView(
             label=str(e["labels"].get(lang) or e["labels"].get("en") or ""),
-            outcome=OutcomeView(table=str(e["table"]), action=str(e["action"]), count=e["count"]),
+            outcome=OutcomeView(
+                table=str(e["table"]),
+                action=str(e["action"]),
+                count=e["count"],
+                title=(e.get("titles") or {}).get(lang) or None,
+            ),
         )
         for e in erased
     ]

@@ -21,6 +21,7 @@ from dsr.core.replies.templates import (
     IdentifierView,
     StoreReport,
     render_acknowledgement,
+    render_follow_up,
     render_notice,
     render_ops_alert,
     render_reminder,
@@ -121,6 +122,11 @@ def _messages(lang: str, tmp: Path) -> Iterator[tuple[str, EmailMessage | tuple[
         _ctx("erase", lang), _noted([_store("crm", "done", _result(Operation.ERASE, [
             Outcome("customers", Action.NOT_FOUND, 0)]))], tmp), settings=_settings(),
     )  # fmt: skip
+    erased = [  # as a sweep's follow-up batch holds them
+        {"labels": {"vi": "Bán hàng", "en": "Shop"}, "table": "orders", "action": "anonymised",
+         "count": 1, "titles": {"vi": "đơn hàng", "en": "orders"}}
+    ]  # fmt: skip
+    yield "follow-up erase", render_follow_up(_ctx("erase", lang), erased, NOTICES)  # fmt: skip
     for template in complaints.answer_templates():
         yield (
             f"answer {template}",
