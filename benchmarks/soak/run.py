@@ -168,6 +168,7 @@ def _run(
     from workers.actors import enqueue
 
     from .check import check
+    from .duplicates import explain
     from .faults import Faults
     from .fleet import Fleet
     from .load import Load
@@ -225,6 +226,8 @@ def _run(
     findings = check(
         rt, load, smtp, initial, datetime.now(UTC), max_duplicate_share=plan.max_duplicate_share
     )
+    kills = [(at, p.name) for p in fleet.workers for at in p.killed_at]
+    findings.detail["duplicates_explained"] = explain(smtp.timeline, kills)
     if plan.storm:
         findings.add("kill storm: workers SIGKILLed (one every 5 s)", storm.kills, True)
         refused = wrong.get("exit") == 3 and wrong.get("file_left") is False

@@ -135,6 +135,8 @@ class FaultySmtp:
     accepted: list[tuple[str, str]] = field(default_factory=list)  # (Message-ID, recipient)
     refused: Counter[str] = field(default_factory=Counter)
     codes: dict[str, str] = field(default_factory=dict)  # request id -> one-time code
+    # (Message-ID, wall time the final dot arrived, wall time of the 250): where kills landed
+    timeline: list[tuple[str, float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
@@ -151,6 +153,7 @@ class FaultySmtp:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook
+        arrived = time.time()
         msg = message_from_bytes(envelope.content, policy=policy.default)
         mid = str(msg.get("Message-ID", ""))
         with self._lock:
@@ -161,6 +164,7 @@ class FaultySmtp:
                 found = re.search(r"\b(\d{6})\b", body.get_content() if body else "")
                 if found:
                     self.codes[mid.strip("<").split(".", 1)[0]] = found.group(1)
+            self.timeline.append((mid, arrived, time.time()))
         return "250 Message accepted"
 
     def code(self, request_id: str) -> str | None:

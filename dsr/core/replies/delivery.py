@@ -22,7 +22,7 @@ from dsr.core.ledger import audit, exports
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.replies import mailer, messages, notices, outbox, undeliverable, webhook
-from dsr.core.replies.handover import LedgerHandover, mark_sent
+from dsr.core.replies.handover import LedgerHandover, record_sent
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime import leases, steps
 from dsr.errors import DeliveryError, DeliveryRefused, NotFound
@@ -81,8 +81,7 @@ def _acknowledged_first(uow: UnitOfWork, settings: Settings, row: Outbox) -> lis
 def _send(uow: UnitOfWork, settings: Settings, row: Outbox) -> None:
     if webhook.is_webhook(row):
         webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
-        with uow() as session:
-            mark_sent(session, row.id)
+        record_sent(uow, row.id)  # posted: recorded even across a ledger restart
         return
     mailer.send(
         exports.read_location(settings, row.path),

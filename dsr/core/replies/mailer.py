@@ -71,7 +71,13 @@ async def _data(client: aiosmtplib.SMTP, raw: bytes, handover: Handover) -> None
         if start.code != 354:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol.write(body)
-        handover.before_end()
+        try:
+            handover.before_end()
+        except BaseException:
+            # No final dot: drop the connection now, so the server discards the body (a QUIT
+            # here would be read as more body, and wait out the timeout).
+            client.close()
+            raise
         try:
             protocol._response_pending = True
             protocol.write(b".\r\n")
