@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
-from dsr.core.ledger.db import UnitOfWork
+from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
 
 log = structlog.get_logger(__name__)
@@ -32,24 +32,32 @@ log = structlog.get_logger(__name__)
 RECORD_SENT_SECONDS = 120.0
 
 
-def mark_sent(session: Session, outbox_id: str) -> None:
-    """The only statement of its transaction: nothing may widen the send-twice window."""
-    session.execute(
+class LeaseLost(Exception):
+    """This attempt's delivery lease was taken over (it expired while the sender stalled):
+    the final dot was not sent, the lease's new holder sends the message."""
+
+
+def mark_sent(session: Session, outbox_id: str, claim: str | None = None) -> bool:
+    """The only statement of its transaction: nothing may widen the send-twice window. With
+    ``claim``, only while that attempt still holds the lease. False if no row moved."""
+    held = [col(Outbox.claim) == claim] if claim is not None else []
+    moved = changed(
+        session,
         update(Outbox)
-        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING, *held)
         .values(
             status=OutboxStatus.SENT,
             sent_at=utcnow(),
             attempts=Outbox.attempts + 1,
             claimed_at=None,
+            claim=None,
             handed_over_at=None,
-        )
+        ),
     )
+    return moved > 0
 
 
-def record_sent(
-    uow: UnitOfWork, outbox_id: str, *, within: float = RECORD_SENT_SECONDS
-) -> None:
+def record_sent(uow: UnitOfWork, outbox_id: str, *, within: float = RECORD_SENT_SECONDS) -> None:
     """Write the sent mark of a message the server accepted (its 250 is in hand), trying again
     while the ledger is unreachable (a restart, a dropped connection): a failure here must not
     end in a resend, since the server certainly holds the message. ``mark_sent`` only moves a
@@ -71,23 +79,33 @@ def record_sent(
 class LedgerHandover:
     """``mailer.Handover`` for one outbox row."""
 
-    def __init__(self, uow: UnitOfWork, outbox_id: str) -> None:
-        self.uow, self.outbox_id = uow, outbox_id
+    def __init__(self, uow: UnitOfWork, outbox_id: str, claim: str) -> None:
+        self.uow, self.outbox_id, self.claim = uow, outbox_id, claim
         self._open: ExitStack | None = None
 
     def before_end(self) -> None:
+        """Raises LeaseLost, before the final dot, if another attempt holds the lease now."""
         with self.uow() as session:
-            session.execute(
+            held = changed(
+                session,
                 update(Outbox)
-                .where(col(Outbox.id) == self.outbox_id)
-                .values(handed_over_at=utcnow())
+                .where(
+                    col(Outbox.id) == self.outbox_id,
+                    col(Outbox.status) == OutboxStatus.PENDING,
+                    col(Outbox.claim) == self.claim,
+                )
+                .values(handed_over_at=utcnow()),
             )
             prepare = session.get_bind().dialect.name != "sqlite"
+        if not held:
+            raise LeaseLost(self.outbox_id)
         if prepare:
             stack = ExitStack()
             session = stack.enter_context(self.uow())
             try:
-                mark_sent(session, self.outbox_id)
+                # The row stays locked until the answer: no one can claim it meanwhile.
+                if not mark_sent(session, self.outbox_id, self.claim):
+                    raise LeaseLost(self.outbox_id)  # taken over between the two statements
             except BaseException:
                 stack.__exit__(RuntimeError, RuntimeError("prepare failed"), None)
                 raise
