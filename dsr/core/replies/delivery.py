@@ -23,7 +23,7 @@ from dsr.core.ledger import audit, exports
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, Request, RequestStatus, utcnow
 from dsr.core.replies import mailer, messages, notices, outbox, undeliverable, webhook
-from dsr.core.replies.handover import LeaseLost, LedgerHandover, record_sent
+from dsr.core.replies.handover import LeaseLost, LedgerHandover
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime import leases, steps
 from dsr.errors import DeliveryError, DeliveryRefused, NotFound
@@ -86,8 +86,12 @@ def _acknowledged_first(uow: UnitOfWork, settings: Settings, row: Outbox) -> lis
 
 def _send(uow: UnitOfWork, settings: Settings, row: Outbox, claim: str) -> None:
     if webhook.is_webhook(row):
-        webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
-        record_sent(uow, row.id)  # posted: recorded even across a ledger restart
+        webhook.post(
+            row,
+            recipient=notices.recipient_of(row.purpose),
+            settings=settings,
+            handover=LedgerHandover(uow, row.id, claim),
+        )
         return
     mailer.send(
         exports.read_location(settings, row.path),
