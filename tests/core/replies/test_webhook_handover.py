@@ -27,7 +27,7 @@ def test_a_webhook_post_whose_answer_was_lost_is_counted_when_resent(
     received: list[str] = []
 
     class _SlowFirst(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             received.append(self.headers["X-DSR-Delivery"])
             if len(received) == 1:
