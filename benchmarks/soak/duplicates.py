@@ -10,7 +10,9 @@ the 250 and had not committed yet). A duplicate with no kill near it came from a
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -60,4 +62,36 @@ def explain(
             "p90": round(spans[int(0.9 * (len(spans) - 1))], 1) if spans else None,
             "max": round(spans[-1], 1) if spans else None,
         },
+    }
+
+
+def windows(logs: Path) -> dict[str, Any]:
+    """The workers' own measure of the window (their ``handover_window`` summaries, each of
+    100 messages): the median of the medians and the longest seen, for both halves."""
+    answer: list[dict[str, float]] = []
+    record: list[dict[str, float]] = []
+    for log in sorted(logs.glob("worker-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"handover_window"' not in line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            answer.append(event["dot_to_250_ms"])
+            record.append(event["after_250_ms"])
+    if not answer:
+        return {}
+
+    def summary(parts: list[dict[str, float]]) -> dict[str, float]:
+        return {
+            "median_of_medians": round(median(p["median"] for p in parts), 1),
+            "median_p90": round(median(p["p90"] for p in parts), 1),
+            "max": max(p["max"] for p in parts),
+        }
+
+    return {
+        "summaries": len(answer),
+        "dot_to_250_ms": summary(answer),
+        "after_250_ms": summary(record),
     }
