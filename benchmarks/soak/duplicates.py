@@ -67,9 +67,12 @@ def explain(
 
 def windows(logs: Path) -> dict[str, Any]:
     """The workers' own measure of the window (their ``handover_window`` summaries, each of
-    100 messages): the median of the medians and the longest seen, for both halves."""
+    100 messages): the median of the medians and the longest seen, for both halves, and the
+    seconds all those messages spent inside it. A worker SIGKILLed at random, at a rate of one
+    every ``r`` seconds, makes about ``seconds_inside / r`` duplicates."""
     answer: list[dict[str, float]] = []
     record: list[dict[str, float]] = []
+    total = 0.0
     for log in sorted(logs.glob("worker-*.log")):
         for line in log.read_text(errors="replace").splitlines():
             if '"handover_window"' not in line:
@@ -80,6 +83,7 @@ def windows(logs: Path) -> dict[str, Any]:
                 continue
             answer.append(event["dot_to_250_ms"])
             record.append(event["after_250_ms"])
+            total += event.get("total_ms", 0.0)
     if not answer:
         return {}
 
@@ -92,6 +96,7 @@ def windows(logs: Path) -> dict[str, Any]:
 
     return {
         "summaries": len(answer),
+        "seconds_inside": round(total / 1000, 2),
         "dot_to_250_ms": summary(answer),
         "after_250_ms": summary(record),
     }

@@ -1,7 +1,8 @@
 """How long the send-twice window lasts, as this process sees it: from the final dot to the
 server's 250, and from the 250 to the sent mark's COMMIT. A summary of each 100 messages is
-logged (``handover_window``: median, 90th percentile and longest, in ms), so the window's size
-is measured where it is, never guessed; nothing about a message or its recipient is logged."""
+logged (``handover_window``: median, 90th percentile, longest and total, in ms), so the
+window's size is measured where it is, never guessed; nothing about a message or its
+recipient is logged."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def observed(answer_ms: float, record_ms: float) -> None:
         messages=len(answer),
         dot_to_250_ms=_summary(answer),
         after_250_ms=_summary(record),
+        total_ms=round(sum(answer) + sum(record), 1),  # time inside the window, all of them
     )
 
 
