@@ -67,12 +67,11 @@ def explain(
 
 def windows(logs: Path) -> dict[str, Any]:
     """The workers' own measure of the window (their ``handover_window`` summaries, each of
-    100 messages): the median of the medians and the longest seen, for both halves, and the
-    seconds all those messages spent inside it. A worker SIGKILLed at random, at a rate of one
-    every ``r`` seconds, makes about ``seconds_inside / r`` duplicates."""
+    100 messages or 5 s): the median of the medians and the longest seen, for both halves,
+    and the mean time a message spends inside it (see ``expected``)."""
     answer: list[dict[str, float]] = []
     record: list[dict[str, float]] = []
-    total = 0.0
+    total, messages = 0.0, 0
     for log in sorted(logs.glob("worker-*.log")):
         for line in log.read_text(errors="replace").splitlines():
             if '"handover_window"' not in line:
@@ -84,6 +83,7 @@ def windows(logs: Path) -> dict[str, Any]:
             answer.append(event["dot_to_250_ms"])
             record.append(event["after_250_ms"])
             total += event.get("total_ms", 0.0)
+            messages += event["messages"]
     if not answer:
         return {}
 
@@ -96,7 +96,17 @@ def windows(logs: Path) -> dict[str, Any]:
 
     return {
         "summaries": len(answer),
-        "seconds_inside": round(total / 1000, 2),
+        "messages": messages,
+        "mean_ms": round(total / messages, 1) if messages else None,
         "dot_to_250_ms": summary(answer),
         "after_250_ms": summary(record),
     }
+
+
+def expected(mean_ms: float | None, sent: int, seconds_per_kill: float) -> float | None:
+    """Duplicates a storm should make if each kill lands at a random moment: ``sent`` messages
+    each ``mean_ms`` inside the window, on workers each SIGKILLed once every
+    ``seconds_per_kill`` seconds (the storm's period times the number of workers)."""
+    if mean_ms is None:
+        return None
+    return round(sent * mean_ms / 1000 / seconds_per_kill, 2)
