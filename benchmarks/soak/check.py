@@ -63,6 +63,7 @@ def check(
         ).all()
         runs = session.exec(select(PurgeRun).where(col(PurgeRun.dry_run).is_(False))).all()
         detected = session.exec(select(sa.func.coalesce(sa.func.sum(Outbox.resends), 0))).one()
+        counted = set(session.exec(select(Outbox.message_id).where(col(Outbox.resends) > 0)))
 
     filed = load.filed
     lost = [i for i in filed if i not in requests]
@@ -90,9 +91,12 @@ def check(
         f"{dup} ({share:.2f} %)",
         max_duplicate_share is None or share <= max_duplicate_share,
     )
-    out.add("resends the ledger detected (dsr_duplicate_sends_total)", detected, True)
+    out.add("resends the ledger detected (dsr_duplicate_sends_total)", _metric(rt), True)
+    out.detail["resends_in_outbox"] = detected
     dup_all = sum(n - 1 for n in by_mid.values() if n > 1)
     out.add("duplicate e-mails of any kind (same Message-ID)", dup_all, True)
+    hidden = [mid for mid, n in by_mid.items() if n > 1 and mid not in counted]
+    out.add("duplicate e-mails the ledger did not count", len(hidden), not hidden)
     kinds: Counter[str] = Counter()
     for mid, n in by_mid.items():
         if n > 1:  # <request.purpose@domain>: what was sent twice
@@ -133,6 +137,25 @@ def check(
     out.detail["intake_refusals_seen_by_callers"] = dict(load.refused)
     out.detail["intake_refusal_samples"] = load.samples
     return out
+
+
+def _metric(rt: Runtime) -> int:
+    """The resends as ops see them: the sum of ``dsr_duplicate_sends_total`` over purposes."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dsr.service.metrics import registry
+
+    text = generate_latest(registry(rt.db_url)).decode()
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "dsr_duplicate_sends"
+            for sample in family.samples
+            if sample.name == "dsr_duplicate_sends_total"
+        )
+    )
 
 
 def _residue(rt: Runtime, erased: list[Request]) -> int:

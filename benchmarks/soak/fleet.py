@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 DSR = str(Path(sys.executable).parent / "dsr")
@@ -17,6 +18,7 @@ class Proc:
         self.name, self.args, self.env, self.log = name, args, env, log
         self.popen: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        self.killed_at: list[float] = []  # wall-clock times of its SIGKILLs (the soak's timeline)
 
     def start(self) -> None:
         out = self.log.open("ab")
@@ -29,6 +31,7 @@ class Proc:
         """SIGKILL the process and everything it started."""
         if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
+            self.killed_at.append(time.time())
             self.popen.wait()
             self.kills += 1
         self.popen = None

@@ -228,6 +228,7 @@ def _run(
     from workers.actors import enqueue
 
     from .check import check
+    from .duplicates import expected, explain, windows
     from .faults import Faults
     from .fleet import Fleet
     from .load import Load
@@ -294,6 +295,15 @@ def _run(
     findings = check(
         rt, load, smtp, initial, datetime.now(UTC), max_duplicate_share=plan.max_duplicate_share
     )
+    kills = [(at, p.name) for p in fleet.workers for at in p.killed_at]
+    findings.detail["duplicates_explained"] = explain(smtp.timeline, kills)
+    seen = findings.detail["window_seen_by_workers"] = windows(tmp / "logs")
+    if plan.storm and seen:
+        sent = sum(1 for _, dot, _ in smtp.timeline if storm.began <= dot <= storm.ended)
+        findings.detail["storm_messages_sent"] = sent
+        findings.detail["duplicates_expected_from_window"] = expected(
+            seen["mean_ms"], sent, storm.every * plan.workers
+        )
     if plan.storm:
         findings.add("kill storm: workers SIGKILLed (one every 5 s)", storm.kills, True)
         refused = wrong.get("exit") == 3 and wrong.get("file_left") is False

@@ -2,28 +2,22 @@
 
 PostgreSQL is a fresh cluster (``initdb``; as the ``postgres`` user when the soak runs as root,
 since PostgreSQL refuses to run as root), Redis a ``redis-server`` without persistence (a
-restart loses every queued message, as a crash would), SMTP an aiosmtpd server in this process
-whose answers can be switched to 451 (for now) or 550 (for good) for a window.
+restart loses every queued message, as a crash would), SMTP an aiosmtpd server in a process of
+its own (``mailserver``) whose answers can be switched to 451 (for now) or 550 (for good).
 """
 
 from __future__ import annotations
 
 import glob
 import os
-import re
 import shutil
 import subprocess
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
-
-from aiosmtpd.controller import Controller
 
 from demo.smtp_sink import free_port
+
+from .mailserver import FaultySmtp
 
 
 def _pg_bin(name: str) -> str:
@@ -123,59 +117,4 @@ class RedisServer:
             self.proc = None
 
 
-@dataclass
-class FaultySmtp:
-    """An SMTP server that keeps every message it accepts and can refuse for a window:
-    ``mode`` "451" refuses every recipient for now, "550" refuses the subjects (not ops) for
-    good."""
-
-    ops: str
-    port: int = field(default_factory=free_port)
-    mode: str = "ok"
-    accepted: list[tuple[str, str]] = field(default_factory=list)  # (Message-ID, recipient)
-    refused: Counter[str] = field(default_factory=Counter)
-    codes: dict[str, str] = field(default_factory=dict)  # request id -> one-time code
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _controller: Controller | None = None
-
-    async def handle_RCPT(  # aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if self.mode == "451":
-            self.refused["451"] += 1
-            return "451 4.3.0 soak: try again later"
-        if self.mode == "550" and address.lower() != self.ops:
-            self.refused["550"] += 1
-            return "550 5.1.1 soak: mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        mid = str(msg.get("Message-ID", ""))
-        with self._lock:
-            for rcpt in envelope.rcpt_tos:
-                self.accepted.append((mid, rcpt.lower()))
-            if ".verification-" in mid:  # the subject's one-time code, as the subject reads it
-                body = msg.get_body(("plain",))
-                found = re.search(r"\b(\d{6})\b", body.get_content() if body else "")
-                if found:
-                    self.codes[mid.strip("<").split(".", 1)[0]] = found.group(1)
-        return "250 Message accepted"
-
-    def code(self, request_id: str) -> str | None:
-        with self._lock:
-            return self.codes.get(request_id)
-
-    def messages(self) -> list[tuple[str, str]]:
-        with self._lock:
-            return list(self.accepted)
-
-    def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+__all__ = ["FaultySmtp", "Postgres", "RedisServer"]

@@ -28,10 +28,13 @@ class Storm:
     every: float = 5.0
     rng: random.Random = field(default_factory=lambda: random.Random(23))
     kills: int = 0
+    began: float = 0.0  # wall clock, for the duplicates' explanation
+    ended: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.began = time.time()
         self._thread = threading.Thread(target=self._run, name="storm", daemon=True)
         self._thread.start()
 
@@ -46,6 +49,7 @@ class Storm:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            self.ended = time.time()
 
 
 def wrong_ledger(env: dict[str, str], folder: Path, timeout: float = 120) -> dict[str, Any]:

@@ -202,6 +202,9 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     finished_at: datetime | None = _ts(nullable=True)  # what the sending changes is recorded
     claimed_at: datetime | None = _ts(nullable=True)  # a worker's delivery lease (one sender)
+    # The lease's holder (a token per attempt): the hand-over is written only by its holder,
+    # so a sender whose lease expired and was taken over never sends the final dot.
+    claim: str | None = Field(default=None, max_length=32)
     # Set just before the message's last byte goes to the server, cleared when the server's
     # answer is known: still set on the next attempt, the message may have arrived already.
     handed_over_at: datetime | None = _ts(nullable=True)

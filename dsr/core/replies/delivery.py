@@ -11,6 +11,7 @@ attempt (re-drive finds it), never sent again.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import structlog
@@ -30,7 +31,7 @@ from dsr.core.replies import (
     undeliverable,
     webhook,
 )
-from dsr.core.replies.handover import LedgerHandover, mark_sent
+from dsr.core.replies.handover import LeaseLost, LedgerHandover
 from dsr.core.replies.outbox import REPLY
 from dsr.core.runtime import leases, steps
 from dsr.errors import DeliveryError, DeliveryRefused, NotFound
@@ -51,14 +52,19 @@ def deliver(uow: UnitOfWork, settings: Settings, outbox_id: str) -> list[steps.S
     before = _acknowledged_first(uow, settings, row) if row.status == OutboxStatus.PENDING else []
     if row.status == OutboxStatus.PENDING:
         with uow() as session:
-            if not _claim(session, settings, row):
-                return []  # another worker is sending it; re-drive takes over if it dies
+            claim = _claim(session, settings, row)
+        if claim is None:
+            return []  # another worker is sending it; re-drive takes over if it dies
         try:
             with leases.holding("outbox", row.id):
-                _send(uow, settings, row)
+                _send(uow, settings, row, claim)
+        except LeaseLost:
+            # Stalled past the lease, and taken over: nothing went, the new holder sends it.
+            log.warning("delivery_lease_lost", outbox_id=row.id, purpose=row.purpose)
+            return []
         except Exception as err:
             with uow() as session:
-                follow = _failed(session, settings, row, err)
+                follow = _failed(session, settings, row, claim, err)
             if follow is not None:
                 return follow  # refused for good, or for too long: ops act, retries end
             raise
@@ -86,24 +92,29 @@ def _acknowledged_first(uow: UnitOfWork, settings: Settings, row: Outbox) -> lis
     return follow
 
 
-def _send(uow: UnitOfWork, settings: Settings, row: Outbox) -> None:
+def _send(uow: UnitOfWork, settings: Settings, row: Outbox, claim: str) -> None:
     if webhook.is_webhook(row):
-        webhook.post(row, recipient=notices.recipient_of(row.purpose), settings=settings)
-        with uow() as session:
-            mark_sent(session, row.id)
+        webhook.post(
+            row,
+            recipient=notices.recipient_of(row.purpose),
+            settings=settings,
+            handover=LedgerHandover(uow, row.id, claim),
+        )
         return
     mailer.send(
         exports.read_location(settings, row.path),
         recipient=row.recipient,
         settings=settings,
-        handover=LedgerHandover(uow, row.id),
+        handover=LedgerHandover(uow, row.id, claim),
     )
 
 
-def _claim(session: Session, settings: Settings, row: Outbox) -> bool:
-    """Take the row for one delivery attempt (a lease, renewed while it lasts); an attempt
-    after a hand-over whose answer was never recorded is counted as a possible duplicate."""
+def _claim(session: Session, settings: Settings, row: Outbox) -> str | None:
+    """Take the row for one delivery attempt (a lease, renewed while it lasts): the attempt's
+    token, or None if another holds it. An attempt after a hand-over whose answer was never
+    recorded is counted as a possible duplicate."""
     now = utcnow()
+    claim = uuid.uuid4().hex
     expired = now - timedelta(seconds=settings.task_lease_seconds)
     won = changed(
         session,
@@ -113,10 +124,10 @@ def _claim(session: Session, settings: Settings, row: Outbox) -> bool:
             col(Outbox.status) == OutboxStatus.PENDING,
             or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < expired),
         )
-        .values(claimed_at=now),
+        .values(claimed_at=now, claim=claim),
     )
     if not won:
-        return False
+        return None
     handed = session.exec(select(Outbox.handed_over_at).where(Outbox.id == row.id)).one()
     if handed is not None:
         session.execute(
@@ -131,16 +142,21 @@ def _claim(session: Session, settings: Settings, row: Outbox) -> bool:
             message_id=row.message_id,
             handed_over_at=handed.isoformat(),
         )
-    return True
+    return claim
 
 
 def _failed(
-    session: Session, settings: Settings, row: Outbox, err: Exception
+    session: Session, settings: Settings, row: Outbox, claim: str, err: Exception
 ) -> list[steps.Step] | None:
     """Record a failed attempt: None to retry later, or the steps once retries end (a 5xx
     refusal at once, a temporary failure after ``delivery_give_up_seconds``)."""
-    # The attempt is over: its delivery lease too, whatever follows (a retry, or ops' resend).
-    session.execute(update(Outbox).where(col(Outbox.id) == row.id).values(claimed_at=None))
+    # The attempt is over: its delivery lease too, whatever follows (a retry, or ops' resend);
+    # a lease another attempt took over is that attempt's.
+    session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == row.id, col(Outbox.claim) == claim)
+        .values(claimed_at=None, claim=None)
+    )
     final = isinstance(err, DeliveryRefused) or (
         isinstance(err, DeliveryError) and undeliverable.gave_up(row, settings)
     )

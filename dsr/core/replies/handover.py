@@ -6,56 +6,106 @@ its COMMIT is left to do. A process that dies in between leaves ``handed_over_at
 attempt knows the server may already hold the message and counts the resend (``resends``, the
 ``dsr_duplicate_sends_total`` metric, a ``possible_duplicate`` log event with the Message-ID).
 
+If that COMMIT fails (the ledger restarted, the connection dropped), the 250 is still in hand:
+the mark is written again on a fresh connection until the ledger answers, never re-sent.
+
 On SQLite, whose one writer at a time would wait on the server's answer, the mark is written
 right after the answer instead.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 
+import structlog
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
-from dsr.core.ledger.db import UnitOfWork
+from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
 
+log = structlog.get_logger(__name__)
+# How long a worker holding a 250 keeps trying to record it while the ledger is away (its
+# delivery lease is renewed meanwhile, so no one else sends the message).
+RECORD_SENT_SECONDS = 120.0
 
-def mark_sent(session: Session, outbox_id: str) -> None:
-    """The only statement of its transaction: nothing may widen the send-twice window."""
-    session.execute(
+
+class LeaseLost(Exception):
+    """This attempt's delivery lease was taken over (it expired while the sender stalled):
+    the final dot was not sent, the lease's new holder sends the message."""
+
+
+def mark_sent(session: Session, outbox_id: str, claim: str | None = None) -> bool:
+    """The only statement of its transaction: nothing may widen the send-twice window. With
+    ``claim``, only while that attempt still holds the lease. False if no row moved."""
+    held = [col(Outbox.claim) == claim] if claim is not None else []
+    moved = changed(
+        session,
         update(Outbox)
-        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING, *held)
         .values(
             status=OutboxStatus.SENT,
             sent_at=utcnow(),
             attempts=Outbox.attempts + 1,
             claimed_at=None,
+            claim=None,
             handed_over_at=None,
-        )
+        ),
     )
+    return moved > 0
+
+
+def record_sent(uow: UnitOfWork, outbox_id: str, *, within: float = RECORD_SENT_SECONDS) -> None:
+    """Write the sent mark of a message the server accepted (its 250 is in hand), trying again
+    while the ledger is unreachable (a restart, a dropped connection): a failure here must not
+    end in a resend, since the server certainly holds the message. ``mark_sent`` only moves a
+    pending row, so a COMMIT whose answer was lost and is written again changes nothing."""
+    deadline = time.monotonic() + within
+    pause = 0.2
+    while True:
+        try:
+            with uow() as session:
+                mark_sent(session, outbox_id)
+            return
+        except OperationalError:
+            if time.monotonic() + pause > deadline:
+                raise  # still no ledger: the next attempt counts it as a possible duplicate
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 class LedgerHandover:
     """``mailer.Handover`` for one outbox row."""
 
-    def __init__(self, uow: UnitOfWork, outbox_id: str) -> None:
-        self.uow, self.outbox_id = uow, outbox_id
+    def __init__(self, uow: UnitOfWork, outbox_id: str, claim: str) -> None:
+        self.uow, self.outbox_id, self.claim = uow, outbox_id, claim
         self._open: ExitStack | None = None
 
     def before_end(self) -> None:
+        """Raises LeaseLost, before the final dot, if another attempt holds the lease now."""
         with self.uow() as session:
-            session.execute(
+            held = changed(
+                session,
                 update(Outbox)
-                .where(col(Outbox.id) == self.outbox_id)
-                .values(handed_over_at=utcnow())
+                .where(
+                    col(Outbox.id) == self.outbox_id,
+                    col(Outbox.status) == OutboxStatus.PENDING,
+                    col(Outbox.claim) == self.claim,
+                )
+                .values(handed_over_at=utcnow()),
             )
             prepare = session.get_bind().dialect.name != "sqlite"
+        if not held:
+            raise LeaseLost(self.outbox_id)
         if prepare:
             stack = ExitStack()
             session = stack.enter_context(self.uow())
             try:
-                mark_sent(session, self.outbox_id)
+                # The row stays locked until the answer: no one can claim it meanwhile.
+                if not mark_sent(session, self.outbox_id, self.claim):
+                    raise LeaseLost(self.outbox_id)  # taken over between the two statements
             except BaseException:
                 stack.__exit__(RuntimeError, RuntimeError("prepare failed"), None)
                 raise
@@ -64,10 +114,12 @@ class LedgerHandover:
     def accepted(self) -> None:
         if self._open is not None:
             stack, self._open = self._open, None
-            stack.close()  # COMMIT: the sent mark prepared before the final dot
-            return
-        with self.uow() as session:
-            mark_sent(session, self.outbox_id)
+            try:
+                stack.close()  # COMMIT: the sent mark prepared before the final dot
+                return
+            except Exception as err:  # noqa: BLE001 - the server has it: recorded below
+                log.warning("sent_mark_retried", outbox_id=self.outbox_id, error=type(err).__name__)
+        record_sent(self.uow, self.outbox_id)
 
     def abandon(self, answered: bool) -> None:
         if self._open is not None:

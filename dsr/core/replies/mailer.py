@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,7 @@ import aiosmtplib
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from config.settings import Settings
+from dsr.core.replies import window
 from dsr.errors import DeliveryError, DeliveryRefused
 
 
@@ -71,9 +73,16 @@ async def _data(client: aiosmtplib.SMTP, raw: bytes, handover: Handover) -> None
         if start.code != 354:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol.write(body)
-        handover.before_end()
+        try:
+            handover.before_end()
+        except BaseException:
+            # No final dot: drop the connection now, so the server discards the body (a QUIT
+            # here would be read as more body, and wait out the timeout).
+            client.close()
+            raise
         try:
             protocol._response_pending = True
+            dot = time.monotonic()
             protocol.write(b".\r\n")
             done = await protocol.read_response(timeout=client.timeout)
         except BaseException:
@@ -82,7 +91,10 @@ async def _data(client: aiosmtplib.SMTP, raw: bytes, handover: Handover) -> None
         if done.code != 250:
             handover.abandon(answered=True)
             raise aiosmtplib.SMTPDataError(done.code, done.message)
-        handover.accepted()
+        answered = time.monotonic()
+        handover.accepted()  # nothing else between the 250 and this
+        recorded = time.monotonic()
+    window.observed(1000 * (answered - dot), 1000 * (recorded - answered))
 
 
 async def _transaction(

@@ -24,6 +24,7 @@ from config.settings import Settings
 from dsr.core.ledger import exports
 from dsr.core.ledger.models import Outbox
 from dsr.core.replies import outbox
+from dsr.core.replies.mailer import Handover
 from dsr.errors import DeliveryError, DeliveryRefused
 
 SIGNATURE_HEADER = "X-DSR-Signature"
@@ -81,8 +82,13 @@ def queue(
     )
 
 
-def post(row: Outbox, *, recipient: str, settings: Settings) -> None:
-    """POST one stored body; a 4xx refusal is DeliveryRefused, anything else DeliveryError."""
+def post(
+    row: Outbox, *, recipient: str, settings: Settings, handover: Handover | None = None
+) -> None:
+    """POST one stored body; a 4xx refusal is DeliveryRefused, anything else DeliveryError.
+    ``handover`` hears of it as of an e-mail's final dot: just before the request goes, when
+    it is accepted (2xx), and when the attempt ends otherwise (answered, or not: a request
+    sent whose answer was lost may have arrived, and its resend is counted)."""
     body = exports.read_location(settings, row.path)
     secret = settings.webhook_secrets.get(recipient)
     if not secret:
@@ -94,6 +100,8 @@ def post(row: Outbox, *, recipient: str, settings: Settings) -> None:
         SIGNATURE_HEADER: sign(secret, body, stamp),
         DELIVERY_HEADER: row.message_id,
     }
+    if handover is not None:
+        handover.before_end()
     try:
         response = httpx.post(
             row.recipient,
@@ -102,9 +110,18 @@ def post(row: Outbox, *, recipient: str, settings: Settings) -> None:
             timeout=settings.webhook_timeout,
             follow_redirects=False,  # a redirect could carry the body somewhere unsigned-for
         )
-    except httpx.HTTPError as err:
-        raise DeliveryError(f"webhook {recipient}: {type(err).__name__}") from None
+    except BaseException as err:
+        if handover is not None:  # no connection: nothing went; otherwise it may have arrived
+            handover.abandon(answered=isinstance(err, httpx.ConnectError))
+        if isinstance(err, httpx.HTTPError):
+            raise DeliveryError(f"webhook {recipient}: {type(err).__name__}") from None
+        raise
     code = response.status_code
+    if handover is not None:
+        if 200 <= code < 300:
+            handover.accepted()  # nothing else between the answer and this
+        else:
+            handover.abandon(answered=True)
     if 200 <= code < 300:
         return
     if 400 <= code < 500 and code not in _RETRIABLE_4XX:
