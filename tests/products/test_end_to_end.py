@@ -346,7 +346,7 @@ def test_odoo_erase_anonymises_contacts_and_keeps_orders(launch: Launch) -> None
     assert "anonymised 4 records" in reply and "retained 4 records under a legal duty" in reply
     assert "Luật Kế toán 2015" in reply and "Retention ends on" in reply
     # The search again still reaches his wife's contact by his home line: said, not erased.
-    assert "still found 1 record in res_partner" in reply
+    assert "still found 1 record in table res_partner" in reply
     assert "1 record not included (checked by our staff: not yours)" in reply
 
 
