@@ -122,6 +122,7 @@ def _env(tmp: Path, pg: Any, redis_server: Any, smtp: Any, s3: Any, folder: Path
         "DSR_CONNECTORS_FILE": str(tmp / "connectors.yaml"),
         "DSR_RETENTION_FILE": str(tmp / "retention.yaml"),
         "DSR_ATTACH_LIMIT_BYTES": "0",  # every access reply carries a download link
+        "DSR_VOUCH_POLICY": "single",  # staff-vouched requests run end to end, as in the soak
         "DSR_VAR_DIR": str(folder / "var"),
         "DSR_EXPORT_DIR": str(folder / "exports"),
         "DSR_DATA_DIR": str(folder / "data"),

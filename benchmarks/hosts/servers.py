@@ -13,8 +13,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-
 from benchmarks.hosts.netns import NET, SERVICE
 from benchmarks.soak.servers import FaultySmtp, Postgres, RedisServer, _pg_bin
 
@@ -68,9 +66,10 @@ class SharedRedis(RedisServer):
 
 
 class SharedSmtp(FaultySmtp):
-    def start(self) -> None:
-        self._controller = Controller(self, hostname=SERVICE, port=self.port)
-        self._controller.start()
+    """The soak's SMTP server process, listening where both hosts reach it."""
+
+    def __init__(self, ops: str) -> None:
+        super().__init__(ops, host=SERVICE)
 
 
 def prepare_root(tmp: Path) -> None:

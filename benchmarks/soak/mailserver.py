@@ -52,10 +52,10 @@ class _Handler:
         return "250 Message accepted"
 
 
-def _serve(ops: str, port: int, mode: Any, events: Any, ready: Any, stop: Any) -> None:
+def _serve(ops: str, host: str, port: int, mode: Any, events: Any, ready: Any, stop: Any) -> None:
     from aiosmtpd.controller import Controller
 
-    controller = Controller(_Handler(ops, mode, events), hostname="127.0.0.1", port=port)
+    controller = Controller(_Handler(ops, mode, events), hostname=host, port=port)
     controller.start()
     ready.set()
     stop.wait()
@@ -67,7 +67,7 @@ def _serve(ops: str, port: int, mode: Any, events: Any, ready: Any, stop: Any) -
 class FaultySmtp:
     """The driver's handle on the server process: its mode, and what it accepted or refused."""
 
-    def __init__(self, ops: str) -> None:
+    def __init__(self, ops: str, host: str = "127.0.0.1") -> None:
         self.ops = ops
         self.port = free_port()
         ctx = multiprocessing.get_context("spawn")
@@ -76,7 +76,7 @@ class FaultySmtp:
         self._ready, self._stop = ctx.Event(), ctx.Event()
         self._proc = ctx.Process(
             target=_serve,
-            args=(ops, self.port, self._mode, self._events, self._ready, self._stop),
+            args=(ops, host, self.port, self._mode, self._events, self._ready, self._stop),
             name="soak-smtp",
             daemon=True,
         )
