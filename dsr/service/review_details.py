@@ -62,5 +62,4 @@ class ReviewOps(ServiceBase):
                 read=len(found),
                 shown=sum(1 for f in found if f["detail"] == "shown"),
             )
-            session.commit()
         return [CandidateDetailOut.model_validate(f) for f in found]

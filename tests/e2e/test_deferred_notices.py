@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from demo.seed import DEMO_SUBJECT, store_paths
+from demo.seed import DEMO_SUBJECT
 from demo.smtp_sink import MailSink
-from demo.stores import stamp
 from dsr.core.ledger.db import get_engine
 from dsr.core.ledger.models import Alert, Outbox
 from dsr.service import Caller, Service
@@ -35,22 +33,10 @@ from tests.e2e.test_notices import (
     _running,
     _text,
     _webhook_server,
+    deliver_open_order,
 )
 
 EMAIL = DEMO_SUBJECT["email"]
-
-
-def _deliver_open_order(p: Pipeline) -> None:
-    orders = sa.create_engine(f"sqlite:///{store_paths(p.rt.settings.resolved_data_dir)['orders']}")
-    with orders.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE orders SET status = 'delivered', updated_at = :now "
-                "WHERE order_no = 'DH00000002'"
-            ),
-            {"now": stamp()},
-        )
-    orders.dispose()
 
 
 def _sweep(p: Pipeline) -> None:
@@ -95,7 +81,7 @@ def _erased_with_open_order(
             p.wait(rid)
             assert hook.received == []  # the open order is deferred: Viettel Post told nothing
             assert _mails(p, rid, "notice-ghn-1")
-            _deliver_open_order(p)
+            deliver_open_order(p)
             yield p, rid
 
 

@@ -153,12 +153,9 @@ def test_rectify_acknowledgement_gives_the_third_party_period(pipeline: Pipeline
     assert {n["status"] for n in pipeline.status(renamed)["notices"]} == {"not_needed"}
 
 
-def test_erase_tells_each_partner_to_erase_its_orders(pipeline: Pipeline) -> None:
-    """Erase: each partner is told which of its orders to erase; the certificate says so."""
-    # DH00000002 has been delivered meanwhile: an open order would be deferred, not erased.
-    orders = sa.create_engine(
-        f"sqlite:///{store_paths(pipeline.rt.settings.resolved_data_dir)['orders']}"
-    )
+def deliver_open_order(p: Pipeline) -> None:
+    """The demo subject's open order DH00000002 is delivered (the shop's own update)."""
+    orders = sa.create_engine(f"sqlite:///{store_paths(p.rt.settings.resolved_data_dir)['orders']}")
     with orders.begin() as conn:
         conn.execute(
             sa.text(
@@ -168,6 +165,12 @@ def test_erase_tells_each_partner_to_erase_its_orders(pipeline: Pipeline) -> Non
             {"now": stamp()},
         )
     orders.dispose()
+
+
+def test_erase_tells_each_partner_to_erase_its_orders(pipeline: Pipeline) -> None:
+    """Erase: each partner is told which of its orders to erase; the certificate says so."""
+    # DH00000002 has been delivered meanwhile: an open order would be deferred, not erased.
+    deliver_open_order(pipeline)
     rid = pipeline.submit("erase", EMAIL, phone=DEMO_SUBJECT["phone"])
     data = pipeline.wait(rid)
     ghn = _text(_one(pipeline, rid, "notice-ghn-1"))

@@ -27,7 +27,6 @@ from connectors.base import TaskResult
 from dsr.core.ledger import audit
 from dsr.core.ledger.models import (
     ErasureFollowUp,
-    Notice,
     NoticeStatus,
     Outbox,
     OutboxStatus,
@@ -89,7 +88,9 @@ def record(
     told: list[dict[str, Any]] = []
     for planned in notices.plan(rt.recipients, [store]):
         r = planned.recipient
-        if not planned.records or request.kind not in r.kinds:
+        # Only the message's content: the erasure's own notice row stays as it was.
+        row = notices.draft(request, planned, now)
+        if row.status == NoticeStatus.NOT_NEEDED:
             continue  # it received none of them, or need not hear of an erasure
         entry: dict[str, Any] = {
             "recipient": r.id,
@@ -97,24 +98,14 @@ def record(
             "records": sum(len(x["references"]) for x in planned.records),
             "outbox_id": None,
         }
-        if r.channel is None:
+        if row.status == NoticeStatus.NO_CONTACT:
             follow += _alert(
                 session, rt.settings, request, r.id, batch.id, "deferred_notice_no_contact"
             )
         else:
-            row = Notice(
-                request_id=request_id,
-                recipient=r.id,
-                name=r.name,
-                channel=r.channel,
-                address=r.address,
-                status=NoticeStatus.PENDING,
-                records=planned.records,
-                fields=sorted(planned.fields),
-                reply_by=now + timedelta(days=r.reply_within_days),
-                created_at=now,
-                updated_at=now,
-            )  # only the message's content: the erasure's own notice row stays as it was
+            # The request's deadline, which bounds an erasure's reply-by, is long past here: the
+            # partner gets its usual time from now.
+            row.reply_by = now + timedelta(days=r.reply_within_days)
             message = notices.queue_message(
                 session, rt.settings, request, row, r, key=f"{NOTICE}{r.id}:{batch.id}"
             )
@@ -150,14 +141,14 @@ def refused(
 ) -> list[steps.Step] | None:
     """A deferred notice refused for good: ops are alerted and the follow-up is not held for
     it (it says that partner could not be told yet). None: not a deferred notice."""
-    if _batch_of(row.purpose, NOTICE) is None or row.request_id is None:
-        return None
     batch = _batch_of(row.purpose, NOTICE)
+    if batch is None or row.request_id is None:
+        return None
     session.execute(
         update(Outbox).where(col(Outbox.id) == row.id).values(status=OutboxStatus.FAILED)
     )
     request = session.get(Request, row.request_id)
-    if request is None or batch is None:
+    if request is None:
         return []
     recipient = notices.recipient_of(row.purpose)
     audit.record(
@@ -199,6 +190,8 @@ def _follow_up_when_told(
     """Queue the subject's follow-up once no notice of the batch is still pending (once: the
     outbox row is unique per purpose, and every sent notice of the batch was committed before
     the last one's sending is recorded, so the last one sees them all)."""
+    if batch.outbox_id is not None:
+        return []  # queued before (a redelivered notice): its own step sends it
     ids = [n["outbox_id"] for n in batch.notices if n.get("outbox_id")]
     rows = (
         {r.id: r for r in session.exec(select(Outbox).where(col(Outbox.id).in_(ids)))}
@@ -232,8 +225,6 @@ def _follow_up_when_told(
         recipient=request.verified_email,
         message=message,
     )
-    if batch.outbox_id is not None:
-        return []  # queued before (a redelivered notice): its own step sent it
     batch.outbox_id = row.id
     session.add(batch)
     return [steps.deliver(row.id)]

@@ -15,13 +15,13 @@ right after the answer instead.
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from dsr.core.ledger.db import UnitOfWork, changed
 from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
@@ -57,23 +57,19 @@ def mark_sent(session: Session, outbox_id: str, claim: str | None = None) -> boo
     return moved > 0
 
 
-def record_sent(uow: UnitOfWork, outbox_id: str, *, within: float = RECORD_SENT_SECONDS) -> None:
+@retry(
+    retry=retry_if_exception_type(OperationalError),
+    wait=wait_exponential(multiplier=0.2, max=5.0),
+    stop=stop_after_delay(RECORD_SENT_SECONDS),
+    reraise=True,  # still no ledger: the next attempt counts it as a possible duplicate
+)
+def record_sent(uow: UnitOfWork, outbox_id: str) -> None:
     """Write the sent mark of a message the server accepted (its 250 is in hand), trying again
     while the ledger is unreachable (a restart, a dropped connection): a failure here must not
     end in a resend, since the server certainly holds the message. ``mark_sent`` only moves a
     pending row, so a COMMIT whose answer was lost and is written again changes nothing."""
-    deadline = time.monotonic() + within
-    pause = 0.2
-    while True:
-        try:
-            with uow() as session:
-                mark_sent(session, outbox_id)
-            return
-        except OperationalError:
-            if time.monotonic() + pause > deadline:
-                raise  # still no ledger: the next attempt counts it as a possible duplicate
-            time.sleep(pause)
-            pause = min(pause * 2, 5.0)
+    with uow() as session:
+        mark_sent(session, outbox_id)
 
 
 class LedgerHandover:

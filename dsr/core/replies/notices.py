@@ -139,11 +139,17 @@ def _find(session: Session, request_id: str, recipient: str) -> Notice | None:
     ).first()
 
 
-def _create(session: Session, request: Request, p: Planned, now: datetime) -> Notice:
+def draft(request: Request, p: Planned, now: datetime) -> Notice:
+    """The notice row ``p`` plans for ``request``, decided and filled, not yet added."""
     row = Notice(
         request_id=request.id, recipient=p.recipient.id, name="", status="", created_at=now
     )
     _apply(row, p, request, now)
+    return row
+
+
+def _create(session: Session, request: Request, p: Planned, now: datetime) -> Notice:
+    row = draft(request, p, now)
     try:
         with session.begin_nested():
             session.add(row)

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from sqlmodel import Session
 
 from config.settings import Settings
-from demo.smtp_sink import free_port
-from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
+from dsr.core.ledger.db import get_engine, migrate, units_of_work
+from dsr.core.ledger.models import Outbox, OutboxStatus
 from dsr.core.replies import delivery
+from tests.core.replies.queued import queued, smtp_server
 
 
 class _HoldsTheFirstSender:
@@ -49,45 +48,35 @@ def test_a_sender_whose_lease_was_taken_over_does_not_send(
 ) -> None:
     migrate(postgres_url)
     handler = _HoldsTheFirstSender()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
     try:
-        settings = Settings(
-            database_url=postgres_url, smtp_host="127.0.0.1", smtp_port=port,
-            task_lease_seconds=1, var_dir=tmp_path / "var",
-        )  # fmt: skip
-        eml = tmp_path / "reply.eml"
-        eml.write_bytes(b"Subject: reply\r\nMessage-ID: <r3.reply@example.com>\r\n\r\ndata\r\n")
-        with session_scope(postgres_url) as session:
-            row = Outbox(
-                purpose="reply", recipient="a@example.com", message_id="<r3.reply@example.com>",
-                path=str(eml), status=OutboxStatus.PENDING, created_at=utcnow(),
+        with smtp_server(handler) as port:
+            settings = Settings(
+                database_url=postgres_url, smtp_host="127.0.0.1", smtp_port=port,
+                task_lease_seconds=1, var_dir=tmp_path / "var",
             )  # fmt: skip
-            session.add(row)
-        uow = units_of_work(postgres_url)
-        errors: list[BaseException] = []
+            row = queued(postgres_url, tmp_path / "reply.eml", "<r3.reply@example.com>")
+            uow = units_of_work(postgres_url)
+            errors: list[BaseException] = []
 
-        def stalled() -> None:  # a worker whose keeper stopped renewing (no keeper here)
-            try:
-                delivery.deliver(uow, settings, row.id)
-            except BaseException as err:  # noqa: BLE001 - reported below
-                errors.append(err)
+            def stalled() -> None:  # a worker whose keeper stopped renewing (no keeper here)
+                try:
+                    delivery.deliver(uow, settings, row.id)
+                except BaseException as err:  # noqa: BLE001 - reported below
+                    errors.append(err)
 
-        first = threading.Thread(target=stalled)
-        first.start()
-        assert handler.first_waiting.wait(10)
-        time.sleep(1.5)  # its lease expires
-        delivery.deliver(uow, settings, row.id)  # re-drive: another worker takes it over
-        assert len(handler.received) == 1
-        handler.release.set()
-        first.join(30)
-        assert len(handler.received) == 1, "sent twice: the stalled sender sent it again"
-        with Session(get_engine(postgres_url)) as session:
-            sent = session.get(Outbox, row.id)
-            assert sent is not None and sent.status == OutboxStatus.SENT
-        assert not errors, errors
+            first = threading.Thread(target=stalled)
+            first.start()
+            assert handler.first_waiting.wait(10)
+            time.sleep(1.5)  # its lease expires
+            delivery.deliver(uow, settings, row.id)  # re-drive: another worker takes it over
+            assert len(handler.received) == 1
+            handler.release.set()
+            first.join(30)
+            assert len(handler.received) == 1, "sent twice: the stalled sender sent it again"
+            with Session(get_engine(postgres_url)) as session:
+                sent = session.get(Outbox, row.id)
+                assert sent is not None and sent.status == OutboxStatus.SENT
+            assert not errors, errors
     finally:
         handler.release.set()
-        controller.stop()
         get_engine(postgres_url).dispose()

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from sqlmodel import Session
 
 from config.settings import Settings
-from demo.smtp_sink import free_port
-from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
+from dsr.core.ledger.db import get_engine, migrate, units_of_work
+from dsr.core.ledger.models import Outbox, OutboxStatus
 from dsr.core.replies import delivery
 from tests import services
+from tests.core.replies.queued import queued, smtp_server
 
 
 class _CutsTheLedgerBeforeAnswering:
@@ -50,32 +49,22 @@ def test_a_lost_ledger_connection_after_the_250_does_not_send_twice(
 ) -> None:
     migrate(postgres_url)
     handler = _CutsTheLedgerBeforeAnswering()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
     try:
-        settings = Settings(
-            database_url=postgres_url, smtp_host="127.0.0.1", smtp_port=port,
-            var_dir=tmp_path / "var",
-        )  # fmt: skip
-        eml = tmp_path / "reply.eml"
-        eml.write_bytes(b"Subject: reply\r\nMessage-ID: <r2.reply@example.com>\r\n\r\ndata\r\n")
-        with session_scope(postgres_url) as session:
-            row = Outbox(
-                purpose="reply", recipient="a@example.com", message_id="<r2.reply@example.com>",
-                path=str(eml), status=OutboxStatus.PENDING, created_at=utcnow(),
+        with smtp_server(handler) as port:
+            settings = Settings(
+                database_url=postgres_url, smtp_host="127.0.0.1", smtp_port=port,
+                var_dir=tmp_path / "var",
             )  # fmt: skip
-            session.add(row)
-        uow = units_of_work(postgres_url)
-        delivery.deliver(uow, settings, row.id)  # the server accepted: the attempt succeeded
-        assert handler.cut >= 1  # the sender's open transaction was really cut
-        delivery.deliver(uow, settings, row.id)  # re-drive's next look at it
-        assert len(handler.received) == 1  # the subject got it once
-        with Session(get_engine(postgres_url)) as session:
-            sent = session.get(Outbox, row.id)
-            assert sent is not None and sent.status == OutboxStatus.SENT
-            assert sent.resends == 0 and sent.handed_over_at is None
+            row = queued(postgres_url, tmp_path / "reply.eml", "<r2.reply@example.com>")
+            uow = units_of_work(postgres_url)
+            delivery.deliver(uow, settings, row.id)  # the server accepted: the attempt succeeded
+            assert handler.cut >= 1  # the sender's open transaction was really cut
+            delivery.deliver(uow, settings, row.id)  # re-drive's next look at it
+            assert len(handler.received) == 1  # the subject got it once
+            with Session(get_engine(postgres_url)) as session:
+                sent = session.get(Outbox, row.id)
+                assert sent is not None and sent.status == OutboxStatus.SENT
+                assert sent.resends == 0 and sent.handed_over_at is None
     finally:
-        controller.stop()
         handler.admin.dispose()
         get_engine(postgres_url).dispose()

@@ -14,11 +14,12 @@ from prometheus_client import generate_latest
 from sqlmodel import Session
 
 from config.settings import Settings
-from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
+from dsr.core.ledger.db import get_engine, migrate, units_of_work
+from dsr.core.ledger.models import Outbox, OutboxStatus
 from dsr.core.replies import delivery
 from dsr.errors import DeliveryError
 from dsr.service.metrics import registry
+from tests.core.replies.queued import queued
 
 
 def test_a_webhook_post_whose_answer_was_lost_is_counted_when_resent(
@@ -47,14 +48,11 @@ def test_a_webhook_post_whose_answer_was_lost_is_counted_when_resent(
             database_url=postgres_url, webhook_timeout=1.0, webhook_secrets={"crm": "s" * 32},
             var_dir=tmp_path / "var",
         )  # fmt: skip
-        body = tmp_path / "notice.json"
-        body.write_bytes(b'{"delivery": "<n1.notice@example.com>"}')
-        with session_scope(postgres_url) as session:
-            row = Outbox(
-                purpose="notice:crm:erase", recipient=url, message_id="<n1.notice@example.com>",
-                path=str(body), status=OutboxStatus.PENDING, created_at=utcnow(),
-            )  # fmt: skip
-            session.add(row)
+        row = queued(
+            postgres_url, tmp_path / "notice.json", "<n1.notice@example.com>",
+            purpose="notice:crm:erase", recipient=url,
+            body=b'{"delivery": "<n1.notice@example.com>"}',
+        )  # fmt: skip
         uow = units_of_work(postgres_url)
         with pytest.raises(DeliveryError):
             delivery.deliver(uow, settings, row.id)  # posted; the answer never came
