@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import Any, Protocol, runtime_checkable
@@ -368,6 +368,40 @@ class RecordSummary:
     created_at: datetime | None = None
     last_activity_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @classmethod
+    def read(
+        cls,
+        *,
+        name: object,
+        identifiers: Iterable[Pair],
+        created: object = None,
+        last_activity: object = None,
+        updated: object = None,
+    ) -> RecordSummary:
+        """A present record from the values its store holds: the name on one line, each date
+        read from a datetime, a date or ISO text (any other shape is not shown, never guessed)."""
+        text = " ".join(str(name).split()) if name is not None else ""
+        return cls(
+            name=text or None,
+            identifiers=tuple(dict.fromkeys(identifiers)),
+            created_at=_moment(created),
+            last_activity_at=_moment(last_activity),
+            updated_at=_moment(updated),
+        )
+
+
+def _moment(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    if isinstance(value, str) and value.strip():
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 @runtime_checkable

@@ -25,11 +25,13 @@ from connectors.base import (
     Policy,
     PurgeJob,
     PurgeReport,
+    RecordSummary,
     TaskResult,
 )
 from connectors.export import TableWriter, earliest
 from connectors.http_client import HttpClient, Record
 from connectors.http_config import HttpConfig, Resource
+from connectors.http_describe import describe
 from connectors.http_scan import EveryRecord, Scan, flat
 from connectors.http_templates import at
 from connectors.http_writes import erase, rectify, verify
@@ -102,6 +104,10 @@ class HttpStore:
                 rows = found.get(resource.name, [])
                 provided.add(kind, (scan.normalise(kind, at(r, path)) for r in rows))
         return provided
+
+    def describe(self, table: str, key: str) -> RecordSummary | None:
+        """One record read by key for staff review, by its resource's ``read`` request."""
+        return describe(self.client, self.config, table, key, Normaliser(self.region))
 
     def find(self, identity: Identity, *, as_of: datetime | None = None) -> Found:
         """Every record the identifiers reach, as the API answers now (``as_of`` needs nothing:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from connectors.sql_config import _CONNECTOR_NAME, _NAME, Kind, _Strict
+from connectors.sql_config import _CONNECTOR_NAME, _NAME, Kind, ReviewSpec, _Strict
 from dsr.identity import KINDS
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -97,9 +97,11 @@ class Resource(_Strict):
     results are merged by key). ``match`` names the fields holding each identifier kind (the
     values are re-read there, in any spelling), ``owner`` the kinds that name the record's
     account, ``provides`` what an admitted record adds to the subject's identifiers.
-    ``read`` re-reads one record by key (the check after an erasure); ``rectify`` maps a public
-    field to the record's field holding it and the requests that change it; ``erase`` are the
-    requests that remove the record, in order (a suppression first, then the delete).
+    ``read`` reads one record by key (``{key}``) for staff deciding whose it is, who see the
+    fields ``review`` names (``name`` defaults to the field rectify changes as ``name``,
+    ``created`` to ``collected_at``); ``rectify`` maps a public field to the record's field
+    holding it and the requests that change it; ``erase`` are the requests that remove the
+    record, in order (a suppression first, then the delete).
     """
 
     name: str = Field(pattern=_NAME)
@@ -111,6 +113,7 @@ class Resource(_Strict):
     fields: list[str] | None = None  # exported fields (default: every top-level field)
     collected_at: str | None = None
     read: Call | None = None
+    review: ReviewSpec = Field(default_factory=ReviewSpec)
     rectify: dict[str, Rectify] = Field(default_factory=dict)
     erase: list[Call] = Field(default_factory=list)
     # Requests that put an erased record's address on the store's own never-again list (a
@@ -121,6 +124,17 @@ class Resource(_Strict):
     # What the store deletes along with a record: it is left for review while it holds a record
     # the policy did not admit (staff said "not theirs", or another account's).
     holds: list[Holds] = Field(default_factory=list)
+
+    @property
+    def name_field(self) -> str | None:
+        """The field holding the record's name (review), as configured."""
+        named = self.rectify.get("name")
+        return self.review.name or (named.field if named else None)
+
+    @property
+    def created_field(self) -> str | None:
+        """The field saying when the record was created (review), as configured."""
+        return self.review.created or self.collected_at
 
     @field_validator("find", mode="before")
     @classmethod

@@ -7,12 +7,11 @@ Read only, one row, by its primary key: the name, the identifiers its ``match`` 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.base import Pair, RecordSummary
+from connectors.base import RecordSummary
 from connectors.sql_store import Store
 from connectors.sql_tables import Bound, Normaliser, column_values, rows_of, store_errors
 
@@ -31,38 +30,19 @@ def _key(bound: Bound, key: str) -> Any:
     return key
 
 
-def _moment(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    if isinstance(value, str) and value.strip():
-        try:
-            return datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None  # a text date in a shape we do not read: not shown, never guessed
-    return None
-
-
-def _name(value: object) -> str | None:
-    text = " ".join(str(value).split()) if value is not None else ""
-    return text or None
-
-
 def summary(row: dict[str, Any], bound: Bound, normalise: Normaliser) -> RecordSummary:
     """What staff see of one row."""
     spec = bound.spec
-    pairs: list[Pair] = []
-    for kind in spec.match:
-        pairs += [(kind, v) for v in column_values(spec, kind, row, normalise)]
-    return RecordSummary(
-        name=_name(row[spec.name_column]) if spec.name_column else None,
-        identifiers=tuple(dict.fromkeys(pairs)),
-        created_at=_moment(row[spec.created_column]) if spec.created_column else None,
-        last_activity_at=_moment(row[spec.review.last_activity])
-        if spec.review.last_activity
-        else None,
-        updated_at=_moment(row[spec.changed_at]) if spec.changed_at else None,
+
+    def column(name: str | None) -> object:
+        return row[name] if name else None
+
+    return RecordSummary.read(
+        name=column(spec.name_column),
+        identifiers=[(k, v) for k in spec.match for v in column_values(spec, k, row, normalise)],
+        created=column(spec.created_column),
+        last_activity=column(spec.review.last_activity),
+        updated=column(spec.changed_at),
     )
 
 
