@@ -41,7 +41,7 @@ def approve(
     return service(request).approve(request_id, by=who.caller)
 
 
-@router.post("/requests/{request_id}/export-grant", responses=errors(401, 403, 404))
+@router.post("/requests/{request_id}/export-grant", responses=errors(401, 403, 404, 409))
 def grant_export(
     request_id: str, request: Request, who: Principal = Depends(require(Role.OPS))
 ) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 
 from config.settings import Settings, SettingsError, get_settings
 from dsr.errors import ConfigError, DsrError, InvalidInput, PermissionDenied, StateConflict
-from dsr.service import Runtime, Service, Step, configure_logging, dump
+from dsr.service import Caller, Runtime, Service, Step, configure_logging, dump
 
 app = typer.Typer(
     add_completion=False,
@@ -65,6 +65,12 @@ def service() -> Service:
     """The application service over this process's runtime, sending through the broker."""
     settings()
     return Service(Runtime(), _broker_enqueue, warn=_warn)
+
+
+def full_id(given: str, by: Caller) -> str:
+    """The request staff named: its id, or a unique prefix of 8+ characters (the short id a
+    caller reads out), resolved by the service and audited as a search."""
+    return given if len(given.strip()) == 32 else service().resolve_id(given, by=by)
 
 
 def main(argv: list[str] | None = None) -> None:

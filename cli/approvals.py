@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, full_id, service
 from dsr.service import Caller
 
 
@@ -21,7 +21,8 @@ def approve(
     as_json: bool = JsonOpt,
 ) -> None:
     """A second staff member approves a vouched access or erasure; it goes on to its stores."""
-    emit(service().approve(request_id, by=Caller.staff(by)), as_json, _line)
+    caller = Caller.staff(by)
+    emit(service().approve(full_id(request_id, caller), by=caller), as_json, _line)
 
 
 @app.command("grant-export")
@@ -31,5 +32,6 @@ def grant_export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Let the key that filed a staff-vouched access download its export (audited)."""
-    data = service().grant_export(request_id, by=Caller.staff(by))
+    caller = Caller.staff(by)
+    data = service().grant_export(full_id(request_id, caller), by=caller)
     emit(data, as_json, lambda d: f"{d['id']}: the filing key may download the export")

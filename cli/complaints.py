@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, full_id, service
 from dsr.errors import InvalidInput
 from dsr.service import Caller
 
@@ -60,5 +60,6 @@ def answer(
     if missing:
         raise InvalidInput(f"missing {', '.join(missing)}")
     assert request_id is not None and template is not None and by is not None
-    data = svc.answer(request_id, template=template, note=note, by=Caller.staff(by))
+    caller = Caller.staff(by)
+    data = svc.answer(full_id(request_id, caller), template=template, note=note, by=caller)
     emit(data, as_json, lambda d: f"{d['id']}  {d['status']}: answer queued to the subject")

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, full_id, service
 from dsr.service import Caller
 
 
@@ -38,7 +38,7 @@ def cancel(
     """End an open request (not one whose reply is being sent); the audit log keeps why."""
     svc = service()
     caller = Caller.staff(by)
-    full = svc.resolve_id(request_id, by=caller)
+    full = full_id(request_id, caller)
     emit(
         svc.cancel(full, reason=reason, by=caller),
         as_json,

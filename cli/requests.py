@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cli.app import JsonOpt, app, emit, service
+from cli.app import JsonOpt, app, emit, full_id, service
 from cli.complaints import complaint_text
 from cli.desk import found_requests
 from dsr.errors import InvalidInput
@@ -115,7 +115,8 @@ def submit(
 @app.command()
 def verify(request_id: str, code: str, as_json: bool = JsonOpt) -> None:
     """The subject's one-time code; the request continues."""
-    emit(service().verify(request_id, code, by=Caller.staff("cli")), as_json, _request_line)
+    caller = Caller.staff("cli")
+    emit(service().verify(full_id(request_id, caller), code, by=caller), as_json, _request_line)
 
 
 @app.command()
@@ -127,7 +128,8 @@ def status(request_id: str, as_json: bool = JsonOpt) -> None:
 @app.command()
 def retry(request_id: str, by: str = typer.Option("ops", "--by"), as_json: bool = JsonOpt) -> None:
     """Re-drive a needs_attention request's failed tasks."""
-    emit(service().retry(request_id, by=Caller.staff(by)), as_json, _request_line)
+    caller = Caller.staff(by)
+    emit(service().retry(full_id(request_id, caller), by=caller), as_json, _request_line)
 
 
 @app.command()
@@ -149,10 +151,12 @@ def review(
     """Staff decision on a needs_review request's candidate records; the request continues.
     With --show, what ops need to decide: each record's masked name and identifiers, and the
     account's creation and last activity (read from the store now, audited)."""
+    if show and (include or exclude or exclude_all):
+        raise InvalidInput("--show decides nothing: leave out --include/--exclude")
+    caller = Caller.staff(by)
+    request_id = full_id(request_id, caller)
     if show:
-        if include or exclude or exclude_all:
-            raise InvalidInput("--show decides nothing: leave out --include/--exclude")
-        emit(service().candidate_details(request_id, by=Caller.staff(by)), as_json, _details_text)
+        emit(service().candidate_details(request_id, by=caller), as_json, _details_text)
         return
     emit(
         service().review(
@@ -160,7 +164,7 @@ def review(
             include=include,
             exclude=exclude,
             exclude_all=exclude_all,
-            by=Caller.staff(by),
+            by=caller,
         ),
         as_json,
         _request_line,
@@ -174,8 +178,9 @@ def redrive(
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-drive stuck work now (lost messages): one request, or all."""
+    caller = Caller.staff(by)
     emit(
-        service().redrive(request_id, by=Caller.staff(by)),
+        service().redrive(request_id and full_id(request_id, caller), by=caller),
         as_json,
         lambda d: f"re-sent {d['steps']} step(s)",
     )

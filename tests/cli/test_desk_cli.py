@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,28 @@ def test_hold_list_says_whose_which_stores_until_when_and_lifting_twice(
     assert dsr(env, "hold", "lift", hold_id).stdout.strip() == f"lifted {hold_id}"
     twice = dsr(env, "hold", "lift", hold_id)
     assert twice.returncode == 0 and twice.stdout.startswith(f"already lifted {hold_id} (on ")
+
+
+def test_every_command_naming_a_request_takes_its_short_id(env: dict[str, str]) -> None:
+    """The 8 characters a caller reads out name the request in every command, which then
+    answers about that request (never "no such request"); a grant on a request with no
+    vouched export is refused and changes nothing."""
+    # redrive sends messages: to a namespace no other test's workers serve
+    env = dict(env, DSR_BROKER_NAMESPACE=f"dsr-test-desk-{uuid.uuid4().hex[:8]}")
+    filed = dsr(env, "submit", "access", "--email", "minh.anh@example.vn")
+    request_id = filed.stdout.strip().splitlines()[-1]
+    short = request_id[:8]
+    verify = dsr(env, "verify", short, "000000")
+    assert verify.returncode == 2 and "wrong verification code" in verify.stderr
+    for command in (["approve", short], ["review", short, "--exclude-all"]):
+        refused = dsr(env, *command)
+        assert refused.returncode == 2, command
+        assert f"request {request_id} is awaiting_verification" in refused.stderr, command
+    redrive = dsr(env, "redrive", short, "--json")
+    assert json.loads(redrive.stdout)["request_id"] == request_id
+    grant = dsr(env, "grant-export", short, "--by", "olga")
+    assert grant.returncode == 2 and "not vouched for by staff" in grant.stderr
+    shown = json.loads(dsr(env, "status", short, "--json").stdout)
+    assert not any(e["action"] == "export_granted" for e in shown["audit"])
+    complaint = dsr(env, "answer", short, "--template", "resolved", "--by", "olga")
+    assert complaint.returncode == 2 and f"request {request_id} is access" in complaint.stderr

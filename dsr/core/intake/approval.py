@@ -26,7 +26,7 @@ from dsr.core.ledger.models import Request, RequestKind, RequestStatus, load_req
 from dsr.core.pipeline import dispatch
 from dsr.core.runtime import steps
 from dsr.core.runtime.process import Runtime
-from dsr.errors import PermissionDenied
+from dsr.errors import PermissionDenied, StateConflict
 
 GUARDED = (RequestKind.ACCESS, RequestKind.ERASE)
 
@@ -113,8 +113,15 @@ def download_refused(request: Request, *, is_ops: bool) -> bool:
 
 
 def grant_export(session: Session, request_id: str, *, by: str) -> Request:
-    """Ops let the key that filed a staff-vouched access download its export (audited)."""
+    """Ops let the key that filed a staff-vouched access download its export (audited);
+    StateConflict for any other request, which has no export or whose filer needs no grant."""
     request = load_request(session, request_id)
+    if request.kind != RequestKind.ACCESS:
+        raise StateConflict(f"request {request.id} is {request.kind}: it has no export")
+    if request.verified_by is None:
+        raise StateConflict(
+            f"request {request.id} was not vouched for by staff: its filer needs no grant"
+        )
     request.export_granted_by = by
     request.updated_at = utcnow()
     session.add(request)
