@@ -326,11 +326,15 @@ class Connector(Protocol):
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
         as_of: datetime | None = None,
+        before_commit: Callable[[TaskResult], None] | None = None,
     ) -> TaskResult:
         """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the records
         ``policy`` admits, and nothing else; idempotent. Every record written before ``as_of``
         (the request's receipt) is searched. An erasure searches again afterwards and reports
         what ``remaining`` records it still reaches; FatalStoreError when one should have gone.
+        A store that erases in one transaction calls ``before_commit`` with what it is about to
+        commit (no ``remaining`` yet), so that what it erased is known even if its caller dies
+        between that commit and its own; if the call raises, nothing is committed.
         """
         ...
 

@@ -9,7 +9,7 @@ store is copied or indexed here: the API is asked every time. It keeps no retent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -130,9 +130,11 @@ class HttpStore:
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
         as_of: datetime | None = None,
+        before_commit: Callable[[TaskResult], None] | None = None,
     ) -> TaskResult:
         """Export (access), change (rectify) or erase the records ``policy`` admits, and
-        nothing else; idempotent. An erasure then searches again (``remaining``)."""
+        nothing else; idempotent. An erasure then searches again (``remaining``). It is a
+        series of requests, not one transaction: ``before_commit`` is not called."""
         operation = Operation(operation)
         rectifying = operation is Operation.RECTIFY
         prepared = prepare_changes(changes or {}, self.region) if rectifying else {}

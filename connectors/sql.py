@@ -13,7 +13,7 @@ rectified or erased (``sql_scan``); erasure deletes, anonymises, keeps or defers
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path, PurePath, PurePosixPath
@@ -33,7 +33,6 @@ from connectors.base import (
     PurgeJob,
     PurgeReport,
     RecordSummary,
-    Remaining,
     RetentionRule,
     Shared,
     TaskResult,
@@ -262,10 +261,12 @@ class SqlStore:
         changes: dict[str, str] | None = None,
         now: datetime | None = None,
         as_of: datetime | None = None,
+        before_commit: Callable[[TaskResult], None] | None = None,
     ) -> TaskResult:
         """Export to ``staging`` (access), edit (rectify) or erase/anonymise (erase) the rows
         ``policy`` admits, and nothing else; idempotent. The index first covers ``as_of``
-        (the request's receipt): a record written before it is found."""
+        (the request's receipt): a record written before it is found. An erasure is one
+        transaction, and ``before_commit`` hears what it holds before it commits."""
         operation = Operation(operation)
         normalise = Normaliser(self.region)
         if not search_values(policy.search, self.needs, self.region, normalise=normalise):
@@ -310,21 +311,23 @@ class SqlStore:
             scan = Scanner(self, conn, policy, normalise)
             rows = scan.collect()
             outcomes, deferred = erase_rows(self, conn, rows, policy, naive_utc(now), normalise)
+            kept = {id(r) for _, r in deferred}  # open orders stay: no partner is told of them yet
+            erased = {t: [r for r in found if id(r) not in kept] for t, found in rows.items()}
+            shared = shared_records(self.config.tables, erased, operation, {}, self.region)
+            result = self._result(
+                operation,
+                rows,
+                outcomes,
+                scan,
+                deferred=[scan.match(spec, r) for spec, r in deferred],
+                shared=shared,
+            )
+            if before_commit is not None:
+                before_commit(result)
         with store_errors(self.name):
             self.reindex(rows)
-            remaining = verify_erasure(self, policy, deferred, normalise)
-        kept = {id(r) for _, r in deferred}  # open orders stay: no partner is told of them yet
-        erased = {t: [r for r in found if id(r) not in kept] for t, found in rows.items()}
-        shared = shared_records(self.config.tables, erased, operation, {}, self.region)
-        return self._result(
-            operation,
-            rows,
-            outcomes,
-            scan,
-            deferred=[scan.match(spec, r) for spec, r in deferred],
-            shared=shared,
-            remaining=remaining,
-        )
+            result.remaining = verify_erasure(self, policy, deferred, normalise)
+        return result
 
     def _result(
         self,
@@ -336,7 +339,6 @@ class SqlStore:
         changes: list[IdentifierChange] | None = None,
         deferred: list[Match] | None = None,
         shared: list[Shared] | None = None,
-        remaining: list[Remaining] | None = None,
     ) -> TaskResult:
         return TaskResult(
             operation,
@@ -348,7 +350,6 @@ class SqlStore:
             changes=changes or [],
             deferred=deferred or [],
             shared=shared or [],
-            remaining=remaining,
         )
 
     def _access(self, policy: Policy, staging: Path, normalise: Normaliser) -> TaskResult:

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from connectors.base import TaskResult
+from connectors.base import Action, TaskResult
 from dsr.core.identity import artefacts, candidates, deferrals, history, identifiers
 from dsr.core.identity.scope import Scope
 from dsr.core.ledger import audit
-from dsr.core.ledger.models import Provenance, Request
+from dsr.core.ledger.models import ConnectorTask, Provenance, Request
 from dsr.core.runtime.process import Runtime
 from dsr.identity import EMAIL
 
@@ -100,17 +100,59 @@ def complete_erasure(session: Session, rt: Runtime, request: Request) -> int:
     return removed
 
 
-# -- a task run again (retry, review) -------------------------------------------------------------
+# -- a task run again (retry, review, an attempt killed) ------------------------------------------
+
+ATTEMPT = "attempt"  # an erasure's result, kept just before its store committed it
+
+
+def keep_attempt(
+    session: Session, rt: Runtime, task: ConnectorTask, scope: Scope, about_to: TaskResult
+) -> None:
+    """An erasure is about to commit in its store: keep what it erased, and the identifiers its
+    records add, in the ledger first. A worker killed after the store's commit, before its
+    own, leaves the records gone: the task run again finds nothing, and without this would
+    certify "not found" and search the next stores without the customer id that led to them.
+    """
+    earlier = settle_attempt(task.result, about_to)  # one killed before, settled by this one
+    task.result = {**(earlier or {}), ATTEMPT: about_to.to_json()}
+    session.add(task)
+    identifiers.add_identity(
+        session,
+        rt.settings.keys.suppression,
+        task.request_id,
+        scope.derived,
+        Provenance.DERIVED,
+        source=task.connector,
+    )
+
+
+def settle_attempt(previous: dict[str, Any] | None, fresh: TaskResult) -> dict[str, Any] | None:
+    """The task's earlier result with a kept attempt settled by a later run (``fresh``, about
+    to commit or finished): if that run erases or anonymises nothing, the attempt's store
+    committed (its records are gone) and it counts as an earlier run; otherwise its commit
+    never happened and the later run does its work. (A later run's own kept attempt is settled
+    by its finished result the same way: it adds nothing, or is replaced by it.)"""
+    if not previous or ATTEMPT not in previous:
+        return previous
+    rest = {k: v for k, v in previous.items() if k != ATTEMPT}
+    acted = (Action.ERASED, Action.ANONYMISED)
+    if any(o.action in acted and o.count for o in fresh.outcomes):
+        return rest or None
+    return {**rest, "prior": [*(rest.get("prior") or []), previous[ATTEMPT]]}
 
 
 def stash(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a task being reset keeps of its finished run(s), to merge with the next one."""
+    """What a task being reset keeps of its finished run(s) (and of a kept attempt), to merge
+    with the next one."""
     if not result:
         return None
     runs = list(result.get("prior") or [])
     if "outcomes" in result:
-        runs.append({k: v for k, v in result.items() if k != "prior"})
-    return {"prior": runs} if runs else None
+        runs.append({k: v for k, v in result.items() if k not in ("prior", ATTEMPT)})
+    kept = {"prior": runs} if runs else {}
+    if ATTEMPT in result:
+        kept[ATTEMPT] = result[ATTEMPT]
+    return kept or None
 
 
 def merge(kind: str, previous: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
@@ -142,9 +184,18 @@ def merge(kind: str, previous: dict[str, Any] | None, result: dict[str, Any]) ->
         outcomes = [o for o in outcomes if not (o["action"] == "not_found" and o["table"] in acted)]
         records = sum(int(r.get("records") or 0) for r in [*runs, result])
     searched = set(result.get("searched") or [])
-    for run in runs:
+    shared: list[dict[str, Any]] = []
+    for run in [*runs, result]:
         searched |= set(run.get("searched") or [])
-    return {**result, "records": records, "outcomes": outcomes, "searched": sorted(searched)}
+        # What each run changed went to its recipients: every run's records are told of.
+        shared += [s for s in run.get("shared") or [] if s not in shared]
+    return {
+        **result,
+        "records": records,
+        "outcomes": outcomes,
+        "searched": sorted(searched),
+        "shared": shared,
+    }
 
 
 def _added(outcomes: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -181,8 +182,24 @@ def claim(session: Session, rt: Runtime, task_id: str) -> Work | list[steps.Step
     )
 
 
-def work(rt: Runtime, todo: Work) -> Done:
-    """Talk to the store, with no ledger transaction open; every outcome becomes a value."""
+def keeper(uow: UnitOfWork, rt: Runtime, todo: Work) -> Callable[[TaskResult], None] | None:
+    """For an erasure: what keeps its result in the ledger just before its store commits (the
+    only ledger transaction opened while a store works, and the store waits for it)."""
+    if todo.operation is not Operation.ERASE:
+        return None
+
+    def keep(about_to: TaskResult) -> None:
+        with uow() as session:
+            task = session.get(ConnectorTask, todo.task_id)
+            if task is not None and task.status == TaskStatus.RUNNING:
+                assurance.keep_attempt(session, rt, task, todo.scope, about_to)
+
+    return keep
+
+
+def work(uow: UnitOfWork, rt: Runtime, todo: Work) -> Done:
+    """Talk to the store, with no ledger transaction open (an erasure's result aside, kept
+    just before the store commits it); every outcome becomes a value."""
     try:
         try:
             result = rt.connectors[todo.connector].apply(
@@ -191,6 +208,7 @@ def work(rt: Runtime, todo: Work) -> Done:
                 staging=todo.staging,
                 changes=todo.changes,
                 as_of=todo.received_at,
+                before_commit=keeper(uow, rt, todo),
             )
             # With a bucket, what was staged here goes there: another host builds the bundle.
             exports.publish_staging(rt.settings, todo.request_id, todo.connector, todo.staging)
@@ -239,10 +257,13 @@ def record(session: Session, rt: Runtime, todo: Work, done: Done) -> list[steps.
         # ``task.result`` holds what earlier runs did (retry, review): keep it for the reply.
         _finish(session, task, done.status, result=task.result, error=done.error)
         return [steps.advance(todo.request_id)]
-    if todo.operation is Operation.ERASE and result.records == 0:
-        result = subjects.already_erased(session, request, todo.connector, result)
+    previous = task.result
+    if todo.operation is Operation.ERASE:
+        previous = assurance.settle_attempt(previous, result)
+        if result.records == 0:
+            result = subjects.already_erased(session, request, todo.connector, result)
     # Only what the policy admitted was touched; a re-run (retry, review) adds to before.
-    merged = assurance.merge(request.kind, task.result, result.to_json())
+    merged = assurance.merge(request.kind, previous, result.to_json())
     if _finish(session, task, TaskStatus.DONE, result=merged, records=merged["records"]):
         assurance.learn(session, rt, request, todo.connector, todo.scope, result)
     return [steps.advance(todo.request_id)]
@@ -259,7 +280,7 @@ def run(uow: UnitOfWork, rt: Runtime, task_id: str) -> list[steps.Step]:
     if not isinstance(todo, Work):
         return todo
     with leases.holding("task", todo.task_id):  # renewed while a slow store works
-        done = work(rt, todo)
+        done = work(uow, rt, todo)
     with uow() as session:
         follow = record(session, rt, todo, done)
     if done.retry is not None and not storage.is_disk_full(done.retry):
