@@ -113,8 +113,8 @@ def keep_attempt(
     own, leaves the records gone: the task run again finds nothing, and without this would
     certify "not found" and search the next stores without the customer id that led to them.
     """
-    earlier = settle_attempt(task.result, about_to)  # one killed before, settled by this one
-    task.result = {**(earlier or {}), ATTEMPT: about_to.to_json()}
+    earlier = settle_attempt(task.result, about_to, run=task.attempts)  # a killed one's
+    task.result = {**(earlier or {}), ATTEMPT: {**about_to.to_json(), "run": task.attempts}}
     session.add(task)
     identifiers.add_identity(
         session,
@@ -126,19 +126,31 @@ def keep_attempt(
     )
 
 
-def settle_attempt(previous: dict[str, Any] | None, fresh: TaskResult) -> dict[str, Any] | None:
+_ACTED = (Action.ERASED.value, Action.ANONYMISED.value)
+
+
+def settle_attempt(
+    previous: dict[str, Any] | None, fresh: TaskResult, *, run: int
+) -> dict[str, Any] | None:
     """The task's earlier result with a kept attempt settled by a later run (``fresh``, about
-    to commit or finished): if that run erases or anonymises nothing, the attempt's store
-    committed (its records are gone) and it counts as an earlier run; otherwise its commit
-    never happened and the later run does its work. (A later run's own kept attempt is settled
-    by its finished result the same way: it adds nothing, or is replaced by it.)"""
+    to commit or finished; ``run`` its number). The attempt counts as an earlier run only if it
+    erased or anonymised something and the later run finds nothing left to: then its store
+    committed and those records are gone. Otherwise it is dropped: it never committed (the
+    later run does its work), it had nothing to remember, or it is the later run's own."""
     if not previous or ATTEMPT not in previous:
         return previous
     rest = {k: v for k, v in previous.items() if k != ATTEMPT}
-    acted = (Action.ERASED, Action.ANONYMISED)
-    if any(o.action in acted and o.count for o in fresh.outcomes):
+    kept = previous[ATTEMPT]
+    outcomes = kept.get("outcomes") or []
+    erased = any(o["action"] in _ACTED and o.get("count") for o in outcomes)
+    again = any(o.action.value in _ACTED and o.count for o in fresh.outcomes)
+    if kept.get("run") == run or not erased or again:
         return rest or None
-    return {**rest, "prior": [*(rest.get("prior") or []), previous[ATTEMPT]]}
+    # What it deferred is still in the store, found again by the later run: counted there.
+    deferred = sum(int(o.get("count") or 0) for o in outcomes if o["action"] == "deferred")
+    done = {k: v for k, v in kept.items() if k != "run"}
+    done["records"] = int(kept.get("records") or 0) - deferred
+    return {**rest, "prior": [*(rest.get("prior") or []), done]}
 
 
 def stash(result: dict[str, Any] | None) -> dict[str, Any] | None:

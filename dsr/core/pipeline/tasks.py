@@ -259,7 +259,7 @@ def record(session: Session, rt: Runtime, todo: Work, done: Done) -> list[steps.
         return [steps.advance(todo.request_id)]
     previous = task.result
     if todo.operation is Operation.ERASE:
-        previous = assurance.settle_attempt(previous, result)
+        previous = assurance.settle_attempt(previous, result, run=task.attempts)
         if result.records == 0:
             result = subjects.already_erased(session, request, todo.connector, result)
     # Only what the policy admitted was touched; a re-run (retry, review) adds to before.

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from connectors.base import TaskResult
+from connectors.base import Action, Operation, Outcome, TaskResult
+from dsr.core.identity.assurance import merge, settle_attempt
 from dsr.core.ledger.db import get_engine, units_of_work
 from dsr.core.ledger.models import ConnectorTask, utcnow
 from dsr.core.pipeline import runner, tasks
@@ -107,5 +109,29 @@ def test_killed_before_the_store_committed_counts_the_erasure_once(core: Core) -
 
     _kill_crm_task(core, rid, before_commit)
     crm = _task(core, rid, "crm")
-    assert crm.status == "done" and crm.records == 1, crm.result
+    assert crm.status == "done" and crm.records == 1 and crm.result is not None
     assert [(o["action"], o["count"]) for o in crm.result["outcomes"]] == [("erased", 1)]
+
+
+def test_a_kept_attempt_counts_only_what_it_erased_and_only_once() -> None:
+    """The rule, on results as stores give them: a run's own kept attempt, one that erased
+    nothing and one whose records the later run erased again are dropped; one whose store
+    committed counts its erased records, not what it deferred (the later run finds those)."""
+    deferred_only = [Outcome("orders", Action.DEFERRED, 1)]
+    erased_and_deferred = [Outcome("orders", Action.ANONYMISED, 2), *deferred_only]
+    later = TaskResult(Operation.ERASE, 1, [Outcome("orders", Action.NOT_FOUND, 0), *deferred_only])
+
+    def kept(outcomes: list[Outcome], records: int, run: int) -> dict[str, Any]:
+        attempt = TaskResult(Operation.ERASE, records, outcomes).to_json()
+        return {"attempt": {**attempt, "run": run}}
+
+    assert settle_attempt(kept(deferred_only, 1, run=2), later, run=2) is None  # its own
+    assert settle_attempt(kept(deferred_only, 1, run=1), later, run=2) is None  # nothing erased
+    again = TaskResult(Operation.ERASE, 3, erased_and_deferred)
+    assert settle_attempt(kept(erased_and_deferred, 3, run=1), again, run=2) is None
+    settled = settle_attempt(kept(erased_and_deferred, 3, run=1), later, run=2)
+    assert settled is not None
+    (earlier,) = settled["prior"]
+    assert earlier["records"] == 2 and "run" not in earlier
+    merged = merge("erase", settled, later.to_json())
+    assert merged["records"] == 3  # 2 anonymised before the kill, 1 deferred found now
