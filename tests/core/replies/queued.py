@@ -23,6 +23,7 @@ def queued(
     purpose: str = "reply",
     recipient: str = "a@example.com",
     body: bytes | None = None,
+    request_id: str | None = None,
 ) -> Outbox:
     """``body`` (default: a one-line e-mail carrying ``message_id``) at ``path``, pending."""
     path.write_bytes(
@@ -32,8 +33,8 @@ def queued(
     )
     with session_scope(url) as session:
         row = Outbox(
-            purpose=purpose, recipient=recipient, message_id=message_id, path=str(path),
-            status=OutboxStatus.PENDING, created_at=utcnow(),
+            request_id=request_id, purpose=purpose, recipient=recipient, message_id=message_id,
+            path=str(path), status=OutboxStatus.PENDING, created_at=utcnow(),
         )  # fmt: skip
         session.add(row)
     return row

@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from prometheus_client import generate_latest
 from sqlmodel import Session
 
 from config.settings import Settings
-from demo.smtp_sink import free_port
-from dsr.core.ledger.db import get_engine, migrate, session_scope, units_of_work
-from dsr.core.ledger.models import Outbox, OutboxStatus, utcnow
+from dsr.core.ledger.db import get_engine, migrate, units_of_work
+from dsr.core.ledger.models import Outbox, OutboxStatus
 from dsr.core.replies import delivery
 from dsr.errors import DeliveryError
 from dsr.service.metrics import registry
+from tests.core.replies.queued import queued, smtp_server
 
 
 class _SlowToAnswer:
@@ -43,43 +42,33 @@ def test_a_resend_after_a_lost_answer_is_counted(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     migrate(url)
     handler = _SlowToAnswer()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
     try:
-        settings = Settings(
-            database_url=url, smtp_host="127.0.0.1", smtp_port=port, smtp_timeout=1.0,
-            var_dir=tmp_path / "var",
-        )  # fmt: skip
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = "privacy@example.com", "a@example.com", "reply"
-        msg["Message-ID"] = "<r1.reply@example.com>"
-        msg.set_content("your data")
-        eml = tmp_path / "reply.eml"
-        eml.write_bytes(msg.as_bytes())
-        with session_scope(url) as session:
-            row = Outbox(
-                purpose="reply", recipient="a@example.com", message_id="<r1.reply@example.com>",
-                path=str(eml), status=OutboxStatus.PENDING, created_at=utcnow(),
+        with smtp_server(handler) as port:
+            settings = Settings(
+                database_url=url, smtp_host="127.0.0.1", smtp_port=port, smtp_timeout=1.0,
+                var_dir=tmp_path / "var",
             )  # fmt: skip
-            session.add(row)
-        uow = units_of_work(url)
-        with pytest.raises(DeliveryError):
-            delivery.deliver(uow, settings, row.id)  # handed over; the answer never came
-        with Session(get_engine(url)) as session:
-            lost = session.get(Outbox, row.id)
-            assert lost is not None and lost.status == OutboxStatus.PENDING
-            assert lost.handed_over_at is not None and lost.resends == 0
-        delivery.deliver(uow, settings, row.id)
-        with Session(get_engine(url)) as session:
-            sent = session.get(Outbox, row.id)
-            assert sent is not None and sent.status == OutboxStatus.SENT
-            assert sent.resends == 1 and sent.handed_over_at is None
-        assert len(handler.received) == 2  # the server holds it twice: counted, not hidden
-        scraped = generate_latest(registry(url)).decode()
-        assert 'dsr_duplicate_sends_total{purpose="reply"} 1.0' in scraped
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "privacy@example.com", "a@example.com", "reply"
+            msg["Message-ID"] = "<r1.reply@example.com>"
+            msg.set_content("your data")
+            row = queued(url, tmp_path / "reply.eml", msg["Message-ID"], body=msg.as_bytes())
+            uow = units_of_work(url)
+            with pytest.raises(DeliveryError):
+                delivery.deliver(uow, settings, row.id)  # handed over; the answer never came
+            with Session(get_engine(url)) as session:
+                lost = session.get(Outbox, row.id)
+                assert lost is not None and lost.status == OutboxStatus.PENDING
+                assert lost.handed_over_at is not None and lost.resends == 0
+            delivery.deliver(uow, settings, row.id)
+            with Session(get_engine(url)) as session:
+                sent = session.get(Outbox, row.id)
+                assert sent is not None and sent.status == OutboxStatus.SENT
+                assert sent.resends == 1 and sent.handed_over_at is None
+            assert len(handler.received) == 2  # the server holds it twice: counted, not hidden
+            scraped = generate_latest(registry(url)).decode()
+            assert 'dsr_duplicate_sends_total{purpose="reply"} 1.0' in scraped
     finally:
-        controller.stop()
         get_engine(url).dispose()
 
 
@@ -97,28 +86,19 @@ def test_a_refused_message_is_not_counted_as_a_resend(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     migrate(url)
     handler = _RefuseOnce()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
     try:
-        settings = Settings(database_url=url, smtp_host="127.0.0.1", smtp_port=port)
-        eml = tmp_path / "m.eml"
-        eml.write_bytes(b"Subject: x\r\nMessage-ID: <m@example.com>\r\n\r\nhello\r\n")
-        with session_scope(url) as session:
-            row = Outbox(
-                purpose="reply", recipient="a@example.com", message_id="<m@example.com>",
-                path=str(eml), status=OutboxStatus.PENDING, created_at=utcnow(),
-            )  # fmt: skip
-            session.add(row)
-        uow = units_of_work(url)
-        with pytest.raises(DeliveryError):
+        with smtp_server(handler) as port:
+            settings = Settings(database_url=url, smtp_host="127.0.0.1", smtp_port=port)
+            row = queued(url, tmp_path / "m.eml", "<m@example.com>")
+            uow = units_of_work(url)
+            with pytest.raises(DeliveryError):
+                delivery.deliver(uow, settings, row.id)
             delivery.deliver(uow, settings, row.id)
-        delivery.deliver(uow, settings, row.id)
-        with Session(get_engine(url)) as session:
-            sent = session.get(Outbox, row.id)
-            assert sent is not None and sent.status == OutboxStatus.SENT and sent.resends == 0
+            with Session(get_engine(url)) as session:
+                sent = session.get(Outbox, row.id)
+                assert sent is not None and sent.status == OutboxStatus.SENT
+                assert sent.resends == 0
     finally:
-        controller.stop()
         get_engine(url).dispose()
 
 
@@ -143,31 +123,22 @@ def test_a_reply_never_overtakes_its_acknowledgement(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     migrate(url)
     handler = _AckRefusedOnce()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
     try:
-        settings = Settings(database_url=url, smtp_host="127.0.0.1", smtp_port=port)
-        request_id = "a" * 32
-        ids = {}
-        for purpose in ("acknowledgement", "reply"):
-            eml = tmp_path / f"{purpose}.eml"
-            mid = f"<{request_id}.{purpose}@example.com>"
-            eml.write_bytes(f"Subject: {purpose}\r\nMessage-ID: {mid}\r\n\r\nx\r\n".encode())
-            with session_scope(url) as session:
-                row = Outbox(
-                    request_id=request_id, purpose=purpose, recipient="a@example.com",
-                    message_id=mid, path=str(eml), status=OutboxStatus.PENDING,
-                    created_at=utcnow(),
-                )  # fmt: skip
-                session.add(row)
-            ids[purpose] = row.id
-        uow = units_of_work(url)
-        with pytest.raises(DeliveryError):
+        with smtp_server(handler) as port:
+            settings = Settings(database_url=url, smtp_host="127.0.0.1", smtp_port=port)
+            request_id = "a" * 32
+            ids = {
+                purpose: queued(
+                    url, tmp_path / f"{purpose}.eml", f"<{request_id}.{purpose}@example.com>",
+                    purpose=purpose, request_id=request_id,
+                ).id
+                for purpose in ("acknowledgement", "reply")
+            }  # fmt: skip
+            uow = units_of_work(url)
+            with pytest.raises(DeliveryError):
+                delivery.deliver(uow, settings, ids["reply"])
+            assert handler.order == []  # the reply did not go without its acknowledgement
             delivery.deliver(uow, settings, ids["reply"])
-        assert handler.order == []  # the reply did not go without its acknowledgement
-        delivery.deliver(uow, settings, ids["reply"])
-        assert handler.order == ["ack", "reply"]
+            assert handler.order == ["ack", "reply"]
     finally:
-        controller.stop()
         get_engine(url).dispose()
